@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Bootstrap the EGI dev environment (idempotent; a second run is fast).
+#
+#   bash scripts/setup.sh               Node >= 22.19 (Node 24 into .tools/ if needed) + npm deps
+#   bash scripts/setup.sh --test-tools  ...and the system tools the tests use:
+#                                       curl, nghttp, h2load, /usr/bin/python3 with h2
+set -euo pipefail
+
+log() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+want_test_tools=0
+for arg in "$@"; do
+  case "$arg" in
+    --test-tools) want_test_tools=1 ;;
+    -h|--help)
+      sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0 ;;
+    *) die "unknown argument: $arg (usage: bash scripts/setup.sh [--test-tools])" ;;
+  esac
+done
+
+# Repo root from this script's location, not $PWD.
+root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+tools="$root/.tools"
+tools_node="$tools/node_modules/.bin/node"
+
+# node_version_ge <node-binary> <major> <minor>: true if it runs and is >= major.minor.
+node_version_ge() {
+  local bin="$1" want_major="$2" want_minor="$3" v major minor
+  v="$("$bin" --version 2>/dev/null)" || return 1
+  v="${v#v}"
+  IFS=. read -r major minor _ <<<"$v"
+  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
+  (( major > want_major || (major == want_major && minor >= want_minor) ))
+}
+
+# --- 1. Node -----------------------------------------------------------------
+# Prefer an already-bootstrapped .tools Node (the package.json scripts put it
+# first on PATH), then a new-enough PATH node, else bootstrap Node 24.
+node_bin=""
+if [[ -x "$tools_node" ]] && node_version_ge "$tools_node" 24 0; then
+  node_bin="$tools_node"
+  log "using bootstrapped node $("$node_bin" --version) in .tools/"
+elif path_node="$(command -v node 2>/dev/null)" && node_version_ge "$path_node" 22 19; then
+  node_bin="$path_node"
+  log "using node $("$node_bin" --version) from PATH"
+else
+  command -v npm >/dev/null 2>&1 || die "npm not found; need npm to bootstrap Node 24"
+  if [[ -n "${path_node:-}" ]]; then
+    log "PATH node is $("$path_node" --version 2>/dev/null || echo '?'), need >= 22.19; installing node@24 into .tools/"
+  else
+    log "no node on PATH; installing node@24 into .tools/"
+  fi
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-save --no-audit --no-fund --loglevel=error node@24
+  node_version_ge "$tools_node" 24 0 || die "bootstrapped $tools_node does not run or is not >= 24"
+  node_bin="$tools_node"
+  log "installed node $("$node_bin" --version) into .tools/"
+fi
+node_dir="$(dirname -- "$node_bin")"
+# Node 24 first on PATH so npm (and its engine checks / lifecycle scripts) see it.
+export PATH="$node_dir:$PATH"
+
+# --- 2. npm dependencies -------------------------------------------------------
+command -v npm >/dev/null 2>&1 || die "npm not found on PATH"
+cd "$root"
+stamp="$root/node_modules/.egi-setup-stamp"
+deps_hash() { cat package.json package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1; }
+
+if [[ -f "$stamp" && -f node_modules/.package-lock.json && "$(cat "$stamp")" == "$(deps_hash)" ]]; then
+  log "node_modules up to date"
+else
+  if [[ -f package-lock.json ]]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund
+  else
+    log "npm install (no package-lock.json)"
+    npm install --no-audit --no-fund
+  fi
+  # Hash after install: `npm install` may have written package-lock.json.
+  deps_hash >"$stamp"
+fi
+
+# --- 3. system test tools (optional) -------------------------------------------
+if (( want_test_tools )); then
+  missing_tools() {
+    local m=()
+    command -v curl   >/dev/null 2>&1 || m+=(curl)
+    command -v nghttp >/dev/null 2>&1 || m+=(nghttp)
+    command -v h2load >/dev/null 2>&1 || m+=(h2load)
+    # Debian's python3-h2 is only importable by /usr/bin/python3, not a pyenv/venv python3.
+    /usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || m+=("/usr/bin/python3:h2")
+    echo "${m[*]}"
+  }
+  missing="$(missing_tools)"
+  if [[ -n "$missing" ]]; then
+    pkgs="curl nghttp2-client python3-h2"
+    if [[ "$(id -u)" -ne 0 ]]; then
+      die "missing test tools: $missing; install them as root: apt-get install -y $pkgs"
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "missing test tools: $missing; no apt-get, install: $pkgs"
+    log "missing $missing; apt-get install $pkgs"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
+    missing="$(missing_tools)"
+    [[ -z "$missing" ]] || die "still missing after apt-get install: $missing"
+  fi
+  log "test tools ok (curl, nghttp, h2load, /usr/bin/python3 h2)"
+fi
+
+log "node $(node --version) at $(command -v node)"

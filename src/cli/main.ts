@@ -1,0 +1,187 @@
+/**
+ * `egi` — the command line: `egi serve <module>[:export] [options]`.
+ *
+ * Exit codes: 0 after a graceful shutdown, 1 when the server fails (bind,
+ * TLS, lifespan startup), 2 for usage errors and modules that cannot be
+ * loaded.
+ */
+import { Effect } from "effect"
+import { readFileSync } from "node:fs"
+import { resolve } from "node:path"
+import { parseArgs } from "node:util"
+import { pathToFileURL } from "node:url"
+import type { App } from "../protocol/app.ts"
+import { consoleLogger } from "../runner/log.ts"
+import { defaults, type RunnerOptions } from "../runner/options.ts"
+import { serve } from "../runner/server.ts"
+
+const HELP = `egi — serve EGI apps over HTTP/2 and HTTP/1.1
+
+Usage:
+  egi serve <module>[:export] [options]
+  egi --help | --version
+
+<module> is a path to a .ts or .js module; <export> names the app export
+(default: "default", then "app").
+
+Options:
+  --host <addr>                  interface to bind (default ${defaults.host})
+  --port <n>                     TCP port, 0 for any free one (default ${defaults.port})
+  --h2c                          cleartext HTTP/2 only, prior knowledge (no HTTP/1.1 detection)
+  --tls-cert <file>              PEM certificate chain: serve TLS, h2 and http/1.1 by ALPN
+  --tls-key <file>               PEM private key (with --tls-cert)
+  --drain-timeout <s>            on SIGINT/SIGTERM, seconds in-flight streams may take (default ${defaults.drainTimeout / 1000})
+  --max-concurrent-streams <n>   HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default ${defaults.maxConcurrentStreams})
+  --max-header-list-size <bytes> request header limit, 431 beyond it on HTTP/1.1 (default ${defaults.maxHeaderListSize})
+  --max-body-size <bytes>        request body limit, 413 beyond it (default ${defaults.maxBodySize})
+  --header-timeout <s>           HTTP/1.1 time allowed for a request head, 408 after (default ${defaults.headerTimeout / 1000})
+  --idle-timeout <s>             close idle connections after this (default ${defaults.idleTimeout / 1000})
+  --root-path <path>             scope.rootPath (default "")
+  --no-access-log                do not print a line per request
+  -h, --help                     show this help
+  --version                      print the version
+
+On start it prints "listening on <url> (<protocols>)"; each request gets an
+access-log line on stdout; SIGINT/SIGTERM drain and exit 0.`
+
+class UsageError extends Error {}
+
+const number = (name: string, value: string | undefined, fallback: number, scale = 1): number => {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} takes a non-negative number, got ${JSON.stringify(value)}`)
+  return Math.round(n * scale)
+}
+
+/** Splits `path/to/mod.ts:name` into module and export (a trailing identifier after the last colon). */
+const splitTarget = (target: string): { readonly module: string; readonly exportName: string | undefined } => {
+  const m = /^(.*):([A-Za-z_$][\w$]*)$/.exec(target)
+  return m === null ? { module: target, exportName: undefined } : { module: m[1]!, exportName: m[2]! }
+}
+
+const loadApp = async (target: string): Promise<App> => {
+  const { module, exportName } = splitTarget(target)
+  let mod: Record<string, unknown>
+  try {
+    mod = await import(pathToFileURL(resolve(module)).href)
+  } catch (cause) {
+    const code = (cause as { code?: string }).code
+    const why = code === "ERR_MODULE_NOT_FOUND" ? "module not found" : String((cause as Error).message ?? cause).split("\n")[0]
+    throw new UsageError(`cannot load ${module}: ${why}`)
+  }
+  const names = exportName === undefined ? ["default", "app"] : [exportName]
+  for (const name of names) {
+    const candidate = mod[name]
+    if (typeof candidate === "function") return candidate as App
+  }
+  throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")} (a function)`)
+}
+
+const version = (): string => {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+  return pkg.version
+}
+
+const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        h2c: { type: "boolean" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "drain-timeout": { type: "string" },
+        "max-concurrent-streams": { type: "string" },
+        "max-header-list-size": { type: "string" },
+        "max-body-size": { type: "string" },
+        "header-timeout": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "root-path": { type: "string" },
+        "no-access-log": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" }
+      }
+    })
+  } catch (cause) {
+    process.stderr.write(`egi: ${(cause as Error).message}\nTry 'egi --help'.\n`)
+    return 2
+  }
+  const { values, positionals } = parsed
+  if (values.help === true) {
+    process.stdout.write(HELP + "\n")
+    return 0
+  }
+  if (values.version === true) {
+    process.stdout.write(version() + "\n")
+    return 0
+  }
+  const [command, target, ...rest] = positionals
+  if (command !== "serve" || target === undefined || rest.length > 0) {
+    process.stderr.write(`egi: usage: egi serve <module>[:export] [options]\nTry 'egi --help'.\n`)
+    return 2
+  }
+
+  let options: Partial<RunnerOptions>
+  let app: App
+  try {
+    const port = number("port", values.port, defaults.port)
+    if (port > 65535) throw new UsageError(`--port must be at most 65535`)
+    if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+      throw new UsageError("--tls-cert and --tls-key go together")
+    }
+    let tls: RunnerOptions["tls"] = undefined
+    if (values["tls-cert"] !== undefined && values["tls-key"] !== undefined) {
+      try {
+        tls = { cert: readFileSync(values["tls-cert"]), key: readFileSync(values["tls-key"]) }
+      } catch (cause) {
+        throw new UsageError(`cannot read TLS material: ${(cause as Error).message}`)
+      }
+    }
+    if (tls !== undefined && values.h2c === true) throw new UsageError("--h2c is for cleartext; with TLS, ALPN decides")
+    options = {
+      host: values.host ?? defaults.host,
+      port,
+      h2cOnly: values.h2c === true,
+      tls,
+      drainTimeout: number("drain-timeout", values["drain-timeout"], defaults.drainTimeout, 1000),
+      maxConcurrentStreams: number("max-concurrent-streams", values["max-concurrent-streams"], defaults.maxConcurrentStreams),
+      maxHeaderListSize: number("max-header-list-size", values["max-header-list-size"], defaults.maxHeaderListSize),
+      maxBodySize: number("max-body-size", values["max-body-size"], defaults.maxBodySize),
+      headerTimeout: number("header-timeout", values["header-timeout"], defaults.headerTimeout, 1000),
+      idleTimeout: number("idle-timeout", values["idle-timeout"], defaults.idleTimeout, 1000),
+      rootPath: values["root-path"] ?? "",
+      accessLog: values["no-access-log"] !== true
+    }
+    app = await loadApp(target)
+  } catch (cause) {
+    if (cause instanceof UsageError) {
+      process.stderr.write(`egi: ${cause.message}\n`)
+      return 2
+    }
+    throw cause
+  }
+
+  const logger = consoleLogger()
+  const exit = await Effect.runPromiseExit(serve(app, { ...options, logger }))
+  logger.flush()
+  if (exit._tag === "Success") return 0
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+  process.stderr.write(`egi: ${error !== undefined && "error" in error ? String((error.error as Error).message) : "server failed"}\n`)
+  return 1
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+    // Lingering keep-alive timers must not hold a finished server open.
+    if (code === 0) setImmediate(() => process.exit(0))
+  },
+  (cause) => {
+    process.stderr.write(`egi: internal error: ${(cause as Error)?.stack ?? String(cause)}\n`)
+    process.exit(1)
+  }
+)

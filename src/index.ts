@@ -1,0 +1,35 @@
+/**
+ * EGI — the Effect Gateway Interface. The public surface.
+ *
+ * @since 0.1.0
+ */
+export type { App, Receive, Send } from "./protocol/app.ts"
+export * as Errors from "./protocol/errors.ts"
+export {
+  LocalProtocolError,
+  RemoteProtocolError,
+  type SendError,
+  StreamClosedError,
+  UnsupportedScopeError
+} from "./protocol/errors.ts"
+export { unsupportedScope } from "./protocol/unsupported.ts"
+export * as Events from "./protocol/events.ts"
+export type {
+  HttpDisconnect,
+  HttpInboundEvent,
+  HttpOutboundEvent,
+  HttpRequest,
+  HttpResponseBody,
+  HttpResponseStart,
+  InboundEvent,
+  LifespanInboundEvent,
+  LifespanOutboundEvent,
+  OutboundEvent
+} from "./protocol/events.ts"
+export * as Headers from "./protocol/headers.ts"
+export type { Correlator, EgiScope, Extensions, HttpScope, LifespanScope } from "./protocol/scope.ts"
+export * as State from "./protocol/state.ts"
+export { ServeError } from "./runner/errors.ts"
+export { consoleLogger, silentLogger } from "./runner/log.ts"
+export { defaults, type Logger, type RunnerOptions } from "./runner/options.ts"
+export { type Server, serve, start } from "./runner/server.ts"

@@ -1,0 +1,96 @@
+/**
+ * Typed errors of the EGI protocol model (spec.md §5 "Error handling").
+ *
+ * Following h11's split, a *local* protocol error is the application's misuse
+ * of `send` (it broke a rule of spec.md, named by its rule ID), a *remote*
+ * protocol error is the peer's violation (it carries the HTTP status or the
+ * RFC 9113 §7 error code the runner answers with), and a closed stream is
+ * neither: the peer went away and the app learns it when it next sends.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+
+/**
+ * The application broke a rule of spec.md while sending: an event out of order
+ * (state table, spec.md §4.5), a malformed event, a header that is not a
+ * ByteString. `rule` is the stable rule ID from spec.md (e.g. `"HTTP-4"`).
+ *
+ * The runner answers it as an app failure: 500 when the response has not
+ * started, else RST_STREAM INTERNAL_ERROR (spec.md §5, rule RUN-3).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<{
+  readonly rule: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.rule}: ${this.detail}`
+  }
+}
+
+/**
+ * The peer sent something spec.md or the RFCs forbid (a malformed request,
+ * RFC 9113 §8.1.1; a body over the configured limit). `status` is the HTTP
+ * status the runner answers with when it still can; `code` the RFC 9113 §7
+ * error code of the RST_STREAM it sends otherwise (1 = PROTOCOL_ERROR).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RemoteProtocolError extends Data.TaggedError("RemoteProtocolError")<{
+  readonly reason: "ContentLengthMismatch" | "BodyTooLarge" | "MalformedHeaders"
+  readonly status: number
+  readonly code: number
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.reason}: ${this.detail}`
+  }
+}
+
+/**
+ * `send` was called on a stream the peer has already closed or reset
+ * (spec.md §4.6, rule HTTP-9). `errorCode` is the RFC 9113 §7 code of the
+ * peer's RST_STREAM when there was one (HTTP/2), else absent (the connection
+ * closed).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StreamClosedError extends Data.TaggedError("StreamClosedError")<{
+  readonly connectionId: number
+  readonly streamId: number
+  readonly errorCode?: number
+}> {
+  override get message(): string {
+    return `stream ${this.connectionId}/${this.streamId} is closed` +
+      (this.errorCode === undefined ? "" : ` (error code ${this.errorCode})`)
+  }
+}
+
+/**
+ * The app was called with a scope type it does not handle. Apps fail with it
+ * (rule CORE-4) so that a runner can tell, for instance, that lifespan is not
+ * supported.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnsupportedScopeError extends Data.TaggedError("UnsupportedScopeError")<{
+  readonly scopeType: string
+}> {
+  override get message(): string {
+    return `scope type ${JSON.stringify(this.scopeType)} is not supported by this app`
+  }
+}
+
+/**
+ * What `send` can fail with (spec.md §4.6).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SendError = LocalProtocolError | StreamClosedError

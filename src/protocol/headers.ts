@@ -1,0 +1,118 @@
+/**
+ * Header fields as EGI represents them (spec.md §3.4 "Strings and bytes").
+ *
+ * A header name or value is a *ByteString* (WebIDL): a JS string whose every
+ * code unit is in 0x00–0xFF, one code unit per octet. The runner never
+ * decodes a field as UTF-8, and never re-encodes one: what the peer sent is
+ * what the app sees, octet for octet. Names are lower-case; order and
+ * duplicates are kept; on HTTP/2 `cookie` crumbs are joined with `"; "`
+ * (RFC 9113 §8.2.3); no other joining is done.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * One header field: `[name, value]`, both ByteStrings, name lower-case.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Header = readonly [name: string, value: string]
+
+/**
+ * The header fields of a message in the order received or to be sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Headers = ReadonlyArray<Header>
+
+const BYTESTRING = /^[\x00-\xff]*$/
+// RFC 9110 §5.1 field-name = token, here lower-case only (spec.md rule HTTP-5).
+const LOWER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
+// RFC 9110 §5.5: a field value has no CR, LF or NUL.
+const FIELD_VALUE = /^[^\x00\r\n\u0100-\uffff]*$/
+
+/**
+ * True when every code unit of `s` is an octet (0x00–0xFF).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isByteString = (s: unknown): s is string => typeof s === "string" && BYTESTRING.test(s)
+
+/**
+ * True when `name` is a lower-case RFC 9110 token (spec.md rule HTTP-5).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isFieldName = (name: unknown): name is string => typeof name === "string" && LOWER_TOKEN.test(name)
+
+/**
+ * True when `value` is a ByteString with no CR, LF or NUL (RFC 9110 §5.5).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isFieldValue = (value: unknown): value is string => typeof value === "string" && FIELD_VALUE.test(value)
+
+/**
+ * Connection-specific fields that HTTP/2 forbids (RFC 9113 §8.2.2). A runner
+ * drops them from an HTTP/2 response (spec.md rule RUN-6); `te` is allowed
+ * only as `trailers` and only in requests.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const connectionSpecific: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade"
+])
+
+/**
+ * Builds the header list from Node's flat raw form `[name, value, name, value…]`
+ * (node:http `rawHeaders`, node:http2 `rawHeaders`): names lower-cased,
+ * pseudo-header fields (`:method`…) left out, order and duplicates kept, and
+ * — when `joinCookies` — every `cookie` field joined into the first one with
+ * `"; "` (RFC 9113 §8.2.3), which is where the first crumb stood.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromRaw = (raw: ReadonlyArray<string>, joinCookies: boolean): Headers => {
+  const out: Array<Header> = []
+  let cookieAt = -1
+  for (let i = 0; i < raw.length; i += 2) {
+    const rawName = raw[i]!
+    if (rawName.charCodeAt(0) === 58 /* ':' */) continue
+    const name = rawName.toLowerCase()
+    const value = raw[i + 1]!
+    if (joinCookies && name === "cookie") {
+      if (cookieAt >= 0) {
+        out[cookieAt] = ["cookie", out[cookieAt]![1] + "; " + value]
+        continue
+      }
+      cookieAt = out.length
+    }
+    out.push([name, value])
+  }
+  return out
+}
+
+/**
+ * The value of the first field called `name` (lower-case), or `undefined`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const get = (headers: Headers, name: string): string | undefined => {
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!
+    if (h[0] === name) return h[1]
+  }
+  return undefined
+}

@@ -1,0 +1,130 @@
+/**
+ * Scopes: what an app is told about the stream it serves (spec.md §3, §4.1, §6.1).
+ *
+ * A scope is created once per stream (HTTP) or once per server (lifespan) and
+ * never changes after the app starts. Every scope carries the correlator
+ * (`connectionId`, `streamId`) that its events carry too (rule CORE-2).
+ *
+ * @since 0.1.0
+ */
+import type { Headers } from "./headers.ts"
+
+/**
+ * The EGI version a runner implements (spec.md §9 "Spec versions").
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const EGI_VERSION = "0.1" as const
+
+/**
+ * `scope.egi`: the interface version (spec.md §3.1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EgiInfo {
+  readonly version: typeof EGI_VERSION
+}
+
+/**
+ * Extensions the runner supports on this stream, by name, each with its own
+ * fields (at least `version`). An app MUST NOT use an extension that is not
+ * listed (rule CORE-5). spec.md §7.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Extensions = Readonly<Record<string, { readonly version: string } & Readonly<Record<string, unknown>>>>
+
+/**
+ * The per-stream correlator (spec.md §3.2): `connectionId` numbers the
+ * runner's connections from 1; `streamId` is the RFC 9113 stream identifier on
+ * HTTP/2 and the request's position on the connection (1, 2, 3…) on HTTP/1.x.
+ * Lifespan uses 0/0.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Correlator {
+  readonly connectionId: number
+  readonly streamId: number
+}
+
+/**
+ * An `http` scope (spec.md §4.1): one request/response exchange on one stream.
+ *
+ * - `httpVersion`: `"1.0"`, `"1.1"` or `"2"`.
+ * - `method`: as received (ByteString, case kept).
+ * - `scheme`: `"http"` or `"https"` (`:scheme` on HTTP/2).
+ * - `authority`: `:authority` on HTTP/2, the `host` field on HTTP/1.x, or `null`.
+ * - `path`: the path, percent-decoded and then UTF-8-decoded; when the octets
+ *   are not UTF-8 it is `rawPath` unchanged.
+ * - `rawPath`: the path octets exactly as received (ByteString), no query.
+ * - `queryString`: the octets after `?` as received (ByteString), `""` if none.
+ * - `rootPath`: the mount point, `""` unless configured.
+ * - `headers`: see spec.md §3.4.
+ * - `client`/`server`: `[host, port]` of the peer and of the local socket.
+ * - `state`: a shallow copy of the lifespan state (spec.md §6.4).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpScope extends Correlator {
+  readonly type: "http"
+  readonly egi: EgiInfo
+  readonly httpVersion: "1.0" | "1.1" | "2"
+  readonly method: string
+  readonly scheme: "http" | "https"
+  readonly authority: string | null
+  readonly path: string
+  readonly rawPath: string
+  readonly queryString: string
+  readonly rootPath: string
+  readonly headers: Headers
+  readonly client: readonly [host: string, port: number] | null
+  readonly server: readonly [host: string, port: number] | null
+  readonly extensions: Extensions
+  readonly state: Record<string, unknown>
+}
+
+/**
+ * The `lifespan` scope (spec.md §6.1): one per server run, correlator 0/0.
+ * `state` is a mutable object the app may fill during startup; each `http`
+ * scope gets a shallow copy.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LifespanScope extends Correlator {
+  readonly type: "lifespan"
+  readonly egi: EgiInfo
+  readonly state: Record<string, unknown>
+}
+
+/**
+ * Any scope an app can be called with. An app MUST fail on a scope type it
+ * does not know (rule CORE-4), so that a runner can tell lifespan is
+ * unsupported.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EgiScope = HttpScope | LifespanScope
+
+/**
+ * Percent-decodes a path and decodes the octets as UTF-8 (spec.md §4.1
+ * `path`). Returns `rawPath` unchanged when it has no `%` or when the decoded
+ * octets are not valid UTF-8.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const decodePath = (rawPath: string): string => {
+  if (rawPath.indexOf("%") === -1) return rawPath
+  try {
+    return decodeURIComponent(rawPath)
+  } catch {
+    return rawPath
+  }
+}

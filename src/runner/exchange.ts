@@ -1,0 +1,361 @@
+/**
+ * One request/response exchange on one stream: the `receive`/`send` pair the
+ * runner hands an app, over a Node readable (request body) and a wire
+ * (response). HTTP/2 and HTTP/1.1 subclass it with their wire operations;
+ * everything about event order, Content-Length policing, read credit and
+ * backpressure is here, once (spec.md §4, §8.2).
+ *
+ * Hot path: no Effect.gen, no per-event closures beyond the Effect that
+ * `send` must return.
+ */
+import { Effect } from "effect"
+import type { Readable } from "node:stream"
+import { LocalProtocolError, RemoteProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
+import type { HttpDisconnect, HttpRequest, InboundEvent, OutboundEvent } from "../protocol/events.ts"
+import { type Headers, isFieldName, isFieldValue } from "../protocol/headers.ts"
+import type { HttpScope } from "../protocol/scope.ts"
+import { nextResponseState, type RequestState, type ResponseState } from "../protocol/state.ts"
+
+const EMPTY = new Uint8Array(0)
+
+/** RFC 9113 §7 error codes the runner sends. */
+export const ErrorCode = {
+  NO_ERROR: 0,
+  PROTOCOL_ERROR: 1,
+  INTERNAL_ERROR: 2,
+  CANCEL: 8
+} as const
+
+/** Why a stream ended early, for the access log and the disconnect event. */
+export type EndReason = "peer" | "malformed" | "too-large" | "reset" | "shutdown"
+
+/** What the exchange needs from its server. */
+export interface ExchangeHost {
+  readonly maxBodySize: number
+  readonly onRemoteError: (ex: Exchange, error: RemoteProtocolError) => void
+}
+
+type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
+
+/** A status whose response carries no content (RFC 9110 §6.4.1). */
+const noContent = (status: number): boolean => status === 204 || status === 304 || (status >= 100 && status < 200)
+
+const hasContentLength = (headers: Headers): boolean => {
+  for (let i = 0; i < headers.length; i++) if (headers[i]![0] === "content-length") return true
+  return false
+}
+
+const checkHeaders = (headers: Headers): LocalProtocolError | undefined => {
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]
+    if (!Array.isArray(h) || h.length !== 2) {
+      return new LocalProtocolError({ rule: "HTTP-5", detail: `header ${i} is not a [name, value] pair` })
+    }
+    if (!isFieldName(h[0])) {
+      return new LocalProtocolError({ rule: "HTTP-5", detail: `header name ${JSON.stringify(h[0])} is not a lower-case token` })
+    }
+    if (!isFieldValue(h[1])) {
+      return new LocalProtocolError({ rule: "HTTP-6", detail: `value of ${h[0]} is not a ByteString without CR, LF, NUL` })
+    }
+  }
+  return undefined
+}
+
+/**
+ * The shared half of an exchange. Subclasses implement the `wire*` methods.
+ */
+export abstract class Exchange {
+  readonly scope: HttpScope
+  readonly receive: Effect.Effect<InboundEvent>
+  readonly send: (event: OutboundEvent) => Effect.Effect<void, SendError>
+  readonly startedAt: number
+
+  /** Send-side state (spec.md §4.7 table 1). */
+  response: ResponseState = "start"
+  /** Receive-side state (spec.md §4.7 table 2). */
+  request: RequestState = "receiving"
+  /** Status put on the wire; 0 while nothing was sent. */
+  status = 0
+  /** Response body bytes handed to the wire. */
+  bytesOut = 0
+  /** Request body bytes delivered to the app. */
+  bytesIn = 0
+  /** Set when the stream ended abnormally. */
+  endReason: EndReason | undefined = undefined
+
+  protected readonly host: ExchangeHost
+  protected readonly readable: Readable
+  /** Declared Content-Length, or -1. */
+  protected readonly contentLength: number
+  /** The request has no body at all (END_STREAM on HEADERS, or no length and no chunking). */
+  protected readonly noBody: boolean
+  private pendingStatus = 0
+  private pendingHeaders: Headers = []
+  private eof = false
+  private armed = false
+  private waiter: Resume<InboundEvent> | undefined = undefined
+  private disconnectEvent: HttpDisconnect | undefined = undefined
+  private cancelWait: Effect.Effect<void> | undefined = undefined
+
+  constructor(scope: HttpScope, host: ExchangeHost, readable: Readable, contentLength: number, noBody: boolean) {
+    this.scope = scope
+    this.host = host
+    this.readable = readable
+    this.contentLength = contentLength
+    this.noBody = noBody
+    this.startedAt = performance.now()
+    this.receive = Effect.callback<InboundEvent>((resume) => this.onReceive(resume))
+    this.send = (event) => Effect.suspend(() => this.onSend(event))
+  }
+
+  // -------------------------------------------------------------------------
+  // wire operations (per protocol)
+  // -------------------------------------------------------------------------
+
+  /** Puts the response head on the wire; `endStream` when no body follows. */
+  protected abstract wireStart(status: number, headers: Headers, endStream: boolean): void
+  /** Writes a body chunk; false when the stream's buffer is full. */
+  protected abstract wireWrite(chunk: Uint8Array): boolean
+  /** Ends the response body, with a last chunk. */
+  protected abstract wireEnd(chunk: Uint8Array): void
+  /** The stream can no longer carry the response (peer reset or went away). */
+  abstract wireGone(): boolean
+  /** Resets the stream with an RFC 9113 code (HTTP/1.1: closes the connection). */
+  abstract wireReset(code: number): void
+  /** The peer's RST_STREAM code once the stream closed, if any. */
+  protected abstract peerErrorCode(): number | undefined
+  /** The emitter of `drain` and `close` for the response side. */
+  protected abstract get sink(): NodeJS.EventEmitter
+  /** The response is complete on the wire. */
+  abstract wireFinished(): boolean
+
+  // -------------------------------------------------------------------------
+  // receive
+  // -------------------------------------------------------------------------
+
+  private onReceive(resume: Resume<InboundEvent>): Effect.Effect<void> | void {
+    const event = this.poll()
+    if (event !== undefined) return resume(Effect.succeed(event))
+    this.waiter = resume
+    if (!this.armed) this.arm()
+    return this.cancelWait ??= Effect.sync(() => {
+      this.waiter = undefined
+    })
+  }
+
+  private wake = (): void => {
+    const waiter = this.waiter
+    if (waiter === undefined) return
+    const event = this.poll()
+    if (event === undefined) return
+    this.waiter = undefined
+    waiter(Effect.succeed(event))
+  }
+
+  private arm(): void {
+    this.armed = true
+    const r = this.readable
+    r.on("readable", this.wake)
+    r.on("end", () => {
+      this.eof = true
+      this.wake()
+    })
+    this.sink.on("close", this.wake)
+  }
+
+  private event(body: Uint8Array, moreBody: boolean): HttpRequest {
+    return { type: "http.request", connectionId: this.scope.connectionId, streamId: this.scope.streamId, body, moreBody }
+  }
+
+  /** The next inbound event if one is ready (spec.md §4.7 table 2). */
+  private poll(): InboundEvent | undefined {
+    switch (this.request) {
+      case "disconnected":
+        return this.disconnectEvent
+      case "complete":
+        return this.wireGone() || this.wireFinished() ? this.disconnect(undefined) : undefined
+      case "receiving": {
+        if (this.noBody) {
+          this.request = "complete"
+          return this.event(EMPTY, false)
+        }
+        const chunk: Buffer | null = this.readable.read()
+        if (chunk !== null) {
+          this.bytesIn += chunk.length
+          if (this.contentLength >= 0 && this.bytesIn > this.contentLength) {
+            return this.malformed("ContentLengthMismatch", `body exceeds content-length ${this.contentLength}`)
+          }
+          if (this.bytesIn > this.host.maxBodySize) {
+            return this.remote(
+              new RemoteProtocolError({
+                reason: "BodyTooLarge",
+                status: 413,
+                code: ErrorCode.CANCEL,
+                detail: `body exceeds ${this.host.maxBodySize} bytes`
+              }),
+              "too-large"
+            )
+          }
+          return this.event(chunk, true)
+        }
+        if (this.eof) {
+          // 'end' can precede the close of a reset stream: only a stream that
+          // is not reset and whose length matches has a complete body.
+          const code = this.peerErrorCode()
+          if (code !== undefined && code !== ErrorCode.NO_ERROR) return this.disconnect(code)
+          if (this.contentLength >= 0 && this.bytesIn !== this.contentLength) {
+            return this.malformed("ContentLengthMismatch", `body of ${this.bytesIn} bytes, content-length ${this.contentLength}`)
+          }
+          this.request = "complete"
+          return this.event(EMPTY, false)
+        }
+        if (this.wireGone()) return this.disconnect(this.peerErrorCode())
+        return undefined
+      }
+    }
+  }
+
+  private malformed(reason: "ContentLengthMismatch", detail: string): HttpDisconnect {
+    return this.remote(
+      new RemoteProtocolError({ reason, status: 400, code: ErrorCode.PROTOCOL_ERROR, detail }),
+      "malformed"
+    )
+  }
+
+  private remote(error: RemoteProtocolError, why: EndReason): HttpDisconnect {
+    this.endReason = why
+    const event = this.disconnect(undefined)
+    this.host.onRemoteError(this, error)
+    return event
+  }
+
+  /** Moves to `disconnected` (sticky, rule HTTP-8) and returns the event. */
+  private disconnect(errorCode: number | undefined): HttpDisconnect {
+    if (this.disconnectEvent !== undefined) return this.disconnectEvent
+    this.request = "disconnected"
+    this.endReason ??= "peer"
+    const base = { type: "http.disconnect", connectionId: this.scope.connectionId, streamId: this.scope.streamId } as const
+    this.disconnectEvent = errorCode === undefined ? base : { ...base, errorCode }
+    return this.disconnectEvent
+  }
+
+  /** Resumes a pending `receive` after the stream closed. */
+  notifyClosed(): void {
+    this.wake()
+  }
+
+  // -------------------------------------------------------------------------
+  // send
+  // -------------------------------------------------------------------------
+
+  private closedError(): StreamClosedError {
+    const code = this.peerErrorCode()
+    return code === undefined
+      ? new StreamClosedError({ connectionId: this.scope.connectionId, streamId: this.scope.streamId })
+      : new StreamClosedError({ connectionId: this.scope.connectionId, streamId: this.scope.streamId, errorCode: code })
+  }
+
+  private onSend(event: OutboundEvent): Effect.Effect<void, SendError> {
+    if (
+      (event.connectionId !== undefined && event.connectionId !== this.scope.connectionId) ||
+      (event.streamId !== undefined && event.streamId !== this.scope.streamId)
+    ) {
+      return Effect.fail(new LocalProtocolError({ rule: "CORE-3", detail: "event correlator does not match the scope" }))
+    }
+    switch (event.type) {
+      case "http.response.start": {
+        const next = nextResponseState(this.response, "start")
+        if (typeof next !== "string") return Effect.fail(next)
+        const status = event.status
+        if (!Number.isInteger(status) || status < 200 || status > 599) {
+          return Effect.fail(new LocalProtocolError({ rule: "HTTP-4", detail: `status ${status} is not an integer in 200–599` }))
+        }
+        const headers = event.headers ?? []
+        const bad = checkHeaders(headers)
+        if (bad !== undefined) return Effect.fail(bad)
+        this.response = next
+        this.pendingStatus = status
+        this.pendingHeaders = headers
+        return Effect.void
+      }
+      case "http.response.body": {
+        const more = event.moreBody === true
+        const next = nextResponseState(this.response, more ? "more" : "last")
+        if (typeof next !== "string") return Effect.fail(next)
+        if (this.endReason !== undefined || this.wireGone()) return Effect.fail(this.closedError())
+        this.response = next
+        const body = event.body ?? EMPTY
+        if (this.pendingStatus !== 0) {
+          const status = this.pendingStatus
+          const bodyless = noContent(status) || this.scope.method === "HEAD"
+          let headers = this.pendingHeaders
+          if (!more && !bodyless && !hasContentLength(headers)) {
+            headers = [...headers, ["content-length", String(body.length)]]
+          }
+          this.pendingStatus = 0
+          this.pendingHeaders = []
+          this.status = status
+          try {
+            this.wireStart(status, headers, bodyless || (!more && body.length === 0))
+          } catch (cause) {
+            this.status = 0
+            return Effect.fail(new LocalProtocolError({ rule: "HTTP-6", detail: `response head rejected: ${String(cause)}` }))
+          }
+          if (bodyless) return Effect.void
+        } else if (noContent(this.status) || this.scope.method === "HEAD") {
+          return Effect.void
+        }
+        this.bytesOut += body.length
+        if (!more) {
+          this.wireEnd(body)
+          return Effect.void
+        }
+        if (body.length === 0 || this.wireWrite(body)) return Effect.void
+        return this.waitDrain()
+      }
+      default:
+        return Effect.fail(
+          new LocalProtocolError({ rule: "CORE-6", detail: `event type ${String((event as { type: unknown }).type)} is not valid in an http scope` })
+        )
+    }
+  }
+
+  private waitDrain(): Effect.Effect<void, StreamClosedError> {
+    return Effect.callback<void, StreamClosedError>((resume) => {
+      const sink = this.sink
+      const done = (): void => {
+        sink.off("drain", done)
+        sink.off("close", done)
+        resume(this.wireGone() ? Effect.fail(this.closedError()) : Effect.void)
+      }
+      sink.on("drain", done)
+      sink.on("close", done)
+      return Effect.sync(() => {
+        sink.off("drain", done)
+        sink.off("close", done)
+      })
+    })
+  }
+
+  // -------------------------------------------------------------------------
+  // runner side
+  // -------------------------------------------------------------------------
+
+  /** Nothing of the response is on the wire yet: a full error response can still be sent. */
+  canRespond(): boolean {
+    return this.status === 0 && !this.wireGone()
+  }
+
+  /** Sends a complete plain-text error response (500, 400, 413) if still possible. */
+  respondError(status: number, extra: Headers = []): boolean {
+    if (!this.canRespond()) return false
+    const body = new TextEncoder().encode(`${status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : "Bad Request"}\n`)
+    this.pendingStatus = 0
+    this.response = "done"
+    this.status = status
+    this.bytesOut += body.length
+    this.wireStart(status, [["content-type", "text/plain; charset=utf-8"], ["content-length", String(body.length)], ...extra], false)
+    this.wireEnd(body)
+    return true
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The HTTP/1.x wire of an exchange: a node:http request/response pair
+ * (RFC 9112). A response without Content-Length is sent chunked.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { Headers } from "../protocol/headers.ts"
+import type { HttpScope } from "../protocol/scope.ts"
+import { Exchange, type ExchangeHost } from "./exchange.ts"
+
+const toFlat = (headers: Headers): Array<string> => {
+  const out = new Array<string>(headers.length * 2)
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!
+    out[2 * i] = h[0]
+    out[2 * i + 1] = h[1]
+  }
+  return out
+}
+
+/**
+ * An exchange over a node:http IncomingMessage/ServerResponse pair.
+ */
+export class H1Exchange extends Exchange {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+
+  constructor(scope: HttpScope, host: ExchangeHost, req: IncomingMessage, res: ServerResponse, contentLength: number, noBody: boolean) {
+    super(scope, host, req, contentLength, noBody)
+    this.req = req
+    this.res = res
+  }
+
+  protected wireStart(status: number, headers: Headers, _endStream: boolean): void {
+    this.res.writeHead(status, toFlat(headers))
+  }
+
+  protected wireWrite(chunk: Uint8Array): boolean {
+    return this.res.write(chunk)
+  }
+
+  protected wireEnd(chunk: Uint8Array): void {
+    if (chunk.length === 0) this.res.end()
+    else this.res.end(chunk)
+  }
+
+  wireGone(): boolean {
+    const res = this.res
+    return res.destroyed && !res.writableFinished
+  }
+
+  wireFinished(): boolean {
+    return this.res.writableFinished
+  }
+
+  wireReset(_code: number): void {
+    // HTTP/1.1 has no stream reset: closing the connection is the only way to
+    // tell the client the response is incomplete.
+    this.res.destroy()
+  }
+
+  protected peerErrorCode(): number | undefined {
+    return undefined
+  }
+
+  protected get sink(): NodeJS.EventEmitter {
+    return this.res
+  }
+}

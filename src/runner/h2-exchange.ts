@@ -1,0 +1,69 @@
+/**
+ * The HTTP/2 wire of an exchange: one node:http2 server stream (RFC 9113 §8).
+ */
+import type { ServerHttp2Stream } from "node:http2"
+import type { Headers } from "../protocol/headers.ts"
+import { connectionSpecific } from "../protocol/headers.ts"
+import type { HttpScope } from "../protocol/scope.ts"
+import { Exchange, type ExchangeHost } from "./exchange.ts"
+
+/** Node's header object for `respond()`: duplicates become arrays, connection-specific fields are dropped (RUN-6). */
+const toNodeHeaders = (status: number, headers: Headers): Record<string, string | Array<string> | number> => {
+  const out: Record<string, string | Array<string> | number> = { ":status": status }
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!
+    if (connectionSpecific.has(name)) continue
+    const prev = out[name]
+    if (prev === undefined) out[name] = value
+    else if (Array.isArray(prev)) prev.push(value)
+    else out[name] = [prev as string, value]
+  }
+  return out
+}
+
+/**
+ * An exchange over a node:http2 server stream.
+ */
+export class H2Exchange extends Exchange {
+  readonly stream: ServerHttp2Stream
+
+  constructor(scope: HttpScope, host: ExchangeHost, stream: ServerHttp2Stream, contentLength: number, endStream: boolean) {
+    super(scope, host, stream, contentLength, endStream)
+    this.stream = stream
+  }
+
+  protected wireStart(status: number, headers: Headers, endStream: boolean): void {
+    this.stream.respond(toNodeHeaders(status, headers), { endStream })
+  }
+
+  protected wireWrite(chunk: Uint8Array): boolean {
+    return this.stream.write(chunk)
+  }
+
+  protected wireEnd(chunk: Uint8Array): void {
+    if (chunk.length === 0) this.stream.end()
+    else this.stream.end(chunk)
+  }
+
+  wireGone(): boolean {
+    const s = this.stream
+    return s.destroyed || (s.rstCode !== undefined && s.rstCode !== 0) || (s.closed && !s.writableFinished)
+  }
+
+  wireFinished(): boolean {
+    return this.stream.writableFinished
+  }
+
+  wireReset(code: number): void {
+    if (!this.stream.destroyed) this.stream.close(code)
+  }
+
+  protected peerErrorCode(): number | undefined {
+    const s = this.stream
+    return s.closed || s.destroyed ? s.rstCode : undefined
+  }
+
+  protected get sink(): NodeJS.EventEmitter {
+    return this.stream
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The lifespan protocol driver (spec.md §6): runs the app once with a
+ * `lifespan` scope, delivers `lifespan.startup` before the server accepts a
+ * connection and `lifespan.shutdown` after the last stream ended.
+ */
+import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
+import { LocalProtocolError } from "../protocol/errors.ts"
+import type { App } from "../protocol/app.ts"
+import type { InboundEvent, LifespanInboundEvent, OutboundEvent } from "../protocol/events.ts"
+import { EGI_VERSION, type LifespanScope } from "../protocol/scope.ts"
+import { type LifespanState, nextLifespanState } from "../protocol/state.ts"
+import { ServeError } from "./errors.ts"
+import type { Logger } from "./options.ts"
+
+/** The outcome of a startup or shutdown phase. */
+type Reply = { readonly ok: true } | { readonly ok: false; readonly message: string } | { readonly unsupported: true }
+
+/**
+ * A running lifespan: `state` for the http scopes, `shutdown` to run the
+ * shutdown phase (waits at most `timeoutMs` for the app's reply).
+ */
+export interface Lifespan {
+  readonly state: Record<string, unknown>
+  readonly supported: boolean
+  readonly shutdown: (timeoutMs: number) => Effect.Effect<void>
+}
+
+/**
+ * Runs the startup phase. Fails with `ServeError` (`StartupFailed`) when the
+ * app answers `lifespan.startup.failed` (rule LIFE-1). An app that fails
+ * before answering anything does not support lifespan: the server goes on
+ * without it, and says so in one log line (rule LIFE-3).
+ */
+export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan, ServeError> =>
+  Effect.gen(function*() {
+    const state: Record<string, unknown> = {}
+    const scope: LifespanScope = { type: "lifespan", egi: { version: EGI_VERSION }, connectionId: 0, streamId: 0, state }
+    let phase: LifespanState = "startup"
+    let inbox: LifespanInboundEvent | undefined = { type: "lifespan.startup", connectionId: 0, streamId: 0 }
+    let waiter: ((e: Effect.Effect<InboundEvent>) => void) | undefined
+    let reply = yield* Deferred.make<Reply>()
+    let answered = false
+
+    const receive = Effect.callback<InboundEvent>((resume) => {
+      if (inbox !== undefined) {
+        const event = inbox
+        inbox = undefined
+        return resume(Effect.succeed(event))
+      }
+      waiter = resume
+      return Effect.sync(() => {
+        waiter = undefined
+      })
+    })
+    const send = (event: OutboundEvent) =>
+      Effect.suspend(() => {
+        const next = nextLifespanState(phase, event.type)
+        if (next instanceof LocalProtocolError) return Effect.fail(next)
+        phase = next
+        answered = true
+        const failed = event.type === "lifespan.startup.failed" || event.type === "lifespan.shutdown.failed"
+        const message = failed && "message" in event ? event.message ?? "" : ""
+        return Deferred.succeed(reply, failed ? { ok: false, message } : { ok: true }).pipe(Effect.asVoid)
+      })
+
+    const fiber = Effect.runFork(Effect.suspend(() => app(scope, receive, send)))
+    fiber.addObserver((exit) => {
+      if (!answered) {
+        if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+          logger.info(`lifespan: not supported by the app (${String(Cause.squash(exit.cause))}); serving without it`)
+        }
+        Deferred.doneUnsafe(reply, Exit.succeed({ unsupported: true }))
+      } else if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+        logger.error(`lifespan: the app failed after answering: ${Cause.pretty(exit.cause)}`)
+      }
+    })
+
+    const first = yield* Deferred.await(reply)
+    if ("unsupported" in first) {
+      return { state, supported: false, shutdown: () => Effect.void }
+    }
+    if (!first.ok) {
+      yield* Fiber.interrupt(fiber)
+      return yield* Effect.fail(new ServeError({ reason: "StartupFailed", detail: first.message || "lifespan.startup.failed" }))
+    }
+
+    const shutdown = (timeoutMs: number) =>
+      Effect.gen(function*() {
+        if (phase !== "running") return
+        reply = yield* Deferred.make<Reply>()
+        answered = false
+        phase = "shutdown"
+        const event: LifespanInboundEvent = { type: "lifespan.shutdown", connectionId: 0, streamId: 0 }
+        if (waiter !== undefined) {
+          const w = waiter
+          waiter = undefined
+          w(Effect.succeed(event))
+        } else {
+          inbox = event
+        }
+        const done = yield* Deferred.await(reply).pipe(Effect.timeoutOption(timeoutMs))
+        if (done._tag === "None") logger.error(`lifespan: no shutdown reply within ${timeoutMs} ms`)
+        else if ("ok" in done.value && !done.value.ok) logger.error(`lifespan: shutdown failed: ${done.value.message}`)
+        yield* Fiber.interrupt(fiber)
+      })
+    return { state, supported: true, shutdown }
+  })

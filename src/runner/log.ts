@@ -1,0 +1,53 @@
+/**
+ * The runner's log lines: access lines buffered and flushed once per event
+ * loop turn (a synchronous pipe write per request would cost more than the
+ * request), info and error lines written at once.
+ */
+import type { Logger } from "./options.ts"
+
+/**
+ * The default logger: access lines to stdout, everything else to stderr,
+ * each error line prefixed with an ISO timestamp.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const consoleLogger = (): Logger & { readonly flush: () => void } => {
+  let buffered = ""
+  let scheduled = false
+  const flush = (): void => {
+    scheduled = false
+    if (buffered.length === 0) return
+    const out = buffered
+    buffered = ""
+    process.stdout.write(out)
+  }
+  const stamp = (): string => new Date().toISOString()
+  return {
+    access: (line) => {
+      buffered += line + "\n"
+      if (buffered.length > 65536) flush()
+      else if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    },
+    info: (line) => {
+      flush()
+      process.stderr.write(`${stamp()} ${line}\n`)
+    },
+    error: (line) => {
+      flush()
+      process.stderr.write(`${stamp()} error ${line}\n`)
+    },
+    flush
+  }
+}
+
+/**
+ * A logger that drops every line (tests, benchmarks).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const silentLogger: Logger = { access: () => {}, info: () => {}, error: () => {} }

@@ -1,0 +1,92 @@
+/**
+ * Runner options and their defaults (spec.md §8 "The Node runner").
+ *
+ * @since 0.1.0
+ */
+import type { Headers } from "../protocol/headers.ts"
+
+/**
+ * How the listener decides the protocol of a connection:
+ * `auto` — cleartext: sniff the HTTP/2 connection preface (RFC 9113 §3.4) and
+ * serve h2c or HTTP/1.1; `h2c` — cleartext, HTTP/2 prior knowledge only;
+ * `tls` — h2 or http/1.1 by ALPN (RFC 7301).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ListenMode = "auto" | "h2c" | "tls"
+
+/**
+ * Options of the Node runner. Sizes are in bytes, times in milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnerOptions {
+  /** Interface to bind. Default `"127.0.0.1"`. */
+  readonly host: string
+  /** TCP port; 0 picks a free one. Default `8000`. */
+  readonly port: number
+  /** Cleartext protocol choice; `tls` is implied by `tls`. Default `"auto"`. */
+  readonly h2cOnly: boolean
+  /** PEM certificate chain and key; when set the listener serves TLS with ALPN h2, http/1.1. */
+  readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised on HTTP/2. Default 128. */
+  readonly maxConcurrentStreams: number
+  /** SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2 and the header size limit on HTTP/1.1 (431). Default 65536. */
+  readonly maxHeaderListSize: number
+  /** Largest request body accepted; larger gets 413 (rule RUN-8). Default 1 GiB. */
+  readonly maxBodySize: number
+  /** HTTP/1.1: time to receive a request head (408 after it). Default 30000. */
+  readonly headerTimeout: number
+  /** Idle connection lifetime: HTTP/2 GOAWAY, HTTP/1.1 keep-alive close. Default 60000. */
+  readonly idleTimeout: number
+  /** On shutdown, how long in-flight streams may take before they are reset. Default 10000. */
+  readonly drainTimeout: number
+  /** The stream-level read buffer beyond what the app has received (rule HTTP-11). Default 65536. */
+  readonly readBufferSize: number
+  /** Write an access-log line per request. Default true. */
+  readonly accessLog: boolean
+  /** Where log lines go. Default: process.stdout (access) and process.stderr (errors). */
+  readonly logger: Logger
+  /** `scope.rootPath`. Default `""`. */
+  readonly rootPath: string
+  /** Extra response headers added to every response (e.g. `server`). Default none. */
+  readonly defaultHeaders: Headers
+}
+
+/**
+ * Where the runner's lines go. `access` gets one line per request, `info` and
+ * `error` the rest. Each is called with one line without its newline.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Logger {
+  readonly access: (line: string) => void
+  readonly info: (line: string) => void
+  readonly error: (line: string) => void
+}
+
+/**
+ * The defaults every option falls back to.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaults: Omit<RunnerOptions, "logger"> = {
+  host: "127.0.0.1",
+  port: 8000,
+  h2cOnly: false,
+  tls: undefined,
+  maxConcurrentStreams: 128,
+  maxHeaderListSize: 65536,
+  maxBodySize: 1024 * 1024 * 1024,
+  headerTimeout: 30_000,
+  idleTimeout: 60_000,
+  drainTimeout: 10_000,
+  readBufferSize: 65536,
+  accessLog: true,
+  rootPath: "",
+  defaultHeaders: []
+}
