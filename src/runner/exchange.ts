@@ -112,8 +112,11 @@ export abstract class Exchange {
   // wire operations (per protocol)
   // -------------------------------------------------------------------------
 
-  /** Puts the response head on the wire; `endStream` when no body follows. */
-  protected abstract wireStart(status: number, headers: Headers, endStream: boolean): void
+  /**
+   * Puts the response head on the wire; `endStream` when no body follows;
+   * `contentLength` ≥ 0 adds a content-length field the app did not send.
+   */
+  protected abstract wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void
   /** Writes a body chunk; false when the stream's buffer is full. */
   protected abstract wireWrite(chunk: Uint8Array): boolean
   /** Ends the response body, with a last chunk. */
@@ -288,15 +291,13 @@ export abstract class Exchange {
         if (this.pendingStatus !== 0) {
           const status = this.pendingStatus
           const bodyless = noContent(status) || this.scope.method === "HEAD"
-          let headers = this.pendingHeaders
-          if (!more && !bodyless && !hasContentLength(headers)) {
-            headers = [...headers, ["content-length", String(body.length)]]
-          }
+          const headers = this.pendingHeaders
+          const contentLength = !more && !bodyless && !hasContentLength(headers) ? body.length : -1
           this.pendingStatus = 0
           this.pendingHeaders = []
           this.status = status
           try {
-            this.wireStart(status, headers, bodyless || (!more && body.length === 0))
+            this.wireStart(status, headers, bodyless || (!more && body.length === 0), contentLength)
           } catch (cause) {
             this.status = 0
             return Effect.fail(new LocalProtocolError({ rule: "HTTP-6", detail: `response head rejected: ${String(cause)}` }))
@@ -354,7 +355,7 @@ export abstract class Exchange {
     this.response = "done"
     this.status = status
     this.bytesOut += body.length
-    this.wireStart(status, [["content-type", "text/plain; charset=utf-8"], ["content-length", String(body.length)], ...extra], false)
+    this.wireStart(status, [["content-type", "text/plain; charset=utf-8"], ...extra], false, body.length)
     this.wireEnd(body)
     return true
   }

@@ -7,13 +7,13 @@ import type { Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import { Exchange, type ExchangeHost } from "./exchange.ts"
 
-const toFlat = (headers: Headers): Array<string> => {
-  const out = new Array<string>(headers.length * 2)
+const toFlat = (headers: Headers, contentLength: number): Array<string> => {
+  const out: Array<string> = []
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!
-    out[2 * i] = h[0]
-    out[2 * i + 1] = h[1]
+    out.push(h[0], h[1])
   }
+  if (contentLength >= 0) out.push("content-length", String(contentLength))
   return out
 }
 
@@ -30,8 +30,8 @@ export class H1Exchange extends Exchange {
     this.res = res
   }
 
-  protected wireStart(status: number, headers: Headers, _endStream: boolean): void {
-    this.res.writeHead(status, toFlat(headers))
+  protected wireStart(status: number, headers: Headers, _endStream: boolean, contentLength: number): void {
+    this.res.writeHead(status, toFlat(headers, contentLength))
   }
 
   protected wireWrite(chunk: Uint8Array): boolean {

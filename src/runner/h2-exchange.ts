@@ -8,8 +8,13 @@ import type { HttpScope } from "../protocol/scope.ts"
 import { Exchange, type ExchangeHost } from "./exchange.ts"
 
 /** Node's header object for `respond()`: duplicates become arrays, connection-specific fields are dropped (RUN-6). */
-const toNodeHeaders = (status: number, headers: Headers): Record<string, string | Array<string> | number> => {
+const toNodeHeaders = (
+  status: number,
+  headers: Headers,
+  contentLength: number
+): Record<string, string | Array<string> | number> => {
   const out: Record<string, string | Array<string> | number> = { ":status": status }
+  if (contentLength >= 0) out["content-length"] = contentLength
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!
     if (connectionSpecific.has(name)) continue
@@ -20,6 +25,9 @@ const toNodeHeaders = (status: number, headers: Headers): Record<string, string 
   }
   return out
 }
+
+const endStreamOptions = { endStream: true } as const
+const openOptions = { endStream: false } as const
 
 /**
  * An exchange over a node:http2 server stream.
@@ -32,8 +40,8 @@ export class H2Exchange extends Exchange {
     this.stream = stream
   }
 
-  protected wireStart(status: number, headers: Headers, endStream: boolean): void {
-    this.stream.respond(toNodeHeaders(status, headers), { endStream })
+  protected wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void {
+    this.stream.respond(toNodeHeaders(status, headers, contentLength), endStream ? endStreamOptions : openOptions)
   }
 
   protected wireWrite(chunk: Uint8Array): boolean {

@@ -62,6 +62,7 @@ interface ConnectionInfo {
 type Tagged = { [kConnection]?: ConnectionInfo }
 
 const noExtensions: Extensions = Object.freeze({})
+const egiInfo = Object.freeze({ version: EGI_VERSION })
 
 const reqLine = (ex: Exchange): string => {
   const s = ex.scope
@@ -125,8 +126,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
       } else if (!ex.respondError(status, [["connection", "close"]])) ex.wireReset(code)
     }
 
-    const finish = (ex: Exchange, fiber: Fiber.Fiber<void, unknown>, exit: Exit.Exit<void, unknown>): void => {
-      fibers.delete(fiber)
+    const finish = (ex: Exchange, exit: Exit.Exit<void, unknown>): void => {
       if (Exit.isSuccess(exit)) {
         if (ex.response !== "done" && ex.endReason === undefined && !ex.wireGone()) {
           logger.error(
@@ -171,8 +171,14 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
         effect = Effect.die(defect)
       }
       const fiber = Effect.runFork(effect)
+      const exit = fiber.pollUnsafe()
+      // Most responses complete synchronously: no bookkeeping for those.
+      if (exit !== undefined) return finish(ex, exit)
       fibers.add(fiber)
-      fiber.addObserver((exit) => finish(ex, fiber, exit))
+      fiber.addObserver((exit) => {
+        fibers.delete(fiber)
+        finish(ex, exit)
+      })
     }
 
     const stateCopy = (): Record<string, unknown> => (hasState ? { ...lifespan.state } : {})
@@ -190,9 +196,12 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
     })
 
     h2server.on("session", (session: http2.ServerHttp2Session) => {
+      // Read once through the session's socket proxy; streams read it from the session.
+      const info = connectionOf(session.socket)
+      if (info !== undefined) (session as unknown as Tagged)[kConnection] = info
       sessions.add(session)
       session.on("close", () => sessions.delete(session))
-      session.on("error", (err) => logger.error(`conn=${connectionOf(session.socket)?.id ?? "?"} session error: ${err.message}`))
+      session.on("error", (err) => logger.error(`conn=${connectionOf(session)?.id ?? "?"} session error: ${err.message}`))
       if (opts.idleTimeout > 0) {
         session.setTimeout(opts.idleTimeout, () => {
           if (!session.closed) session.close()
@@ -205,7 +214,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
       "stream",
       (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: Array<string>) => {
         stream.on("error", ignore)
-        const conn = connectionOf(stream.session?.socket)
+        const conn = connectionOf(stream.session)
         if (conn === undefined) {
           stream.close(ErrorCode.INTERNAL_ERROR)
           return
@@ -217,7 +226,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
         const contentLength = cl === undefined ? -1 : Number(cl)
         const scope: HttpScope = {
           type: "http",
-          egi: { version: EGI_VERSION },
+          egi: egiInfo,
           httpVersion: "2",
           method: headers[":method"] ?? "GET",
           scheme: headers[":scheme"] === "https" ? "https" : "http",
@@ -276,7 +285,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
       const version = req.httpVersion === "1.0" ? "1.0" : "1.1"
       const scope: HttpScope = {
         type: "http",
-        egi: { version: EGI_VERSION },
+        egi: egiInfo,
         httpVersion: version,
         method: req.method ?? "GET",
         scheme: conn.scheme,

@@ -1,0 +1,34 @@
+/**
+ * The baseline: a raw node:http2 server with no EGI in between, answering
+ * like examples/hello.ts (`/`) and examples/stream.ts (`/stream?chunks=N&size=B`,
+ * written with backpressure). Cleartext h2 only.
+ *
+ *     node bench/raw-h2.ts <port>
+ */
+import * as http2 from "node:http2"
+
+const hello = Buffer.from("Hello, world!")
+const server = http2.createServer()
+server.on("stream", (stream, headers) => {
+  stream.on("error", () => {})
+  const path = headers[":path"] ?? "/"
+  if (!path.startsWith("/stream")) {
+    stream.respond({ ":status": 200, "content-type": "text/plain", "content-length": hello.length })
+    stream.end(hello)
+    return
+  }
+  const query = new URLSearchParams(path.slice(path.indexOf("?") + 1))
+  let left = Number(query.get("chunks") ?? 16)
+  const chunk = Buffer.alloc(Number(query.get("size") ?? 65536), 0x61)
+  stream.respond({ ":status": 200, "content-type": "application/octet-stream" })
+  const pump = (): void => {
+    while (left > 0) {
+      left--
+      if (!stream.write(chunk)) return void stream.once("drain", pump)
+    }
+    stream.end()
+  }
+  pump()
+})
+server.listen(Number(process.argv[2] ?? 9000), "127.0.0.1", () => process.stderr.write("listening\n"))
+process.on("SIGTERM", () => process.exit(0))

@@ -1,0 +1,124 @@
+/**
+ * The benchmark (a script, not a test): h2load against EGI served by the CLI
+ * and against a raw node:http2 server, in the same run, alternating rounds,
+ * printing requests/s for each and the ratio.
+ *
+ *     node bench/run.ts [--rounds 3] [--requests 200000]
+ *
+ * Scenarios: `hello` (h2load -c 16 -m 16 GET /) against `egi --h2c`, the
+ * default auto-detecting listener, and the raw server; `stream` (1 MiB
+ * responses in 64 KiB chunks, -c 4 -m 4) against `egi --h2c` and raw.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { once } from "node:events"
+import { readFileSync } from "node:fs"
+import { parseArgs } from "node:util"
+
+const { values } = parseArgs({
+  options: { rounds: { type: "string", default: "3" }, requests: { type: "string", default: "200000" } }
+})
+const rounds = Number(values.rounds)
+const requests = Number(values.requests)
+const root = new URL("..", import.meta.url).pathname
+
+interface Target {
+  readonly name: string
+  readonly args: ReadonlyArray<string>
+  readonly port: number
+  readonly path: string
+}
+
+/** CPU time (user + system) of a process in µs, from /proc (Linux; clock ticks of 10 ms). */
+const cpuMicros = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+const startServer = async (args: ReadonlyArray<string>): Promise<ChildProcess> => {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
+  let err = ""
+  child.stderr!.setEncoding("utf8")
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: string) => {
+      err += d
+      if (err.includes("listening")) {
+        child.stderr!.off("data", onData)
+        resolve()
+      }
+    }
+    child.stderr!.on("data", onData)
+    child.once("exit", (code) => reject(new Error(`server exited ${code}: ${err}`)))
+  })
+  child.stderr!.resume()
+  return child
+}
+
+const h2load = (url: string, n: number, c: number, m: number): Promise<{ rps: number; failed: number }> =>
+  new Promise((resolve, reject) => {
+    execFile("h2load", ["-n", String(n), "-c", String(c), "-m", String(m), url], { maxBuffer: 1 << 20 }, (err, stdout) => {
+      if (err) return reject(err)
+      const rps = /finished in [^,]+, ([\d.]+) req\/s/.exec(stdout)
+      const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(stdout)
+      if (rps === null || failed === null) return reject(new Error(`cannot parse h2load output:\n${stdout}`))
+      resolve({ rps: Number(rps[1]), failed: Number(failed[1]) })
+    })
+  })
+
+const scenario = async (title: string, targets: ReadonlyArray<Target>, n: number, c: number, m: number) => {
+  const servers = await Promise.all(targets.map((t) => startServer(t.args)))
+  try {
+    const results = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
+    const cpu = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
+    for (const t of targets) await h2load(`http://127.0.0.1:${t.port}${t.path}`, Math.min(n, 20000), c, m) // warm-up
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, t] of targets.entries()) {
+        const before = cpuMicros(servers[i]!.pid!)
+        const res = await h2load(`http://127.0.0.1:${t.port}${t.path}`, n, c, m)
+        cpu.get(t.name)!.push((cpuMicros(servers[i]!.pid!) - before) / n)
+        if (res.failed > 0) throw new Error(`${t.name}: ${res.failed} failed requests`)
+        results.get(t.name)!.push(res.rps)
+      }
+    }
+    const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+    const base = median(results.get("raw node:http2")!)
+    const baseCpu = median(cpu.get("raw node:http2")!)
+    process.stdout.write(`\n${title} (h2load -n ${n} -c ${c} -m ${m}, median of ${rounds} rounds)\n`)
+    for (const t of targets) {
+      const med = median(results.get(t.name)!)
+      const medCpu = median(cpu.get(t.name)!)
+      process.stdout.write(
+        `  ${t.name.padEnd(28)} ${med.toFixed(0).padStart(8)} req/s  ratio ${(med / base).toFixed(3)}` +
+          `  | server CPU ${medCpu.toFixed(2).padStart(6)} µs/req  raw/egi ${(baseCpu / medCpu).toFixed(3)}` +
+          `  [${results.get(t.name)!.map((x) => x.toFixed(0)).join(", ")}]\n`
+      )
+    }
+  } finally {
+    for (const s of servers) {
+      s.kill("SIGTERM")
+      if (s.exitCode === null) await once(s, "exit")
+    }
+  }
+}
+
+await scenario(
+  "hello",
+  [
+    { name: "raw node:http2", args: ["bench/raw-h2.ts", "9100"], port: 9100, path: "/" },
+    { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9101", "--h2c", "--no-access-log"], port: 9101, path: "/" },
+    { name: "egi (auto: h2c + http/1.1)", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
+    { name: "egi --h2c, access log on", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" }
+  ],
+  requests,
+  16,
+  16
+)
+await scenario(
+  "stream 1 MiB",
+  [
+    { name: "raw node:http2", args: ["bench/raw-h2.ts", "9110"], port: 9110, path: "/stream?chunks=16&size=65536" },
+    { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/stream.ts", "--port", "9111", "--h2c", "--no-access-log"], port: 9111, path: "/?chunks=16&size=65536&delay=0" }
+  ],
+  Math.max(200, Math.floor(requests / 200)),
+  4,
+  4
+)
