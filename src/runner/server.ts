@@ -202,11 +202,6 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
       sessions.add(session)
       session.on("close", () => sessions.delete(session))
       session.on("error", (err) => logger.error(`conn=${connectionOf(session)?.id ?? "?"} session error: ${err.message}`))
-      if (opts.idleTimeout > 0) {
-        session.setTimeout(opts.idleTimeout, () => {
-          if (!session.closed) session.close()
-        })
-      }
       if (draining) session.close()
     })
 
@@ -254,6 +249,27 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
         run(ex)
       }
     )
+
+    // Idle HTTP/2 connections get GOAWAY. A sweep every idleTimeout/2 closes
+    // a session whose socket moved no byte since the last sweep: cheaper than
+    // node:http2's session timer, which is re-armed on every frame.
+    const idleSweep = opts.idleTimeout > 0
+      ? setInterval(() => {
+        for (const session of sessions) {
+          if (session.closed || session.destroyed) continue
+          const socket = session.socket
+          const moved = socket.bytesRead + socket.bytesWritten
+          const seen = idleBytes.get(session)
+          idleBytes.set(session, moved)
+          if (seen === moved) {
+            logger.info(`conn=${connectionOf(session)?.id ?? "?"} idle for ${opts.idleTimeout} ms: GOAWAY`)
+            session.close()
+          }
+        }
+      }, Math.max(1, Math.floor(opts.idleTimeout / 2)))
+      : undefined
+    idleSweep?.unref()
+    const idleBytes = new WeakMap<http2.ServerHttp2Session, number>()
 
     // ---------------------------------------------------------------------
     // HTTP/1.x
@@ -427,6 +443,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
         }
         for (const session of sessions) session.destroy()
         for (const socket of sockets) socket.destroy()
+        if (idleSweep !== undefined) clearInterval(idleSweep)
         h1server.close()
         yield* lifespan.shutdown(opts.drainTimeout)
         logger.info("shutdown complete")

@@ -1,0 +1,45 @@
+import * as fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { fromRaw, isFieldName, isFieldValue } from "../../src/protocol/headers.ts"
+
+describe("headers (spec.md §3.4)", () => {
+  it("HTTP-12: fromRaw keeps order and duplicates, lower-cases names, drops pseudo-headers", () => {
+    expect(fromRaw([":method", "GET", "X-A", "1", "x-b", "2", "X-A", "3"], false)).toEqual([
+      ["x-a", "1"],
+      ["x-b", "2"],
+      ["x-a", "3"]
+    ])
+  })
+
+  it("HTTP-12: cookie crumbs are joined with '; ' where the first stood (HTTP/2), kept apart otherwise", () => {
+    const raw = ["cookie", "a=1", "x", "y", "cookie", "b=2", "cookie", "c=3"]
+    expect(fromRaw(raw, true)).toEqual([["cookie", "a=1; b=2; c=3"], ["x", "y"]])
+    expect(fromRaw(raw, false)).toEqual([["cookie", "a=1"], ["x", "y"], ["cookie", "b=2"], ["cookie", "c=3"]])
+  })
+
+  it("HTTP-12: for any raw list, joining cookies keeps every other field and every crumb in order", () => {
+    const name = fc.constantFrom("cookie", "x-a", "x-b", "accept")
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, fc.string({ unit: "binary-ascii", maxLength: 8 })), { maxLength: 12 }), (pairs) => {
+        const raw = pairs.flat()
+        const joined = fromRaw(raw, true)
+        expect(joined.filter(([n]) => n !== "cookie")).toEqual(pairs.filter(([n]) => n !== "cookie"))
+        const crumbs = pairs.filter(([n]) => n === "cookie").map(([, v]) => v)
+        const cookies = joined.filter(([n]) => n === "cookie")
+        expect(cookies.length).toBe(crumbs.length > 0 ? 1 : 0)
+        if (crumbs.length > 0) expect(cookies[0]![1]).toBe(crumbs.join("; "))
+      })
+    )
+  })
+
+  it("HTTP-5 HTTP-6: field-name and field-value predicates", () => {
+    expect(isFieldName("content-type")).toBe(true)
+    expect(isFieldName("Content-Type")).toBe(false)
+    expect(isFieldName("bad name")).toBe(false)
+    expect(isFieldName("")).toBe(false)
+    expect(isFieldValue("caf\xe9")).toBe(true)
+    expect(isFieldValue("snow\u2603")).toBe(false)
+    expect(isFieldValue("a\r\nb")).toBe(false)
+    expect(isFieldValue("a\x00b")).toBe(false)
+  })
+})
