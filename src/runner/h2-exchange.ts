@@ -2,10 +2,11 @@
  * The HTTP/2 wire of an exchange: one node:http2 server stream (RFC 9113 §8).
  */
 import type { ServerHttp2Stream } from "node:http2"
+import { addAbortSignal } from "node:stream"
 import type { Headers } from "../protocol/headers.ts"
 import { connectionSpecific } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
-import { Exchange, type ExchangeHost } from "./exchange.ts"
+import { ErrorCode, Exchange, type ExchangeHost } from "./exchange.ts"
 
 /** Node's header object for `respond()`: duplicates become arrays, connection-specific fields are dropped (RUN-6). */
 const toNodeHeaders = (
@@ -63,7 +64,18 @@ export class H2Exchange extends Exchange {
   }
 
   wireReset(code: number): void {
-    if (!this.stream.destroyed) this.stream.close(code)
+    const s = this.stream
+    if (s.destroyed) return
+    // close(code) on a stream whose writable side is still open first ends it
+    // (DATA with END_STREAM) and the RST_STREAM never follows: the client would
+    // see a complete, truncated response. Destroying sends RST_STREAM alone:
+    // CANCEL for an abort, INTERNAL_ERROR for an error.
+    if (s.writableEnded) s.close(code)
+    else if (code === ErrorCode.CANCEL) {
+      const abort = new AbortController()
+      addAbortSignal(abort.signal, s)
+      abort.abort()
+    } else s.destroy(new Error(`stream reset by the runner (code ${code})`))
   }
 
   protected peerErrorCode(): number | undefined {

@@ -441,6 +441,14 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
             for (const fiber of fibers) fiber.interruptUnsafe()
           }
         }
+        // The last responses may still sit in node's queues: let every
+        // connection close by itself (HTTP/2 after its GOAWAY, HTTP/1.1 after
+        // a FIN) for a moment before forcing it.
+        const closing = [...sockets].map((socket) =>
+          socket.destroyed ? Promise.resolve() : new Promise<void>((resolve) => socket.once("close", () => resolve()))
+        )
+        for (const socket of sockets) if ((socket as Tagged)[kConnection]?.protocol === "h1") socket.end()
+        yield* Effect.promise(() => Promise.all(closing)).pipe(Effect.timeoutOption(closeGrace))
         for (const session of sessions) session.destroy()
         for (const socket of sockets) socket.destroy()
         if (idleSweep !== undefined) clearInterval(idleSweep)
@@ -459,6 +467,9 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
   })
 
 const ignore = (): void => {}
+
+/** How long connections may take to close by themselves after the drain, in ms. */
+const closeGrace = 1000
 
 const connectionOf = (socket: unknown): ConnectionInfo | undefined => {
   if (socket === undefined || socket === null) return undefined
