@@ -32,6 +32,8 @@ export type EndReason = "peer" | "malformed" | "too-large" | "reset" | "shutdown
 /** What the exchange needs from its server. */
 export interface ExchangeHost {
   readonly maxBodySize: number
+  /** `send` of a body chunk waits while more than this many bytes are queued (HTTP-10). */
+  readonly writeBufferSize: number
   readonly onRemoteError: (ex: Exchange, error: RemoteProtocolError) => void
 }
 
@@ -119,6 +121,8 @@ export abstract class Exchange {
   protected abstract wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void
   /** Writes a body chunk; false when the stream's buffer is full. */
   protected abstract wireWrite(chunk: Uint8Array): boolean
+  /** Bytes written but not yet handed to the peer (node's writable buffer). */
+  protected abstract wireQueued(): number
   /** Ends the response body, with a last chunk. */
   protected abstract wireEnd(chunk: Uint8Array): void
   /** The stream can no longer carry the response (peer reset or went away). */
@@ -311,7 +315,10 @@ export abstract class Exchange {
           this.wireEnd(body)
           return Effect.void
         }
-        if (body.length === 0 || this.wireWrite(body)) return Effect.void
+        // Waiting costs a fiber suspension: wait only when the queue is over
+        // the stream's bound, not each time node's 16 KiB high-water mark is
+        // crossed.
+        if (body.length === 0 || this.wireWrite(body) || this.wireQueued() <= this.host.writeBufferSize) return Effect.void
         return this.waitDrain()
       }
       default:

@@ -38,6 +38,10 @@ export class H1Exchange extends Exchange {
     return this.res.write(chunk)
   }
 
+  protected wireQueued(): number {
+    return this.res.writableLength
+  }
+
   protected wireEnd(chunk: Uint8Array): void {
     if (chunk.length === 0) this.res.end()
     else this.res.end(chunk)

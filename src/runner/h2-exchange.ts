@@ -49,6 +49,10 @@ export class H2Exchange extends Exchange {
     return this.stream.write(chunk)
   }
 
+  protected wireQueued(): number {
+    return this.stream.writableLength
+  }
+
   protected wireEnd(chunk: Uint8Array): void {
     if (chunk.length === 0) this.stream.end()
     else this.stream.end(chunk)

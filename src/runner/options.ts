@@ -43,8 +43,8 @@ export interface RunnerOptions {
   readonly idleTimeout: number
   /** On shutdown, how long in-flight streams may take before they are reset. Default 10000. */
   readonly drainTimeout: number
-  /** The stream-level read buffer beyond what the app has received (rule HTTP-11). Default 65536. */
-  readonly readBufferSize: number
+  /** Response bytes a stream may queue before `send` waits (rule HTTP-10). Default 262144. */
+  readonly writeBufferSize: number
   /** Write an access-log line per request. Default true. */
   readonly accessLog: boolean
   /** Where log lines go. Default: process.stdout (access) and process.stderr (errors). */
@@ -85,7 +85,7 @@ export const defaults: Omit<RunnerOptions, "logger"> = {
   headerTimeout: 30_000,
   idleTimeout: 60_000,
   drainTimeout: 10_000,
-  readBufferSize: 65536,
+  writeBufferSize: 256 * 1024,
   accessLog: true,
   rootPath: "",
   defaultHeaders: []

@@ -104,6 +104,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
 
     const host: ExchangeHost = {
       maxBodySize: opts.maxBodySize,
+      writeBufferSize: opts.writeBufferSize,
       onRemoteError: (ex: Exchange, error: RemoteProtocolError) => {
         logger.error(
           `conn=${ex.scope.connectionId} stream=${ex.scope.streamId} ${reqLine(ex)}: ${error.reason}: ${error.detail}`
