@@ -125,8 +125,18 @@ export abstract class Exchange {
   protected abstract wireQueued(): number
   /** Ends the response body, with a last chunk. */
   protected abstract wireEnd(chunk: Uint8Array): void
-  /** The stream can no longer carry the response (peer reset or went away). */
-  abstract wireGone(): boolean
+  /** The stream or its connection is closed (for whatever reason). */
+  protected abstract wireClosed(): boolean
+  /**
+   * The stream can no longer carry the response: it closed before the app
+   * completed it (the peer reset it or went away). Node ends the writable
+   * side itself when a stream closes, so only our own state says whether the
+   * response was complete.
+   */
+  wireGone(): boolean {
+    return this.response !== "done" && this.wireClosed()
+  }
+
   /** Resets the stream with an RFC 9113 code (HTTP/1.1: closes the connection). */
   abstract wireReset(code: number): void
   /** The peer's RST_STREAM code once the stream closed, if any. */
@@ -246,9 +256,21 @@ export abstract class Exchange {
     return this.disconnectEvent
   }
 
-  /** Resumes a pending `receive` after the stream closed. */
-  notifyClosed(): void {
-    this.wake()
+  /**
+   * Calls `onGone` once when the peer closes or resets the stream before the
+   * app learnt it from `receive` (HTTP-15). A pending `receive` is answered
+   * with `http.disconnect` instead.
+   */
+  watchPeer(onGone: () => void): void {
+    const sink = this.sink
+    const onClose = (): void => {
+      sink.off("close", onClose)
+      if (!this.wireGone() || this.request === "disconnected") return
+      if (this.waiter !== undefined) return this.wake()
+      this.endReason ??= "peer"
+      onGone()
+    }
+    sink.on("close", onClose)
   }
 
   // -------------------------------------------------------------------------

@@ -47,9 +47,8 @@ export class H1Exchange extends Exchange {
     else this.res.end(chunk)
   }
 
-  wireGone(): boolean {
-    const res = this.res
-    return res.destroyed && !res.writableFinished
+  protected wireClosed(): boolean {
+    return this.res.destroyed
   }
 
   wireFinished(): boolean {

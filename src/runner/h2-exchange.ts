@@ -58,9 +58,9 @@ export class H2Exchange extends Exchange {
     else this.stream.end(chunk)
   }
 
-  wireGone(): boolean {
+  protected wireClosed(): boolean {
     const s = this.stream
-    return s.destroyed || (s.rstCode !== undefined && s.rstCode !== 0) || (s.closed && !s.writableFinished)
+    return s.destroyed || s.closed
   }
 
   wireFinished(): boolean {

@@ -180,6 +180,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
         fibers.delete(fiber)
         finish(ex, exit)
       })
+      ex.watchPeer(() => fiber.interruptUnsafe())
     }
 
     const stateCopy = (): Record<string, unknown> => (hasState ? { ...lifespan.state } : {})
