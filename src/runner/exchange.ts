@@ -190,7 +190,7 @@ export abstract class Exchange {
       case "disconnected":
         return this.disconnectEvent
       case "complete":
-        return this.wireGone() || this.wireFinished() ? this.disconnect(undefined) : undefined
+        return this.wireGone() || this.wireFinished() ? this.disconnect(this.peerErrorCode()) : undefined
       case "receiving": {
         if (this.noBody) {
           this.request = "complete"
@@ -322,13 +322,14 @@ export abstract class Exchange {
           this.pendingStatus = 0
           this.pendingHeaders = []
           this.status = status
+          const endStream = bodyless || (!more && body.length === 0)
           try {
-            this.wireStart(status, headers, bodyless || (!more && body.length === 0), contentLength)
+            this.wireStart(status, headers, endStream, contentLength)
           } catch (cause) {
             this.status = 0
             return Effect.fail(new LocalProtocolError({ rule: "HTTP-6", detail: `response head rejected: ${String(cause)}` }))
           }
-          if (bodyless) return Effect.void
+          if (endStream) return Effect.void
         } else if (noContent(this.status) || this.scope.method === "HEAD") {
           return Effect.void
         }

@@ -30,8 +30,9 @@ export class H1Exchange extends Exchange {
     this.res = res
   }
 
-  protected wireStart(status: number, headers: Headers, _endStream: boolean, contentLength: number): void {
+  protected wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void {
     this.res.writeHead(status, toFlat(headers, contentLength))
+    if (endStream) this.res.end()
   }
 
   protected wireWrite(chunk: Uint8Array): boolean {

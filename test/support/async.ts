@@ -1,0 +1,61 @@
+/**
+ * Test support: small promise utilities for tests that coordinate an app
+ * running in the server with a client in the test.
+ */
+import { execFile } from "node:child_process"
+
+/** A promise with its resolver exposed. */
+export interface Deferred<A> {
+  readonly promise: Promise<A>
+  readonly resolve: (value: A) => void
+  readonly isDone: () => boolean
+}
+
+export const deferred = <A = void>(): Deferred<A> => {
+  let done = false
+  let resolve!: (value: A) => void
+  const promise = new Promise<A>((r) => {
+    resolve = (value) => {
+      done = true
+      r(value)
+    }
+  })
+  return { promise, resolve, isDone: () => done }
+}
+
+/** Rejects with `label` when `promise` does not settle within `ms`. */
+export const within = <A>(promise: Promise<A>, ms: number, label: string): Promise<A> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** What a finished child process left. */
+export interface ProcResult {
+  /** Exit code; `null` when killed by a signal (e.g. the timeout). */
+  readonly code: number | null
+  readonly stdout: Buffer
+  readonly stderr: string
+}
+
+/** Runs `file args` (no shell) with a hard timeout; never rejects on a non-zero exit. */
+export const run = (file: string, args: ReadonlyArray<string>, timeoutMs = 10_000): Promise<ProcResult> =>
+  new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      { encoding: "buffer", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error !== null && typeof (error as NodeJS.ErrnoException).code === "string") {
+          // spawn failure (ENOENT…), not an exit status
+          return reject(error)
+        }
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null
+        resolve({ code, stdout, stderr: stderr.toString("latin1") })
+      }
+    )
+  })
