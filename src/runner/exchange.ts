@@ -377,6 +377,12 @@ export abstract class Exchange {
     return this.status === 0 && !this.wireGone()
   }
 
+  /**
+   * Rejects a request the runner will not serve (malformed, too large):
+   * `status` if no response byte was sent, else a reset with `code`.
+   */
+  abstract reject(status: number, code: number): void
+
   /** Sends a complete plain-text error response (500, 400, 413) if still possible. */
   respondError(status: number, extra: Headers = []): boolean {
     if (!this.canRespond()) return false

@@ -56,6 +56,11 @@ export class H1Exchange extends Exchange {
     return this.res.writableFinished
   }
 
+  reject(status: number, code: number): void {
+    // The unread body makes the connection unusable for a next request.
+    if (!this.respondError(status, [["connection", "close"]])) this.wireReset(code)
+  }
+
   wireReset(_code: number): void {
     // HTTP/1.1 has no stream reset: closing the connection is the only way to
     // tell the client the response is incomplete.

@@ -67,6 +67,16 @@ export class H2Exchange extends Exchange {
     return this.stream.writableFinished
   }
 
+  reject(status: number, code: number): void {
+    if (!this.respondError(status)) return this.wireReset(code)
+    // RFC 9113 §8.1: a complete response may be followed by RST_STREAM
+    // NO_ERROR, which tells the client to stop sending the request body.
+    const stream = this.stream
+    stream.once("finish", () => {
+      if (!stream.destroyed) stream.close(ErrorCode.NO_ERROR)
+    })
+  }
+
   wireReset(code: number): void {
     const s = this.stream
     if (s.destroyed) return

@@ -1,0 +1,47 @@
+/**
+ * What the runner knows about one accepted connection, kept on its socket
+ * (and, for HTTP/2, on its session) under a private symbol.
+ */
+import type * as net from "node:net"
+
+const kConnection = Symbol("egi.connection")
+
+/** One connection: its correlator number, addresses, scheme and protocol. */
+export interface ConnectionInfo {
+  readonly id: number
+  readonly client: readonly [string, number] | null
+  readonly server: readonly [string, number] | null
+  readonly scheme: "http" | "https"
+  /** HTTP/1.x: requests seen so far; the last request's stream ID. */
+  requests: number
+  /** Decided by the listener: `pending` while the first bytes are read. */
+  protocol: "pending" | "h2" | "h1"
+}
+
+type Tagged = { [kConnection]?: ConnectionInfo }
+
+/** Numbers connections from 1 and tags each socket with its info. */
+export const connectionTagger = () => {
+  let next = 0
+  return (socket: net.Socket, scheme: "http" | "https"): ConnectionInfo => {
+    const info: ConnectionInfo = {
+      id: ++next,
+      client: socket.remoteAddress === undefined ? null : [socket.remoteAddress, socket.remotePort ?? 0],
+      server: socket.localAddress === undefined ? null : [socket.localAddress, socket.localPort ?? 0],
+      scheme,
+      requests: 0,
+      protocol: "pending"
+    }
+    ;(socket as Tagged)[kConnection] = info
+    return info
+  }
+}
+
+/** The info tagged on a socket or session, if any. */
+export const connectionOf = (holder: unknown): ConnectionInfo | undefined =>
+  holder === undefined || holder === null ? undefined : (holder as Tagged)[kConnection]
+
+/** Copies a socket's info onto another holder (an HTTP/2 session). */
+export const tagAlso = (holder: object, info: ConnectionInfo): void => {
+  ;(holder as Tagged)[kConnection] = info
+}

@@ -1,0 +1,73 @@
+/**
+ * The HTTP/1.x side of the runner: a node:http server that never listens
+ * itself, turning each request into an `http` scope and an exchange
+ * (spec.md §4.1, RFC 9112), and answering unparseable requests itself.
+ */
+import * as http from "node:http"
+import type * as net from "node:net"
+import { fromRaw } from "../protocol/headers.ts"
+import { decodePath, type HttpScope } from "../protocol/scope.ts"
+import { connectionOf } from "./connection.ts"
+import { H1Exchange } from "./h1-exchange.ts"
+import type { RunnerOptions } from "./options.ts"
+import { egiInfo, noExtensions, type ScopeDefaults } from "./scope-defaults.ts"
+import type { Supervisor } from "./supervisor.ts"
+
+/** Builds the HTTP/1.x server. */
+export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): http.Server => {
+  const server = http.createServer({
+    maxHeaderSize: opts.maxHeaderListSize,
+    headersTimeout: opts.headerTimeout,
+    requestTimeout: 0,
+    keepAliveTimeout: opts.idleTimeout,
+    noDelay: true
+  })
+
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const conn = connectionOf(req.socket)
+    if (conn === undefined) return void res.destroy()
+    conn.requests += 1
+    if (defaults.draining()) res.shouldKeepAlive = false
+    const url = req.url ?? "/"
+    const q = url.indexOf("?")
+    const rawPath = q < 0 ? url : url.slice(0, q)
+    const cl = req.headers["content-length"]
+    const contentLength = cl === undefined ? -1 : Number(cl)
+    const scope: HttpScope = {
+      type: "http",
+      egi: egiInfo,
+      httpVersion: req.httpVersion === "1.0" ? "1.0" : "1.1",
+      method: req.method ?? "GET",
+      scheme: conn.scheme,
+      authority: req.headers.host ?? null,
+      path: decodePath(rawPath),
+      rawPath,
+      queryString: q < 0 ? "" : url.slice(q + 1),
+      rootPath: opts.rootPath,
+      headers: fromRaw(req.rawHeaders, false),
+      client: conn.client,
+      server: conn.server,
+      connectionId: conn.id,
+      streamId: conn.requests,
+      extensions: noExtensions,
+      state: defaults.state()
+    }
+    const declared = Number.isFinite(contentLength) ? contentLength : -1
+    const noBody = req.headers["transfer-encoding"] === undefined && contentLength <= 0
+    supervisor.admit(new H1Exchange(scope, supervisor.host, req, res, declared, noBody), declared)
+  })
+
+  // A request node:http cannot parse: 400 (431 for an oversized head, 408
+  // for a slow one), then the connection closes.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    const code = err.code ?? ""
+    if (code === "ECONNRESET" || !socket.writable) return void socket.destroy()
+    const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400
+    opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} malformed HTTP/1.1 request (${code || err.message}): ${status}`)
+    const reason = http.STATUS_CODES[status] ?? "Bad Request"
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${reason.length + 1}\r\nconnection: close\r\n\r\n${reason}\n`
+    )
+  })
+  return server
+}

@@ -1,0 +1,99 @@
+/**
+ * The HTTP/2 side of the runner: a node:http2 server that never listens
+ * itself (the listener hands it sockets), turning each stream into an `http`
+ * scope and an exchange (spec.md §4.1, RFC 9113 §8.3.1).
+ */
+import * as http2 from "node:http2"
+import { fromRaw } from "../protocol/headers.ts"
+import { decodePath, type HttpScope } from "../protocol/scope.ts"
+import { connectionOf, tagAlso } from "./connection.ts"
+import { ErrorCode } from "./exchange.ts"
+import { H2Exchange } from "./h2-exchange.ts"
+import type { RunnerOptions } from "./options.ts"
+import { egiInfo, noExtensions, type ScopeDefaults } from "./scope-defaults.ts"
+import type { Supervisor } from "./supervisor.ts"
+
+const ignore = (): void => {}
+const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM
+
+/** Builds the HTTP/2 server; open sessions are kept in `sessions`. */
+export const makeH2Server = (
+  opts: RunnerOptions,
+  supervisor: Supervisor,
+  defaults: ScopeDefaults,
+  sessions: Set<http2.ServerHttp2Session>
+): http2.Http2Server => {
+  const server = http2.createServer({
+    settings: { maxConcurrentStreams: opts.maxConcurrentStreams, maxHeaderListSize: opts.maxHeaderListSize },
+    maxSessionRejectedStreams: 100
+  })
+
+  server.on("session", (session: http2.ServerHttp2Session) => {
+    // Read once through the session's socket proxy; streams read it from the session.
+    const info = connectionOf(session.socket)
+    if (info !== undefined) tagAlso(session, info)
+    sessions.add(session)
+    session.on("close", () => sessions.delete(session))
+    session.on("error", (err) => opts.logger.error(`conn=${info?.id ?? "?"} session error: ${err.message}`))
+    if (defaults.draining()) session.close()
+  })
+
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {
+    stream.on("error", ignore)
+    const conn = connectionOf(stream.session)
+    if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
+    const path = headers[":path"] ?? ""
+    const q = path.indexOf("?")
+    const rawPath = q < 0 ? path : path.slice(0, q)
+    const cl = headers["content-length"]
+    const contentLength = cl === undefined ? -1 : Number(cl)
+    const scope: HttpScope = {
+      type: "http",
+      egi: egiInfo,
+      httpVersion: "2",
+      method: headers[":method"] ?? "GET",
+      scheme: headers[":scheme"] === "https" ? "https" : "http",
+      authority: headers[":authority"] ?? null,
+      path: decodePath(rawPath),
+      rawPath,
+      queryString: q < 0 ? "" : path.slice(q + 1),
+      rootPath: opts.rootPath,
+      headers: fromRaw(raw, true),
+      client: conn.client,
+      server: conn.server,
+      connectionId: conn.id,
+      streamId: stream.id ?? 0,
+      extensions: noExtensions,
+      state: defaults.state()
+    }
+    const declared = Number.isFinite(contentLength) ? contentLength : -1
+    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, declared, (flags & END_STREAM) !== 0), declared)
+  })
+  return server
+}
+
+/**
+ * Idle HTTP/2 connections get GOAWAY: every `idleTimeout/2` ms, a session
+ * whose socket moved no byte since the last sweep is closed. Cheaper than
+ * node:http2's session timer, which is re-armed on every frame. Returns a
+ * function that stops the sweep.
+ */
+export const sweepIdle = (opts: RunnerOptions, sessions: Set<http2.ServerHttp2Session>): (() => void) => {
+  if (opts.idleTimeout <= 0) return ignore
+  const seen = new WeakMap<http2.ServerHttp2Session, number>()
+  const timer = setInterval(() => {
+    for (const session of sessions) {
+      if (session.closed || session.destroyed) continue
+      const socket = session.socket
+      const moved = socket.bytesRead + socket.bytesWritten
+      const before = seen.get(session)
+      seen.set(session, moved)
+      if (before === moved) {
+        opts.logger.info(`conn=${connectionOf(session)?.id ?? "?"} idle for ${opts.idleTimeout} ms: GOAWAY`)
+        session.close()
+      }
+    }
+  }, Math.max(1, Math.floor(opts.idleTimeout / 2)))
+  timer.unref()
+  return () => clearInterval(timer)
+}

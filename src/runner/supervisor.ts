@@ -1,0 +1,123 @@
+/**
+ * Per-stream supervision (spec.md §5): runs the app for an exchange in its
+ * own fiber, answers its failure (500 or reset), writes the access-log line,
+ * and keeps the set of running fibers for the drain.
+ */
+import { Cause, Deferred, Effect, Exit, type Fiber } from "effect"
+import type { App } from "../protocol/app.ts"
+import type { RemoteProtocolError } from "../protocol/errors.ts"
+import { ErrorCode, type Exchange, type ExchangeHost } from "./exchange.ts"
+import type { RunnerOptions } from "./options.ts"
+
+/** `METHOD target HTTP/version` of an exchange, for log lines. */
+export const requestLine = (ex: Exchange): string => {
+  const s = ex.scope
+  const target = s.queryString === "" ? s.rawPath : `${s.rawPath}?${s.queryString}`
+  return `${s.method} ${target} HTTP/${s.httpVersion}`
+}
+
+const where = (ex: Exchange): string => `conn=${ex.scope.connectionId} stream=${ex.scope.streamId} ${requestLine(ex)}`
+
+const onlyStreamClosed = (cause: Cause.Cause<unknown>): boolean =>
+  cause.reasons.every((r) => Cause.isFailReason(r) && (r.error as { _tag?: string } | null)?._tag === "StreamClosedError")
+
+/**
+ * Runs apps on exchanges. One per server.
+ */
+export class Supervisor {
+  readonly host: ExchangeHost
+  private readonly app: App
+  private readonly opts: RunnerOptions
+  private readonly fibers = new Set<Fiber.Fiber<void, unknown>>()
+  private idle: Deferred.Deferred<void> | undefined = undefined
+
+  constructor(app: App, opts: RunnerOptions) {
+    this.app = app
+    this.opts = opts
+    this.host = {
+      maxBodySize: opts.maxBodySize,
+      writeBufferSize: opts.writeBufferSize,
+      onRemoteError: (ex: Exchange, error: RemoteProtocolError) => {
+        opts.logger.error(`${where(ex)}: ${error.reason}: ${error.detail}`)
+        ex.reject(error.status, error.code)
+      }
+    }
+  }
+
+  /** Streams whose app is still running. */
+  inflight(): number {
+    return this.fibers.size
+  }
+
+  /**
+   * Starts the app on `ex`, unless its declared Content-Length is over the
+   * body limit: then 413 and the app is not called (RUN-8).
+   */
+  admit(ex: Exchange, contentLength: number): void {
+    if (contentLength > this.opts.maxBodySize) {
+      ex.endReason = "too-large"
+      this.opts.logger.error(`${where(ex)}: BodyTooLarge: content-length ${contentLength}`)
+      ex.reject(413, ErrorCode.CANCEL)
+      if (this.opts.accessLog) this.accessLog(ex)
+      return
+    }
+    let effect: Effect.Effect<void, unknown>
+    try {
+      effect = this.app(ex.scope, ex.receive, ex.send)
+    } catch (defect) {
+      effect = Effect.die(defect)
+    }
+    const fiber = Effect.runFork(effect)
+    const exit = fiber.pollUnsafe()
+    // Most responses complete synchronously: no bookkeeping for those.
+    if (exit !== undefined) return this.finish(ex, exit)
+    this.fibers.add(fiber)
+    fiber.addObserver((exit) => {
+      this.fibers.delete(fiber)
+      this.finish(ex, exit)
+    })
+    ex.watchPeer(() => fiber.interruptUnsafe())
+  }
+
+  /** Completes when no app is running (at once if none is). */
+  whenIdle(): Effect.Effect<void> {
+    if (this.fibers.size === 0) return Effect.void
+    this.idle ??= Deferred.makeUnsafe<void>()
+    return Deferred.await(this.idle)
+  }
+
+  /** Interrupts every running app (drain timeout): their streams are reset. */
+  interruptAll(): void {
+    for (const fiber of this.fibers) fiber.interruptUnsafe()
+  }
+
+  private finish(ex: Exchange, exit: Exit.Exit<void, unknown>): void {
+    const logger = this.opts.logger
+    if (Exit.isSuccess(exit)) {
+      if (ex.response !== "done" && ex.endReason === undefined && !ex.wireGone()) {
+        logger.error(`${where(ex)}: RUN-4: app returned before completing the response`)
+        if (!ex.respondError(500)) ex.wireReset(ErrorCode.INTERNAL_ERROR)
+      }
+    } else if (Cause.hasInterruptsOnly(exit.cause)) {
+      if (ex.response !== "done") ex.wireReset(ErrorCode.CANCEL)
+    } else if ((ex.endReason !== undefined || ex.wireGone()) && onlyStreamClosed(exit.cause)) {
+      // The peer went away and the app learnt it from send: nothing to report.
+    } else {
+      logger.error(`${where(ex)}: app failed: ${Cause.pretty(exit.cause)}`)
+      if (!ex.respondError(500) && ex.response !== "done") ex.wireReset(ErrorCode.INTERNAL_ERROR)
+    }
+    if (this.opts.accessLog) this.accessLog(ex)
+    if (this.idle !== undefined && this.fibers.size === 0) Deferred.doneUnsafe(this.idle, Exit.void)
+  }
+
+  private accessLog(ex: Exchange): void {
+    const s = ex.scope
+    const ms = (performance.now() - ex.startedAt).toFixed(2)
+    const client = s.client === null ? "-" : s.client[0]
+    const status = ex.status === 0 ? "-" : String(ex.status)
+    const end = ex.endReason === undefined ? "" : ` end=${ex.endReason}`
+    this.opts.logger.access(
+      `${client} "${requestLine(ex)}" ${status} ${ex.bytesOut} ${ms}ms conn=${s.connectionId} stream=${s.streamId}${end}`
+    )
+  }
+}
