@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Tests bind real sockets and spawn real clients; two cores.
-    maxWorkers: 2
+    maxWorkers: 2,
+    reporters: ["default", "./test/support/summary-reporter.ts"]
   }
 })
