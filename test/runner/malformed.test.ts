@@ -131,6 +131,31 @@ describe("HTTP-7 content-length mismatch on h2", () => {
   })
 })
 
+describe("HTTP-7 forbidden request fields on h2 (RFC 9113 §8.2.2)", () => {
+  const rec = recorder()
+  let server: TestServer
+  beforeAll(async () => {
+    server = await listen(rec.app)
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  for (const [name, value] of [["connection", "keep-alive"], ["transfer-encoding", "chunked"], ["te", "gzip"], ["X-Upper", "1"]] as const) {
+    it(`HTTP-7, RUN-5: a request carrying \`${name}: ${value}\` is a stream error (RST_STREAM PROTOCOL_ERROR), the app never runs, the connection keeps serving`, async () => {
+      const r = await h2probe({
+        port: server.port,
+        timeout: 3,
+        requests: [{ method: "GET", path: `/bad-${name}`, headers: [[name, value]] }, { method: "GET", path: "/fine" }]
+      })
+      expect(r.resetCode(1), r.summary).toBe(1)
+      expect(r.goaway, r.summary).toBeUndefined()
+      expect(r.status(3), r.summary).toBe(200)
+      expect(rec.find(`/bad-${name}`)).toBeUndefined()
+    })
+  }
+})
+
 describe("HTTP/1.1 malformed heads", () => {
   const rec = recorder()
   let server: TestServer
