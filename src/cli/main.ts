@@ -46,10 +46,17 @@ access-log line on stdout; SIGINT/SIGTERM drain and exit 0.`
 
 class UsageError extends Error {}
 
-const number = (name: string, value: string | undefined, fallback: number, scale = 1): number => {
+/** Largest HTTP/2 SETTINGS value (RFC 9113 §6.5.1: 32 bits). */
+const MAX_SETTING = 2 ** 32 - 1
+/** Largest Node timer delay, in seconds (2^31 − 1 ms). */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000)
+
+const number = (name: string, value: string | undefined, fallback: number, max: number, scale = 1): number => {
   if (value === undefined) return fallback
   const n = Number(value)
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} takes a non-negative number, got ${JSON.stringify(value)}`)
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > max) {
+    throw new UsageError(`--${name} takes a number from 0 to ${max}, got ${JSON.stringify(value)}`)
+  }
   return Math.round(n * scale)
 }
 
@@ -128,8 +135,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   let options: Partial<RunnerOptions>
   let app: App
   try {
-    const port = number("port", values.port, defaults.port)
-    if (port > 65535) throw new UsageError(`--port must be at most 65535`)
+    const port = number("port", values.port, defaults.port, 65535)
     if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
       throw new UsageError("--tls-cert and --tls-key go together")
     }
@@ -147,12 +153,12 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       port,
       h2cOnly: values.h2c === true,
       tls,
-      drainTimeout: number("drain-timeout", values["drain-timeout"], defaults.drainTimeout, 1000),
-      maxConcurrentStreams: number("max-concurrent-streams", values["max-concurrent-streams"], defaults.maxConcurrentStreams),
-      maxHeaderListSize: number("max-header-list-size", values["max-header-list-size"], defaults.maxHeaderListSize),
-      maxBodySize: number("max-body-size", values["max-body-size"], defaults.maxBodySize),
-      headerTimeout: number("header-timeout", values["header-timeout"], defaults.headerTimeout, 1000),
-      idleTimeout: number("idle-timeout", values["idle-timeout"], defaults.idleTimeout, 1000),
+      drainTimeout: number("drain-timeout", values["drain-timeout"], defaults.drainTimeout, MAX_SECONDS, 1000),
+      maxConcurrentStreams: number("max-concurrent-streams", values["max-concurrent-streams"], defaults.maxConcurrentStreams, MAX_SETTING),
+      maxHeaderListSize: number("max-header-list-size", values["max-header-list-size"], defaults.maxHeaderListSize, MAX_SETTING),
+      maxBodySize: number("max-body-size", values["max-body-size"], defaults.maxBodySize, Number.MAX_SAFE_INTEGER),
+      headerTimeout: number("header-timeout", values["header-timeout"], defaults.headerTimeout, MAX_SECONDS, 1000),
+      idleTimeout: number("idle-timeout", values["idle-timeout"], defaults.idleTimeout, MAX_SECONDS, 1000),
       rootPath: values["root-path"] ?? "",
       accessLog: values["no-access-log"] !== true
     }
@@ -177,8 +183,8 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
-    // Lingering keep-alive timers must not hold a finished server open.
-    if (code === 0) setImmediate(() => process.exit(0))
+    // Lingering timers (the app's, keep-alive) must not hold a finished server open.
+    setImmediate(() => process.exit(code))
   },
   (cause) => {
     process.stderr.write(`egi: internal error: ${(cause as Error)?.stack ?? String(cause)}\n`)

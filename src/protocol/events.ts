@@ -23,7 +23,7 @@ import { isFieldName, isFieldValue } from "./headers.ts"
  */
 export const HeaderSchema = Schema.Tuple([
   Schema.String.check(Schema.makeFilter(isFieldName, { expected: "a lower-case RFC 9110 token (HTTP-5)" })),
-  Schema.String.check(Schema.makeFilter(isFieldValue, { expected: "a ByteString without CR, LF, NUL (HTTP-6)" }))
+  Schema.String.check(Schema.makeFilter(isFieldValue, { expected: "an RFC 9110 field value: visible octets, space, tab (HTTP-6)" }))
 ])
 
 /**

@@ -30,8 +30,9 @@ export type Headers = ReadonlyArray<Header>
 const BYTESTRING = /^[\x00-\xff]*$/
 // RFC 9110 §5.1 field-name = token, here lower-case only (spec.md rule HTTP-5).
 const LOWER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
-// RFC 9110 §5.5: a field value has no CR, LF or NUL.
-const FIELD_VALUE = /^[^\x00\r\n\u0100-\uffff]*$/
+// RFC 9110 §5.5: field-value = *( field-vchar / SP / HTAB ), field-vchar =
+// VCHAR / obs-text. No control characters (CR, LF, NUL among them).
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 /**
  * True when every code unit of `s` is an octet (0x00–0xFF).
@@ -50,7 +51,8 @@ export const isByteString = (s: unknown): s is string => typeof s === "string" &
 export const isFieldName = (name: unknown): name is string => typeof name === "string" && LOWER_TOKEN.test(name)
 
 /**
- * True when `value` is a ByteString with no CR, LF or NUL (RFC 9110 §5.5).
+ * True when `value` is a valid RFC 9110 §5.5 field value: visible octets,
+ * obs-text (0x80–0xFF), space and tab; no other control character.
  *
  * @since 0.1.0
  * @category predicates
@@ -67,10 +69,49 @@ export const isFieldValue = (value: unknown): value is string => typeof value ==
  */
 export const connectionSpecific: ReadonlySet<string> = new Set([
   "connection",
+  "http2-settings",
   "keep-alive",
   "proxy-connection",
+  "te",
   "transfer-encoding",
   "upgrade"
+])
+
+/**
+ * Response fields that may appear at most once (RFC 9110 defines them as a
+ * single value, and node:http2 refuses to send two): spec.md rule HTTP-16.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const singleValue: ReadonlySet<string> = new Set([
+  "age",
+  "authorization",
+  "content-encoding",
+  "content-language",
+  "content-length",
+  "content-location",
+  "content-md5",
+  "content-range",
+  "content-type",
+  "date",
+  "etag",
+  "expires",
+  "from",
+  "host",
+  "if-match",
+  "if-modified-since",
+  "if-none-match",
+  "if-range",
+  "if-unmodified-since",
+  "last-modified",
+  "location",
+  "max-forwards",
+  "proxy-authorization",
+  "range",
+  "referer",
+  "retry-after",
+  "user-agent"
 ])
 
 /**

@@ -23,9 +23,10 @@ export const decide = (bytes: Uint8Array): "h2c" | "http/1.1" | undefined => {
 /**
  * Reads from a socket created with `pauseOnConnect` until its protocol is
  * known, puts the bytes back, pauses it and calls `then`. A socket that
- * closes or errors first is destroyed and `then` is not called.
+ * closes, errors, or sends too few bytes to decide within `timeoutMs` is
+ * destroyed and `then` is not called.
  */
-export const classify = (socket: net.Socket, then: (protocol: "h2c" | "http/1.1") => void): void => {
+export const classify = (socket: net.Socket, timeoutMs: number, then: (protocol: "h2c" | "http/1.1") => void): void => {
   let seen: Buffer | undefined
   const onData = (chunk: Buffer): void => {
     seen = seen === undefined ? chunk : Buffer.concat([seen, chunk])
@@ -40,7 +41,9 @@ export const classify = (socket: net.Socket, then: (protocol: "h2c" | "http/1.1"
     cleanup()
     socket.destroy()
   }
+  const timer = timeoutMs > 0 ? setTimeout(onGone, timeoutMs) : undefined
   const cleanup = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
     socket.off("data", onData)
     socket.off("error", onGone)
     socket.off("end", onGone)

@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import type { Readable } from "node:stream"
 import { LocalProtocolError, RemoteProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
 import type { HttpDisconnect, HttpRequest, InboundEvent, OutboundEvent } from "../protocol/events.ts"
-import { type Headers, isFieldName, isFieldValue } from "../protocol/headers.ts"
+import { type Headers, isFieldName, isFieldValue, singleValue } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import { nextResponseState, type RequestState, type ResponseState } from "../protocol/state.ts"
 
@@ -27,7 +27,7 @@ export const ErrorCode = {
 } as const
 
 /** Why a stream ended early, for the access log and the disconnect event. */
-export type EndReason = "peer" | "malformed" | "too-large" | "reset" | "shutdown"
+export type EndReason = "peer" | "malformed" | "too-large" | "shutdown"
 
 /** What the exchange needs from its server. */
 export interface ExchangeHost {
@@ -57,7 +57,16 @@ const checkHeaders = (headers: Headers): LocalProtocolError | undefined => {
       return new LocalProtocolError({ rule: "HTTP-5", detail: `header name ${JSON.stringify(h[0])} is not a lower-case token` })
     }
     if (!isFieldValue(h[1])) {
-      return new LocalProtocolError({ rule: "HTTP-6", detail: `value of ${h[0]} is not a ByteString without CR, LF, NUL` })
+      return new LocalProtocolError({ rule: "HTTP-6", detail: `value of ${h[0]} is not an RFC 9110 field value` })
+    }
+  }
+  if (headers.length > 1) {
+    const seen = new Set<string>()
+    for (let i = 0; i < headers.length; i++) {
+      const name = headers[i]![0]
+      if (!singleValue.has(name)) continue
+      if (seen.has(name)) return new LocalProtocolError({ rule: "HTTP-16", detail: `${name} sent twice` })
+      seen.add(name)
     }
   }
   return undefined
@@ -95,9 +104,8 @@ export abstract class Exchange {
   private pendingHeaders: Headers = []
   private eof = false
   private armed = false
-  private waiter: Resume<InboundEvent> | undefined = undefined
+  private waiters: Array<Resume<InboundEvent>> | undefined = undefined
   private disconnectEvent: HttpDisconnect | undefined = undefined
-  private cancelWait: Effect.Effect<void> | undefined = undefined
 
   constructor(scope: HttpScope, host: ExchangeHost, readable: Readable, contentLength: number, noBody: boolean) {
     this.scope = scope
@@ -151,33 +159,47 @@ export abstract class Exchange {
   // -------------------------------------------------------------------------
 
   private onReceive(resume: Resume<InboundEvent>): Effect.Effect<void> | void {
-    const event = this.poll()
-    if (event !== undefined) return resume(Effect.succeed(event))
-    this.waiter = resume
+    const waiters = this.waiters
+    if (waiters === undefined || waiters.length === 0) {
+      const event = this.poll()
+      if (event !== undefined) return resume(Effect.succeed(event))
+    }
+    // Concurrent receivers are served in the order they asked.
+    ;(this.waiters ??= []).push(resume)
     if (!this.armed) this.arm()
-    return this.cancelWait ??= Effect.sync(() => {
-      this.waiter = undefined
+    return Effect.sync(() => {
+      const list = this.waiters!
+      const i = list.indexOf(resume)
+      if (i >= 0) list.splice(i, 1)
     })
   }
 
-  private wake = (): void => {
-    const waiter = this.waiter
-    if (waiter === undefined) return
-    const event = this.poll()
-    if (event === undefined) return
-    this.waiter = undefined
-    waiter(Effect.succeed(event))
+  /** Hands ready events to waiting receivers, oldest first. */
+  private wake(): void {
+    const waiters = this.waiters
+    if (waiters === undefined) return
+    while (waiters.length > 0) {
+      const event = this.poll()
+      if (event === undefined) return
+      waiters.shift()!(Effect.succeed(event))
+    }
+  }
+
+  /** A receiver is waiting in `receive`. */
+  private waiting(): boolean {
+    return this.waiters !== undefined && this.waiters.length > 0
   }
 
   private arm(): void {
     this.armed = true
+    const wake = (): void => this.wake()
     const r = this.readable
-    r.on("readable", this.wake)
+    r.on("readable", wake)
     r.on("end", () => {
       this.eof = true
       this.wake()
     })
-    this.sink.on("close", this.wake)
+    this.sink.on("close", wake)
   }
 
   private event(body: Uint8Array, moreBody: boolean): HttpRequest {
@@ -190,7 +212,9 @@ export abstract class Exchange {
       case "disconnected":
         return this.disconnectEvent
       case "complete":
-        return this.wireGone() || this.wireFinished() ? this.disconnect(this.peerErrorCode()) : undefined
+        // node:http2 may emit a stream's 'close' before its 'finish': a
+        // closed wire ends the exchange as much as a finished response.
+        return this.wireClosed() || this.wireFinished() ? this.disconnect(this.peerErrorCode()) : undefined
       case "receiving": {
         if (this.noBody) {
           this.request = "complete"
@@ -266,7 +290,7 @@ export abstract class Exchange {
     const onClose = (): void => {
       sink.off("close", onClose)
       if (!this.wireGone() || this.request === "disconnected") return
-      if (this.waiter !== undefined) return this.wake()
+      if (this.waiting()) return this.wake()
       this.endReason ??= "peer"
       onGone()
     }
@@ -291,6 +315,9 @@ export abstract class Exchange {
     ) {
       return Effect.fail(new LocalProtocolError({ rule: "CORE-3", detail: "event correlator does not match the scope" }))
     }
+    // The runner ended the stream (malformed, too large): the app learns it
+    // as a closed stream, whatever it sends (HTTP-9).
+    if (this.endReason !== undefined) return Effect.fail(this.closedError())
     switch (event.type) {
       case "http.response.start": {
         const next = nextResponseState(this.response, "start")
@@ -311,7 +338,7 @@ export abstract class Exchange {
         const more = event.moreBody === true
         const next = nextResponseState(this.response, more ? "more" : "last")
         if (typeof next !== "string") return Effect.fail(next)
-        if (this.endReason !== undefined || this.wireGone()) return Effect.fail(this.closedError())
+        if (this.wireGone()) return Effect.fail(this.closedError())
         this.response = next
         const body = event.body ?? EMPTY
         if (this.pendingStatus !== 0) {
@@ -390,6 +417,10 @@ export abstract class Exchange {
     this.pendingStatus = 0
     this.response = "done"
     this.status = status
+    if (this.scope.method === "HEAD") {
+      this.wireStart(status, [["content-type", "text/plain; charset=utf-8"], ...extra], true, -1)
+      return true
+    }
     this.bytesOut += body.length
     this.wireStart(status, [["content-type", "text/plain; charset=utf-8"], ...extra], false, body.length)
     this.wireEnd(body)

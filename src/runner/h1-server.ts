@@ -20,6 +20,8 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     headersTimeout: opts.headerTimeout,
     requestTimeout: 0,
     keepAliveTimeout: opts.idleTimeout,
+    // node:http checks the header timeout on this period (default 30 s).
+    connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(opts.headerTimeout / 2))),
     noDelay: true
   })
 
@@ -61,7 +63,10 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
   // for a slow one), then the connection closes.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const code = err.code ?? ""
-    if (code === "ECONNRESET" || !socket.writable) return void socket.destroy()
+    // A client gone mid-request, or a response already on this connection
+    // (pipelining): an error response now would be spliced into that one.
+    const busy = (socket as net.Socket & { _httpMessage?: unknown })._httpMessage != null
+    if (code === "ECONNRESET" || code === "HPE_INVALID_EOF_STATE" || busy || !socket.writable) return void socket.destroy()
     const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400
     opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} malformed HTTP/1.1 request (${code || err.message}): ${status}`)
     const reason = http.STATUS_CODES[status] ?? "Bad Request"

@@ -94,7 +94,8 @@ export class H2Exchange extends Exchange {
 
   protected peerErrorCode(): number | undefined {
     const s = this.stream
-    return s.closed || s.destroyed ? s.rstCode : undefined
+    // A normal close leaves rstCode 0: only a reset has a code to report.
+    return (s.closed || s.destroyed) && s.rstCode !== undefined && s.rstCode !== 0 ? s.rstCode : undefined
   }
 
   protected get sink(): NodeJS.EventEmitter {

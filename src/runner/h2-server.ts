@@ -73,27 +73,36 @@ export const makeH2Server = (
 }
 
 /**
- * Idle HTTP/2 connections get GOAWAY: every `idleTimeout/2` ms, a session
- * whose socket moved no byte since the last sweep is closed. Cheaper than
- * node:http2's session timer, which is re-armed on every frame. Returns a
- * function that stops the sweep.
+ * Idle HTTP/2 connections get GOAWAY: every `idleTimeout/4` ms, a session
+ * with no stream whose app is running and whose socket moved no byte for a
+ * whole `idleTimeout` is closed. Cheaper than node:http2's session timer,
+ * which is re-armed on every frame. Returns a function that stops the sweep.
  */
-export const sweepIdle = (opts: RunnerOptions, sessions: Set<http2.ServerHttp2Session>): (() => void) => {
+export const sweepIdle = (
+  opts: RunnerOptions,
+  sessions: Set<http2.ServerHttp2Session>,
+  supervisor: Supervisor
+): (() => void) => {
   if (opts.idleTimeout <= 0) return ignore
-  const seen = new WeakMap<http2.ServerHttp2Session, number>()
+  const period = Math.max(1, Math.floor(opts.idleTimeout / 4))
+  const seen = new WeakMap<http2.ServerHttp2Session, { bytes: number; since: number }>()
   const timer = setInterval(() => {
+    const now = Date.now()
+    const busy = supervisor.busyConnections()
     for (const session of sessions) {
       if (session.closed || session.destroyed) continue
+      const info = connectionOf(session)
       const socket = session.socket
-      const moved = socket.bytesRead + socket.bytesWritten
-      const before = seen.get(session)
-      seen.set(session, moved)
-      if (before === moved) {
-        opts.logger.info(`conn=${connectionOf(session)?.id ?? "?"} idle for ${opts.idleTimeout} ms: GOAWAY`)
+      const bytes = socket.bytesRead + socket.bytesWritten
+      const last = seen.get(session)
+      if (last === undefined || last.bytes !== bytes || (info !== undefined && busy.has(info.id))) {
+        seen.set(session, { bytes, since: now })
+      } else if (now - last.since >= opts.idleTimeout) {
+        opts.logger.info(`conn=${info?.id ?? "?"} idle for ${opts.idleTimeout} ms: GOAWAY`)
         session.close()
       }
     }
-  }, Math.max(1, Math.floor(opts.idleTimeout / 2)))
+  }, period)
   timer.unref()
   return () => clearInterval(timer)
 }

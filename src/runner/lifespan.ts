@@ -86,7 +86,8 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
 
     const shutdown = (timeoutMs: number) =>
       Effect.gen(function*() {
-        if (phase !== "running") return
+        // An app that already returned has nothing more to say.
+        if (phase !== "running" || fiber.pollUnsafe() !== undefined) return
         reply = yield* Deferred.make<Reply>()
         answered = false
         phase = "shutdown"

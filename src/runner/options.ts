@@ -3,7 +3,6 @@
  *
  * @since 0.1.0
  */
-import type { Headers } from "../protocol/headers.ts"
 
 /**
  * How the listener decides the protocol of a connection:
@@ -51,8 +50,6 @@ export interface RunnerOptions {
   readonly logger: Logger
   /** `scope.rootPath`. Default `""`. */
   readonly rootPath: string
-  /** Extra response headers added to every response (e.g. `server`). Default none. */
-  readonly defaultHeaders: Headers
 }
 
 /**
@@ -87,6 +84,5 @@ export const defaults: Omit<RunnerOptions, "logger"> = {
   drainTimeout: 10_000,
   writeBufferSize: 256 * 1024,
   accessLog: true,
-  rootPath: "",
-  defaultHeaders: []
+  rootPath: ""
 }

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Effect, Fiber, type Scope } from "effect"
-import type * as http2 from "node:http2"
+import * as http2 from "node:http2"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import type { App } from "../protocol/app.ts"
@@ -62,8 +62,34 @@ export const start = (
 const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Server, ServeError> =>
   Effect.gen(function*() {
     const opts: RunnerOptions = { ...defaults, logger: consoleLogger(), ...options }
+    yield* checkOptions(opts)
+    const lifespan: Lifespan = yield* startLifespan(app, opts.logger)
+    // A server that fails to come up still runs the app's lifespan shutdown.
+    return yield* listen(app, opts, lifespan).pipe(Effect.onError(() => lifespan.shutdown(opts.drainTimeout)))
+  })
+
+/** Largest delay a Node timer takes, in ms (2^31 − 1). */
+const maxTimer = 2 ** 31 - 1
+
+/** Fails with `ServeError` (`Options`) for values node would reject later, on the first connection. */
+const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
+  Effect.suspend(() => {
+    try {
+      http2.getPackedSettings({ maxConcurrentStreams: opts.maxConcurrentStreams, maxHeaderListSize: opts.maxHeaderListSize })
+    } catch (cause) {
+      return Effect.fail(new ServeError({ reason: "Options", detail: (cause as Error).message, cause }))
+    }
+    for (const [name, ms] of [["headerTimeout", opts.headerTimeout], ["idleTimeout", opts.idleTimeout], ["drainTimeout", opts.drainTimeout]] as const) {
+      if (!Number.isFinite(ms) || ms < 0 || ms > maxTimer) {
+        return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimer} ms, got ${ms}` }))
+      }
+    }
+    return Effect.void
+  })
+
+const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effect<Server, ServeError> =>
+  Effect.gen(function*() {
     const logger = opts.logger
-    const lifespan: Lifespan = yield* startLifespan(app, logger)
 
     let draining = false
     const sockets = new Set<net.Socket>()
@@ -75,7 +101,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
     }
     const h2server = makeH2Server(opts, supervisor, scopeDefaults, sessions)
     const h1server = makeH1Server(opts, supervisor, scopeDefaults)
-    const stopSweep = sweepIdle(opts, sessions)
+    const stopSweep = sweepIdle(opts, sessions, supervisor)
 
     // ---------------------------------------------------------------------
     // the listener (spec.md §8.1)
@@ -125,18 +151,17 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
       protocols = "h2c"
     } else {
       listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
-        if (accept(socket, "http")) classify(socket, (protocol) => (protocol === "h2c" ? toH2 : toH1)(socket))
+        if (accept(socket, "http")) classify(socket, opts.headerTimeout, (protocol) => (protocol === "h2c" ? toH2 : toH1)(socket))
       })
       protocols = "h2c, http/1.1"
     }
-    listener.on("error", (err) => logger.error(`listener error: ${err.message}`))
-
     const port = yield* Effect.callback<number, ServeError>((resume) => {
       const onError = (err: Error) =>
         resume(Effect.fail(new ServeError({ reason: "Listen", detail: `${opts.host}:${opts.port}: ${err.message}`, cause: err })))
       listener.once("error", onError)
       listener.listen(opts.port, opts.host, () => {
         listener.off("error", onError)
+        listener.on("error", (err) => logger.error(`listener error: ${err.message}`))
         const address = listener.address()
         resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : opts.port))
       })

@@ -28,7 +28,7 @@ export class Supervisor {
   readonly host: ExchangeHost
   private readonly app: App
   private readonly opts: RunnerOptions
-  private readonly fibers = new Set<Fiber.Fiber<void, unknown>>()
+  private readonly running = new Map<Fiber.Fiber<void, unknown>, Exchange>()
   private idle: Deferred.Deferred<void> | undefined = undefined
 
   constructor(app: App, opts: RunnerOptions) {
@@ -46,7 +46,14 @@ export class Supervisor {
 
   /** Streams whose app is still running. */
   inflight(): number {
-    return this.fibers.size
+    return this.running.size
+  }
+
+  /** The connections that have a stream whose app is still running. */
+  busyConnections(): Set<number> {
+    const busy = new Set<number>()
+    for (const ex of this.running.values()) busy.add(ex.scope.connectionId)
+    return busy
   }
 
   /**
@@ -71,9 +78,9 @@ export class Supervisor {
     const exit = fiber.pollUnsafe()
     // Most responses complete synchronously: no bookkeeping for those.
     if (exit !== undefined) return this.finish(ex, exit)
-    this.fibers.add(fiber)
+    this.running.set(fiber, ex)
     fiber.addObserver((exit) => {
-      this.fibers.delete(fiber)
+      this.running.delete(fiber)
       this.finish(ex, exit)
     })
     ex.watchPeer(() => fiber.interruptUnsafe())
@@ -81,14 +88,17 @@ export class Supervisor {
 
   /** Completes when no app is running (at once if none is). */
   whenIdle(): Effect.Effect<void> {
-    if (this.fibers.size === 0) return Effect.void
+    if (this.running.size === 0) return Effect.void
     this.idle ??= Deferred.makeUnsafe<void>()
     return Deferred.await(this.idle)
   }
 
-  /** Interrupts every running app (drain timeout): their streams are reset. */
+  /** Interrupts every running app (drain timeout): their streams are reset with CANCEL. */
   interruptAll(): void {
-    for (const fiber of this.fibers) fiber.interruptUnsafe()
+    for (const [fiber, ex] of this.running) {
+      ex.endReason ??= "shutdown"
+      fiber.interruptUnsafe()
+    }
   }
 
   private finish(ex: Exchange, exit: Exit.Exit<void, unknown>): void {
@@ -107,7 +117,7 @@ export class Supervisor {
       if (!ex.respondError(500) && ex.response !== "done") ex.wireReset(ErrorCode.INTERNAL_ERROR)
     }
     if (this.opts.accessLog) this.accessLog(ex)
-    if (this.idle !== undefined && this.fibers.size === 0) Deferred.doneUnsafe(this.idle, Exit.void)
+    if (this.idle !== undefined && this.running.size === 0) Deferred.doneUnsafe(this.idle, Exit.void)
   }
 
   private accessLog(ex: Exchange): void {
