@@ -63,10 +63,17 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
   // for a slow one), then the connection closes.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const code = err.code ?? ""
-    // A client gone mid-request, or a response already on this connection
-    // (pipelining): an error response now would be spliced into that one.
-    const busy = (socket as net.Socket & { _httpMessage?: unknown })._httpMessage != null
-    if (code === "ECONNRESET" || code === "HPE_INVALID_EOF_STATE" || busy || !socket.writable) return void socket.destroy()
+    if (code === "ECONNRESET" || code === "HPE_INVALID_EOF_STATE" || !socket.writable) return void socket.destroy()
+    // A response still in progress on this connection (pipelining): an error
+    // response now would be spliced into it. Let it finish, then close.
+    const inProgress = (socket as net.Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage
+    if (inProgress != null) {
+      opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} malformed pipelined HTTP/1.1 request (${code || err.message}): closing after the response in progress`)
+      inProgress.shouldKeepAlive = false
+      if (inProgress.writableFinished) socket.end()
+      else inProgress.once("finish", () => socket.end())
+      return
+    }
     const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400
     opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} malformed HTTP/1.1 request (${code || err.message}): ${status}`)
     const reason = http.STATUS_CODES[status] ?? "Bad Request"
