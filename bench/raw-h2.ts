@@ -8,6 +8,16 @@
 import * as http2 from "node:http2"
 
 const hello = Buffer.from("Hello, world!")
+// One filler chunk per size, as examples/stream.ts does.
+const chunks = new Map<number, Buffer>()
+const chunkOf = (size: number): Buffer => {
+  let chunk = chunks.get(size)
+  if (chunk === undefined) {
+    chunk = Buffer.alloc(size, 0x61)
+    chunks.set(size, chunk)
+  }
+  return chunk
+}
 const server = http2.createServer()
 server.on("stream", (stream, headers) => {
   stream.on("error", () => {})
@@ -19,7 +29,7 @@ server.on("stream", (stream, headers) => {
   }
   const query = new URLSearchParams(path.slice(path.indexOf("?") + 1))
   let left = Number(query.get("chunks") ?? 16)
-  const chunk = Buffer.alloc(Number(query.get("size") ?? 65536), 0x61)
+  const chunk = chunkOf(Number(query.get("size") ?? 65536))
   stream.respond({ ":status": 200, "content-type": "application/octet-stream" })
   const pump = (): void => {
     while (left > 0) {

@@ -118,7 +118,7 @@ await scenario(
     { name: "raw node:http2", args: ["bench/raw-h2.ts", "9110"], port: 9110, path: "/stream?chunks=16&size=65536" },
     { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/stream.ts", "--port", "9111", "--h2c", "--no-access-log"], port: 9111, path: "/?chunks=16&size=65536&delay=0" }
   ],
-  Math.max(1000, Math.floor(requests / 50)),
+  Math.max(1000, Math.floor(requests / 20)),
   4,
   4
 )

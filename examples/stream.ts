@@ -13,13 +13,26 @@ const param = (query: URLSearchParams, name: string, fallback: number, max: numb
   return Number.isInteger(n) && n >= 0 ? Math.min(n, max) : fallback
 }
 
+// One filler chunk per size, made once: the example streams, it does not
+// exercise the allocator.
+const chunks = new Map<number, Uint8Array>()
+const chunkOf = (size: number): Uint8Array => {
+  let chunk = chunks.get(size)
+  if (chunk === undefined) {
+    if (chunks.size >= 64) chunks.clear()
+    chunk = new Uint8Array(size).fill(0x61) // "a"
+    chunks.set(size, chunk)
+  }
+  return chunk
+}
+
 export default Effect.fnUntraced(function*(scope: EgiScope, _receive: Receive, send: Send) {
   if (scope.type !== "http") return yield* unsupportedScope(scope)
   const query = new URLSearchParams(scope.queryString)
   const chunks = param(query, "chunks", 10, 1_000_000)
   const size = param(query, "size", 1024, 16 * 1024 * 1024)
   const delay = param(query, "delay", 100, 60_000)
-  const chunk = new Uint8Array(size).fill(0x61) // "a"
+  const chunk = chunkOf(size)
   yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "application/octet-stream"]] })
   for (let i = 0; i < chunks; i++) {
     if (i > 0 && delay > 0) yield* Effect.sleep(delay)
