@@ -137,9 +137,9 @@ describe("RUN-4: an app that returns without completing the response", () => {
     expect(errorLinesFor("/return-after-start")[0]).toContain("RUN-4")
   })
 
-  // Known runner bug (see the report): H2Exchange.wireReset uses ServerHttp2Stream.close(code), which
-  // first end()s the writable side, so the wire shows an empty DATA frame with END_STREAM and no
-  // RST_STREAM: the client gets a "complete" truncated 200. These h2 assertions fail until it is fixed.
+  // Regression: ServerHttp2Stream.close(code) first end()s the writable side, so the wire shows an
+  // empty DATA frame with END_STREAM and no RST_STREAM: the client gets a "complete" truncated 200.
+  // H2Exchange.wireReset destroys the stream instead (spec.md §8.6).
   it("RUN-4, RUN-3: returning after start + a partial body → h2 RST_STREAM INTERNAL_ERROR (rstCode 2), not END_STREAM; the connection survives", async () => {
     const h2 = await h2request(session, { ":path": "/return-partial" })
     expect({ status: h2.status, body: h2.body, ended: h2.ended, rstCode: h2.rstCode, error: h2.error }).toEqual({
@@ -168,7 +168,7 @@ describe("RUN-4: an app that returns without completing the response", () => {
 })
 
 describe("RUN-3: failure after the response head was sent", () => {
-  // Fails with the wireReset bug described above (END_STREAM instead of RST_STREAM).
+  // Regression: END_STREAM instead of RST_STREAM (see above).
   it("RUN-3: h2: the stream is reset with INTERNAL_ERROR (rstCode 2) after the partial body, not ended, and the connection keeps serving", async () => {
     const h2 = await h2request(session, { ":path": "/fail-after-body" })
     expect({ status: h2.status, body: h2.body, ended: h2.ended, rstCode: h2.rstCode, error: h2.error }).toEqual({
@@ -186,7 +186,7 @@ describe("RUN-3: failure after the response head was sent", () => {
     expect(errorLinesFor("/fail-after-body")[0]).toMatch(/app failed: BoomError: typed failure after the head/)
   })
 
-  // Fails with the wireReset bug: the probe sees DATA(7), DATA(0, END_STREAM), no RST_STREAM.
+  // Regression: with close(code) the probe saw DATA(7), DATA(0, END_STREAM), no RST_STREAM.
   it("RUN-3, RUN-4: h2 frames: after a partial body a failing or returning app's stream gets RST_STREAM INTERNAL_ERROR and never END_STREAM", async () => {
     const r = await h2probe({
       port: server.port,

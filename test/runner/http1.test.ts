@@ -337,11 +337,9 @@ describe("HEAD and 204 responses", () => {
     expect(noContent.body.length).toBe(0)
   })
 
-  // RUNNER BUG: Exchange.onSend returns right after wireStart for a bodiless
-  // response (HEAD, 204, 304) and relies on wireStart's endStream; the HTTP/1.1
-  // wire (H1Exchange.wireStart) ignores endStream and nobody calls res.end(),
-  // so the head is never flushed and the exchange never finishes: curl waits
-  // until its timeout with 0 bytes received.
+  // Regression: a bodiless response (HEAD, 204, 304) ends in wireStart; an
+  // HTTP/1.1 wire that ignored endStream never flushed the head, and curl
+  // waited until its timeout with 0 bytes received.
   it("RUN-10: over HTTP/1.1, HEAD and a 204 complete with the head and no body", async () => {
     const head = await run("curl", ["-sS", "-i", "--max-time", "1", H1, "-I", `${server.url}/`])
     expect(head.code, head.stderr).toBe(0)

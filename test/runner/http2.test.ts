@@ -475,11 +475,8 @@ describe("HTTP/2: client resets", () => {
     })
   }
 
-  // RUNNER BUG: spec.md §4.4 — "errorCode is the RFC 9113 §7 error code of
-  // the peer's RST_STREAM when the peer reset the stream". In the receive
-  // state "complete" (request body done, response streaming), Exchange.poll
-  // answers with disconnect(undefined): the RST_STREAM code is dropped, while
-  // the StreamClosedError of the next send does carry it (test above).
+  // Regression: spec.md §4.4 — errorCode is the peer's RST_STREAM code, also
+  // in the receive state "complete" (request body done, response streaming).
   it("HTTP-9: the http.disconnect of a stream reset after a complete request carries the RST_STREAM code", async () => {
     const { r } = await resetAfterHead(NGHTTP2_CANCEL)
     expect(r.disconnect).toEqual({ type: "http.disconnect", errorCode: NGHTTP2_CANCEL, ...r.ids })

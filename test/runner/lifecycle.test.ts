@@ -102,8 +102,8 @@ describe("RUN-7 graceful shutdown (CLI, examples/stream.ts)", () => {
     const access = c.stdout().trim().split("\n")
     expect(access).toHaveLength(1)
     expect(access[0]).toMatch(/^127\.0\.0\.1 "GET \/\?chunks=10&size=100&delay=100 HTTP\/2" 200 1000 [\d.]+ms conn=1 stream=1$/)
-    // Known runner bug (see the report): the drain destroys the session as soon as the app fiber
-    // ends, dropping the queued empty DATA frame with END_STREAM: the body arrives but never ends.
+    // Regression: a drain that destroyed the session as soon as the app fiber ended dropped the
+    // queued empty DATA frame with END_STREAM: the body arrived but never ended.
     expect(r.ended(1), `stream 1 never got END_STREAM: ${r.summary}`).toBe(true)
   })
 
@@ -126,8 +126,8 @@ describe("RUN-7 graceful shutdown (CLI, examples/stream.ts)", () => {
     expect(r.timedOut, r.summary).toBe(false)
     expect(c.stderr()).toContain("drain timeout: resetting 1 stream(s)")
     expect(c.stderr()).toContain("shutdown complete")
-    // Known runner bug (see the report): the reset is sent with ServerHttp2Stream.close(8), which
-    // first ends the stream: the client sees END_STREAM, i.e. a complete (truncated) 200 response.
+    // Regression: a reset through ServerHttp2Stream.close(8) first ends the stream, and the client
+    // sees END_STREAM, i.e. a complete (truncated) 200 response.
     const reset = r.resetCode(1)
     expect({ ended: r.ended(1), resetOrClosed: reset !== undefined || r.socketClosed }, r.summary).toEqual({
       ended: false,
