@@ -42,9 +42,13 @@ type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
 /** A status whose response carries no content (RFC 9110 §6.4.1). */
 const noContent = (status: number): boolean => status === 204 || status === 304 || (status >= 100 && status < 200)
 
-const hasContentLength = (headers: Headers): boolean => {
-  for (let i = 0; i < headers.length; i++) if (headers[i]![0] === "content-length") return true
-  return false
+/** The app's declared content-length: -1 when absent, -2 when not a decimal integer. */
+const declaredLength = (headers: Headers): number => {
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!
+    if (h[0] === "content-length") return /^\d{1,15}$/.test(h[1]) ? Number(h[1]) : -2
+  }
+  return -1
 }
 
 const checkHeaders = (headers: Headers): LocalProtocolError | undefined => {
@@ -102,6 +106,8 @@ export abstract class Exchange {
   protected readonly noBody: boolean
   private pendingStatus = 0
   private pendingHeaders: Headers = []
+  /** The content-length the app declared, or -1. */
+  private declared = -1
   private eof = false
   private armed = false
   private waiters: Array<Resume<InboundEvent>> | undefined = undefined
@@ -329,9 +335,14 @@ export abstract class Exchange {
         const headers = event.headers ?? []
         const bad = checkHeaders(headers)
         if (bad !== undefined) return Effect.fail(bad)
+        const declared = declaredLength(headers)
+        if (declared === -2) {
+          return Effect.fail(new LocalProtocolError({ rule: "HTTP-17", detail: "content-length is not a decimal integer" }))
+        }
         this.response = next
         this.pendingStatus = status
         this.pendingHeaders = headers
+        this.declared = declared
         return Effect.void
       }
       case "http.response.body": {
@@ -339,13 +350,21 @@ export abstract class Exchange {
         const next = nextResponseState(this.response, more ? "more" : "last")
         if (typeof next !== "string") return Effect.fail(next)
         if (this.wireGone()) return Effect.fail(this.closedError())
-        this.response = next
         const body = event.body ?? EMPTY
+        const bodyless = noContent(this.pendingStatus !== 0 ? this.pendingStatus : this.status) || this.scope.method === "HEAD"
+        if (this.declared >= 0 && !bodyless) {
+          const total = this.bytesOut + body.length
+          if (total > this.declared || (!more && total !== this.declared)) {
+            return Effect.fail(
+              new LocalProtocolError({ rule: "HTTP-17", detail: `body of ${more ? "at least " : ""}${total} bytes, content-length ${this.declared}` })
+            )
+          }
+        }
+        this.response = next
         if (this.pendingStatus !== 0) {
           const status = this.pendingStatus
-          const bodyless = noContent(status) || this.scope.method === "HEAD"
           const headers = this.pendingHeaders
-          const contentLength = !more && !bodyless && !hasContentLength(headers) ? body.length : -1
+          const contentLength = !more && !bodyless && this.declared < 0 ? body.length : -1
           this.pendingStatus = 0
           this.pendingHeaders = []
           this.status = status
@@ -357,7 +376,7 @@ export abstract class Exchange {
             return Effect.fail(new LocalProtocolError({ rule: "HTTP-6", detail: `response head rejected: ${String(cause)}` }))
           }
           if (endStream) return Effect.void
-        } else if (noContent(this.status) || this.scope.method === "HEAD") {
+        } else if (bodyless) {
           return Effect.void
         }
         this.bytesOut += body.length
