@@ -33,7 +33,8 @@ export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<{
 
 /**
  * The peer sent something spec.md or the RFCs forbid (a malformed request,
- * RFC 9113 §8.1.1; a body over the configured limit). `status` is the HTTP
+ * RFC 9113 §8.1.1), or more or slower than the runner's limits allow (a body
+ * over the size limit, a body that stalls). `status` is the HTTP
  * status the runner answers with when it still can; `code` the RFC 9113 §7
  * error code of the RST_STREAM it sends otherwise (1 = PROTOCOL_ERROR).
  *
@@ -41,7 +42,7 @@ export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<{
  * @category errors
  */
 export class RemoteProtocolError extends Data.TaggedError("RemoteProtocolError")<{
-  readonly reason: "ContentLengthMismatch" | "BodyTooLarge" | "MalformedHeaders"
+  readonly reason: "ContentLengthMismatch" | "BodyTooLarge" | "BodyTimeout"
   readonly status: number
   readonly code: number
   readonly detail: string

@@ -15,8 +15,9 @@ import { Schema } from "effect"
 import { isFieldName, isFieldValue } from "./headers.ts"
 
 /**
- * A header field `[name, value]`: a lower-case token name and a ByteString
- * value without CR/LF/NUL (spec.md §3.4, rules HTTP-5, HTTP-6).
+ * A header field `[name, value]`: a lower-case token name and an RFC 9110
+ * field value (visible octets, obs-text, space, tab) — spec.md §3.4, rules
+ * HTTP-5, HTTP-6.
  *
  * @since 0.1.0
  * @category schemas

@@ -112,18 +112,32 @@ export interface LifespanScope extends Correlator {
  */
 export type EgiScope = HttpScope | LifespanScope
 
+const NEEDS_DECODING = /[%\x80-\xff]/
+const HEX = /^[0-9a-fA-F]{2}$/
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
 /**
- * Percent-decodes a path and decodes the octets as UTF-8 (spec.md §4.1
- * `path`). Returns `rawPath` unchanged when it has no `%` or when the decoded
- * octets are not valid UTF-8.
+ * `scope.path` from `scope.rawPath` (spec.md §3.4, rule HTTP-13): the
+ * ByteString's octets, with `%XX` escapes turned into the octets they name,
+ * decoded as UTF-8. Returns `rawPath` unchanged when the octets are not valid
+ * UTF-8 (a malformed `%` escape is kept as the literal `%`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const decodePath = (rawPath: string): string => {
-  if (rawPath.indexOf("%") === -1) return rawPath
+  if (!NEEDS_DECODING.test(rawPath)) return rawPath
+  const bytes = new Uint8Array(rawPath.length)
+  let n = 0
+  for (let i = 0; i < rawPath.length; i++) {
+    const c = rawPath.charCodeAt(i)
+    if (c === 37 /* % */ && HEX.test(rawPath.slice(i + 1, i + 3))) {
+      bytes[n++] = parseInt(rawPath.slice(i + 1, i + 3), 16)
+      i += 2
+    } else bytes[n++] = c & 0xff
+  }
   try {
-    return decodeURIComponent(rawPath)
+    return utf8.decode(bytes.subarray(0, n))
   } catch {
     return rawPath
   }

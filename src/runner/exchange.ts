@@ -27,7 +27,7 @@ export const ErrorCode = {
 } as const
 
 /** Why a stream ended early, for the access log and the disconnect event. */
-export type EndReason = "peer" | "malformed" | "too-large" | "shutdown"
+export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown"
 
 /** What the exchange needs from its server. */
 export interface ExchangeHost {
@@ -38,6 +38,9 @@ export interface ExchangeHost {
 }
 
 type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
+
+const reasonPhrase = (status: number): string =>
+  status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : status === 408 ? "Request Timeout" : "Bad Request"
 
 /** A status whose response carries no content (RFC 9110 §6.4.1). */
 const noContent = (status: number): boolean => status === 204 || status === 304 || (status >= 100 && status < 200)
@@ -112,6 +115,11 @@ export abstract class Exchange {
   private armed = false
   private waiters: Array<Resume<InboundEvent>> | undefined = undefined
   private disconnectEvent: HttpDisconnect | undefined = undefined
+  /** The runner sent a complete response of its own (500, 400, 413). */
+  private answered = false
+  /** Stall sweep: bytesIn at the last sweep and since when (ms), -1 when not waiting. */
+  private stallBytes = 0
+  private stallSince = -1
 
   constructor(scope: HttpScope, host: ExchangeHost, readable: Readable, contentLength: number, noBody: boolean) {
     this.scope = scope
@@ -148,7 +156,12 @@ export abstract class Exchange {
    * response was complete.
    */
   wireGone(): boolean {
-    return this.response !== "done" && this.wireClosed()
+    return !this.responseComplete() && this.wireClosed()
+  }
+
+  /** The response is complete: the app sent its last body, or the runner answered for it. */
+  responseComplete(): boolean {
+    return this.response === "done" || this.answered
   }
 
   /** Resets the stream with an RFC 9113 code (HTTP/1.1: closes the connection). */
@@ -220,7 +233,8 @@ export abstract class Exchange {
       case "complete":
         // node:http2 may emit a stream's 'close' before its 'finish': a
         // closed wire ends the exchange as much as a finished response.
-        return this.wireClosed() || this.wireFinished() ? this.disconnect(this.peerErrorCode()) : undefined
+        if (this.wireGone()) return this.disconnect(this.peerErrorCode(), "peer")
+        return this.wireClosed() || this.wireFinished() ? this.disconnect(undefined, undefined) : undefined
       case "receiving": {
         if (this.noBody) {
           this.request = "complete"
@@ -249,14 +263,14 @@ export abstract class Exchange {
           // 'end' can precede the close of a reset stream: only a stream that
           // is not reset and whose length matches has a complete body.
           const code = this.peerErrorCode()
-          if (code !== undefined && code !== ErrorCode.NO_ERROR) return this.disconnect(code)
+          if (code !== undefined) return this.disconnect(code, "peer")
           if (this.contentLength >= 0 && this.bytesIn !== this.contentLength) {
             return this.malformed("ContentLengthMismatch", `body of ${this.bytesIn} bytes, content-length ${this.contentLength}`)
           }
           this.request = "complete"
           return this.event(EMPTY, false)
         }
-        if (this.wireGone()) return this.disconnect(this.peerErrorCode())
+        if (this.wireGone()) return this.disconnect(this.peerErrorCode(), "peer")
         return undefined
       }
     }
@@ -270,20 +284,50 @@ export abstract class Exchange {
   }
 
   private remote(error: RemoteProtocolError, why: EndReason): HttpDisconnect {
-    this.endReason = why
-    const event = this.disconnect(undefined)
+    const event = this.disconnect(undefined, why)
     this.host.onRemoteError(this, error)
     return event
   }
 
-  /** Moves to `disconnected` (sticky, rule HTTP-8) and returns the event. */
-  private disconnect(errorCode: number | undefined): HttpDisconnect {
+  /**
+   * Moves to `disconnected` (sticky, rule HTTP-8) and returns the event;
+   * `why` names an early end (none when the exchange simply finished).
+   */
+  private disconnect(errorCode: number | undefined, why: EndReason | undefined): HttpDisconnect {
     if (this.disconnectEvent !== undefined) return this.disconnectEvent
     this.request = "disconnected"
-    this.endReason ??= "peer"
+    if (why !== undefined) this.endReason ??= why
     const base = { type: "http.disconnect", connectionId: this.scope.connectionId, streamId: this.scope.streamId } as const
     this.disconnectEvent = errorCode === undefined ? base : { ...base, errorCode }
     return this.disconnectEvent
+  }
+
+  /**
+   * Called by the supervisor's periodic sweep (spec.md §8.3): a request body
+   * that the app is waiting for and that has not grown for `timeoutMs` ends
+   * the exchange with 408 (or a reset when the response has started).
+   */
+  checkStall(now: number, timeoutMs: number): void {
+    if (this.request !== "receiving" || !this.waiting()) {
+      this.stallSince = -1
+      return
+    }
+    if (this.stallSince < 0 || this.bytesIn !== this.stallBytes) {
+      this.stallBytes = this.bytesIn
+      this.stallSince = now
+      return
+    }
+    if (now - this.stallSince < timeoutMs) return
+    this.remote(
+      new RemoteProtocolError({
+        reason: "BodyTimeout",
+        status: 408,
+        code: ErrorCode.CANCEL,
+        detail: `no request body for ${timeoutMs} ms`
+      }),
+      "timeout"
+    )
+    this.wake()
   }
 
   /**
@@ -321,13 +365,13 @@ export abstract class Exchange {
     ) {
       return Effect.fail(new LocalProtocolError({ rule: "CORE-3", detail: "event correlator does not match the scope" }))
     }
-    // The runner ended the stream (malformed, too large): the app learns it
-    // as a closed stream, whatever it sends (HTTP-9).
-    if (this.endReason !== undefined) return Effect.fail(this.closedError())
     switch (event.type) {
       case "http.response.start": {
         const next = nextResponseState(this.response, "start")
         if (typeof next !== "string") return Effect.fail(next)
+        // The runner ended the stream (malformed, too large) or the peer went
+        // away: the app learns it as a closed stream (HTTP-9).
+        if (this.endReason !== undefined || this.wireGone()) return Effect.fail(this.closedError())
         const status = event.status
         if (!Number.isInteger(status) || status < 200 || status > 599) {
           return Effect.fail(new LocalProtocolError({ rule: "HTTP-4", detail: `status ${status} is not an integer in 200–599` }))
@@ -349,7 +393,7 @@ export abstract class Exchange {
         const more = event.moreBody === true
         const next = nextResponseState(this.response, more ? "more" : "last")
         if (typeof next !== "string") return Effect.fail(next)
-        if (this.wireGone()) return Effect.fail(this.closedError())
+        if (this.endReason !== undefined || this.wireGone()) return Effect.fail(this.closedError())
         const body = event.body ?? EMPTY
         const bodyless = noContent(this.pendingStatus !== 0 ? this.pendingStatus : this.status) || this.scope.method === "HEAD"
         if (this.declared >= 0 && !bodyless) {
@@ -385,7 +429,7 @@ export abstract class Exchange {
           return Effect.void
         }
         // Waiting costs a fiber suspension: wait only when the queue is over
-        // the stream's bound, not each time node's 16 KiB high-water mark is
+        // the stream's bound, not each time node's 64 KiB high-water mark is
         // crossed.
         if (body.length === 0 || this.wireWrite(body) || this.wireQueued() <= this.host.writeBufferSize) return Effect.void
         return this.waitDrain()
@@ -432,9 +476,9 @@ export abstract class Exchange {
   /** Sends a complete plain-text error response (500, 400, 413) if still possible. */
   respondError(status: number, extra: Headers = []): boolean {
     if (!this.canRespond()) return false
-    const body = new TextEncoder().encode(`${status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : "Bad Request"}\n`)
+    const body = new TextEncoder().encode(`${reasonPhrase(status)}\n`)
     this.pendingStatus = 0
-    this.response = "done"
+    this.answered = true
     this.status = status
     if (this.scope.method === "HEAD") {
       this.wireStart(status, [["content-type", "text/plain; charset=utf-8"], ...extra], true, -1)

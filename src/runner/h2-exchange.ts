@@ -35,6 +35,7 @@ const openOptions = { endStream: false } as const
  */
 export class H2Exchange extends Exchange {
   readonly stream: ServerHttp2Stream
+  private resetByRunner = false
 
   constructor(scope: HttpScope, host: ExchangeHost, stream: ServerHttp2Stream, contentLength: number, endStream: boolean) {
     super(scope, host, stream, contentLength, endStream)
@@ -80,6 +81,7 @@ export class H2Exchange extends Exchange {
   wireReset(code: number): void {
     const s = this.stream
     if (s.destroyed) return
+    this.resetByRunner = true
     // close(code) on a stream whose writable side is still open first ends it
     // (DATA with END_STREAM) and the RST_STREAM never follows: the client would
     // see a complete, truncated response. Destroying sends RST_STREAM alone:
@@ -94,8 +96,10 @@ export class H2Exchange extends Exchange {
 
   protected peerErrorCode(): number | undefined {
     const s = this.stream
-    // A normal close leaves rstCode 0: only a reset has a code to report.
-    return (s.closed || s.destroyed) && s.rstCode !== undefined && s.rstCode !== 0 ? s.rstCode : undefined
+    // A normal close leaves rstCode 0, and a reset of the runner's own is not
+    // the peer's: only the peer's reset has a code to report.
+    if (this.resetByRunner || !(s.closed || s.destroyed)) return undefined
+    return s.rstCode !== undefined && s.rstCode !== 0 ? s.rstCode : undefined
   }
 
   protected get sink(): NodeJS.EventEmitter {

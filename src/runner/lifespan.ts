@@ -25,11 +25,18 @@ export interface Lifespan {
   readonly shutdown: (timeoutMs: number) => Effect.Effect<void>
 }
 
+const lifespanReplies: ReadonlySet<string> = new Set([
+  "lifespan.startup.complete",
+  "lifespan.startup.failed",
+  "lifespan.shutdown.complete",
+  "lifespan.shutdown.failed"
+])
+
 /**
  * Runs the startup phase. Fails with `ServeError` (`StartupFailed`) when the
- * app answers `lifespan.startup.failed` (rule LIFE-1). An app that fails
- * before answering anything does not support lifespan: the server goes on
- * without it, and says so in one log line (rule LIFE-3).
+ * app answers `lifespan.startup.failed` (rule LIFE-1). An app that fails or
+ * returns before answering anything does not support lifespan: the server
+ * goes on without it, and says so in one log line (rule CORE-4).
  */
 export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan, ServeError> =>
   Effect.gen(function*() {
@@ -37,7 +44,8 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
     const scope: LifespanScope = { type: "lifespan", egi: { version: EGI_VERSION }, connectionId: 0, streamId: 0, state }
     let phase: LifespanState = "startup"
     let inbox: LifespanInboundEvent | undefined = { type: "lifespan.startup", connectionId: 0, streamId: 0 }
-    let waiter: ((e: Effect.Effect<InboundEvent>) => void) | undefined
+    // Receivers waiting for the next event, oldest first.
+    const waiters: Array<(e: Effect.Effect<InboundEvent>) => void> = []
     let reply = yield* Deferred.make<Reply>()
     let answered = false
 
@@ -47,13 +55,20 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
         inbox = undefined
         return resume(Effect.succeed(event))
       }
-      waiter = resume
+      waiters.push(resume)
       return Effect.sync(() => {
-        waiter = undefined
+        const i = waiters.indexOf(resume)
+        if (i >= 0) waiters.splice(i, 1)
       })
     })
     const send = (event: OutboundEvent) =>
       Effect.suspend(() => {
+        if ((event.connectionId !== undefined && event.connectionId !== 0) || (event.streamId !== undefined && event.streamId !== 0)) {
+          return Effect.fail(new LocalProtocolError({ rule: "CORE-3", detail: "event correlator does not match the lifespan scope (0/0)" }))
+        }
+        if (!lifespanReplies.has(event.type)) {
+          return Effect.fail(new LocalProtocolError({ rule: "CORE-6", detail: `event type ${event.type} is not valid in a lifespan scope` }))
+        }
         const next = nextLifespanState(phase, event.type)
         if (next instanceof LocalProtocolError) return Effect.fail(next)
         phase = next
@@ -92,13 +107,9 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
         answered = false
         phase = "shutdown"
         const event: LifespanInboundEvent = { type: "lifespan.shutdown", connectionId: 0, streamId: 0 }
-        if (waiter !== undefined) {
-          const w = waiter
-          waiter = undefined
-          w(Effect.succeed(event))
-        } else {
-          inbox = event
-        }
+        const w = waiters.shift()
+        if (w !== undefined) w(Effect.succeed(event))
+        else inbox = event
         const done = yield* Deferred.await(reply).pipe(Effect.timeoutOption(timeoutMs))
         if (done._tag === "None") logger.error(`lifespan: no shutdown reply within ${timeoutMs} ms`)
         else if ("ok" in done.value && !done.value.ok) logger.error(`lifespan: shutdown failed: ${done.value.message}`)

@@ -102,6 +102,7 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
     const h2server = makeH2Server(opts, supervisor, scopeDefaults, sessions)
     const h1server = makeH1Server(opts, supervisor, scopeDefaults)
     const stopSweep = sweepIdle(opts, sessions, supervisor)
+    const stopStallSweep = supervisor.sweepStalled(opts.idleTimeout)
 
     // ---------------------------------------------------------------------
     // the listener (spec.md §8.1)
@@ -183,6 +184,13 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
       listener.close()
       for (const session of sessions) if (!session.closed) session.close()
       h1server.closeIdleConnections()
+      // HTTP/1.1 responses in flight: the connection closes once each ends.
+      for (const socket of sockets) {
+        const inFlight = (socket as net.Socket & { _httpMessage?: { shouldKeepAlive: boolean; writableFinished: boolean } & NodeJS.EventEmitter | null })._httpMessage
+        if (connectionOf(socket)?.protocol !== "h1" || inFlight == null) continue
+        inFlight.shouldKeepAlive = false
+        inFlight.once("finish", () => socket.end())
+      }
       // Connections still being classified have no request in flight.
       for (const socket of sockets) if (connectionOf(socket)?.protocol === "pending") socket.destroy()
       const done = yield* supervisor.whenIdle().pipe(Effect.timeoutOption(opts.drainTimeout))
@@ -201,6 +209,7 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
       for (const session of sessions) session.destroy()
       for (const socket of sockets) socket.destroy()
       stopSweep()
+      stopStallSweep()
       h1server.close()
       yield* lifespan.shutdown(opts.drainTimeout)
       logger.info("shutdown complete")

@@ -93,6 +93,20 @@ export class Supervisor {
     return Deferred.await(this.idle)
   }
 
+  /**
+   * Checks every running exchange for a stalled request body every
+   * `timeoutMs / 4` ms (at most every second). Returns a function that stops.
+   */
+  sweepStalled(timeoutMs: number): () => void {
+    if (timeoutMs <= 0) return () => {}
+    const timer = setInterval(() => {
+      const now = Date.now()
+      for (const ex of this.running.values()) ex.checkStall(now, timeoutMs)
+    }, Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))))
+    timer.unref()
+    return () => clearInterval(timer)
+  }
+
   /** Interrupts every running app (drain timeout): their streams are reset with CANCEL. */
   interruptAll(): void {
     for (const [fiber, ex] of this.running) {
@@ -104,17 +118,17 @@ export class Supervisor {
   private finish(ex: Exchange, exit: Exit.Exit<void, unknown>): void {
     const logger = this.opts.logger
     if (Exit.isSuccess(exit)) {
-      if (ex.response !== "done" && ex.endReason === undefined && !ex.wireGone()) {
+      if (!ex.responseComplete() && ex.endReason === undefined && !ex.wireGone()) {
         logger.error(`${where(ex)}: RUN-4: app returned before completing the response`)
         if (!ex.respondError(500)) ex.wireReset(ErrorCode.INTERNAL_ERROR)
       }
     } else if (Cause.hasInterruptsOnly(exit.cause)) {
-      if (ex.response !== "done") ex.wireReset(ErrorCode.CANCEL)
+      if (!ex.responseComplete()) ex.wireReset(ErrorCode.CANCEL)
     } else if ((ex.endReason !== undefined || ex.wireGone()) && onlyStreamClosed(exit.cause)) {
       // The peer went away and the app learnt it from send: nothing to report.
     } else {
       logger.error(`${where(ex)}: app failed: ${Cause.pretty(exit.cause)}`)
-      if (!ex.respondError(500) && ex.response !== "done") ex.wireReset(ErrorCode.INTERNAL_ERROR)
+      if (!ex.respondError(500) && !ex.responseComplete()) ex.wireReset(ErrorCode.INTERNAL_ERROR)
     }
     if (this.opts.accessLog) this.accessLog(ex)
     if (this.idle !== undefined && this.running.size === 0) Deferred.doneUnsafe(this.idle, Exit.void)

@@ -43,3 +43,23 @@ describe("headers (spec.md §3.4)", () => {
     expect(isFieldValue("a\x00b")).toBe(false)
   })
 })
+
+describe("paths (spec.md §3.4)", () => {
+  it("HTTP-13: path is the percent-decoded octets of rawPath read as UTF-8, raw octets included", async () => {
+    const { decodePath } = await import("../../src/protocol/scope.ts")
+    expect(decodePath("/plain")).toBe("/plain")
+    expect(decodePath("/caf%C3%A9")).toBe("/café")
+    expect(decodePath("/caf\xc3\xa9")).toBe("/café") // raw UTF-8 octets as a ByteString
+    expect(decodePath("/a%2Fb")).toBe("/a/b")
+    expect(decodePath("/bad%zz")).toBe("/bad%zz")
+    expect(decodePath("/latin1%E9")).toBe("/latin1%E9") // not UTF-8: rawPath unchanged
+    expect(decodePath("/\xe9")).toBe("/\xe9")
+  })
+
+  it("HTTP-13: for any string, percent-encoding its UTF-8 and decoding gives it back", async () => {
+    const { decodePath } = await import("../../src/protocol/scope.ts")
+    fc.assert(fc.property(fc.string({ unit: "grapheme", maxLength: 20 }), (s) => {
+      expect(decodePath("/" + encodeURIComponent(s))).toBe("/" + s)
+    }))
+  })
+})
