@@ -1,0 +1,226 @@
+/**
+ * Stronger, in-process versions of rules other files check more loosely:
+ * LIFE-1 (no connection is accepted while lifespan startup is pending),
+ * RUN-7 (the drain timeout resets a stream with RST_STREAM CANCEL, interrupts
+ * its app and logs end=shutdown) and HTTP-11 (an app that took one chunk
+ * bounds the client's upload to the stream window plus node's buffer).
+ */
+import { Effect, Exit, Scope } from "effect"
+import { createHash } from "node:crypto"
+import { once } from "node:events"
+import * as net from "node:net"
+import { afterEach, describe, expect, it } from "vitest"
+import type { EgiScope, Receive, Send } from "../../src/index.ts"
+import { unsupportedScope } from "../../src/protocol/unsupported.ts"
+import { start } from "../../src/runner/server.ts"
+import { deferred, sleep, within } from "../support/async.ts"
+import { rawHttp, statusOf } from "../support/clients.ts"
+import { closeSession, collect, connect } from "../support/h2client.ts"
+import { ended, FrameType, goaway, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
+import { listen, memoryLogger } from "../support/server.ts"
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const CANCEL = 8
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+/** A port in 19000–19999 that was free a moment ago (bound and closed). */
+const freePort = async (): Promise<number> => {
+  for (let i = 0; i < 50; i++) {
+    const port = 19000 + Math.floor(Math.random() * 1000)
+    const server = net.createServer()
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false))
+      server.listen(port, "127.0.0.1", () => resolve(true))
+    })
+    if (ok) {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      return port
+    }
+  }
+  throw new Error("no free port in 19000-19999")
+}
+
+/** How a TCP connect to 127.0.0.1:`port` ends: "connected" or the error code. */
+const tryConnect = (port: number): Promise<string> =>
+  new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1")
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve("timeout")
+    }, 1000)
+    socket.once("connect", () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve("connected")
+    })
+    socket.once("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      resolve(e.code ?? e.message)
+    })
+  })
+
+describe("LIFE-1: no connection before the startup reply", () => {
+  it("LIFE-1: while lifespan.startup is unanswered, a TCP connect to the server's port is refused (ECONNREFUSED); after the reply, a request gets 200", async () => {
+    const port = await freePort()
+    const reply = deferred()
+    const gotStartup = deferred()
+    const app = Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
+      if (scope.type === "lifespan") {
+        const event = yield* receive
+        if (event.type !== "lifespan.startup") return
+        gotStartup.resolve()
+        yield* Effect.promise(() => reply.promise)
+        yield* send({ type: "lifespan.startup.complete" })
+        const shutdown = yield* receive
+        if (shutdown.type === "lifespan.shutdown") yield* send({ type: "lifespan.shutdown.complete" })
+        return
+      }
+      if (scope.type !== "http") return yield* unsupportedScope(scope)
+      yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "text/plain"]] })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode("up") })
+    })
+    const { logger } = memoryLogger()
+    const scope = Effect.runSync(Scope.make())
+    cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+    const starting = Effect.runPromise(Scope.provide(scope)(start(app, { port, logger, drainTimeout: 500 })))
+    starting.catch(() => {}) // awaited below; no unhandled rejection if the test fails first
+    cleanups.push(() => reply.resolve())
+
+    await within(gotStartup.promise, 3000, "lifespan.startup")
+    // Several probes over ~150 ms while the reply is still due.
+    const probes: Array<string> = []
+    for (let i = 0; i < 4; i++) {
+      probes.push(await tryConnect(port))
+      await sleep(50)
+    }
+    expect(probes).toEqual(["ECONNREFUSED", "ECONNREFUSED", "ECONNREFUSED", "ECONNREFUSED"])
+
+    reply.resolve()
+    const server = await within(starting, 3000, "the server to start after the reply")
+    expect(server.port).toBe(port)
+    const r = await rawHttp(port, ["GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n"])
+    expect(statusOf(r.text)).toBe(200)
+  })
+})
+
+describe("RUN-7: the drain timeout resets what still runs", () => {
+  it("RUN-7: drainTimeout 300, an h2 stream whose app sent one chunk and waits forever: the client gets RST_STREAM CANCEL (8) on it (a frame, before any socket close, no END_STREAM); the app's onInterrupt finalizer ran before close() resolved; the access line says end=shutdown", async () => {
+    const record: Array<string> = []
+    const sentChunk = deferred()
+    const app = Effect.fnUntraced(function*(scope: EgiScope, _receive: Receive, send: Send) {
+      if (scope.type !== "http") return yield* unsupportedScope(scope)
+      yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "text/plain"]] })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode("first"), moreBody: true })
+      sentChunk.resolve()
+      yield* Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => void record.push("interrupted"))))
+    })
+    const server = await listen(app, { drainTimeout: 300 })
+    let closed = false
+    cleanups.push(() => (closed ? undefined : server.close()))
+
+    const c = await rawH2(server.port, [requestHeaders(1, server.port, "/hold")])
+    cleanups.push(() => c.destroy())
+    await within(sentChunk.promise, 3000, "the app's first chunk")
+    expect(await c.until((f) => f.some((x) => x.type === FrameType.DATA && x.stream === 1 && x.payload.length > 0), 3000)).toBe(true)
+
+    const t0 = Date.now()
+    const closing = server.close().then(() => {
+      closed = true
+      record.push("close resolved")
+    })
+    const reset = await c.until((f) => rstCode(f, 1) !== undefined, 3000)
+    const resetAfter = Date.now() - t0
+    const socketClosedBeforeReset = c.closed() && !reset
+    // The reset is seen: let the connection go so that close() need not wait for it.
+    c.destroy()
+    await within(closing, 3000, "server.close()")
+
+    expect(rstCode(c.frames, 1)).toBe(CANCEL)
+    expect(ended(c.frames, 1)).toBe(false)
+    expect(socketClosedBeforeReset).toBe(false)
+    // GOAWAY NO_ERROR (last stream 1) came first, at the start of the drain
+    expect(goaway(c.frames)).toEqual({ lastStreamId: 1, code: 0 })
+    expect(resetAfter).toBeGreaterThanOrEqual(250)
+    expect(record).toEqual(["interrupted", "close resolved"])
+    const line = server.lines.access.find((l) => l.includes("stream=1"))
+    expect(line).toBeDefined()
+    expect(line).toContain('"GET /hold HTTP/2" 200 5 ')
+    expect(line).toContain("end=shutdown")
+  })
+})
+
+describe("HTTP-11: one chunk taken, the rest waits", () => {
+  it("HTTP-11: HTTP/2: an app that took ONE chunk and waits: a 16 MiB upload gets under 300 KiB onto the client's socket (64 KiB window + 64 KiB buffer + the chunk) and stays there; released, the app reads the rest and the upload arrives intact", async () => {
+    const total = 16 * MiB
+    const piece = 64 * KiB
+    const chunks: Array<Buffer> = []
+    const hash = createHash("sha256")
+    for (let at = 0; at < total; at += piece) {
+      const c = Buffer.alloc(piece)
+      for (let i = 0; i < piece; i += 4) c.writeUInt32LE((at + i) >>> 0, i)
+      chunks.push(c)
+      hash.update(c)
+    }
+    const sha256 = hash.digest("hex")
+
+    const go = deferred()
+    const tookOne = deferred<number>()
+    cleanups.push(() => go.resolve())
+    const app = Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
+      if (scope.type !== "http") return yield* unsupportedScope(scope)
+      const h = createHash("sha256")
+      let length = 0
+      let complete = false
+      const first = yield* receive
+      if (first.type === "http.request") {
+        h.update(first.body)
+        length += first.body.length
+        complete = !first.moreBody
+      }
+      tookOne.resolve(length)
+      yield* Effect.promise(() => go.promise)
+      for (let i = 0; i < 1_000_000 && !complete; i++) {
+        const event = yield* receive
+        if (event.type !== "http.request") break
+        h.update(event.body)
+        length += event.body.length
+        complete = !event.moreBody
+      }
+      yield* send({ type: "http.response.start", status: complete ? 200 : 400 })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode(JSON.stringify({ length, sha256: h.digest("hex") })) })
+    })
+    const server = await listen(app, { drainTimeout: 500 })
+    cleanups.push(() => server.close())
+    const session = await connect(server.url)
+    cleanups.push(() => closeSession(session))
+    const socket = session.socket
+    const before = socket.bytesWritten
+
+    const stream = session.request({ ":method": "POST", ":path": "/upload" })
+    const result = collect(stream)
+    const writer = (async () => {
+      for (const chunk of chunks) if (!stream.write(chunk)) await once(stream, "drain")
+      stream.end()
+    })()
+    const firstChunk = await within(tookOne.promise, 3000, "the app's first chunk")
+    expect(firstChunk).toBeGreaterThan(0)
+
+    await sleep(500)
+    const a = socket.bytesWritten - before
+    await sleep(200)
+    const b = socket.bytesWritten - before
+    expect(a).toBeLessThan(300 * KiB)
+    expect(b).toBe(a)
+
+    go.resolve()
+    await within(writer, 10_000, "the upload")
+    const r = await within(result, 10_000, "the response")
+    expect(r.status).toBe(200)
+    expect(JSON.parse(r.body.toString())).toEqual({ length: total, sha256 })
+  })
+})
