@@ -122,6 +122,12 @@ describe("examples/hello.ts with curl and nghttp", () => {
     expect(r.body.toString()).toBe("Hello, world!")
   })
 
+  it("RUN-9: an HTTP/1.1 request asking to upgrade to h2c (curl --http2) is answered over HTTP/1.1", async () => {
+    const r = await curlOk(["--http2", "-H", "connection: keep-alive", `${server.url}/`])
+    expect(r.statusLine).toBe("HTTP/1.1 200 OK")
+    expect(r.body.toString()).toBe("Hello, world!")
+  })
+
   it("RUN-9: nghttp -nv gets :status 200 and one 13-byte DATA frame with END_STREAM", async () => {
     const r = await run("nghttp", ["-nv", "-t", "5", `${server.url}/`])
     const out = r.stdout.toString("latin1")
