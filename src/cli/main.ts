@@ -12,7 +12,7 @@ import { parseArgs } from "node:util"
 import { pathToFileURL } from "node:url"
 import type { App } from "../protocol/app.ts"
 import { consoleLogger } from "../runner/log.ts"
-import { defaults, type RunnerOptions } from "../runner/options.ts"
+import { defaults, maxSetting, maxTimerMs, type RunnerOptions } from "../runner/options.ts"
 import { serve } from "../runner/server.ts"
 
 const HELP = `egi — serve EGI apps over HTTP/2 and HTTP/1.1
@@ -46,10 +46,8 @@ access-log line on stdout; SIGINT/SIGTERM drain and exit 0.`
 
 class UsageError extends Error {}
 
-/** Largest HTTP/2 SETTINGS value (RFC 9113 §6.5.1: 32 bits). */
-const MAX_SETTING = 2 ** 32 - 1
-/** Largest Node timer delay, in seconds (2^31 − 1 ms). */
-const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000)
+const MAX_SETTING = maxSetting
+const MAX_SECONDS = Math.floor(maxTimerMs / 1000)
 
 const number = (name: string, value: string | undefined, fallback: number, max: number, scale = 1): number => {
   if (value === undefined) return fallback

@@ -123,11 +123,15 @@ export const LifespanStartup = lifespanIn("lifespan.startup")
 export const LifespanShutdown = lifespanIn("lifespan.shutdown")
 /** Startup Complete — `send` event (spec.md §6.3). @since 0.1.0 @category schemas */
 export const LifespanStartupComplete = lifespanOut("lifespan.startup.complete")
-/** Startup Failed — `send` event; the server exits non-zero (spec.md §6.3). @since 0.1.0 @category schemas */
+/**
+ * Startup Failed — `send` event: the server does not start; `message` (optional)
+ * becomes the `ServeError` detail the CLI prints before exiting 1 (spec.md §6.3).
+ * @since 0.1.0 @category schemas
+ */
 export const LifespanStartupFailed = lifespanFailed("lifespan.startup.failed")
 /** Shutdown Complete — `send` event (spec.md §6.3). @since 0.1.0 @category schemas */
 export const LifespanShutdownComplete = lifespanOut("lifespan.shutdown.complete")
-/** Shutdown Failed — `send` event (spec.md §6.3). @since 0.1.0 @category schemas */
+/** Shutdown Failed — `send` event; `message` (optional) is logged (spec.md §6.3). @since 0.1.0 @category schemas */
 export const LifespanShutdownFailed = lifespanFailed("lifespan.shutdown.failed")
 
 // ---------------------------------------------------------------------------
@@ -148,21 +152,21 @@ export const LifespanOutboundEvent = Schema.Union([
   LifespanShutdownFailed
 ])
 
-/** @since 0.1.0 @category models */
+/** The type of the `HttpRequest` schema (spec.md §4.3). @since 0.1.0 @category models */
 export type HttpRequest = typeof HttpRequest.Type
-/** @since 0.1.0 @category models */
+/** The type of the `HttpDisconnect` schema (spec.md §4.4). @since 0.1.0 @category models */
 export type HttpDisconnect = typeof HttpDisconnect.Type
-/** @since 0.1.0 @category models */
+/** The type of the `HttpResponseStart` schema (spec.md §4.5). @since 0.1.0 @category models */
 export type HttpResponseStart = typeof HttpResponseStart.Type
-/** @since 0.1.0 @category models */
+/** The type of the `HttpResponseBody` schema (spec.md §4.5). @since 0.1.0 @category models */
 export type HttpResponseBody = typeof HttpResponseBody.Type
-/** @since 0.1.0 @category models */
+/** The type of the `HttpInboundEvent` schema (spec.md §4.2). @since 0.1.0 @category models */
 export type HttpInboundEvent = typeof HttpInboundEvent.Type
-/** @since 0.1.0 @category models */
+/** The type of the `HttpOutboundEvent` schema (spec.md §4.2). @since 0.1.0 @category models */
 export type HttpOutboundEvent = typeof HttpOutboundEvent.Type
-/** @since 0.1.0 @category models */
+/** The type of the `LifespanInboundEvent` schema (spec.md §6.2). @since 0.1.0 @category models */
 export type LifespanInboundEvent = typeof LifespanInboundEvent.Type
-/** @since 0.1.0 @category models */
+/** The type of the `LifespanOutboundEvent` schema (spec.md §6.3). @since 0.1.0 @category models */
 export type LifespanOutboundEvent = typeof LifespanOutboundEvent.Type
 
 /**

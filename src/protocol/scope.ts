@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import { LocalProtocolError } from "./errors.ts"
 import type { Headers } from "./headers.ts"
 
 /**
@@ -111,6 +112,25 @@ export interface LifespanScope extends Correlator {
  * @category models
  */
 export type EgiScope = HttpScope | LifespanScope
+
+/**
+ * The `LocalProtocolError` (rule CORE-3) for an outbound event whose
+ * correlator, when it carries one, differs from its scope's; else undefined.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkCorrelator = (
+  event: { readonly connectionId?: number; readonly streamId?: number },
+  scope: Correlator
+): LocalProtocolError | undefined =>
+  (event.connectionId !== undefined && event.connectionId !== scope.connectionId) ||
+    (event.streamId !== undefined && event.streamId !== scope.streamId)
+    ? new LocalProtocolError({
+      rule: "CORE-3",
+      detail: `event correlator ${event.connectionId}/${event.streamId} does not match the scope's ${scope.connectionId}/${scope.streamId}`
+    })
+    : undefined
 
 const NEEDS_DECODING = /[%\x80-\xff]/
 const HEX = /^[0-9a-fA-F]{2}$/

@@ -4,8 +4,9 @@
  * Everything that decides whether an event may be sent or received in a
  * given state lives in this file, as data: `(state, input) → next state`. A
  * pair missing from a table is a protocol violation, reported with the rule
- * ID that forbids it. The runner, the validator and the property tests all
- * read these same tables. Pure: no Node imports.
+ * ID that forbids it. The runner checks every send against tables 1 and 3;
+ * its exchange produces the receive events of table 2, and the property
+ * tests check both against these tables. Pure: no Node imports.
  *
  * @since 0.1.0
  */

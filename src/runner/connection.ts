@@ -2,6 +2,7 @@
  * What the runner knows about one accepted connection, kept on its socket
  * (and, for HTTP/2, on its session) under a private symbol.
  */
+import type * as http from "node:http"
 import type * as net from "node:net"
 
 const kConnection = Symbol("egi.connection")
@@ -40,6 +41,20 @@ export const connectionTagger = () => {
 /** The info tagged on a socket or session, if any. */
 export const connectionOf = (holder: unknown): ConnectionInfo | undefined =>
   holder === undefined || holder === null ? undefined : (holder as Tagged)[kConnection]
+
+/**
+ * HTTP/1.1: makes the response in progress on `socket` the last one — the
+ * connection closes once it ends. False when no response is in progress.
+ * (node:http keeps the response it is writing as `socket._httpMessage`.)
+ */
+export const closeAfterResponse = (socket: net.Socket): boolean => {
+  const inProgress = (socket as net.Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage
+  if (inProgress == null) return false
+  inProgress.shouldKeepAlive = false
+  if (inProgress.writableFinished) socket.end()
+  else inProgress.once("finish", () => socket.end())
+  return true
+}
 
 /** Copies a socket's info onto another holder (an HTTP/2 session). */
 export const tagAlso = (holder: object, info: ConnectionInfo): void => {

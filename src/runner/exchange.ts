@@ -13,7 +13,7 @@ import type { Readable } from "node:stream"
 import { LocalProtocolError, RemoteProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
 import type { HttpDisconnect, HttpRequest, InboundEvent, OutboundEvent } from "../protocol/events.ts"
 import { type Headers, isFieldName, isFieldValue, singleValue } from "../protocol/headers.ts"
-import type { HttpScope } from "../protocol/scope.ts"
+import { checkCorrelator, type HttpScope } from "../protocol/scope.ts"
 import { nextResponseState, type RequestState, type ResponseState } from "../protocol/state.ts"
 
 const EMPTY = new Uint8Array(0)
@@ -42,19 +42,20 @@ type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
 const reasonPhrase = (status: number): string =>
   status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : status === 408 ? "Request Timeout" : "Bad Request"
 
-/** A status whose response carries no content (RFC 9110 §6.4.1). */
-const noContent = (status: number): boolean => status === 204 || status === 304 || (status >= 100 && status < 200)
+/** A final status whose response carries no content (RFC 9110 §6.4.1). */
+const noContent = (status: number): boolean => status === 204 || status === 304
 
-/** The app's declared content-length: -1 when absent, -2 when not a decimal integer. */
-const declaredLength = (headers: Headers): number => {
-  for (let i = 0; i < headers.length; i++) {
-    const h = headers[i]!
-    if (h[0] === "content-length") return /^\d{1,15}$/.test(h[1]) ? Number(h[1]) : -2
-  }
-  return -1
-}
+const DECIMAL = /^\d{1,15}$/
 
-const checkHeaders = (headers: Headers): LocalProtocolError | undefined => {
+/**
+ * Checks the app's response header list in one pass (HTTP-5, HTTP-6,
+ * HTTP-16, HTTP-17) and returns the declared content-length (-1 if none),
+ * or the error naming the rule broken.
+ */
+const checkHeaders = (headers: Headers): number | LocalProtocolError => {
+  let declared = -1
+  let seen: Set<string> | undefined
+  let firstSingle: string | undefined
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]
     if (!Array.isArray(h) || h.length !== 2) {
@@ -66,17 +67,21 @@ const checkHeaders = (headers: Headers): LocalProtocolError | undefined => {
     if (!isFieldValue(h[1])) {
       return new LocalProtocolError({ rule: "HTTP-6", detail: `value of ${h[0]} is not an RFC 9110 field value` })
     }
-  }
-  if (headers.length > 1) {
-    const seen = new Set<string>()
-    for (let i = 0; i < headers.length; i++) {
-      const name = headers[i]![0]
-      if (!singleValue.has(name)) continue
+    const name = h[0]
+    if (!singleValue.has(name)) continue
+    // Most responses carry one single-value field at most: no Set for those.
+    if (firstSingle === undefined) firstSingle = name
+    else {
+      seen ??= new Set([firstSingle])
       if (seen.has(name)) return new LocalProtocolError({ rule: "HTTP-16", detail: `${name} sent twice` })
       seen.add(name)
     }
+    if (name === "content-length") {
+      if (!DECIMAL.test(h[1])) return new LocalProtocolError({ rule: "HTTP-17", detail: "content-length is not a decimal integer" })
+      declared = Number(h[1])
+    }
   }
-  return undefined
+  return declared
 }
 
 /**
@@ -103,14 +108,18 @@ export abstract class Exchange {
 
   protected readonly host: ExchangeHost
   protected readonly readable: Readable
-  /** Declared Content-Length, or -1. */
-  protected readonly contentLength: number
+  /** Declared request Content-Length in bytes, or -1. */
+  readonly contentLength: number
+  /** The supervisor started the app (false for a request rejected up front). */
+  admitted = false
   /** The request has no body at all (END_STREAM on HEADERS, or no length and no chunking). */
   protected readonly noBody: boolean
   private pendingStatus = 0
   private pendingHeaders: Headers = []
   /** The content-length the app declared, or -1. */
   private declared = -1
+  /** The response carries no body (HEAD, 204, 304): body events are accepted and dropped. */
+  private bodyless = false
   private eof = false
   private armed = false
   private waiters: Array<Resume<InboundEvent>> | undefined = undefined
@@ -159,6 +168,11 @@ export abstract class Exchange {
     return !this.responseComplete() && this.wireClosed()
   }
 
+  /** The stream ended before the response did: the runner ended it, or the peer went away. */
+  ended(): boolean {
+    return this.endReason !== undefined || this.wireGone()
+  }
+
   /** The response is complete: the app sent its last body, or the runner answered for it. */
   responseComplete(): boolean {
     return this.response === "done" || this.answered
@@ -171,7 +185,7 @@ export abstract class Exchange {
   /** The emitter of `drain` and `close` for the response side. */
   protected abstract get sink(): NodeJS.EventEmitter
   /** The response is complete on the wire. */
-  abstract wireFinished(): boolean
+  protected abstract wireFinished(): boolean
 
   // -------------------------------------------------------------------------
   // receive
@@ -339,8 +353,8 @@ export abstract class Exchange {
     const sink = this.sink
     const onClose = (): void => {
       sink.off("close", onClose)
-      if (!this.wireGone() || this.request === "disconnected") return
-      if (this.waiting()) return this.wake()
+      // A waiting receiver is answered by arm()'s own close listener.
+      if (!this.wireGone() || this.request === "disconnected" || this.waiting()) return
       this.endReason ??= "peer"
       onGone()
     }
@@ -359,43 +373,36 @@ export abstract class Exchange {
   }
 
   private onSend(event: OutboundEvent): Effect.Effect<void, SendError> {
-    if (
-      (event.connectionId !== undefined && event.connectionId !== this.scope.connectionId) ||
-      (event.streamId !== undefined && event.streamId !== this.scope.streamId)
-    ) {
-      return Effect.fail(new LocalProtocolError({ rule: "CORE-3", detail: "event correlator does not match the scope" }))
-    }
+    const foreign = checkCorrelator(event, this.scope)
+    if (foreign !== undefined) return Effect.fail(foreign)
     switch (event.type) {
       case "http.response.start": {
         const next = nextResponseState(this.response, "start")
         if (typeof next !== "string") return Effect.fail(next)
         // The runner ended the stream (malformed, too large) or the peer went
         // away: the app learns it as a closed stream (HTTP-9).
-        if (this.endReason !== undefined || this.wireGone()) return Effect.fail(this.closedError())
+        if (this.ended()) return Effect.fail(this.closedError())
         const status = event.status
         if (!Number.isInteger(status) || status < 200 || status > 599) {
           return Effect.fail(new LocalProtocolError({ rule: "HTTP-4", detail: `status ${status} is not an integer in 200–599` }))
         }
         const headers = event.headers ?? []
-        const bad = checkHeaders(headers)
-        if (bad !== undefined) return Effect.fail(bad)
-        const declared = declaredLength(headers)
-        if (declared === -2) {
-          return Effect.fail(new LocalProtocolError({ rule: "HTTP-17", detail: "content-length is not a decimal integer" }))
-        }
+        const declared = checkHeaders(headers)
+        if (typeof declared !== "number") return Effect.fail(declared)
         this.response = next
         this.pendingStatus = status
         this.pendingHeaders = headers
         this.declared = declared
+        this.bodyless = noContent(status) || this.scope.method === "HEAD"
         return Effect.void
       }
       case "http.response.body": {
         const more = event.moreBody === true
         const next = nextResponseState(this.response, more ? "more" : "last")
         if (typeof next !== "string") return Effect.fail(next)
-        if (this.endReason !== undefined || this.wireGone()) return Effect.fail(this.closedError())
+        if (this.ended()) return Effect.fail(this.closedError())
         const body = event.body ?? EMPTY
-        const bodyless = noContent(this.pendingStatus !== 0 ? this.pendingStatus : this.status) || this.scope.method === "HEAD"
+        const bodyless = this.bodyless
         if (this.declared >= 0 && !bodyless) {
           const total = this.bytesOut + body.length
           if (total > this.declared || (!more && total !== this.declared)) {
@@ -463,7 +470,7 @@ export abstract class Exchange {
   // -------------------------------------------------------------------------
 
   /** Nothing of the response is on the wire yet: a full error response can still be sent. */
-  canRespond(): boolean {
+  protected canRespond(): boolean {
     return this.status === 0 && !this.wireGone()
   }
 

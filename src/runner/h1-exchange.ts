@@ -21,12 +21,10 @@ const toFlat = (headers: Headers, contentLength: number): Array<string> => {
  * An exchange over a node:http IncomingMessage/ServerResponse pair.
  */
 export class H1Exchange extends Exchange {
-  readonly req: IncomingMessage
   readonly res: ServerResponse
 
   constructor(scope: HttpScope, host: ExchangeHost, req: IncomingMessage, res: ServerResponse, contentLength: number, noBody: boolean) {
     super(scope, host, req, contentLength, noBody)
-    this.req = req
     this.res = res
   }
 
@@ -52,7 +50,7 @@ export class H1Exchange extends Exchange {
     return this.res.destroyed
   }
 
-  wireFinished(): boolean {
+  protected wireFinished(): boolean {
     return this.res.writableFinished
   }
 

@@ -5,12 +5,10 @@
  */
 import * as http from "node:http"
 import type * as net from "node:net"
-import { fromRaw } from "../protocol/headers.ts"
-import { decodePath, type HttpScope } from "../protocol/scope.ts"
-import { connectionOf } from "./connection.ts"
+import { closeAfterResponse, connectionOf } from "./connection.ts"
 import { H1Exchange } from "./h1-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
-import { egiInfo, noExtensions, type ScopeDefaults } from "./scope-defaults.ts"
+import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
 
 /** Builds the HTTP/1.x server. */
@@ -30,33 +28,22 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     if (conn === undefined) return void res.destroy()
     conn.requests += 1
     if (defaults.draining()) res.shouldKeepAlive = false
-    const url = req.url ?? "/"
-    const q = url.indexOf("?")
-    const rawPath = q < 0 ? url : url.slice(0, q)
-    const cl = req.headers["content-length"]
-    const contentLength = cl === undefined ? -1 : Number(cl)
-    const scope: HttpScope = {
-      type: "http",
-      egi: egiInfo,
-      httpVersion: req.httpVersion === "1.0" ? "1.0" : "1.1",
-      method: req.method ?? "GET",
-      scheme: conn.scheme,
-      authority: req.headers.host ?? null,
-      path: decodePath(rawPath),
-      rawPath,
-      queryString: q < 0 ? "" : url.slice(q + 1),
-      rootPath: opts.rootPath,
-      headers: fromRaw(req.rawHeaders, false),
-      client: conn.client,
-      server: conn.server,
-      connectionId: conn.id,
-      streamId: conn.requests,
-      extensions: noExtensions,
-      state: defaults.state()
-    }
-    const declared = Number.isFinite(contentLength) ? contentLength : -1
+    const scope = makeHttpScope(
+      {
+        httpVersion: req.httpVersion === "1.0" ? "1.0" : "1.1",
+        method: req.method ?? "GET",
+        scheme: conn.scheme,
+        authority: req.headers.host ?? null,
+        target: req.url ?? "/",
+        rawHeaders: req.rawHeaders,
+        streamId: conn.requests
+      },
+      conn,
+      defaults
+    )
+    const contentLength = parseContentLength(req.headers["content-length"])
     const noBody = req.headers["transfer-encoding"] === undefined && contentLength <= 0
-    supervisor.admit(new H1Exchange(scope, supervisor.host, req, res, declared, noBody), declared)
+    supervisor.admit(new H1Exchange(scope, supervisor.host, req, res, contentLength, noBody))
   })
 
   // A request node:http cannot parse: 400 (431 for an oversized head, 408
@@ -66,12 +53,8 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     if (code === "ECONNRESET" || code === "HPE_INVALID_EOF_STATE" || !socket.writable) return void socket.destroy()
     // A response still in progress on this connection (pipelining): an error
     // response now would be spliced into it. Let it finish, then close.
-    const inProgress = (socket as net.Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage
-    if (inProgress != null) {
+    if (closeAfterResponse(socket)) {
       opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} malformed pipelined HTTP/1.1 request (${code || err.message}): closing after the response in progress`)
-      inProgress.shouldKeepAlive = false
-      if (inProgress.writableFinished) socket.end()
-      else inProgress.once("finish", () => socket.end())
       return
     }
     const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400

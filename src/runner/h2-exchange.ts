@@ -64,7 +64,7 @@ export class H2Exchange extends Exchange {
     return s.destroyed || s.closed
   }
 
-  wireFinished(): boolean {
+  protected wireFinished(): boolean {
     return this.stream.writableFinished
   }
 

@@ -4,13 +4,11 @@
  * scope and an exchange (spec.md §4.1, RFC 9113 §8.3.1).
  */
 import * as http2 from "node:http2"
-import { fromRaw } from "../protocol/headers.ts"
-import { decodePath, type HttpScope } from "../protocol/scope.ts"
 import { connectionOf, tagAlso } from "./connection.ts"
 import { ErrorCode } from "./exchange.ts"
 import { H2Exchange } from "./h2-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
-import { egiInfo, noExtensions, type ScopeDefaults } from "./scope-defaults.ts"
+import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
 
 const ignore = (): void => {}
@@ -42,32 +40,21 @@ export const makeH2Server = (
     stream.on("error", ignore)
     const conn = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
-    const path = headers[":path"] ?? ""
-    const q = path.indexOf("?")
-    const rawPath = q < 0 ? path : path.slice(0, q)
-    const cl = headers["content-length"]
-    const contentLength = cl === undefined ? -1 : Number(cl)
-    const scope: HttpScope = {
-      type: "http",
-      egi: egiInfo,
-      httpVersion: "2",
-      method: headers[":method"] ?? "GET",
-      scheme: headers[":scheme"] === "https" ? "https" : "http",
-      authority: headers[":authority"] ?? null,
-      path: decodePath(rawPath),
-      rawPath,
-      queryString: q < 0 ? "" : path.slice(q + 1),
-      rootPath: opts.rootPath,
-      headers: fromRaw(raw, true),
-      client: conn.client,
-      server: conn.server,
-      connectionId: conn.id,
-      streamId: stream.id ?? 0,
-      extensions: noExtensions,
-      state: defaults.state()
-    }
-    const declared = Number.isFinite(contentLength) ? contentLength : -1
-    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, declared, (flags & END_STREAM) !== 0), declared)
+    const scope = makeHttpScope(
+      {
+        httpVersion: "2",
+        method: headers[":method"] ?? "GET",
+        scheme: headers[":scheme"] === "https" ? "https" : "http",
+        authority: headers[":authority"] ?? null,
+        target: headers[":path"] ?? "",
+        rawHeaders: raw,
+        streamId: stream.id ?? 0
+      },
+      conn,
+      defaults
+    )
+    const contentLength = parseContentLength(headers["content-length"])
+    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0))
   })
   return server
 }

@@ -7,8 +7,9 @@ import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 import { LocalProtocolError } from "../protocol/errors.ts"
 import type { App } from "../protocol/app.ts"
 import type { InboundEvent, LifespanInboundEvent, OutboundEvent } from "../protocol/events.ts"
-import { EGI_VERSION, type LifespanScope } from "../protocol/scope.ts"
-import { type LifespanState, nextLifespanState } from "../protocol/state.ts"
+import { checkCorrelator, type LifespanScope } from "../protocol/scope.ts"
+import { egiInfo } from "./http-scope.ts"
+import { type LifespanState, lifespanTable, nextLifespanState } from "../protocol/state.ts"
 import { ServeError } from "./errors.ts"
 import type { Logger } from "./options.ts"
 
@@ -25,12 +26,8 @@ export interface Lifespan {
   readonly shutdown: (timeoutMs: number) => Effect.Effect<void>
 }
 
-const lifespanReplies: ReadonlySet<string> = new Set([
-  "lifespan.startup.complete",
-  "lifespan.startup.failed",
-  "lifespan.shutdown.complete",
-  "lifespan.shutdown.failed"
-])
+/** Every reply type of table 3. */
+const lifespanReplies: ReadonlySet<string> = new Set(Object.values(lifespanTable).flatMap((row) => Object.keys(row)))
 
 /**
  * Runs the startup phase. Fails with `ServeError` (`StartupFailed`) when the
@@ -41,7 +38,7 @@ const lifespanReplies: ReadonlySet<string> = new Set([
 export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan, ServeError> =>
   Effect.gen(function*() {
     const state: Record<string, unknown> = {}
-    const scope: LifespanScope = { type: "lifespan", egi: { version: EGI_VERSION }, connectionId: 0, streamId: 0, state }
+    const scope: LifespanScope = { type: "lifespan", egi: egiInfo, connectionId: 0, streamId: 0, state }
     let phase: LifespanState = "startup"
     let inbox: LifespanInboundEvent | undefined = { type: "lifespan.startup", connectionId: 0, streamId: 0 }
     // Receivers waiting for the next event, oldest first.
@@ -63,9 +60,8 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
     })
     const send = (event: OutboundEvent) =>
       Effect.suspend(() => {
-        if ((event.connectionId !== undefined && event.connectionId !== 0) || (event.streamId !== undefined && event.streamId !== 0)) {
-          return Effect.fail(new LocalProtocolError({ rule: "CORE-3", detail: "event correlator does not match the lifespan scope (0/0)" }))
-        }
+        const foreign = checkCorrelator(event, scope)
+        if (foreign !== undefined) return Effect.fail(foreign)
         if (!lifespanReplies.has(event.type)) {
           return Effect.fail(new LocalProtocolError({ rule: "CORE-6", detail: `event type ${event.type} is not valid in a lifespan scope` }))
         }

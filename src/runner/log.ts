@@ -6,8 +6,10 @@
 import type { Logger } from "./options.ts"
 
 /**
- * The default logger: access lines to stdout, everything else to stderr,
- * each error line prefixed with an ISO timestamp.
+ * The default logger: access lines to stdout (buffered, flushed once per
+ * event-loop turn or at 64 KiB), info and error lines to stderr at once,
+ * each prefixed with an ISO 8601 timestamp (error lines also with `error`).
+ * `flush()` writes out buffered access lines (call it before exiting).
  *
  * @since 0.1.0
  * @category constructors

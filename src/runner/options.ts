@@ -5,17 +5,6 @@
  */
 
 /**
- * How the listener decides the protocol of a connection:
- * `auto` — cleartext: sniff the HTTP/2 connection preface (RFC 9113 §3.4) and
- * serve h2c or HTTP/1.1; `h2c` — cleartext, HTTP/2 prior knowledge only;
- * `tls` — h2 or http/1.1 by ALPN (RFC 7301).
- *
- * @since 0.1.0
- * @category models
- */
-export type ListenMode = "auto" | "h2c" | "tls"
-
-/**
  * Options of the Node runner. Sizes are in bytes, times in milliseconds.
  *
  * @since 0.1.0
@@ -26,7 +15,11 @@ export interface RunnerOptions {
   readonly host: string
   /** TCP port; 0 picks a free one. Default `8000`. */
   readonly port: number
-  /** Cleartext protocol choice; `tls` is implied by `tls`. Default `"auto"`. */
+  /**
+   * Cleartext HTTP/2 only, with prior knowledge (no HTTP/1.1 detection).
+   * Ignored with `tls`, where ALPN decides. Default false: the listener tells
+   * h2c from HTTP/1.1 by the connection preface (RFC 9113 §3.4).
+   */
   readonly h2cOnly: boolean
   /** PEM certificate chain and key; when set the listener serves TLS with ALPN h2, http/1.1. */
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined
@@ -38,7 +31,11 @@ export interface RunnerOptions {
   readonly maxBodySize: number
   /** HTTP/1.1: time to receive a request head (408 after it). Default 30000. */
   readonly headerTimeout: number
-  /** Idle connection lifetime: HTTP/2 GOAWAY, HTTP/1.1 keep-alive close. Default 60000. */
+  /**
+   * Idle connection lifetime: HTTP/2 GOAWAY, HTTP/1.1 keep-alive close; also
+   * how long a request body may stall while the app waits for it (then 408).
+   * 0 turns both off. Default 60000 (spec.md §8.3).
+   */
   readonly idleTimeout: number
   /** On shutdown, how long in-flight streams may take before they are reset. Default 10000. */
   readonly drainTimeout: number
@@ -71,6 +68,12 @@ export interface Logger {
  * @since 0.1.0
  * @category constants
  */
+/** Largest HTTP/2 SETTINGS value (RFC 9113 §6.5.1: 32 bits). @since 0.1.0 @category constants */
+export const maxSetting = 2 ** 32 - 1
+
+/** Largest delay a Node timer takes, in ms (2^31 − 1). @since 0.1.0 @category constants */
+export const maxTimerMs = 2 ** 31 - 1
+
 export const defaults: Omit<RunnerOptions, "logger"> = {
   host: "127.0.0.1",
   port: 8000,

@@ -9,14 +9,14 @@ import * as http2 from "node:http2"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import type { App } from "../protocol/app.ts"
-import { connectionOf, connectionTagger } from "./connection.ts"
+import { closeAfterResponse, connectionOf, connectionTagger } from "./connection.ts"
 import { classify } from "./detect.ts"
 import { ServeError } from "./errors.ts"
 import { makeH1Server } from "./h1-server.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
 import { type Lifespan, startLifespan } from "./lifespan.ts"
 import { consoleLogger } from "./log.ts"
-import { defaults, type RunnerOptions } from "./options.ts"
+import { defaults, maxTimerMs, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
 
 /**
@@ -68,9 +68,6 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
     return yield* listen(app, opts, lifespan).pipe(Effect.onError(() => lifespan.shutdown(opts.drainTimeout)))
   })
 
-/** Largest delay a Node timer takes, in ms (2^31 − 1). */
-const maxTimer = 2 ** 31 - 1
-
 /** Fails with `ServeError` (`Options`) for values node would reject later, on the first connection. */
 const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
   Effect.suspend(() => {
@@ -80,8 +77,8 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
       return Effect.fail(new ServeError({ reason: "Options", detail: (cause as Error).message, cause }))
     }
     for (const [name, ms] of [["headerTimeout", opts.headerTimeout], ["idleTimeout", opts.idleTimeout], ["drainTimeout", opts.drainTimeout]] as const) {
-      if (!Number.isFinite(ms) || ms < 0 || ms > maxTimer) {
-        return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimer} ms, got ${ms}` }))
+      if (!Number.isFinite(ms) || ms < 0 || ms > maxTimerMs) {
+        return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
       }
     }
     return Effect.void
@@ -96,6 +93,7 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
     const sessions = new Set<http2.ServerHttp2Session>()
     const supervisor = new Supervisor(app, opts)
     const scopeDefaults = {
+      rootPath: opts.rootPath,
       state: lifespan.supported ? () => ({ ...lifespan.state }) : () => ({}),
       draining: () => draining
     }
@@ -185,12 +183,7 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
       for (const session of sessions) if (!session.closed) session.close()
       h1server.closeIdleConnections()
       // HTTP/1.1 responses in flight: the connection closes once each ends.
-      for (const socket of sockets) {
-        const inFlight = (socket as net.Socket & { _httpMessage?: { shouldKeepAlive: boolean; writableFinished: boolean } & NodeJS.EventEmitter | null })._httpMessage
-        if (connectionOf(socket)?.protocol !== "h1" || inFlight == null) continue
-        inFlight.shouldKeepAlive = false
-        inFlight.once("finish", () => socket.end())
-      }
+      for (const socket of sockets) if (connectionOf(socket)?.protocol === "h1") closeAfterResponse(socket)
       // Connections still being classified have no request in flight.
       for (const socket of sockets) if (connectionOf(socket)?.protocol === "pending") socket.destroy()
       const done = yield* supervisor.whenIdle().pipe(Effect.timeoutOption(opts.drainTimeout))

@@ -5,12 +5,18 @@
  */
 import { Cause, Deferred, Effect, Exit, type Fiber } from "effect"
 import type { App } from "../protocol/app.ts"
-import type { RemoteProtocolError } from "../protocol/errors.ts"
-import { ErrorCode, type Exchange, type ExchangeHost } from "./exchange.ts"
+import { RemoteProtocolError } from "../protocol/errors.ts"
+import { type EndReason, ErrorCode, type Exchange, type ExchangeHost } from "./exchange.ts"
 import type { RunnerOptions } from "./options.ts"
 
+const endReasonOf: Record<RemoteProtocolError["reason"], EndReason> = {
+  ContentLengthMismatch: "malformed",
+  BodyTooLarge: "too-large",
+  BodyTimeout: "timeout"
+}
+
 /** `METHOD target HTTP/version` of an exchange, for log lines. */
-export const requestLine = (ex: Exchange): string => {
+const requestLine = (ex: Exchange): string => {
   const s = ex.scope
   const target = s.queryString === "" ? s.rawPath : `${s.rawPath}?${s.queryString}`
   return `${s.method} ${target} HTTP/${s.httpVersion}`
@@ -38,8 +44,11 @@ export class Supervisor {
       maxBodySize: opts.maxBodySize,
       writeBufferSize: opts.writeBufferSize,
       onRemoteError: (ex: Exchange, error: RemoteProtocolError) => {
+        ex.endReason ??= endReasonOf[error.reason]
         opts.logger.error(`${where(ex)}: ${error.reason}: ${error.detail}`)
         ex.reject(error.status, error.code)
+        // A request rejected before its app ran still gets its access-log line.
+        if (!ex.admitted && opts.accessLog) this.accessLog(ex)
       }
     }
   }
@@ -60,13 +69,17 @@ export class Supervisor {
    * Starts the app on `ex`, unless its declared Content-Length is over the
    * body limit: then 413 and the app is not called (RUN-8).
    */
-  admit(ex: Exchange, contentLength: number): void {
-    if (contentLength > this.opts.maxBodySize) {
-      ex.endReason = "too-large"
-      this.opts.logger.error(`${where(ex)}: BodyTooLarge: content-length ${contentLength}`)
-      ex.reject(413, ErrorCode.CANCEL)
-      if (this.opts.accessLog) this.accessLog(ex)
-      return
+  admit(ex: Exchange): void {
+    if (ex.contentLength > this.opts.maxBodySize) {
+      return this.host.onRemoteError(
+        ex,
+        new RemoteProtocolError({
+          reason: "BodyTooLarge",
+          status: 413,
+          code: ErrorCode.CANCEL,
+          detail: `content-length ${ex.contentLength} over ${this.opts.maxBodySize}`
+        })
+      )
     }
     let effect: Effect.Effect<void, unknown>
     try {
@@ -74,6 +87,7 @@ export class Supervisor {
     } catch (defect) {
       effect = Effect.die(defect)
     }
+    ex.admitted = true
     const fiber = Effect.runFork(effect)
     const exit = fiber.pollUnsafe()
     // Most responses complete synchronously: no bookkeeping for those.
@@ -124,7 +138,7 @@ export class Supervisor {
       }
     } else if (Cause.hasInterruptsOnly(exit.cause)) {
       if (!ex.responseComplete()) ex.wireReset(ErrorCode.CANCEL)
-    } else if ((ex.endReason !== undefined || ex.wireGone()) && onlyStreamClosed(exit.cause)) {
+    } else if (ex.ended() && onlyStreamClosed(exit.cause)) {
       // The peer went away and the app learnt it from send: nothing to report.
     } else {
       logger.error(`${where(ex)}: app failed: ${Cause.pretty(exit.cause)}`)
