@@ -5,7 +5,9 @@
 import * as http2 from "node:http2"
 import * as net from "node:net"
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+import { sleep } from "./async.ts"
+
+export { sleep }
 
 /** Polls `cond` every 5 ms; rejects with `what` after `ms`. */
 export const until = async (cond: () => boolean, what: string, ms = 3000): Promise<void> => {
@@ -126,28 +128,5 @@ export const h2request = (
     if (body !== undefined) req.end(body)
   })
 
-/** Connects a node:http2 client and waits for the session to be up. */
-export const h2connect = (url: string, options: http2.SecureClientSessionOptions = {}): Promise<http2.ClientHttp2Session> =>
-  new Promise((resolve, reject) => {
-    const session = http2.connect(url, options)
-    session.once("connect", () => {
-      session.off("error", reject)
-      session.on("error", () => {})
-      resolve(session)
-    })
-    session.once("error", reject)
-  })
-
-/** Closes a client session and waits for its 'close' (bounded). */
-export const h2close = (session: http2.ClientHttp2Session): Promise<void> =>
-  new Promise((resolve) => {
-    if (session.destroyed) return resolve()
-    const t = setTimeout(() => {
-      session.destroy()
-      resolve()
-    }, 1000)
-    session.close(() => {
-      clearTimeout(t)
-      resolve()
-    })
-  })
+/** node:http2 session helpers, one implementation (test/support/h2client.ts). */
+export { closeSession as h2close, connect as h2connect } from "./h2client.ts"

@@ -20,7 +20,7 @@ export interface H2Result {
 }
 
 /** Opens an HTTP/2 session and waits for the connection (and the server's SETTINGS). */
-export const connect = (url: string, options: http2.ClientSessionOptions = {}): Promise<http2.ClientHttp2Session> =>
+export const connect = (url: string, options: http2.SecureClientSessionOptions = {}): Promise<http2.ClientHttp2Session> =>
   new Promise((resolve, reject) => {
     const session = http2.connect(url, options)
     const onError = (err: Error) => reject(err)
