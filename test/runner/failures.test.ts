@@ -92,6 +92,17 @@ afterAll(async () => {
 
 const errorLinesFor = (path: string): Array<string> => server.lines.error.filter((l) => l.includes(` ${path} HTTP/`))
 
+/** A 200 whose "partial" body was cut by RST_STREAM INTERNAL_ERROR, never ended (RUN-3). */
+const expectResetAfterPartial = (h2: Awaited<ReturnType<typeof h2request>>): void => {
+  expect({ status: h2.status, body: h2.body, ended: h2.ended, rstCode: h2.rstCode, error: h2.error }).toEqual({
+    status: 200,
+    body: "partial",
+    ended: false,
+    rstCode: 2,
+    error: "ERR_HTTP2_STREAM_ERROR"
+  })
+}
+
 describe("RUN-2: failures before any response byte → 500", () => {
   for (const [path, what, logged] of [
     ["/fail-typed", "fails with a typed error", /app failed: BoomError: typed failure before sending/],
@@ -142,13 +153,7 @@ describe("RUN-4: an app that returns without completing the response", () => {
   // H2Exchange.wireReset destroys the stream instead (spec.md §8.6).
   it("RUN-4, RUN-3: returning after start + a partial body → h2 RST_STREAM INTERNAL_ERROR (rstCode 2), not END_STREAM; the connection survives", async () => {
     const h2 = await h2request(session, { ":path": "/return-partial" })
-    expect({ status: h2.status, body: h2.body, ended: h2.ended, rstCode: h2.rstCode, error: h2.error }).toEqual({
-      status: 200,
-      body: "partial",
-      ended: false,
-      rstCode: 2,
-      error: "ERR_HTTP2_STREAM_ERROR"
-    })
+    expectResetAfterPartial(h2)
     // Same session still serves.
     const next = await h2request(session, { ":path": "/ok?n=next" })
     expect(next.body).toBe("ok next")
@@ -171,13 +176,7 @@ describe("RUN-3: failure after the response head was sent", () => {
   // Regression: END_STREAM instead of RST_STREAM (see above).
   it("RUN-3: h2: the stream is reset with INTERNAL_ERROR (rstCode 2) after the partial body, not ended, and the connection keeps serving", async () => {
     const h2 = await h2request(session, { ":path": "/fail-after-body" })
-    expect({ status: h2.status, body: h2.body, ended: h2.ended, rstCode: h2.rstCode, error: h2.error }).toEqual({
-      status: 200,
-      body: "partial",
-      ended: false,
-      rstCode: 2,
-      error: "ERR_HTTP2_STREAM_ERROR"
-    })
+    expectResetAfterPartial(h2)
     expect(session.closed || session.destroyed).toBe(false)
     const next = await h2request(session, { ":path": "/ok?n=after" })
     expect(next.status).toBe(200)

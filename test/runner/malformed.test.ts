@@ -35,20 +35,28 @@ describe("HTTP-7 content-length mismatch on h2", () => {
     await server?.close()
   })
 
-  it("HTTP-7, HTTP-8: underrun (content-length 10, 5 bytes + END_STREAM): the app sees http.disconnect, the peer gets RST_STREAM PROTOCOL_ERROR or 400, the connection keeps serving", async () => {
-    // HEADERS first; the DATA only once the app is running (else node:http2 may reset the
-    // stream before it is ever handed to the runner).
+  /**
+   * POSTs `path` declaring `declared` bytes and sending `sent`, the DATA held
+   * until the app runs, then GETs `path-after` on the same connection.
+   */
+  const lengthMismatch = async (path: string, declared: number, sent: number) => {
     const probe = startProbe({
       port: server.port,
       timeout: 4,
       requests: [
-        { method: "POST", path: "/under", headers: [["content-length", "10"]], data: 5, hold: ["data"] },
-        { method: "GET", path: "/under-after" }
+        { method: "POST", path, headers: [["content-length", String(declared)]], data: sent, hold: ["data"] },
+        { method: "GET", path: `${path}-after` }
       ]
     })
-    await until(() => rec.find("/under") !== undefined, "the /under app to start")
+    await until(() => rec.find(path) !== undefined, `the ${path} app to start`)
     probe.release()
-    const r = await probe.result
+    return probe.result
+  }
+
+  it("HTTP-7, HTTP-8: underrun (content-length 10, 5 bytes + END_STREAM): the app sees http.disconnect, the peer gets RST_STREAM PROTOCOL_ERROR or 400, the connection keeps serving", async () => {
+    // HEADERS first; the DATA only once the app is running (else node:http2 may reset the
+    // stream before it is ever handed to the runner).
+    const r = await lengthMismatch("/under", 10, 5)
     // Stream 1 was rejected: RST_STREAM PROTOCOL_ERROR (node:http2) or a complete 400.
     const reset = r.resetCode(1)
     const status = r.status(1)
@@ -69,17 +77,7 @@ describe("HTTP-7 content-length mismatch on h2", () => {
   })
 
   it("HTTP-7: overrun (content-length 5, 10 bytes): the app never gets more than 5 bytes nor a complete body (node:http2 ends the connection with GOAWAY INTERNAL_ERROR)", async () => {
-    const probe = startProbe({
-      port: server.port,
-      timeout: 4,
-      requests: [
-        { method: "POST", path: "/over", headers: [["content-length", "5"]], data: 10, hold: ["data"] },
-        { method: "GET", path: "/over-after" }
-      ]
-    })
-    await until(() => rec.find("/over") !== undefined, "the /over app to start")
-    probe.release()
-    const r = await probe.result
+    const r = await lengthMismatch("/over", 5, 10)
     // What the wire shows on Node 24: the whole connection goes, GOAWAY INTERNAL_ERROR (2)
     // naming stream 1 as the last processed; no response for stream 1.
     expect(r.goaway, r.summary).toEqual({ error_code: 2, last_stream_id: 1 })
