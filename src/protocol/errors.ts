@@ -89,9 +89,29 @@ export class UnsupportedScopeError extends Data.TaggedError("UnsupportedScopeErr
 }
 
 /**
+ * A file body (`http.response.pathsend`, `http.response.zerocopysend`,
+ * spec.md §7.9) could not be opened or read: `code` is the system error code
+ * (`ENOENT`, `EACCES`, `EISDIR`, `EBADF`…), `file` the path or descriptor.
+ * Nothing was put on the wire: the app may still send another response (a
+ * 404, say); unhandled, it becomes a 500 like any failure (rule RUN-2).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class FileSendError extends Data.TaggedError("FileSendError")<{
+  readonly file: string | number
+  readonly code: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot send file ${String(this.file)}: ${this.code}: ${this.detail}`
+  }
+}
+
+/**
  * What `send` can fail with (spec.md §4.6).
  *
  * @since 0.1.0
  * @category errors
  */
-export type SendError = LocalProtocolError | StreamClosedError
+export type SendError = LocalProtocolError | StreamClosedError | FileSendError

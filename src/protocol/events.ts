@@ -56,7 +56,24 @@ export const HttpRequest = Schema.Struct({
   type: Schema.Literal("http.request"),
   ...correlated,
   body: Schema.Uint8Array,
-  moreBody: Schema.Boolean
+  moreBody: Schema.Boolean,
+  trailers: Schema.optionalKey(Schema.Boolean)
+})
+
+/**
+ * Request Trailers — `receive` event (spec.md §7.3, extension
+ * `http.request.trailers`). The trailer fields the client sent after the body
+ * (RFC 9110 §6.5): delivered right after the last `http.request`, which
+ * carries `trailers: true` when this event follows (rule HTTP-23). Names are
+ * lower-case, order and duplicates kept.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const HttpRequestTrailers = Schema.Struct({
+  type: Schema.Literal("http.request.trailers"),
+  ...correlated,
+  headers: HeadersSchema
 })
 
 /**
@@ -90,7 +107,9 @@ export const HttpResponseStart = Schema.Struct({
   type: Schema.Literal("http.response.start"),
   ...optionallyCorrelated,
   status: Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 200, maximum: 599 })),
-  headers: Schema.optionalKey(HeadersSchema)
+  headers: Schema.optionalKey(HeadersSchema),
+  trailers: Schema.optionalKey(Schema.Boolean),
+  neverIndex: Schema.optionalKey(Schema.Array(Schema.String))
 })
 
 /**
@@ -106,6 +125,122 @@ export const HttpResponseBody = Schema.Struct({
   ...optionallyCorrelated,
   body: Schema.optionalKey(Schema.Uint8Array),
   moreBody: Schema.optionalKey(Schema.Boolean)
+})
+
+/**
+ * Response Trailers — `send` event (spec.md §7.3, extension
+ * `http.response.trailers`). Sent once, after the last body of a response
+ * whose start said `trailers: true` (rule HTTP-18); it completes the
+ * response. On HTTP/2 a HEADERS frame with END_STREAM, on HTTP/1.1 the
+ * chunked trailer section; dropped when the request had no `te: trailers`
+ * (RFC 9110 §6.5.1). `neverIndex` as in `http.response.start`.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const HttpResponseTrailers = Schema.Struct({
+  type: Schema.Literal("http.response.trailers"),
+  ...optionallyCorrelated,
+  headers: HeadersSchema,
+  neverIndex: Schema.optionalKey(Schema.Array(Schema.String))
+})
+
+/**
+ * Server Push — `send` event (spec.md §7.1, extension `http.response.push`,
+ * RFC 9113 §8.4). Promises a `GET` of `path` (an absolute path, query
+ * allowed) with the request `headers` given; the runner sends PUSH_PROMISE
+ * and runs the app on the pushed stream with its own scope. Valid before the
+ * last body (rule HTTP-20). Where push is impossible the runner adds a
+ * `link: <path>; rel=preload` field to the response instead.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const HttpResponsePush = Schema.Struct({
+  type: Schema.Literal("http.response.push"),
+  ...optionallyCorrelated,
+  path: Schema.String,
+  headers: Schema.optionalKey(HeadersSchema)
+})
+
+/**
+ * Early Hints — `send` event (spec.md §7.2, extension
+ * `http.response.early_hint`, RFC 8297): a 103 response carrying one `link`
+ * field per entry of `links`. Only before `http.response.start` (rule HTTP-19).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const HttpResponseEarlyHint = Schema.Struct({
+  type: Schema.Literal("http.response.early_hint"),
+  ...optionallyCorrelated,
+  links: Schema.Array(Schema.String)
+})
+
+/**
+ * Stream Reset — `send` event (spec.md §7.4, extension
+ * `http.response.reset`): RST_STREAM with `errorCode` (RFC 9113 §7, an
+ * integer 0–2^32-1); the connection and its other streams are untouched.
+ * Nothing may be sent after it.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const HttpResponseReset = Schema.Struct({
+  type: Schema.Literal("http.response.reset"),
+  ...optionallyCorrelated,
+  errorCode: Schema.Number
+})
+
+/**
+ * Graceful GOAWAY — `send` event (spec.md §7.5, extension `http.goaway`):
+ * drain this stream's connection. HTTP/2: GOAWAY NO_ERROR with the last
+ * stream ID the server processed; streams up to it complete, no new ones are
+ * accepted, the connection closes when they are done. HTTP/1.1: the current
+ * response carries `connection: close` and the connection closes after it.
+ * Valid in every state but after a reset; repeating it is harmless.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const HttpGoaway = Schema.Struct({
+  type: Schema.Literal("http.goaway"),
+  ...optionallyCorrelated
+})
+
+/**
+ * Path Send — `send` event (spec.md §7.9, extension
+ * `http.response.pathsend`): the response body is the file at `path` (an
+ * absolute path), sent without copying it through JavaScript. Directly after
+ * `http.response.start` (rule HTTP-21); it completes the response. With
+ * status 200 the runner answers `Range` (206/416) and conditional requests
+ * (304/412) from the file's metadata (RFC 9110 §13, §14).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const HttpResponsePathsend = Schema.Struct({
+  type: Schema.Literal("http.response.pathsend"),
+  ...optionallyCorrelated,
+  path: Schema.String
+})
+
+/**
+ * Zero-Copy Send — `send` event (spec.md §7.9, extension
+ * `http.response.zerocopysend`): as pathsend, from an open file descriptor
+ * `file`, the `count` bytes (default: to the end) from byte `offset`
+ * (default 0). The runner does not close the descriptor; the app may once
+ * `send` resolved.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const HttpResponseZerocopysend = Schema.Struct({
+  type: Schema.Literal("http.response.zerocopysend"),
+  ...optionallyCorrelated,
+  file: Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0)),
+  offset: Schema.optionalKey(Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))),
+  count: Schema.optionalKey(Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0)))
 })
 
 // ---------------------------------------------------------------------------
@@ -139,9 +274,19 @@ export const LifespanShutdownFailed = lifespanFailed("lifespan.shutdown.failed")
 // ---------------------------------------------------------------------------
 
 /** Every event `receive` can yield in an `http` scope. @since 0.1.0 @category schemas */
-export const HttpInboundEvent = Schema.Union([HttpRequest, HttpDisconnect])
-/** Every event an app may `send` in an `http` scope. @since 0.1.0 @category schemas */
-export const HttpOutboundEvent = Schema.Union([HttpResponseStart, HttpResponseBody])
+export const HttpInboundEvent = Schema.Union([HttpRequest, HttpRequestTrailers, HttpDisconnect])
+/** Every event an app may `send` in an `http` scope (extension events need their extension, rule CORE-7). @since 0.1.0 @category schemas */
+export const HttpOutboundEvent = Schema.Union([
+  HttpResponseStart,
+  HttpResponseBody,
+  HttpResponseTrailers,
+  HttpResponsePush,
+  HttpResponseEarlyHint,
+  HttpResponseReset,
+  HttpGoaway,
+  HttpResponsePathsend,
+  HttpResponseZerocopysend
+])
 /** Every event `receive` can yield in a `lifespan` scope. @since 0.1.0 @category schemas */
 export const LifespanInboundEvent = Schema.Union([LifespanStartup, LifespanShutdown])
 /** Every event an app may `send` in a `lifespan` scope. @since 0.1.0 @category schemas */
@@ -160,6 +305,22 @@ export type HttpDisconnect = typeof HttpDisconnect.Type
 export type HttpResponseStart = typeof HttpResponseStart.Type
 /** The type of the `HttpResponseBody` schema (spec.md §4.5). @since 0.1.0 @category models */
 export type HttpResponseBody = typeof HttpResponseBody.Type
+/** The type of the `HttpRequestTrailers` schema (spec.md §7.3). @since 0.2.0 @category models */
+export type HttpRequestTrailers = typeof HttpRequestTrailers.Type
+/** The type of the `HttpResponseTrailers` schema (spec.md §7.3). @since 0.2.0 @category models */
+export type HttpResponseTrailers = typeof HttpResponseTrailers.Type
+/** The type of the `HttpResponsePush` schema (spec.md §7.1). @since 0.2.0 @category models */
+export type HttpResponsePush = typeof HttpResponsePush.Type
+/** The type of the `HttpResponseEarlyHint` schema (spec.md §7.2). @since 0.2.0 @category models */
+export type HttpResponseEarlyHint = typeof HttpResponseEarlyHint.Type
+/** The type of the `HttpResponseReset` schema (spec.md §7.4). @since 0.2.0 @category models */
+export type HttpResponseReset = typeof HttpResponseReset.Type
+/** The type of the `HttpGoaway` schema (spec.md §7.5). @since 0.2.0 @category models */
+export type HttpGoaway = typeof HttpGoaway.Type
+/** The type of the `HttpResponsePathsend` schema (spec.md §7.9). @since 0.2.0 @category models */
+export type HttpResponsePathsend = typeof HttpResponsePathsend.Type
+/** The type of the `HttpResponseZerocopysend` schema (spec.md §7.9). @since 0.2.0 @category models */
+export type HttpResponseZerocopysend = typeof HttpResponseZerocopysend.Type
 /** The type of the `HttpInboundEvent` schema (spec.md §4.2). @since 0.1.0 @category models */
 export type HttpInboundEvent = typeof HttpInboundEvent.Type
 /** The type of the `HttpOutboundEvent` schema (spec.md §4.2). @since 0.1.0 @category models */

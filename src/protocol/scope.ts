@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import { LocalProtocolError } from "./errors.ts"
+import type { HttpExtensions } from "./extensions.ts"
 import type { Headers } from "./headers.ts"
 
 /**
@@ -31,7 +32,8 @@ export interface EgiInfo {
 /**
  * Extensions the runner supports on this stream, by name, each with its own
  * fields (at least `version`). An app MUST NOT use an extension that is not
- * listed (rule CORE-5). spec.md §7.
+ * listed (rule CORE-7). spec.md §7; the `http` ones are typed in
+ * `HttpExtensions`.
  *
  * @since 0.1.0
  * @category models
@@ -66,6 +68,7 @@ export interface Correlator {
  * - `rootPath`: the mount point, `""` unless configured.
  * - `headers`: see spec.md §3.4.
  * - `client`/`server`: `[host, port]` of the peer and of the local socket.
+ * - `extensions`: what the stream supports beyond the core (spec.md §7).
  * - `state`: a shallow copy of the lifespan state (spec.md §6.4).
  *
  * @since 0.1.0
@@ -85,7 +88,7 @@ export interface HttpScope extends Correlator {
   readonly headers: Headers
   readonly client: readonly [host: string, port: number] | null
   readonly server: readonly [host: string, port: number] | null
-  readonly extensions: Extensions
+  readonly extensions: HttpExtensions
   readonly state: Record<string, unknown>
 }
 

@@ -17,61 +17,118 @@ import { LocalProtocolError } from "./errors.ts"
 // ---------------------------------------------------------------------------
 
 /**
- * Send-side state of an `http` stream (spec.md §4.7):
- * `start` — nothing sent yet; `body` — started, body may follow;
- * `done` — the last body was sent.
+ * Send-side state of an `http` stream (spec.md §4.7, table 1):
+ * `start` — no `http.response.start` yet; `head` — started, no body event
+ * yet; `body` — at least one body chunk sent; `trailers` — the last body was
+ * sent and the start announced trailers (§7.3), which are due; `done` — the
+ * response is complete; `reset` — the app reset the stream (§7.4).
  *
  * @since 0.1.0
  * @category models
  */
-export type ResponseState = "start" | "body" | "done"
+export type ResponseState = "start" | "head" | "body" | "trailers" | "done" | "reset"
 
 /**
  * What the app sends, reduced to the inputs of the table:
  * `start` = `http.response.start`; `more` = `http.response.body` with
- * `moreBody: true`; `last` = `http.response.body` with `moreBody` false/absent.
+ * `moreBody: true`; `last` = `http.response.body` with `moreBody` false or
+ * absent; `file` = `http.response.pathsend` / `http.response.zerocopysend`
+ * (a whole body); `trailers` = `http.response.trailers`; `push` =
+ * `http.response.push`; `hint` = `http.response.early_hint`; `reset` =
+ * `http.response.reset`. (`http.goaway` is a connection event, valid in every
+ * state but `reset`, and not part of the table.)
  *
  * @since 0.1.0
  * @category models
  */
-export type ResponseInput = "start" | "more" | "last"
+export type ResponseInput = "start" | "more" | "last" | "file" | "trailers" | "push" | "hint" | "reset"
 
 /**
- * The send-side transition table (spec.md §4.7, table 1).
+ * The send-side transition table (spec.md §4.7, table 1). `last` and `file`
+ * lead to `done`, or to `trailers` when the start announced trailers (see
+ * `nextResponseState`).
  *
  * @since 0.1.0
  * @category tables
  */
 export const responseTable: { readonly [S in ResponseState]: { readonly [I in ResponseInput]?: ResponseState } } = {
-  start: { start: "body" },
-  body: { more: "body", last: "done" },
-  done: {}
+  start: { start: "head", push: "start", hint: "start", reset: "reset" },
+  head: { more: "body", last: "done", file: "done", push: "head", reset: "reset" },
+  body: { more: "body", last: "done", push: "body", reset: "reset" },
+  trailers: { trailers: "done", reset: "reset" },
+  done: { reset: "reset" },
+  reset: {}
 }
 
 /**
- * The rule a missing `(state, input)` pair of `responseTable` breaks.
+ * The rule a `(state, input)` pair missing from `responseTable` breaks, with
+ * its detail text (spec.md §4.7, Appendix A).
  *
  * @since 0.1.0
  * @category tables
  */
-export const responseViolation: { readonly [S in ResponseState]: { readonly rule: string; readonly detail: string } } = {
-  start: { rule: "HTTP-2", detail: "http.response.body sent before http.response.start" },
-  body: { rule: "HTTP-1", detail: "http.response.start sent twice" },
-  done: { rule: "HTTP-3", detail: "event sent after the response completed" }
+export const responseViolation = (
+  state: ResponseState,
+  input: ResponseInput
+): { readonly rule: string; readonly detail: string } => {
+  if (state === "done") return { rule: "HTTP-3", detail: `${eventOf[input]} sent after the response completed` }
+  if (state === "reset") return { rule: "HTTP-3", detail: `${eventOf[input]} sent after the stream was reset` }
+  switch (input) {
+    case "start":
+      return { rule: "HTTP-1", detail: "http.response.start sent twice" }
+    case "more":
+    case "last":
+      return state === "start"
+        ? { rule: "HTTP-2", detail: "http.response.body sent before http.response.start" }
+        : { rule: "HTTP-3", detail: "http.response.body sent after the last body" }
+    case "file":
+      return state === "start"
+        ? { rule: "HTTP-2", detail: "a file body sent before http.response.start" }
+        : state === "body"
+        ? { rule: "HTTP-21", detail: "a file body must directly follow http.response.start" }
+        : { rule: "HTTP-3", detail: "a file body sent after the last body" }
+    case "trailers":
+      return { rule: "HTTP-18", detail: "http.response.trailers sent before the last body or without being announced" }
+    case "push":
+      return { rule: "HTTP-20", detail: "http.response.push sent after the last body" }
+    case "hint":
+      return { rule: "HTTP-19", detail: "http.response.early_hint sent after http.response.start" }
+    case "reset":
+      return { rule: "HTTP-3", detail: "http.response.reset sent twice" }
+  }
+}
+
+const eventOf: { readonly [I in ResponseInput]: string } = {
+  start: "http.response.start",
+  more: "http.response.body",
+  last: "http.response.body",
+  file: "a file body",
+  trailers: "http.response.trailers",
+  push: "http.response.push",
+  hint: "http.response.early_hint",
+  reset: "http.response.reset"
 }
 
 /**
  * The next send-side state, or the `LocalProtocolError` naming the rule the
- * input breaks in `state`.
+ * input breaks in `state`. `announced`: the start announced trailers, so the
+ * last body leads to `trailers` instead of `done` (rule HTTP-18).
  *
  * @since 0.1.0
  * @category transitions
  */
-export const nextResponseState = (state: ResponseState, input: ResponseInput): ResponseState | LocalProtocolError => {
+export const nextResponseState = (
+  state: ResponseState,
+  input: ResponseInput,
+  announced = false
+): ResponseState | LocalProtocolError => {
   const next = responseTable[state][input]
-  if (next !== undefined) return next
-  const v = responseViolation[state]
-  return new LocalProtocolError({ rule: v.rule, detail: v.detail })
+  if (next === undefined) {
+    const v = responseViolation(state, input)
+    return new LocalProtocolError({ rule: v.rule, detail: v.detail })
+  }
+  if (announced && next === "done" && (input === "last" || input === "file")) return "trailers"
+  return next
 }
 
 // ---------------------------------------------------------------------------
@@ -80,23 +137,27 @@ export const nextResponseState = (state: ResponseState, input: ResponseInput): R
 
 /**
  * Receive-side state of an `http` stream (spec.md §4.7, table 2):
- * `receiving` — body chunks may follow; `complete` — the last chunk was
- * delivered, only `http.disconnect` may follow; `disconnected` — final, every
- * `receive` yields `http.disconnect` again (rule HTTP-8).
+ * `receiving` — body chunks may follow; `trailers` — the last chunk said
+ * trailers follow (§7.3), the `http.request.trailers` event is next;
+ * `complete` — the body (and its trailers) were delivered, only
+ * `http.disconnect` may follow; `disconnected` — final, every `receive`
+ * yields `http.disconnect` again (rule HTTP-8).
  *
  * @since 0.1.0
  * @category models
  */
-export type RequestState = "receiving" | "complete" | "disconnected"
+export type RequestState = "receiving" | "trailers" | "complete" | "disconnected"
 
 /**
  * What `receive` yields, reduced: `more` = `http.request` with `moreBody:
- * true`; `last` = with `moreBody: false`; `disconnect` = `http.disconnect`.
+ * true`; `last` = with `moreBody: false`; `lastThenTrailers` = with `moreBody:
+ * false, trailers: true`; `trailers` = `http.request.trailers`; `disconnect` =
+ * `http.disconnect`.
  *
  * @since 0.1.0
  * @category models
  */
-export type RequestInput = "more" | "last" | "disconnect"
+export type RequestInput = "more" | "last" | "lastThenTrailers" | "trailers" | "disconnect"
 
 /**
  * The receive-side transition table (spec.md §4.7, table 2).
@@ -105,7 +166,8 @@ export type RequestInput = "more" | "last" | "disconnect"
  * @category tables
  */
 export const requestTable: { readonly [S in RequestState]: { readonly [I in RequestInput]?: RequestState } } = {
-  receiving: { more: "receiving", last: "complete", disconnect: "disconnected" },
+  receiving: { more: "receiving", last: "complete", lastThenTrailers: "trailers", disconnect: "disconnected" },
+  trailers: { trailers: "complete", disconnect: "disconnected" },
   complete: { disconnect: "disconnected" },
   disconnected: { disconnect: "disconnected" }
 }

@@ -11,10 +11,20 @@
 import { Effect } from "effect"
 import type { Readable } from "node:stream"
 import { LocalProtocolError, RemoteProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
-import type { HttpDisconnect, HttpRequest, InboundEvent, OutboundEvent } from "../protocol/events.ts"
+import type {
+  HttpDisconnect,
+  HttpRequest,
+  HttpRequestTrailers,
+  HttpResponsePathsend,
+  HttpResponseZerocopysend,
+  InboundEvent,
+  OutboundEvent
+} from "../protocol/events.ts"
 import { type Headers, isFieldName, isFieldValue, singleValue } from "../protocol/headers.ts"
 import { checkCorrelator, type HttpScope } from "../protocol/scope.ts"
-import { nextResponseState, type RequestState, type ResponseState } from "../protocol/state.ts"
+import { nextResponseState, type RequestState, type ResponseInput, type ResponseState } from "../protocol/state.ts"
+import { type FilePlan, planFile } from "./file-plan.ts"
+import { openFile, type OpenedFile } from "./file-open.ts"
 
 const EMPTY = new Uint8Array(0)
 
@@ -27,7 +37,10 @@ export const ErrorCode = {
 } as const
 
 /** Why a stream ended early, for the access log and the disconnect event. */
-export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown"
+export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown" | "app-reset"
+
+/** The largest RFC 9113 §7 error code (32 bits). */
+const MAX_ERROR_CODE = 0xffff_ffff
 
 /** What the exchange needs from its server. */
 export interface ExchangeHost {
@@ -46,6 +59,37 @@ const reasonPhrase = (status: number): string =>
 const noContent = (status: number): boolean => status === 204 || status === 304
 
 const DECIMAL = /^\d{1,15}$/
+
+/** The request's `te` field lists `trailers` (RFC 9110 §10.1.4). */
+const acceptsTrailers = (headers: Headers): boolean => {
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!
+    if (h[0] === "te" && /(^|,)\s*trailers\s*(;|,|$)/i.test(h[1])) return true
+  }
+  return false
+}
+
+/** Checks an outbound field list for HTTP-5/HTTP-6 only (trailers, push, hints). */
+const checkFields = (headers: Headers, what: string): LocalProtocolError | undefined => {
+  if (!Array.isArray(headers)) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} is not a list of [name, value] pairs` })
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]
+    if (!Array.isArray(h) || h.length !== 2 || !isFieldName(h[0])) {
+      return new LocalProtocolError({ rule: "HTTP-5", detail: `${what}: field ${i} is not a [lower-case token, value] pair` })
+    }
+    if (!isFieldValue(h[1])) return new LocalProtocolError({ rule: "HTTP-6", detail: `${what}: value of ${h[0]} is not an RFC 9110 field value` })
+  }
+  return undefined
+}
+
+/** Checks a `neverIndex` list: lower-case field names (HTTP-5). */
+const checkNames = (names: ReadonlyArray<string> | undefined): LocalProtocolError | undefined => {
+  if (names === undefined) return undefined
+  if (!Array.isArray(names) || !names.every(isFieldName)) {
+    return new LocalProtocolError({ rule: "HTTP-5", detail: "neverIndex is not a list of lower-case field names" })
+  }
+  return undefined
+}
 
 /**
  * Checks the app's response header list in one pass (HTTP-5, HTTP-6,
@@ -116,6 +160,18 @@ export abstract class Exchange {
   protected readonly noBody: boolean
   private pendingStatus = 0
   private pendingHeaders: Headers = []
+  /** `link` values from pushes that could not be promised, added to the head (spec.md §7.1). */
+  private pendingLinks: Array<string> | undefined = undefined
+  /** Field names the app asked never to index, for the head and then the trailers (spec.md §7.8). */
+  protected neverIndex: ReadonlyArray<string> | undefined = undefined
+  /** The start announced trailers (rule HTTP-18). */
+  private announced = false
+  /** Announced trailers go on the wire (the client sent `te: trailers`, the framing allows them). */
+  protected trailersOnWire = false
+  /** The app asked to close the connection after this response (HTTP/1.1 `http.goaway`). */
+  protected closeConnection = false
+  /** Stream IDs this stream promised (spec.md §7.10). */
+  readonly pushed: Array<number> = []
   /** The content-length the app declared, or -1. */
   private declared = -1
   /** The response carries no body (HEAD, 204, 304): body events are accepted and dropped. */
@@ -175,11 +231,30 @@ export abstract class Exchange {
 
   /** The response is complete: the app sent its last body, or the runner answered for it. */
   responseComplete(): boolean {
-    return this.response === "done" || this.answered
+    return this.response === "done" || this.response === "reset" || this.answered
   }
 
   /** Resets the stream with an RFC 9113 code (HTTP/1.1: closes the connection). */
   abstract wireReset(code: number): void
+  /** Ends the response with trailer fields (only when `trailersOnWire`). */
+  protected abstract wireTrailers(headers: Headers): void
+  /**
+   * Promises a GET of `path` (RFC 9113 §8.4) and runs the app on it; yields
+   * the promised stream ID, or undefined when push is impossible now.
+   */
+  protected abstract wirePush(path: string, headers: Headers): Effect.Effect<number | undefined>
+  /** Sends a 103 Early Hints response with these `link` values (RFC 8297). */
+  protected abstract wireEarlyHint(links: ReadonlyArray<string>): void
+  /** Drains the connection (HTTP/2 GOAWAY; HTTP/1.1 close after this response). */
+  protected abstract wireGoaway(): void
+  /**
+   * Sends a planned file response: the head of `plan`, then `plan.length`
+   * bytes of `file` from `plan.offset`, and closes the descriptor afterwards
+   * when `file.owned`.
+   */
+  protected abstract wireFile(plan: FilePlan, file: OpenedFile): void
+  /** The request's trailer fields once its body ended (empty when none). */
+  protected abstract requestTrailers(): Headers
   /** The peer's RST_STREAM code once the stream closed, if any. */
   protected abstract peerErrorCode(): number | undefined
   /** The emitter of `drain` and `close` for the response side. */
@@ -244,12 +319,26 @@ export abstract class Exchange {
     switch (this.request) {
       case "disconnected":
         return this.disconnectEvent
+      case "trailers": {
+        if (this.response === "reset") return this.disconnect(undefined, undefined)
+        this.request = "complete"
+        const event: HttpRequestTrailers = {
+          type: "http.request.trailers",
+          connectionId: this.scope.connectionId,
+          streamId: this.scope.streamId,
+          headers: this.requestTrailers()
+        }
+        return event
+      }
       case "complete":
+        if (this.response === "reset") return this.disconnect(undefined, undefined)
         // node:http2 may emit a stream's 'close' before its 'finish': a
         // closed wire ends the exchange as much as a finished response.
         if (this.wireGone()) return this.disconnect(this.peerErrorCode(), "peer")
         return this.wireClosed() || this.wireFinished() ? this.disconnect(undefined, undefined) : undefined
       case "receiving": {
+        // The app reset its own stream: nothing more will arrive.
+        if (this.response === "reset") return this.disconnect(undefined, undefined)
         if (this.noBody) {
           this.request = "complete"
           return this.event(EMPTY, false)
@@ -280,6 +369,10 @@ export abstract class Exchange {
           if (code !== undefined) return this.disconnect(code, "peer")
           if (this.contentLength >= 0 && this.bytesIn !== this.contentLength) {
             return this.malformed("ContentLengthMismatch", `body of ${this.bytesIn} bytes, content-length ${this.contentLength}`)
+          }
+          if (this.requestTrailers().length > 0) {
+            this.request = "trailers"
+            return { ...this.event(EMPTY, false), trailers: true }
           }
           this.request = "complete"
           return this.event(EMPTY, false)
@@ -372,12 +465,24 @@ export abstract class Exchange {
       : new StreamClosedError({ connectionId: this.scope.connectionId, streamId: this.scope.streamId, errorCode: code })
   }
 
+  /** Rule CORE-7: an extension event needs its extension in `scope.extensions`. */
+  private unoffered(type: string): LocalProtocolError | undefined {
+    return (this.scope.extensions as Record<string, unknown>)[type] === undefined
+      ? new LocalProtocolError({ rule: "CORE-7", detail: `${type} sent but the scope does not list the ${type} extension` })
+      : undefined
+  }
+
+  /** The next send state for `input`, or the error naming the rule it breaks. */
+  private advance(input: ResponseInput): ResponseState | LocalProtocolError {
+    return nextResponseState(this.response, input, this.announced)
+  }
+
   private onSend(event: OutboundEvent): Effect.Effect<void, SendError> {
     const foreign = checkCorrelator(event, this.scope)
     if (foreign !== undefined) return Effect.fail(foreign)
     switch (event.type) {
       case "http.response.start": {
-        const next = nextResponseState(this.response, "start")
+        const next = this.advance("start")
         if (typeof next !== "string") return Effect.fail(next)
         // The runner ended the stream (malformed, too large) or the peer went
         // away: the app learns it as a closed stream (HTTP-9).
@@ -389,16 +494,29 @@ export abstract class Exchange {
         const headers = event.headers ?? []
         const declared = checkHeaders(headers)
         if (typeof declared !== "number") return Effect.fail(declared)
+        if (event.trailers === true) {
+          const unoffered = this.unoffered("http.response.trailers")
+          if (unoffered !== undefined) return Effect.fail(unoffered)
+        }
+        if (event.neverIndex !== undefined) {
+          const bad = checkNames(event.neverIndex)
+          if (bad !== undefined) return Effect.fail(bad)
+          this.neverIndex = event.neverIndex
+        }
         this.response = next
         this.pendingStatus = status
         this.pendingHeaders = headers
         this.declared = declared
         this.bodyless = noContent(status) || this.scope.method === "HEAD"
+        if (event.trailers === true) {
+          this.announced = true
+          this.trailersOnWire = !this.bodyless && this.trailerFraming(declared) && acceptsTrailers(this.scope.headers)
+        }
         return Effect.void
       }
       case "http.response.body": {
         const more = event.moreBody === true
-        const next = nextResponseState(this.response, more ? "more" : "last")
+        const next = this.advance(more ? "more" : "last")
         if (typeof next !== "string") return Effect.fail(next)
         if (this.ended()) return Effect.fail(this.closedError())
         const body = event.body ?? EMPTY
@@ -412,26 +530,19 @@ export abstract class Exchange {
           }
         }
         this.response = next
+        // Trailers on the wire keep the stream open after the last body.
+        const ends = !more && !this.trailersOnWire
         if (this.pendingStatus !== 0) {
-          const status = this.pendingStatus
-          const headers = this.pendingHeaders
-          const contentLength = !more && !bodyless && this.declared < 0 ? body.length : -1
-          this.pendingStatus = 0
-          this.pendingHeaders = []
-          this.status = status
-          const endStream = bodyless || (!more && body.length === 0)
-          try {
-            this.wireStart(status, headers, endStream, contentLength)
-          } catch (cause) {
-            this.status = 0
-            return Effect.fail(new LocalProtocolError({ rule: "HTTP-6", detail: `response head rejected: ${String(cause)}` }))
-          }
-          if (endStream) return Effect.void
+          const contentLength = !more && !bodyless && this.declared < 0 && !this.trailersOnWire ? body.length : -1
+          const endStream = bodyless ? !this.trailersOnWire : ends && body.length === 0
+          const failed = this.flushHead(endStream, contentLength)
+          if (failed !== undefined) return Effect.fail(failed)
+          if (endStream || bodyless) return Effect.void
         } else if (bodyless) {
           return Effect.void
         }
         this.bytesOut += body.length
-        if (!more) {
+        if (ends) {
           this.wireEnd(body)
           return Effect.void
         }
@@ -441,11 +552,166 @@ export abstract class Exchange {
         if (body.length === 0 || this.wireWrite(body) || this.wireQueued() <= this.host.writeBufferSize) return Effect.void
         return this.waitDrain()
       }
+      case "http.response.trailers":
+        return this.sendTrailers(event.headers, event.neverIndex)
+      case "http.response.push":
+        return this.sendPush(event.path, event.headers ?? [])
+      case "http.response.early_hint":
+        return this.sendEarlyHint(event.links)
+      case "http.response.reset":
+        return this.sendReset(event.errorCode)
+      case "http.goaway": {
+        const unoffered = this.unoffered(event.type)
+        if (unoffered !== undefined) return Effect.fail(unoffered)
+        if (this.response === "reset") {
+          return Effect.fail(new LocalProtocolError({ rule: "HTTP-3", detail: "http.goaway sent after the stream was reset" }))
+        }
+        this.wireGoaway()
+        return Effect.void
+      }
+      case "http.response.pathsend":
+      case "http.response.zerocopysend":
+        return this.sendFile(event)
       default:
         return Effect.fail(
           new LocalProtocolError({ rule: "CORE-6", detail: `event type ${String((event as { type: unknown }).type)} is not valid in an http scope` })
         )
     }
+  }
+
+  /** The protocol can frame trailers after a body of this declared length (HTTP/1.1 needs chunked). */
+  protected abstract trailerFraming(declared: number): boolean
+
+  /**
+   * Puts the pending head on the wire, with the `link` fields of pushes that
+   * could not be promised. Undefined on success, else the error (node refused
+   * the head).
+   */
+  private flushHead(endStream: boolean, contentLength: number): LocalProtocolError | undefined {
+    const status = this.pendingStatus
+    const headers = this.takeHead()
+    this.status = status
+    try {
+      this.wireStart(status, headers, endStream, contentLength)
+      return undefined
+    } catch (cause) {
+      this.status = 0
+      return new LocalProtocolError({ rule: "HTTP-6", detail: `response head rejected: ${String(cause)}` })
+    }
+  }
+
+  /** The pending head's fields with the links of pushes that could not be promised; clears the pending head. */
+  private takeHead(): Headers {
+    let headers = this.pendingHeaders
+    if (this.pendingLinks !== undefined) {
+      headers = [...headers, ...this.pendingLinks.map((l): readonly [string, string] => ["link", l])]
+      this.pendingLinks = undefined
+    }
+    this.pendingStatus = 0
+    this.pendingHeaders = []
+    return headers
+  }
+
+  private sendTrailers(headers: Headers, neverIndex: ReadonlyArray<string> | undefined): Effect.Effect<void, SendError> {
+    const unoffered = this.unoffered("http.response.trailers")
+    if (unoffered !== undefined) return Effect.fail(unoffered)
+    const next = this.advance("trailers")
+    if (typeof next !== "string") return Effect.fail(next)
+    const bad = checkFields(headers, "trailers") ?? checkNames(neverIndex)
+    if (bad !== undefined) return Effect.fail(bad)
+    if (this.ended()) return Effect.fail(this.closedError())
+    this.response = next
+    if (!this.trailersOnWire) return Effect.void
+    if (neverIndex !== undefined) this.neverIndex = neverIndex
+    this.wireTrailers(headers)
+    return Effect.void
+  }
+
+  private sendPush(path: string, headers: Headers): Effect.Effect<void, SendError> {
+    const unoffered = this.unoffered("http.response.push")
+    if (unoffered !== undefined) return Effect.fail(unoffered)
+    const next = this.advance("push")
+    if (typeof next !== "string") return Effect.fail(next)
+    if (typeof path !== "string" || !path.startsWith("/") || !isFieldValue(path) || /[\s]/.test(path)) {
+      return Effect.fail(new LocalProtocolError({ rule: "HTTP-20", detail: `push path ${JSON.stringify(path)} is not an absolute path` }))
+    }
+    const bad = checkFields(headers, "push headers")
+    if (bad !== undefined) return Effect.fail(bad)
+    if (this.ended()) return Effect.fail(this.closedError())
+    return Effect.map(this.wirePush(path, headers), (promised) => {
+      if (promised !== undefined) this.pushed.push(promised)
+      // Could not promise: a preload link on a head not yet on the wire.
+      else if (this.status === 0 && !this.answered) (this.pendingLinks ??= []).push(`<${path}>; rel=preload`)
+    })
+  }
+
+  private sendEarlyHint(links: ReadonlyArray<string>): Effect.Effect<void, SendError> {
+    const unoffered = this.unoffered("http.response.early_hint")
+    if (unoffered !== undefined) return Effect.fail(unoffered)
+    const next = this.advance("hint")
+    if (typeof next !== "string") return Effect.fail(next)
+    if (!Array.isArray(links) || !links.every((l) => typeof l === "string" && isFieldValue(l) && l.length > 0)) {
+      return Effect.fail(new LocalProtocolError({ rule: "HTTP-6", detail: "early hint links are not non-empty field values" }))
+    }
+    if (this.ended()) return Effect.fail(this.closedError())
+    if (links.length > 0) this.wireEarlyHint(links)
+    return Effect.void
+  }
+
+  private sendReset(errorCode: number): Effect.Effect<void, SendError> {
+    const unoffered = this.unoffered("http.response.reset")
+    if (unoffered !== undefined) return Effect.fail(unoffered)
+    const next = this.advance("reset")
+    if (typeof next !== "string") return Effect.fail(next)
+    if (!Number.isInteger(errorCode) || errorCode < 0 || errorCode > MAX_ERROR_CODE) {
+      return Effect.fail(new LocalProtocolError({ rule: "HTTP-22", detail: `error code ${errorCode} is not an integer in 0–2^32-1` }))
+    }
+    const wasComplete = this.responseComplete()
+    this.response = next
+    this.pendingStatus = 0
+    this.endReason ??= "app-reset"
+    if (!wasComplete || !this.wireClosed()) this.wireReset(errorCode)
+    return Effect.void
+  }
+
+  private sendFile(event: HttpResponsePathsend | HttpResponseZerocopysend): Effect.Effect<void, SendError> {
+    const unoffered = this.unoffered(event.type)
+    if (unoffered !== undefined) return Effect.fail(unoffered)
+    const next = this.advance("file")
+    if (typeof next !== "string") return Effect.fail(next)
+    if (event.type === "http.response.pathsend" && (typeof event.path !== "string" || !event.path.startsWith("/"))) {
+      return Effect.fail(new LocalProtocolError({ rule: "HTTP-21", detail: `pathsend path ${JSON.stringify(event.path)} is not absolute` }))
+    }
+    if (this.ended()) return Effect.fail(this.closedError())
+    // While the file opens, the state says a body is under way: nothing else may be sent.
+    const before = this.response
+    this.response = "body"
+    return Effect.flatMap(openFile(event), (file) => {
+      if (this.ended()) {
+        file.close()
+        return Effect.fail(this.closedError())
+      }
+      const status = this.pendingStatus
+      const plan = planFile(this.scope, status, this.takeHead(), file.stat)
+      this.response = next
+      this.status = plan.status
+      // Trailers after a file body are accepted and not sent (spec.md §7.9).
+      this.trailersOnWire = false
+      this.bytesOut += plan.length
+      this.wireFile(plan, file)
+      return Effect.void
+    }).pipe(
+      Effect.tapError((error: SendError) =>
+        Effect.sync(() => {
+          // Nothing went on the wire: the app may send another response (spec.md §7.9).
+          if (error._tag === "FileSendError" && this.response === "body") {
+            this.response = before === "head" ? "start" : before
+            this.pendingStatus = 0
+            this.pendingHeaders = []
+          }
+        })
+      )
+    )
   }
 
   private waitDrain(): Effect.Effect<void, StreamClosedError> {

@@ -2,10 +2,18 @@
  * The HTTP/1.x wire of an exchange: a node:http request/response pair
  * (RFC 9112). A response without Content-Length is sent chunked.
  */
+import { Effect } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import type { Headers } from "../protocol/headers.ts"
+import * as fs from "node:fs"
+import { pipeline } from "node:stream"
+import { fromRaw, type Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import { Exchange, type ExchangeHost } from "./exchange.ts"
+import type { FilePlan } from "./file-plan.ts"
+import type { OpenedFile } from "./file-open.ts"
+
+const NONE: Headers = []
+const noPromise = Effect.succeed(undefined)
 
 const toFlat = (headers: Headers, contentLength: number): Array<string> => {
   const out: Array<string> = []
@@ -22,15 +30,68 @@ const toFlat = (headers: Headers, contentLength: number): Array<string> => {
  */
 export class H1Exchange extends Exchange {
   readonly res: ServerResponse
+  private readonly req: IncomingMessage
+  private trailers: Headers | undefined = undefined
 
   constructor(scope: HttpScope, host: ExchangeHost, req: IncomingMessage, res: ServerResponse, contentLength: number, noBody: boolean) {
     super(scope, host, req, contentLength, noBody)
+    this.req = req
     this.res = res
   }
 
   protected wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void {
     this.res.writeHead(status, toFlat(headers, contentLength))
     if (endStream) this.res.end()
+  }
+
+  protected wireTrailers(headers: Headers): void {
+    this.res.addTrailers(headers.map((h): [string, string] => [h[0], h[1]]))
+    this.res.end()
+  }
+
+  protected trailerFraming(declared: number): boolean {
+    // Trailers ride on the chunked coding only (RFC 9112 §7.1.2).
+    return this.scope.httpVersion === "1.1" && declared < 0
+  }
+
+  protected wirePush(): Effect.Effect<number | undefined> {
+    return noPromise
+  }
+
+  protected wireEarlyHint(links: ReadonlyArray<string>): void {
+    this.res.writeEarlyHints({ link: links.slice() })
+  }
+
+  protected wireGoaway(): void {
+    const res = this.res
+    // Before the head: node sends `connection: close` and closes after the response.
+    if (!res.headersSent) res.shouldKeepAlive = false
+    else if (!res.writableFinished) res.once("finish", () => res.socket?.end())
+    else res.socket?.end()
+  }
+
+  protected wireFile(plan: FilePlan, file: OpenedFile): void {
+    const res = this.res
+    res.writeHead(plan.status, toFlat(plan.headers, -1))
+    if (plan.length === 0) {
+      file.close()
+      res.end()
+      return
+    }
+    const body = fs.createReadStream("", {
+      fd: file.fd,
+      start: file.base + plan.offset,
+      end: file.base + plan.offset + plan.length - 1,
+      autoClose: false
+    })
+    pipeline(body, res, () => file.close())
+  }
+
+  protected requestTrailers(): Headers {
+    if (this.trailers !== undefined) return this.trailers
+    const raw = this.req.rawTrailers as Array<string> | undefined
+    this.trailers = raw === undefined || raw.length === 0 ? NONE : fromRaw(raw, false)
+    return this.trailers
   }
 
   protected wireWrite(chunk: Uint8Array): boolean {

@@ -6,6 +6,7 @@
 import * as http from "node:http"
 import type * as net from "node:net"
 import { closeAfterResponse, connectionOf } from "./connection.ts"
+import { h1Extensions } from "./extensions.ts"
 import { H1Exchange } from "./h1-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
@@ -28,18 +29,21 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     if (conn === undefined) return void res.destroy()
     conn.requests += 1
     if (defaults.draining()) res.shouldKeepAlive = false
+    const httpVersion = req.httpVersion === "1.0" ? "1.0" : "1.1"
+    const streamId = conn.requests
     const scope = makeHttpScope(
       {
-        httpVersion: req.httpVersion === "1.0" ? "1.0" : "1.1",
+        httpVersion,
         method: req.method ?? "GET",
         scheme: conn.scheme,
         authority: req.headers.host ?? null,
         target: req.url ?? "/",
         rawHeaders: req.rawHeaders,
-        streamId: conn.requests
+        streamId
       },
       conn,
-      defaults
+      defaults,
+      (headers) => h1Extensions(httpVersion, conn.id, streamId, headers)
     )
     const contentLength = parseContentLength(req.headers["content-length"])
     const noBody = req.headers["transfer-encoding"] === undefined && contentLength <= 0

@@ -1,34 +1,60 @@
 /**
  * The HTTP/2 wire of an exchange: one node:http2 server stream (RFC 9113 §8).
  */
+import { Effect } from "effect"
+import * as http2 from "node:http2"
 import type { ServerHttp2Stream } from "node:http2"
 import { addAbortSignal } from "node:stream"
-import type { Headers } from "../protocol/headers.ts"
-import { connectionSpecific } from "../protocol/headers.ts"
+import { defaultNeverIndexed } from "../protocol/extensions.ts"
+import { connectionSpecific, fromRaw, type Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import { ErrorCode, Exchange, type ExchangeHost } from "./exchange.ts"
+import { ConnectionView } from "./extensions.ts"
+import type { FilePlan } from "./file-plan.ts"
+import type { OpenedFile } from "./file-open.ts"
 
-/** Node's header object for `respond()`: duplicates become arrays, connection-specific fields are dropped (RUN-6). */
+type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }
+
+const alwaysNeverIndexed: ReadonlySet<string> = new Set(defaultNeverIndexed)
+
+/**
+ * Node's header object for `respond()`: duplicates become arrays,
+ * connection-specific fields are dropped (RUN-6), and the fields never to be
+ * indexed (spec.md §7.8) are listed under `http2.sensitiveHeaders`.
+ */
 const toNodeHeaders = (
-  status: number,
+  status: number | undefined,
   headers: Headers,
-  contentLength: number
-): Record<string, string | Array<string> | number> => {
-  const out: Record<string, string | Array<string> | number> = { ":status": status }
+  contentLength: number,
+  neverIndex: ReadonlyArray<string> | undefined
+): NodeHeaders => {
+  const out: NodeHeaders = status === undefined ? {} : { ":status": status }
   if (contentLength >= 0) out["content-length"] = contentLength
+  let sensitive: Array<string> | undefined
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!
     if (connectionSpecific.has(name)) continue
     const prev = out[name]
-    if (prev === undefined) out[name] = value
-    else if (Array.isArray(prev)) prev.push(value)
+    if (prev === undefined) {
+      out[name] = value
+      if (alwaysNeverIndexed.has(name) || (neverIndex !== undefined && neverIndex.includes(name))) (sensitive ??= []).push(name)
+    } else if (Array.isArray(prev)) prev.push(value)
     else out[name] = [prev as string, value]
   }
+  if (sensitive !== undefined) out[http2.sensitiveHeaders] = sensitive
   return out
 }
 
 const endStreamOptions = { endStream: true } as const
 const openOptions = { endStream: false } as const
+const trailersOptions = { endStream: false, waitForTrailers: true } as const
+const NONE: Headers = []
+
+/**
+ * Runs the app on a stream this server promised: `parent` pushed `path`
+ * with the request `fields` (spec.md §7.1).
+ */
+export type Pusher = (parent: H2Exchange, stream: ServerHttp2Stream, path: string, fields: Headers) => void
 
 /**
  * An exchange over a node:http2 server stream.
@@ -36,14 +62,104 @@ const openOptions = { endStream: false } as const
 export class H2Exchange extends Exchange {
   readonly stream: ServerHttp2Stream
   private resetByRunner = false
+  private readonly pusher: Pusher
+  private trailers: Headers = NONE
 
-  constructor(scope: HttpScope, host: ExchangeHost, stream: ServerHttp2Stream, contentLength: number, endStream: boolean) {
+  constructor(
+    scope: HttpScope,
+    host: ExchangeHost,
+    stream: ServerHttp2Stream,
+    contentLength: number,
+    endStream: boolean,
+    pusher: Pusher
+  ) {
     super(scope, host, stream, contentLength, endStream)
     this.stream = stream
+    this.pusher = pusher
+    // Trailers arrive before the body's end: keep them for receive (spec.md §7.3).
+    if (!endStream) {
+      stream.once("trailers", (_headers: unknown, _flags: unknown, raw?: Array<string>) => {
+        if (Array.isArray(raw)) this.trailers = fromRaw(raw, true)
+        else {
+          const flat: Array<string> = []
+          for (const [k, v] of Object.entries(_headers as Record<string, string | Array<string>>)) {
+            for (const one of Array.isArray(v) ? v : [v]) flat.push(k, one)
+          }
+          this.trailers = fromRaw(flat, true)
+        }
+      })
+    }
   }
 
   protected wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void {
-    this.stream.respond(toNodeHeaders(status, headers, contentLength), endStream ? endStreamOptions : openOptions)
+    this.stream.respond(
+      toNodeHeaders(status, headers, contentLength, this.neverIndex),
+      endStream ? endStreamOptions : this.trailersOnWire ? trailersOptions : openOptions
+    )
+  }
+
+  protected wireTrailers(headers: Headers): void {
+    const s = this.stream
+    const fields = toNodeHeaders(undefined, headers, -1, this.neverIndex)
+    s.once("wantTrailers", () => {
+      if (!s.destroyed) s.sendTrailers(fields)
+    })
+    s.end()
+  }
+
+  protected trailerFraming(): boolean {
+    return true
+  }
+
+  protected wirePush(path: string, headers: Headers): Effect.Effect<number | undefined> {
+    const s = this.stream
+    if (!s.pushAllowed || s.destroyed || s.session === undefined || s.session.closed) return Effect.succeed(undefined)
+    const request: NodeHeaders = {
+      ...toNodeHeaders(undefined, headers, -1, undefined),
+      ":method": "GET",
+      ":path": path,
+      ":scheme": this.scope.scheme
+    }
+    if (this.scope.authority !== null) request[":authority"] = this.scope.authority
+    return Effect.callback<number | undefined>((resume) => {
+      try {
+        s.pushStream(request, (err, pushed) => {
+          // Out of streams, push disabled meanwhile, the stream closed: degrade (spec.md §7.1).
+          if (err !== null) return resume(Effect.succeed(undefined))
+          const id = pushed.id ?? 0
+          ;(this.scope.extensions["http.connection"] as ConnectionView | undefined)?.pushed.push(id)
+          this.pusher(this, pushed, path, headers)
+          resume(Effect.succeed(id))
+        })
+      } catch {
+        resume(Effect.succeed(undefined))
+      }
+    })
+  }
+
+  protected wireEarlyHint(links: ReadonlyArray<string>): void {
+    this.stream.additionalHeaders({ ":status": 103, link: links.length === 1 ? links[0]! : links.slice() })
+  }
+
+  protected wireGoaway(): void {
+    const session = this.stream.session
+    if (session !== undefined && !session.closed && !session.destroyed) session.close()
+  }
+
+  protected wireFile(plan: FilePlan, file: OpenedFile): void {
+    const s = this.stream
+    const headers = toNodeHeaders(plan.status, plan.headers, -1, this.neverIndex)
+    if (plan.length === 0) {
+      file.close()
+      s.respond(headers, endStreamOptions)
+      return
+    }
+    s.once("close", file.close)
+    s.respondWithFD(file.fd, headers, { offset: file.base + plan.offset, length: plan.length })
+  }
+
+  protected requestTrailers(): Headers {
+    return this.trailers
   }
 
   protected wireWrite(chunk: Uint8Array): boolean {
@@ -91,7 +207,10 @@ export class H2Exchange extends Exchange {
       const abort = new AbortController()
       addAbortSignal(abort.signal, s)
       abort.abort()
-    } else s.destroy(new Error(`stream reset by the runner (code ${code})`))
+    } else if (code === ErrorCode.INTERNAL_ERROR) s.destroy(new Error(`stream reset by the runner (code ${code})`))
+    // Any other code (an app's http.response.reset): close(code) submits the
+    // RST_STREAM at once, before the end of the writable side is processed.
+    else s.close(code)
   }
 
   protected peerErrorCode(): number | undefined {

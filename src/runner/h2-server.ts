@@ -4,9 +4,11 @@
  * scope and an exchange (spec.md §4.1, RFC 9113 §8.3.1).
  */
 import * as http2 from "node:http2"
-import { connectionOf, tagAlso } from "./connection.ts"
+import type { Headers } from "../protocol/headers.ts"
+import { type ConnectionInfo, connectionOf, tagAlso } from "./connection.ts"
 import { ErrorCode } from "./exchange.ts"
-import { H2Exchange } from "./h2-exchange.ts"
+import { h2Extensions } from "./extensions.ts"
+import { H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
@@ -36,6 +38,34 @@ export const makeH2Server = (
     if (defaults.draining()) session.close()
   })
 
+  /**
+   * Runs the app on a stream the server promised (RFC 9113 §8.4): a GET of
+   * `path` with the promised request fields, no body, correlated to its
+   * parent through `http.connection.pushedBy` (spec.md §7.1).
+   */
+  const admitPushed: Pusher = (parent, stream, path, fields) => {
+    stream.on("error", ignore)
+    const conn: ConnectionInfo | undefined = connectionOf(stream.session)
+    if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
+    const raw: Array<string> = []
+    for (const [name, value] of fields) raw.push(name, value)
+    const scope = makeHttpScope(
+      {
+        httpVersion: "2",
+        method: "GET",
+        scheme: parent.scope.scheme,
+        authority: parent.scope.authority,
+        target: path,
+        rawHeaders: raw,
+        streamId: stream.id ?? 0
+      },
+      conn,
+      defaults,
+      (headers: Headers) => h2Extensions(stream, conn.id, headers, parent.scope.streamId)
+    )
+    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, -1, true, admitPushed))
+  }
+
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {
     stream.on("error", ignore)
     const conn = connectionOf(stream.session)
@@ -51,10 +81,11 @@ export const makeH2Server = (
         streamId: stream.id ?? 0
       },
       conn,
-      defaults
+      defaults,
+      (fields: Headers) => h2Extensions(stream, conn.id, fields, null)
     )
     const contentLength = parseContentLength(headers["content-length"])
-    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0))
+    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0, admitPushed))
   })
   return server
 }

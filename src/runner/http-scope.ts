@@ -3,15 +3,13 @@
  * parsed, the same way for both protocols, and what every scope of a server
  * shares.
  */
-import { fromRaw } from "../protocol/headers.ts"
-import { decodePath, EGI_VERSION, type EgiInfo, type Extensions, type HttpScope } from "../protocol/scope.ts"
+import type { HttpExtensions } from "../protocol/extensions.ts"
+import { fromRaw, type Headers } from "../protocol/headers.ts"
+import { decodePath, EGI_VERSION, type EgiInfo, type HttpScope } from "../protocol/scope.ts"
 import type { ConnectionInfo } from "./connection.ts"
 
 /** `scope.egi` of EGI 0.1, shared by every scope. */
 export const egiInfo: EgiInfo = Object.freeze({ version: EGI_VERSION })
-
-/** `scope.extensions` when the runner offers none (EGI 0.1). */
-export const noExtensions: Extensions = Object.freeze({})
 
 /** Per-server values the protocol servers read for every request. */
 export interface ScopeDefaults {
@@ -46,12 +44,19 @@ export const parseContentLength = (value: string | undefined): number => {
 /**
  * The `http` scope of one request: target split at the first `?`
  * (HTTP-13), headers lower-cased with cookies joined on HTTP/2 (HTTP-12),
- * the connection's correlator and addresses (CORE-2).
+ * the connection's correlator and addresses (CORE-2), and the extensions
+ * `extend` builds from the request's headers (spec.md §7).
  */
-export const makeHttpScope = (head: RequestHead, conn: ConnectionInfo, defaults: ScopeDefaults): HttpScope => {
+export const makeHttpScope = (
+  head: RequestHead,
+  conn: ConnectionInfo,
+  defaults: ScopeDefaults,
+  extend: (headers: Headers) => HttpExtensions
+): HttpScope => {
   const target = head.target
   const q = target.indexOf("?")
   const rawPath = q < 0 ? target : target.slice(0, q)
+  const headers = fromRaw(head.rawHeaders, head.httpVersion === "2")
   return {
     type: "http",
     egi: egiInfo,
@@ -63,12 +68,12 @@ export const makeHttpScope = (head: RequestHead, conn: ConnectionInfo, defaults:
     rawPath,
     queryString: q < 0 ? "" : target.slice(q + 1),
     rootPath: defaults.rootPath,
-    headers: fromRaw(head.rawHeaders, head.httpVersion === "2"),
+    headers,
     client: conn.client,
     server: conn.server,
     connectionId: conn.id,
     streamId: head.streamId,
-    extensions: noExtensions,
+    extensions: extend(headers),
     state: defaults.state()
   }
 }

@@ -16,48 +16,69 @@ import {
   responseViolation
 } from "../../src/protocol/state.ts"
 
-const responseStates: ReadonlyArray<ResponseState> = ["start", "body", "done"]
-const responseInputs: ReadonlyArray<ResponseInput> = ["start", "more", "last"]
+const responseStates: ReadonlyArray<ResponseState> = ["start", "head", "body", "trailers", "done", "reset"]
+const responseInputs: ReadonlyArray<ResponseInput> = ["start", "more", "last", "file", "trailers", "push", "hint", "reset"]
 
 describe("response table (spec.md §4.7 table 1)", () => {
-  it("HTTP-1 HTTP-2 HTTP-3: every (state, input) pair transitions as the table says or fails with the named rule", () => {
+  it("HTTP-1 HTTP-2 HTTP-3 HTTP-18 HTTP-19 HTTP-20 HTTP-21: every (state, input) pair transitions as the table says or fails with the named rule", () => {
     fc.assert(
-      fc.property(fc.constantFrom(...responseStates), fc.constantFrom(...responseInputs), (state, input) => {
-        const result = nextResponseState(state, input)
+      fc.property(fc.constantFrom(...responseStates), fc.constantFrom(...responseInputs), fc.boolean(), (state, input, announced) => {
+        const result = nextResponseState(state, input, announced)
         const expected = responseTable[state][input]
-        if (expected !== undefined) expect(result).toBe(expected)
-        else {
+        if (expected !== undefined) {
+          const viaTrailers = announced && expected === "done" && (input === "last" || input === "file")
+          expect(result).toBe(viaTrailers ? "trailers" : expected)
+        } else {
           expect(result).toBeInstanceOf(LocalProtocolError)
-          expect((result as LocalProtocolError).rule).toBe(responseViolation[state].rule)
+          expect((result as LocalProtocolError).rule).toBe(responseViolation(state, input).rule)
         }
       })
     )
   })
 
-  it("HTTP-1 HTTP-2 HTTP-3: names the right rule for each violation", () => {
-    expect((nextResponseState("body", "start") as LocalProtocolError).rule).toBe("HTTP-1")
-    expect((nextResponseState("start", "more") as LocalProtocolError).rule).toBe("HTTP-2")
-    expect((nextResponseState("start", "last") as LocalProtocolError).rule).toBe("HTTP-2")
-    expect((nextResponseState("done", "last") as LocalProtocolError).rule).toBe("HTTP-3")
-    expect((nextResponseState("done", "start") as LocalProtocolError).rule).toBe("HTTP-3")
+  it("HTTP-1 HTTP-2 HTTP-3 HTTP-18 HTTP-19 HTTP-20 HTTP-21: names the right rule for each violation", () => {
+    const rule = (s: ResponseState, i: ResponseInput) => (nextResponseState(s, i) as LocalProtocolError).rule
+    expect(rule("head", "start")).toBe("HTTP-1")
+    expect(rule("body", "start")).toBe("HTTP-1")
+    expect(rule("start", "more")).toBe("HTTP-2")
+    expect(rule("start", "last")).toBe("HTTP-2")
+    expect(rule("start", "file")).toBe("HTTP-2")
+    expect(rule("done", "last")).toBe("HTTP-3")
+    expect(rule("done", "start")).toBe("HTTP-3")
+    expect(rule("trailers", "more")).toBe("HTTP-3")
+    expect(rule("reset", "reset")).toBe("HTTP-3")
+    expect(rule("body", "trailers")).toBe("HTTP-18")
+    expect(rule("start", "trailers")).toBe("HTTP-18")
+    expect(rule("head", "hint")).toBe("HTTP-19")
+    expect(rule("trailers", "push")).toBe("HTTP-20")
+    expect(rule("body", "file")).toBe("HTTP-21")
   })
 
-  it("HTTP-1: any event sequence the table accepts has exactly one start, first, and at most one last, last", () => {
+  it("HTTP-1 HTTP-18: any accepted sequence has one start before every body, and ends at most once", () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...responseInputs), { maxLength: 20 }), (inputs) => {
+      fc.property(fc.boolean(), fc.array(fc.constantFrom(...responseInputs), { maxLength: 20 }), (announced, inputs) => {
         let state: ResponseState = "start"
         const accepted: Array<ResponseInput> = []
         for (const input of inputs) {
-          const next = nextResponseState(state, input)
+          const next = nextResponseState(state, input, announced)
           if (typeof next !== "string") break
           accepted.push(input)
           state = next
         }
-        if (accepted.length > 0) expect(accepted[0]).toBe("start")
         expect(accepted.filter((i) => i === "start").length).toBeLessThanOrEqual(1)
-        const last = accepted.indexOf("last")
-        if (last >= 0) expect(last).toBe(accepted.length - 1)
-        expect(state === "done").toBe(last >= 0)
+        const start = accepted.indexOf("start")
+        for (const [k, i] of accepted.entries()) {
+          if (i === "more" || i === "last" || i === "file") expect(start).toBeGreaterThanOrEqual(0)
+          if (i === "more" || i === "last" || i === "file") expect(k).toBeGreaterThan(start)
+          if (i === "hint") expect(start < 0 || k < start).toBe(true)
+        }
+        const ends = accepted.filter((i) => i === "last" || i === "file").length
+        expect(ends).toBeLessThanOrEqual(1)
+        // Trailers only follow the last body of an announcing response.
+        if (accepted.includes("trailers")) {
+          expect(announced).toBe(true)
+          expect(ends).toBe(1)
+        }
       })
     )
   })
@@ -74,6 +95,14 @@ describe("request table (spec.md §4.7 table 2)", () => {
   it("HTTP-14: nothing but disconnect follows a complete body", () => {
     expect(requestTable.complete.more).toBeUndefined()
     expect(requestTable.complete.last).toBeUndefined()
+    expect(requestTable.complete.trailers).toBeUndefined()
+  })
+
+  it("HTTP-23: trailers come only after a last body that announced them, then the body is complete", () => {
+    expect(requestTable.receiving.lastThenTrailers).toBe("trailers")
+    expect(requestTable.receiving.trailers).toBeUndefined()
+    expect(Object.keys(requestTable.trailers).sort()).toEqual(["disconnect", "trailers"])
+    expect(requestTable.trailers.trailers).toBe("complete")
   })
 })
 

@@ -43,7 +43,9 @@ const outcome = (effect: Effect.Effect<void, SendError>): Effect.Effect<Outcome>
     onFailure: (e): Outcome =>
       e._tag === "LocalProtocolError"
         ? { tag: e._tag, rule: e.rule }
-        : { tag: e._tag, errorCode: e.errorCode, connectionId: e.connectionId, streamId: e.streamId }
+        : e._tag === "StreamClosedError"
+        ? { tag: e._tag, errorCode: e.errorCode, connectionId: e.connectionId, streamId: e.streamId }
+        : { tag: "LocalProtocolError", rule: `unexpected ${e._tag}` }
   })
 
 /** The outcome of sending a (possibly ill-typed) event. */

@@ -10,8 +10,14 @@ const SCRIPT = fileURLToPath(new URL("./h2probe.py", import.meta.url))
 /** Always the system python: the python3 on PATH may lack the `h2` package. */
 const PYTHON = "/usr/bin/python3"
 
-/** What to wait for before the next request; see h2probe.py. */
+/**
+ * What to wait for before the next request; see h2probe.py. "close": the stream and every stream
+ * it promised (PUSH_PROMISE) ended or reset; "all": every stream, pushed ones included.
+ */
 export type Wait = "close" | "response" | "data" | "goaway" | "all" | "none" | number
+
+/** A header field list, in wire order. */
+export type HeaderList = Array<[string, string]>
 
 export interface ProbeRequest {
   readonly method?: string
@@ -23,14 +29,20 @@ export interface ProbeRequest {
   readonly data?: number | string
   readonly chunk?: number
   readonly endStream?: boolean
+  /**
+   * After the data: a trailing HEADERS frame with these fields, always with END_STREAM (the DATA
+   * frames then carry none, and `endStream` is ignored). `[]` sends an empty header block.
+   */
+  readonly trailers?: ReadonlyArray<readonly [string, string]>
   /** Pause between HEADERS and the first DATA frame (lets the server start the app first). */
   readonly headersDelayMs?: number
+  /** Pause between DATA frames, and between the last DATA frame and the trailers. */
   readonly dataDelayMs?: number
   readonly rstDelayMs?: number
   /** RST_STREAM code to send after the data. */
   readonly rst?: number
-  /** Points where the probe waits for `release()`: before the first DATA frame, before the RST_STREAM. */
-  readonly hold?: ReadonlyArray<"data" | "rst">
+  /** Points where the probe waits for `release()`: before the first DATA frame, the trailers, the RST_STREAM. */
+  readonly hold?: ReadonlyArray<"data" | "trailers" | "rst">
   /** After a GOAWAY: send the HEADERS anyway (raw frame). */
   readonly force?: boolean
   readonly wait?: Wait
@@ -42,6 +54,10 @@ export interface ProbeSpec {
   readonly tls?: boolean
   /** Overall deadline in seconds (default 5). */
   readonly timeout?: number
+  /** The client's SETTINGS_ENABLE_PUSH (default false). When true, pushed streams are read like any other. */
+  readonly enablePush?: boolean
+  /** The client's SETTINGS_INITIAL_WINDOW_SIZE (default python-h2's, 65535); the connection window stays 65535. */
+  readonly initialWindow?: number
   readonly requests: ReadonlyArray<ProbeRequest>
   /** After the last request (default "all": every stream closed, or the socket). */
   readonly linger?: Wait
@@ -50,7 +66,7 @@ export interface ProbeSpec {
 export type ProbeEvent =
   | {
     readonly type: "Sent"
-    readonly what: "headers" | "data" | "rst"
+    readonly what: "headers" | "data" | "trailers" | "rst"
     readonly stream: number
     readonly length?: number
     readonly code?: number
@@ -62,7 +78,38 @@ export type ProbeEvent =
     readonly type: "ResponseReceived"
     readonly stream: number
     readonly status: number
-    readonly headers: Array<[string, string]>
+    /** Without the pseudo-headers. */
+    readonly headers: HeaderList
+    /** Names of the fields sent as HPACK "never indexed" literals (RFC 7541 §6.2.3), once each. */
+    readonly neverIndexed: Array<string>
+    readonly t: number
+  }
+  | {
+    /** A 1xx response head (e.g. 103 Early Hints). */
+    readonly type: "Informational"
+    readonly stream: number
+    readonly status: number
+    /** Without the pseudo-headers. */
+    readonly headers: HeaderList
+    readonly neverIndexed: Array<string>
+    readonly t: number
+  }
+  | {
+    /** A PUSH_PROMISE on `stream`; the pushed response then arrives on stream `promised`. */
+    readonly type: "PushPromise"
+    readonly stream: number
+    readonly promised: number
+    /** The promised request's fields, pseudo-headers included. */
+    readonly headers: HeaderList
+    readonly neverIndexed: Array<string>
+    readonly t: number
+  }
+  | {
+    /** Response trailers (always right after a TrailersReceived event for the same stream). */
+    readonly type: "Trailers"
+    readonly stream: number
+    readonly headers: HeaderList
+    readonly neverIndexed: Array<string>
     readonly t: number
   }
   | { readonly type: "DataReceived"; readonly stream: number; readonly length: number; readonly data: string; readonly t: number }
@@ -73,14 +120,18 @@ export type ProbeEvent =
   | { readonly type: "ProtocolError"; readonly error: string; readonly t: number }
   | { readonly type: "SocketClosed"; readonly t: number }
   | { readonly type: "Timeout"; readonly phase: string; readonly stream?: number; readonly t: number }
-  | { readonly type: "Held"; readonly point: "data" | "rst"; readonly stream: number; readonly t: number }
+  | { readonly type: "Held"; readonly point: "data" | "trailers" | "rst"; readonly stream: number; readonly t: number }
 
 export interface ProbeResult {
   readonly events: ReadonlyArray<ProbeEvent>
   /** The events without the probe's own `Sent` markers. */
   readonly received: ReadonlyArray<ProbeEvent>
-  /** The status of `stream`'s response, if one arrived. */
+  /** The status of `stream`'s (final) response, if one arrived. */
   readonly status: (stream: number) => number | undefined
+  /** The trailers of `stream`'s response, if any arrived. */
+  readonly trailers: (stream: number) => HeaderList | undefined
+  /** The stream ids promised (PUSH_PROMISE) on `stream`, in order. */
+  readonly promised: (stream: number) => Array<number>
   /** The response body bytes of `stream`, as a latin-1 string (first 256 bytes of each frame). */
   readonly body: (stream: number) => string
   /** Total response body length of `stream`. */
@@ -173,6 +224,8 @@ const toResult = (events: ReadonlyArray<ProbeEvent>): ProbeResult => {
     events,
     received,
     status: (stream) => ofType("ResponseReceived").find((e) => e.stream === stream)?.status,
+    trailers: (stream) => ofType("Trailers").find((e) => e.stream === stream)?.headers,
+    promised: (stream) => ofType("PushPromise").filter((e) => e.stream === stream).map((e) => e.promised),
     body: (stream) => ofType("DataReceived").filter((e) => e.stream === stream).map((e) => e.data).join(""),
     bodyLength: (stream) => ofType("DataReceived").filter((e) => e.stream === stream).reduce((n, e) => n + e.length, 0),
     resetCode: (stream) => ofType("StreamReset").find((e) => e.stream === stream && e.remote)?.error_code,
@@ -185,6 +238,7 @@ const toResult = (events: ReadonlyArray<ProbeEvent>): ProbeResult => {
         const { t: _t, ...rest } = e as ProbeEvent & { headers?: unknown; data?: unknown }
         delete (rest as { headers?: unknown }).headers
         delete (rest as { data?: unknown }).data
+        delete (rest as { neverIndexed?: unknown }).neverIndexed
         return rest
       })
     )

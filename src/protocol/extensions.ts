@@ -1,0 +1,175 @@
+/**
+ * The `http` extensions of EGI (spec.md §7): their names, and the shape of
+ * the value each puts in `scope.extensions`. A runner lists an extension only
+ * where the stream supports it; an app sends an extension's events only when
+ * it is listed (rule CORE-7). Pure: no Node imports.
+ *
+ * @since 0.2.0
+ */
+import type { Effect } from "effect"
+import type { LocalProtocolError } from "./errors.ts"
+import type { Priority } from "./priority.ts"
+
+/**
+ * The extension names (spec.md §7), each also the `type` of the event it
+ * adds where it adds one.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const Extension = {
+  push: "http.response.push",
+  earlyHint: "http.response.early_hint",
+  requestTrailers: "http.request.trailers",
+  responseTrailers: "http.response.trailers",
+  reset: "http.response.reset",
+  goaway: "http.goaway",
+  pathsend: "http.response.pathsend",
+  zerocopysend: "http.response.zerocopysend",
+  headerIndexing: "http.response.header_indexing",
+  flowControl: "http.flow_control",
+  priority: "http.priority",
+  connection: "http.connection"
+} as const
+
+/**
+ * The version every extension of this release reports.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const EXTENSION_VERSION = "1" as const
+
+/**
+ * `http.response.push` (spec.md §7.1): `promise` is true when a
+ * `http.response.push` becomes a PUSH_PROMISE (HTTP/2, the client allows
+ * push, a client-initiated stream); false when it degrades to a
+ * `link: <path>; rel=preload` field.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PushExtension {
+  readonly version: typeof EXTENSION_VERSION
+  readonly promise: boolean
+}
+
+/**
+ * `http.response.header_indexing` (spec.md §7.8, RFC 7541 §7.1.3):
+ * `neverIndexed` lists the field names the runner always sends as HPACK
+ * literals never indexed; an event's `neverIndex` adds more.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HeaderIndexingExtension {
+  readonly version: typeof EXTENSION_VERSION
+  readonly neverIndexed: ReadonlyArray<string>
+}
+
+/**
+ * Flow-control windows in bytes (RFC 9113 §6.9): what this endpoint may
+ * still receive (`local`) on the stream and on the connection, and send
+ * (`remote`) on the connection; `effectiveLocal` is the connection's receive
+ * window as last advertised. `stream.queued` is the response bytes written
+ * but not yet sent (waiting for window or socket). node:http2 does not
+ * report a stream's send window.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FlowWindows {
+  readonly stream: { readonly local: number; readonly queued: number }
+  readonly connection: { readonly local: number; readonly remote: number; readonly effectiveLocal: number }
+}
+
+/**
+ * `http.flow_control` (spec.md §7.6, HTTP/2 only): `windows` reads the
+ * current windows; `setLocalWindowSize(bytes)` sets the connection's
+ * receive window (0–2^31-1 bytes, RFC 9113 §6.9.1; fails with
+ * `LocalProtocolError` rule HTTP-24 outside it, or once the connection closed).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FlowControlExtension {
+  readonly version: typeof EXTENSION_VERSION
+  readonly windows: Effect.Effect<FlowWindows>
+  readonly setLocalWindowSize: (bytes: number) => Effect.Effect<void, LocalProtocolError>
+}
+
+/**
+ * `http.priority` (spec.md §7.7, RFC 9218): the request's `priority` field
+ * parsed (urgency 0–7, default 3; incremental, default false).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PriorityExtension extends Priority {
+  readonly version: typeof EXTENSION_VERSION
+}
+
+/**
+ * `http.connection` (spec.md §7.10): the correlator with what it connects
+ * to — `pushedBy` is the stream that promised this one (null for a
+ * client-initiated stream); `pushedStreams` the streams this one promised so
+ * far, in order.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectionExtension {
+  readonly version: typeof EXTENSION_VERSION
+  readonly connectionId: number
+  readonly streamId: number
+  readonly httpVersion: "1.0" | "1.1" | "2"
+  readonly pushedBy: number | null
+  readonly pushedStreams: Effect.Effect<ReadonlyArray<number>>
+}
+
+/**
+ * An extension that only says it is there.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PlainExtension {
+  readonly version: typeof EXTENSION_VERSION
+}
+
+/**
+ * `scope.extensions` of an `http` scope, typed by name (spec.md §7). Absent
+ * keys are extensions the stream does not support.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HttpExtensions {
+  readonly "http.response.push"?: PushExtension
+  readonly "http.response.early_hint"?: PlainExtension
+  readonly "http.request.trailers"?: PlainExtension
+  readonly "http.response.trailers"?: PlainExtension
+  readonly "http.response.reset"?: PlainExtension
+  readonly "http.goaway"?: PlainExtension
+  readonly "http.response.pathsend"?: PlainExtension
+  readonly "http.response.zerocopysend"?: PlainExtension
+  readonly "http.response.header_indexing"?: HeaderIndexingExtension
+  readonly "http.flow_control"?: FlowControlExtension
+  readonly "http.priority"?: PriorityExtension
+  readonly "http.connection"?: ConnectionExtension
+}
+
+/**
+ * The field names always sent never-indexed (spec.md §7.8): credentials and
+ * cookies, whose compression would let an attacker guess them (RFC 7541
+ * §7.1.3).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultNeverIndexed: ReadonlyArray<string> = Object.freeze([
+  "authorization",
+  "cookie",
+  "proxy-authorization",
+  "set-cookie"
+])
