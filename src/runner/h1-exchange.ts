@@ -13,6 +13,13 @@ import type { FilePlan } from "./file-plan.ts"
 import type { OpenedFile } from "./file-open.ts"
 
 const NONE: Headers = []
+
+/** File operations for a stream over a descriptor the runner must not close. */
+const keepOpen = {
+  open: fs.open,
+  read: fs.read,
+  close: (_fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => callback(null)
+}
 const noPromise = Effect.succeed(undefined)
 
 const toFlat = (headers: Headers, contentLength: number): Array<string> => {
@@ -82,7 +89,10 @@ export class H1Exchange extends Exchange {
       fd: file.fd,
       start: file.base + plan.offset,
       end: file.base + plan.offset + plan.length - 1,
-      autoClose: false
+      autoClose: false,
+      // A destroyed ReadStream closes its descriptor even with autoClose
+      // false: never the app's (zerocopysend, spec.md §7.9).
+      fs: file.owned ? fs : keepOpen
     })
     pipeline(body, res, () => file.close())
   }
