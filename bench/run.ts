@@ -3,7 +3,11 @@
  * and against a raw node:http2 server, in the same run, alternating rounds,
  * printing requests/s for each and the ratio.
  *
- *     node bench/run.ts [--rounds 3] [--requests 200000]
+ *     node bench/run.ts [--rounds 3] [--requests 200000] [--baseline DIR]
+ *
+ * `--baseline DIR`: also serve hello from another checkout of EGI (e.g. a
+ * `git worktree` of an earlier commit, with `node_modules` linked in), so a
+ * change's cost on the hello path is measured in the same run.
  *
  * Scenarios: `hello` (h2load -c 16 -m 16 GET /) against `egi --h2c`, the
  * default auto-detecting listener, and the raw server; `stream` (1 MiB
@@ -15,8 +19,13 @@ import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "3" }, requests: { type: "string", default: "200000" } }
+  options: {
+    rounds: { type: "string", default: "3" },
+    requests: { type: "string", default: "200000" },
+    baseline: { type: "string" }
+  }
 })
+const baseline = values.baseline === undefined ? undefined : new URL(`${values.baseline.replace(/\/$/, "")}/`, `file://${process.cwd()}/`).pathname
 const rounds = Number(values.rounds)
 const requests = Number(values.requests)
 const root = new URL("..", import.meta.url).pathname
@@ -106,7 +115,13 @@ await scenario(
     { name: "raw node:http2", args: ["bench/raw-h2.ts", "9100"], port: 9100, path: "/" },
     { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9101", "--h2c", "--no-access-log"], port: 9101, path: "/" },
     { name: "egi (auto: h2c + http/1.1)", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
-    { name: "egi --h2c, access log on", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" }
+    { name: "egi --h2c, access log on", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" },
+    ...(baseline === undefined ? [] : [{
+      name: "egi --h2c (baseline)",
+      args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/hello.ts`, "--port", "9104", "--h2c", "--no-access-log"],
+      port: 9104,
+      path: "/"
+    }])
   ],
   requests,
   16,
