@@ -6,6 +6,7 @@
 export type { App, Receive, Send } from "./protocol/app.ts"
 export * as Errors from "./protocol/errors.ts"
 export {
+  FileSendError,
   LocalProtocolError,
   RemoteProtocolError,
   type SendError,
@@ -16,17 +17,37 @@ export { unsupportedScope } from "./protocol/unsupported.ts"
 export * as Events from "./protocol/events.ts"
 export type {
   HttpDisconnect,
+  HttpGoaway,
   HttpInboundEvent,
   HttpOutboundEvent,
   HttpRequest,
+  HttpRequestTrailers,
   HttpResponseBody,
+  HttpResponseEarlyHint,
+  HttpResponsePathsend,
+  HttpResponsePush,
+  HttpResponseReset,
   HttpResponseStart,
+  HttpResponseTrailers,
+  HttpResponseZerocopysend,
   InboundEvent,
   LifespanInboundEvent,
   LifespanOutboundEvent,
   OutboundEvent
 } from "./protocol/events.ts"
+export {
+  type ConnectionExtension,
+  defaultNeverIndexed,
+  Extension,
+  type FlowControlExtension,
+  type FlowWindows,
+  type HeaderIndexingExtension,
+  type HttpExtensions,
+  type PriorityExtension,
+  type PushExtension
+} from "./protocol/extensions.ts"
 export * as Headers from "./protocol/headers.ts"
+export { defaultPriority, parsePriority, type Priority } from "./protocol/priority.ts"
 export type { Correlator, EgiScope, Extensions, HttpScope, LifespanScope } from "./protocol/scope.ts"
 export * as State from "./protocol/state.ts"
 export { ServeError } from "./runner/errors.ts"
