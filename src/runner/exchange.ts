@@ -69,15 +69,22 @@ const acceptsTrailers = (headers: Headers): boolean => {
   return false
 }
 
-/** Checks an outbound field list for HTTP-5/HTTP-6 only (trailers, push, hints). */
+/** The HTTP-5/HTTP-6 violation of field `i` of an outbound list, if any. */
+const fieldError = (h: unknown, i: number, what: string): LocalProtocolError | undefined => {
+  if (!Array.isArray(h) || h.length !== 2) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} ${i} is not a [name, value] pair` })
+  if (!isFieldName(h[0])) {
+    return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} name ${JSON.stringify(h[0])} is not a lower-case token` })
+  }
+  if (!isFieldValue(h[1])) return new LocalProtocolError({ rule: "HTTP-6", detail: `value of ${what} ${h[0]} is not an RFC 9110 field value` })
+  return undefined
+}
+
+/** Checks an outbound field list for HTTP-5/HTTP-6 only (trailers, push fields). */
 const checkFields = (headers: Headers, what: string): LocalProtocolError | undefined => {
   if (!Array.isArray(headers)) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} is not a list of [name, value] pairs` })
   for (let i = 0; i < headers.length; i++) {
-    const h = headers[i]
-    if (!Array.isArray(h) || h.length !== 2 || !isFieldName(h[0])) {
-      return new LocalProtocolError({ rule: "HTTP-5", detail: `${what}: field ${i} is not a [lower-case token, value] pair` })
-    }
-    if (!isFieldValue(h[1])) return new LocalProtocolError({ rule: "HTTP-6", detail: `${what}: value of ${h[0]} is not an RFC 9110 field value` })
+    const bad = fieldError(headers[i], i, what)
+    if (bad !== undefined) return bad
   }
   return undefined
 }
@@ -101,16 +108,9 @@ const checkHeaders = (headers: Headers): number | LocalProtocolError => {
   let seen: Set<string> | undefined
   let firstSingle: string | undefined
   for (let i = 0; i < headers.length; i++) {
-    const h = headers[i]
-    if (!Array.isArray(h) || h.length !== 2) {
-      return new LocalProtocolError({ rule: "HTTP-5", detail: `header ${i} is not a [name, value] pair` })
-    }
-    if (!isFieldName(h[0])) {
-      return new LocalProtocolError({ rule: "HTTP-5", detail: `header name ${JSON.stringify(h[0])} is not a lower-case token` })
-    }
-    if (!isFieldValue(h[1])) {
-      return new LocalProtocolError({ rule: "HTTP-6", detail: `value of ${h[0]} is not an RFC 9110 field value` })
-    }
+    const h = headers[i]!
+    const bad = fieldError(h, i, "header")
+    if (bad !== undefined) return bad
     const name = h[0]
     if (!singleValue.has(name)) continue
     // Most responses carry one single-value field at most: no Set for those.

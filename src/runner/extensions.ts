@@ -143,24 +143,19 @@ export const h1Extensions = (
   connectionId: number,
   streamId: number,
   headers: Headers
-): HttpExtensions =>
-  httpVersion === "1.1"
-    ? {
-      "http.response.push": pushLink,
-      "http.response.early_hint": plain,
-      "http.request.trailers": plain,
-      "http.response.trailers": plain,
-      "http.goaway": plain,
-      "http.response.pathsend": plain,
-      "http.response.zerocopysend": plain,
-      "http.priority": priorityOf(headers),
-      "http.connection": new ConnectionView(connectionId, streamId, httpVersion, null)
-    }
-    : {
-      "http.response.push": pushLink,
-      "http.goaway": plain,
-      "http.response.pathsend": plain,
-      "http.response.zerocopysend": plain,
-      "http.priority": priorityOf(headers),
-      "http.connection": new ConnectionView(connectionId, streamId, httpVersion, null)
-    }
+): HttpExtensions => {
+  const ext: { -readonly [K in keyof HttpExtensions]: HttpExtensions[K] } = {
+    "http.response.push": pushLink,
+    "http.goaway": plain,
+    "http.response.pathsend": plain,
+    "http.response.zerocopysend": plain,
+    "http.priority": priorityOf(headers),
+    "http.connection": new ConnectionView(connectionId, streamId, httpVersion, null)
+  }
+  if (httpVersion === "1.1") {
+    ext["http.response.early_hint"] = plain
+    ext["http.request.trailers"] = plain
+    ext["http.response.trailers"] = plain
+  }
+  return ext
+}

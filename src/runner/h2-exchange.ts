@@ -78,15 +78,8 @@ export class H2Exchange extends Exchange {
     this.pusher = pusher
     // Trailers arrive before the body's end: keep them for receive (spec.md §7.3).
     if (!endStream) {
-      stream.once("trailers", (_headers: unknown, _flags: unknown, raw?: Array<string>) => {
-        if (Array.isArray(raw)) this.trailers = fromRaw(raw, true)
-        else {
-          const flat: Array<string> = []
-          for (const [k, v] of Object.entries(_headers as Record<string, string | Array<string>>)) {
-            for (const one of Array.isArray(v) ? v : [v]) flat.push(k, one)
-          }
-          this.trailers = fromRaw(flat, true)
-        }
+      stream.once("trailers", (_headers: unknown, _flags: unknown, raw: Array<string>) => {
+        this.trailers = fromRaw(raw, true)
       })
     }
   }
