@@ -54,3 +54,25 @@ export { ServeError } from "./runner/errors.ts"
 export { consoleLogger, silentLogger } from "./runner/log.ts"
 export { defaults, type Logger, type RunnerOptions } from "./runner/options.ts"
 export { type Server, serve, start } from "./runner/server.ts"
+export type {
+  ClassicApp,
+  ClassicBody,
+  ClassicHeaders,
+  Environ,
+  ErrorStream,
+  FileWrapper,
+  StartResponse,
+  Upgrade,
+  Write
+} from "./shim/classic.ts"
+export {
+  ClassicAppError,
+  ClassicTimeoutError,
+  ClassicUsageError,
+  ClientDisconnectedError,
+  WorkerCrashError
+} from "./shim/errors.ts"
+export type { Input } from "./shim/input.ts"
+export { type PoolOptions, poolDefaults, WorkerPool } from "./shim/pool.ts"
+export { type ClassicHost, fromClassic, handOff, pushBack } from "./shim/shim.ts"
+export type { ModuleRef } from "./shim/wire.ts"

@@ -1,0 +1,285 @@
+/**
+ * The worker-thread pool of the shim (spec.md §10.7): a fixed number of
+ * workers, one request each at a time, a FIFO of requests waiting for one,
+ * a watchdog for requests that stop making progress, and replacement of any
+ * worker that dies.
+ */
+import { availableParallelism } from "node:os"
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads"
+import type { Logger } from "../runner/options.ts"
+import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
+import { type EnvironData, type FromWorker, type InputMessage, type ModuleRef, Slot, SLOTS, type ToWorker, type WorkerBoot } from "./wire.ts"
+
+/**
+ * Pool settings.
+ *
+ * @since 0.3.0
+ * @category classic
+ */
+export interface PoolOptions {
+  /** Worker threads (default: the machine's parallelism, at least 2). */
+  readonly workers: number
+  /**
+   * ms a request may run app code without coming back to the shim (a read,
+   * a write, the end) before its worker is terminated; 0 turns it off
+   * (default 30 000).
+   */
+  readonly timeout: number
+  /** Request-body bytes sent ahead to a worker before it has read them (default 256 KiB). */
+  readonly inputBuffer: number
+  /** Response-body bytes a worker may have in flight before `write` blocks (default 256 KiB). */
+  readonly outputBuffer: number
+  /** Where crash and timeout lines go (default: standard error). */
+  readonly logger: Pick<Logger, "error" | "info">
+}
+
+/** Pool defaults (spec.md §10.7). */
+export const poolDefaults: Omit<PoolOptions, "logger"> = {
+  workers: Math.max(2, availableParallelism()),
+  timeout: 30_000,
+  inputBuffer: 256 * 1024,
+  outputBuffer: 256 * 1024
+}
+
+/** What a request can do to the worker it runs on. */
+export interface WorkerLink {
+  /** Hands the worker one input message and wakes it. */
+  input(message: InputMessage, transfer: ReadonlyArray<ArrayBuffer>): void
+  /** Tells the worker the main thread is done with one `chunk` message. */
+  ack(): void
+  /** Makes the request's reads and writes throw `ClientDisconnectedError`. */
+  cancel(seq: number): void
+}
+
+/** One request, as the pool sees it. */
+export interface PoolJob {
+  readonly seq: number
+  readonly app: ModuleRef
+  readonly environ: EnvironData
+  /** The job got a worker (the run message is posted right after). */
+  assigned(link: WorkerLink): void
+  /** A message of this job from its worker. */
+  message(message: FromWorker): void
+  /** The worker died or was terminated under the job, or the pool closed before it ran. */
+  lost(error: WorkerCrashError | ClassicTimeoutError): void
+}
+
+const isTerminal = (m: FromWorker): boolean =>
+  (m.t === "chunk" && m.end) || m.t === "fail" || m.t === "escape"
+
+class PoolWorker implements WorkerLink {
+  readonly thread: Worker
+  readonly control: Int32Array
+  readonly port: MessagePort
+  readonly bornAt = Date.now()
+  job: PoolJob | undefined = undefined
+  /** Why the pool terminated this worker, if it did. */
+  killed: ClassicTimeoutError | undefined = undefined
+  progressSeen = 0
+  progressSince = 0
+  ran = false
+
+  constructor(opts: Omit<PoolOptions, "logger">) {
+    const shared = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT)
+    this.control = new Int32Array(shared)
+    const { port1, port2 } = new MessageChannel()
+    this.port = port1
+    const boot: WorkerBoot = {
+      control: shared,
+      input: port2,
+      outputBuffer: opts.outputBuffer,
+      creditEvery: Math.max(1, Math.floor(opts.inputBuffer / 2)),
+      multiprocess: opts.workers > 1
+    }
+    this.thread = new Worker(new URL("./worker.ts", import.meta.url), { workerData: boot, transferList: [port2] })
+    this.thread.unref()
+  }
+
+  private wake(): void {
+    Atomics.add(this.control, Slot.signal, 1)
+    Atomics.notify(this.control, Slot.signal)
+  }
+
+  input(message: InputMessage, transfer: ReadonlyArray<ArrayBuffer>): void {
+    this.port.postMessage(message, transfer as Array<ArrayBuffer>)
+    this.wake()
+  }
+
+  ack(): void {
+    Atomics.add(this.control, Slot.acked, 1)
+    this.wake()
+  }
+
+  cancel(seq: number): void {
+    Atomics.store(this.control, Slot.cancelled, seq)
+    this.wake()
+  }
+}
+
+/**
+ * A pool of worker threads for classic apps. Starts its workers on
+ * `start()` (or the first request); workers are `unref`'d, so an idle pool
+ * does not keep the process alive; `close()` terminates them.
+ *
+ * @since 0.3.0
+ * @category classic
+ */
+export class WorkerPool {
+  readonly options: PoolOptions
+  private readonly workers = new Set<PoolWorker>()
+  private readonly idle: Array<PoolWorker> = []
+  private readonly waiting: Array<PoolJob> = []
+  private readonly loads = new Map<PoolWorker, (error: string | undefined) => void>()
+  private started = false
+  private closed = false
+  private nextSeq = 0
+  private watchdog: ReturnType<typeof setInterval> | undefined = undefined
+  private earlyDeaths = 0
+
+  constructor(options: PoolOptions) {
+    this.options = options
+  }
+
+  /** A fresh request number (the correlator between the threads). */
+  seq(): number {
+    this.nextSeq = (this.nextSeq + 1) | 0
+    return this.nextSeq
+  }
+
+  /** Workers alive now. */
+  size(): number {
+    return this.workers.size
+  }
+
+  /** Starts the workers (idempotent). */
+  start(): void {
+    if (this.started || this.closed) return
+    this.started = true
+    for (let i = 0; i < this.options.workers; i++) this.spawn()
+    const { timeout } = this.options
+    if (timeout > 0) {
+      this.watchdog = setInterval(() => this.sweep(), Math.max(10, Math.min(1000, Math.floor(timeout / 4))))
+      this.watchdog.unref()
+    }
+  }
+
+  /**
+   * Loads `app` in every worker; resolves with the first load error
+   * (module missing, export not a function), or `undefined`.
+   */
+  async load(app: ModuleRef): Promise<string | undefined> {
+    this.start()
+    const results = await Promise.all([...this.workers].map((w) =>
+      new Promise<string | undefined>((resolve) => {
+        this.loads.set(w, resolve)
+        w.thread.postMessage({ t: "load", app } satisfies ToWorker)
+      })
+    ))
+    return results.find((e) => e !== undefined)
+  }
+
+  /** Runs `job` on the next free worker (FIFO). */
+  submit(job: PoolJob): void {
+    if (this.closed) return job.lost(new WorkerCrashError({ exitCode: -1, detail: "the worker pool is closed" }))
+    this.start()
+    const worker = this.idle.pop()
+    if (worker === undefined) this.waiting.push(job)
+    else this.assign(worker, job)
+  }
+
+  /** Terminates every worker; requests still waiting for one are lost. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.watchdog !== undefined) clearInterval(this.watchdog)
+    for (const job of this.waiting.splice(0)) {
+      job.lost(new WorkerCrashError({ exitCode: -1, detail: "the worker pool closed" }))
+    }
+    await Promise.all([...this.workers].map((w) => w.thread.terminate()))
+  }
+
+  private assign(worker: PoolWorker, job: PoolJob): void {
+    worker.job = job
+    worker.ran = true
+    worker.progressSeen = Atomics.load(worker.control, Slot.progress)
+    worker.progressSince = Date.now()
+    job.assigned(worker)
+    worker.thread.postMessage({ t: "run", seq: job.seq, app: job.app, environ: job.environ } satisfies ToWorker)
+  }
+
+  private release(worker: PoolWorker): void {
+    worker.job = undefined
+    const next = this.waiting.shift()
+    if (next !== undefined) this.assign(worker, next)
+    else this.idle.push(worker)
+  }
+
+  private spawn(): void {
+    const worker = new PoolWorker(this.options)
+    this.workers.add(worker)
+    worker.thread.on("message", (m: FromWorker) => this.route(worker, m))
+    let failure = ""
+    worker.thread.on("error", (error) => {
+      failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    })
+    worker.thread.on("exit", (code) => this.died(worker, code, failure))
+    this.release(worker)
+  }
+
+  private route(worker: PoolWorker, m: FromWorker): void {
+    if (m.t === "loaded") {
+      this.loads.get(worker)?.(m.error)
+      this.loads.delete(worker)
+      return
+    }
+    const job = worker.job
+    if (job === undefined || job.seq !== m.seq) {
+      // Output of a request that is already over: its chunks still count.
+      if (m.t === "chunk") worker.ack()
+      return
+    }
+    if (isTerminal(m)) this.release(worker)
+    job.message(m)
+  }
+
+  private died(worker: PoolWorker, code: number, failure: string): void {
+    this.workers.delete(worker)
+    const i = this.idle.indexOf(worker)
+    if (i >= 0) this.idle.splice(i, 1)
+    this.loads.get(worker)?.(`worker exited with code ${code} while loading`)
+    this.loads.delete(worker)
+    const job = worker.job
+    worker.job = undefined
+    if (this.closed) return job?.lost(new WorkerCrashError({ exitCode: code, detail: "the worker pool closed" }))
+    const error = worker.killed ??
+      new WorkerCrashError({ exitCode: code, detail: failure === "" ? "the worker thread exited" : failure })
+    this.options.logger.error(
+      `classic worker ${worker.thread.threadId} ${worker.killed ? "terminated" : "died"}: ${error.message}; starting another`
+    )
+    job?.lost(error)
+    // A worker that dies young without having run anything is likely to die again: back off.
+    const early = !worker.ran && Date.now() - worker.bornAt < 1000
+    this.earlyDeaths = early ? this.earlyDeaths + 1 : 0
+    const delay = this.earlyDeaths === 0 ? 0 : Math.min(5000, 100 * 2 ** this.earlyDeaths)
+    const respawn = setTimeout(() => {
+      if (!this.closed) this.spawn()
+    }, delay)
+    respawn.unref()
+  }
+
+  /** The watchdog: terminates workers whose request ran app code for `timeout` ms without progress. */
+  private sweep(): void {
+    const now = Date.now()
+    for (const worker of this.workers) {
+      if (worker.job === undefined || worker.killed !== undefined) continue
+      const progress = Atomics.load(worker.control, Slot.progress)
+      if (progress !== worker.progressSeen || Atomics.load(worker.control, Slot.waiting) === 1) {
+        worker.progressSeen = progress
+        worker.progressSince = now
+      } else if (now - worker.progressSince >= this.options.timeout) {
+        worker.killed = new ClassicTimeoutError({ timeoutMs: this.options.timeout })
+        void worker.thread.terminate()
+      }
+    }
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Runs one classic request in a worker thread: `start_response`, `write`,
+ * the returned body and its `close()` (spec.md §10.5, PEP 3333 "The
+ * start_response() Callable" and "Buffering and Streaming").
+ */
+import { isFieldName, isFieldValue } from "../protocol/headers.ts"
+import type { ClassicApp, ClassicBody, ClassicHeaders, Environ, StartResponse, Write } from "./classic.ts"
+import { ClassicUsageError } from "./errors.ts"
+import type { ModuleRef } from "./wire.ts"
+
+/** A response head, validated. */
+export interface Head {
+  readonly status: number
+  readonly headers: ReadonlyArray<readonly [string, string]>
+}
+
+/**
+ * Where the response goes: `emit` hands over one chunk (blocking while the
+ * client is behind), with the head when it is the first; `end` closes the
+ * response.
+ */
+export interface ResponseSink {
+  emit(head: Head | undefined, body: Uint8Array | undefined, end: boolean): void
+}
+
+/** What `egi.upgrade` registered for this request (spec.md §10.6). */
+export interface UpgradeToken {
+  readonly app: ModuleRef
+  readonly status: string
+  readonly headers: ClassicHeaders
+  readonly body: ClassicBody
+}
+
+const STATUS = /^([2-9]\d\d)(?: [^\r\n]*)?$/
+const utf8 = new TextEncoder()
+
+const usage = (rule: string, detail: string) => new ClassicUsageError({ rule, detail })
+
+/** Checks and normalises `start_response`'s arguments (rule CLASSIC-1). */
+export const parseHead = (status: unknown, headers: unknown): Head => {
+  const m = typeof status === "string" ? STATUS.exec(status) : null
+  if (m === null) throw usage("CLASSIC-1", `status must be "NNN reason" with NNN from 200 to 999, got ${JSON.stringify(status)}`)
+  if (!Array.isArray(headers)) throw usage("CLASSIC-1", "headers must be an array of [name, value] pairs")
+  const out: Array<readonly [string, string]> = []
+  for (const pair of headers as ReadonlyArray<unknown>) {
+    if (!Array.isArray(pair) || pair.length !== 2) throw usage("CLASSIC-1", `header ${JSON.stringify(pair)} is not a [name, value] pair`)
+    const [name, value] = pair as [unknown, unknown]
+    const lower = typeof name === "string" ? name.toLowerCase() : name
+    if (!isFieldName(lower)) throw usage("CLASSIC-1", `header name ${JSON.stringify(name)} is not a token`)
+    if (!isFieldValue(value)) throw usage("CLASSIC-1", `header ${lower} has a value that is not a field value: ${JSON.stringify(value)}`)
+    out.push([lower, value])
+  }
+  return { status: Number(m[1]), headers: out }
+}
+
+const toBytes = (chunk: unknown): Uint8Array => {
+  if (chunk instanceof Uint8Array) return chunk
+  if (typeof chunk === "string") return utf8.encode(chunk)
+  throw usage("CLASSIC-3", `a body chunk must be a Uint8Array or a string, got ${chunk === null ? "null" : typeof chunk}`)
+}
+
+const sameHeaders = (a: ClassicHeaders, b: ClassicHeaders): boolean =>
+  a.length === b.length && a.every((pair, i) => pair.length === 2 && pair[0] === b[i]![0] && pair[1] === b[i]![1])
+
+/**
+ * One request's response. `run` calls the app and sends what it produces;
+ * `started` tells, after a throw, whether the head had gone out.
+ */
+export class ClassicResponse {
+  /** The head went out (with the first non-empty chunk, or at the end). */
+  started = false
+  private pending: { readonly status: string; readonly headers: ClassicHeaders; readonly head: Head } | undefined
+  private wrote = false
+  private readonly sink: ResponseSink
+
+  constructor(sink: ResponseSink) {
+    this.sink = sink
+  }
+
+  private readonly write: Write = (data) => {
+    if (this.pending === undefined) throw usage("CLASSIC-3", "write() called before start_response()")
+    const bytes = toBytes(data)
+    this.wrote = true
+    if (bytes.length > 0) this.send(bytes, false)
+  }
+
+  /** `start_response` for this request (rules CLASSIC-1, CLASSIC-2). */
+  readonly startResponse: StartResponse = (status, headers, excInfo) => {
+    if (excInfo !== undefined && excInfo !== null) {
+      if (this.started) throw excInfo
+    } else if (this.pending !== undefined) {
+      throw usage("CLASSIC-2", "start_response() called a second time without excInfo")
+    }
+    this.pending = { status, headers: headers.map((h) => [h[0], h[1]] as const), head: parseHead(status, headers) }
+    return this.write
+  }
+
+  private send(body: Uint8Array | undefined, end: boolean): void {
+    if (this.pending === undefined) throw usage("CLASSIC-3", "the app returned a body without calling start_response()")
+    const head = this.started ? undefined : this.pending.head
+    this.started = true
+    this.sink.emit(head, body, end)
+  }
+
+  /**
+   * Calls `app`, sends its response, calls the body's `close()` (always,
+   * rule CLASSIC-5). Returns the async app to run instead when the app
+   * returned an upgrade response unaltered (rule CLASSIC-10).
+   */
+  run(app: ClassicApp, environ: Environ, upgrades: ReadonlyArray<UpgradeToken>): ModuleRef | undefined {
+    const body = app(environ, this.startResponse)
+    if (body === null || typeof body !== "object" || typeof (body as Iterable<unknown>)[Symbol.iterator] !== "function") {
+      throw usage("CLASSIC-3", `the app must return an iterable body, got ${body === null ? "null" : typeof body}`)
+    }
+    try {
+      const escape = this.escapeOf(body, upgrades)
+      if (escape !== undefined) return escape
+      if (Array.isArray(body)) {
+        // The last element of an array carries the end: one message for a whole small response.
+        const last = body.length - 1
+        for (let i = 0; i < last; i++) {
+          const bytes = toBytes(body[i])
+          if (bytes.length > 0) this.send(bytes, false)
+        }
+        const tail = last >= 0 ? toBytes(body[last]) : undefined
+        this.close(body)
+        this.send(tail !== undefined && tail.length > 0 ? tail : undefined, true)
+        return undefined
+      }
+      for (const chunk of body) {
+        const bytes = toBytes(chunk)
+        if (bytes.length > 0) this.send(bytes, false)
+      }
+    } catch (error) {
+      this.close(body, error)
+      throw error
+    }
+    this.close(body)
+    this.send(undefined, true)
+    return undefined
+  }
+
+  private closed = false
+
+  /** Calls `close()` once; a failure of it is raised unless another error is already on its way. */
+  private close(body: ClassicBody, pending?: unknown): void {
+    if (this.closed) return
+    this.closed = true
+    if (typeof body.close !== "function") return
+    try {
+      body.close()
+    } catch (error) {
+      if (pending === undefined) throw error
+    }
+  }
+
+  /** The upgrade `body` stands for, if status, headers and body all arrived as `egi.upgrade` made them. */
+  private escapeOf(body: ClassicBody, upgrades: ReadonlyArray<UpgradeToken>): ModuleRef | undefined {
+    const token = upgrades.find((u) => u.body === body)
+    const p = this.pending
+    if (token === undefined || p === undefined || this.wrote) return undefined
+    if (p.status !== token.status || !sameHeaders(p.headers, token.headers)) return undefined
+    this.close(body)
+    return token.app
+  }
+}

@@ -1,0 +1,379 @@
+/**
+ * `fromClassic`: a classic app as an EGI app (spec.md §10.4). The main
+ * thread's half of a classic request: streams the body to the worker as it
+ * reads it, relays the response to `send`, answers failures, and runs the
+ * async app of an escape.
+ */
+import { Effect, Exit, type Fiber } from "effect"
+import { isAbsolute } from "node:path"
+import { pathToFileURL } from "node:url"
+import type { App, Receive, Send } from "../protocol/app.ts"
+import type { HttpRequest, InboundEvent } from "../protocol/events.ts"
+import type { HttpScope, LifespanScope } from "../protocol/scope.ts"
+import { consoleLogger } from "../runner/log.ts"
+import { environData } from "./environ.ts"
+import { ClassicAppError, ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
+import { type PoolJob, type PoolOptions, poolDefaults, type WorkerLink, WorkerPool } from "./pool.ts"
+import type { EnvironData, FromWorker, ModuleRef } from "./wire.ts"
+
+/**
+ * A classic app served through a worker pool: an EGI app (it answers
+ * `http` and `lifespan` scopes) that also exposes its `pool`.
+ *
+ * @since 0.3.0
+ * @category classic
+ */
+export interface ClassicHost extends App {
+  readonly pool: WorkerPool
+  readonly ref: ModuleRef
+}
+
+type Mail = Extract<FromWorker, { t: "chunk" | "fail" | "escape" }> | {
+  readonly t: "lost"
+  readonly error: WorkerCrashError | ClassicTimeoutError
+}
+
+const EMPTY = new Uint8Array(0)
+const timeoutBody = new TextEncoder().encode("Gateway Timeout\n")
+
+/** A copy of a chunk's bytes that posts without the rest of its buffer, and what to transfer. */
+const postable = (bytes: Uint8Array): [Uint8Array, Array<ArrayBuffer>] => {
+  const copy = new Uint8Array(bytes) // a copy even of a Buffer (whose slice() is a view)
+  return [copy, [copy.buffer]]
+}
+
+/** One classic request on the main thread. */
+class ClassicRequest implements PoolJob {
+  readonly seq: number
+  readonly app: ModuleRef
+  readonly environ: EnvironData
+  private link: WorkerLink | undefined = undefined
+  private readonly receive: Receive
+  private readonly inputBuffer: number
+
+  // mail from the worker (response output and the end), in order
+  private readonly mail: Array<Mail> = []
+  private waiter: ((next: Mail) => void) | undefined = undefined
+  /** The app's fiber is gone (the client left, or the response failed): output is dropped. */
+  private detached = false
+
+  // the request body, streamed to the worker as it reads (read credit)
+  private pumping = false
+  private stopped = false
+  private stalled = false
+  private posted = 0
+  private credited = 0
+  /** Posted chunks not yet credited, and the offset of the first in the body. */
+  private readonly retained: Array<Uint8Array> = []
+  private retainedFrom = 0
+  /** The pump's receive, while it waits. */
+  private pending: Fiber.Fiber<InboundEvent> | undefined = undefined
+  /** The body ended (last `http.request` seen) or the client went away. */
+  ended = false
+
+  constructor(seq: number, app: ModuleRef, environ: EnvironData, receive: Receive, inputBuffer: number) {
+    this.seq = seq
+    this.app = app
+    this.environ = environ
+    this.receive = receive
+    this.inputBuffer = inputBuffer
+  }
+
+  assigned(link: WorkerLink): void {
+    this.link = link
+  }
+
+  message(m: FromWorker): void {
+    switch (m.t) {
+      case "want":
+        if (!this.pumping) {
+          this.pumping = true
+          this.pump()
+        }
+        return
+      case "credit":
+        return this.credit(m.bytes)
+      case "chunk":
+        if (this.detached) return this.link!.ack()
+        return this.deliver(m)
+      case "fail":
+      case "escape":
+        this.stopped = true
+        return this.deliver(m)
+    }
+  }
+
+  lost(error: WorkerCrashError | ClassicTimeoutError): void {
+    this.stopped = true
+    this.deliver({ t: "lost", error })
+  }
+
+  private deliver(m: Mail): void {
+    const waiter = this.waiter
+    if (waiter === undefined) return void this.mail.push(m)
+    this.waiter = undefined
+    waiter(m)
+  }
+
+  /** The next mail; acks a chunk as it is taken (the worker's output bound counts what is not taken yet). */
+  readonly take: Effect.Effect<Mail> = Effect.callback<Mail>((resume) => {
+    const m = this.mail.shift()
+    if (m !== undefined) {
+      if (m.t === "chunk") this.link!.ack()
+      return resume(Effect.succeed(m))
+    }
+    this.waiter = (next) => {
+      if (next.t === "chunk") this.link!.ack()
+      resume(Effect.succeed(next))
+    }
+    return Effect.sync(() => {
+      this.waiter = undefined
+    })
+  })
+
+  /** The app's fiber ended before the response did: cancel the worker's I/O and drop its output. */
+  detach(): void {
+    if (this.detached) return
+    this.detached = true
+    this.stopped = true
+    this.pending?.interruptUnsafe()
+    this.link?.cancel(this.seq)
+    for (const m of this.mail.splice(0)) if (m.t === "chunk") this.link!.ack()
+  }
+
+  // ---- input
+
+  private pump(): void {
+    while (!this.stopped) {
+      if (this.posted - this.credited >= this.inputBuffer) {
+        this.stalled = true
+        return
+      }
+      const fiber = Effect.runFork(this.receive)
+      const exit = fiber.pollUnsafe()
+      if (exit === undefined) {
+        this.pending = fiber
+        fiber.addObserver((exit) => {
+          if (this.pending !== fiber || this.stopped) return
+          this.pending = undefined
+          if (Exit.isSuccess(exit)) this.forward(exit.value)
+          this.pump()
+        })
+        return
+      }
+      if (Exit.isSuccess(exit)) this.forward(exit.value)
+    }
+  }
+
+  private forward(event: InboundEvent): void {
+    if (event.type === "http.request") {
+      const [body, transfer] = postable(event.body)
+      this.link!.input({ seq: this.seq, body, more: event.moreBody }, transfer)
+      this.posted += event.body.length
+      this.retained.push(event.body)
+      if (!event.moreBody) this.ended = this.stopped = true
+    } else if (event.type === "http.disconnect") {
+      this.link!.input({ seq: this.seq, more: false, disconnected: true }, [])
+      this.ended = this.stopped = true
+    }
+  }
+
+  private credit(bytes: number): void {
+    this.credited += bytes
+    while (this.retained.length > 0 && this.retainedFrom + this.retained[0]!.length <= this.credited) {
+      this.retainedFrom += this.retained.shift()!.length
+    }
+    if (this.stalled && this.posted - this.credited < this.inputBuffer) {
+      this.stalled = false
+      this.pump()
+    }
+  }
+
+  /**
+   * After an escape: the body the classic side did not read (its `unread`,
+   * then what was posted after the `taken` bytes) and a receive that goes
+   * on from there (rule CLASSIC-10).
+   */
+  rest(scope: HttpScope, taken: number, unread: Uint8Array): { readonly first: HttpRequest; readonly receive: Receive } {
+    const { connectionId, streamId } = scope
+    const parts: Array<Uint8Array> = [unread]
+    let at = this.retainedFrom
+    for (const chunk of this.retained) {
+      const skip = Math.max(0, taken - at)
+      if (skip < chunk.length) parts.push(chunk.subarray(skip))
+      at += chunk.length
+    }
+    const body = parts.length === 1 ? unread : Buffer.concat(parts)
+    const first: HttpRequest = { type: "http.request", connectionId, streamId, body, moreBody: !this.ended }
+    let pending = this.pending
+    this.pending = undefined
+    // A receive the pump had under way when the escape came: its event is the async app's.
+    const receive = Effect.suspend(() => {
+      if (pending === undefined) return this.receive
+      const fiber = pending
+      pending = undefined
+      return joinFiber(fiber)
+    })
+    return { first, receive }
+  }
+}
+
+/** Waits for a detached fiber's value. */
+const joinFiber = <A>(fiber: Fiber.Fiber<A>): Effect.Effect<A> =>
+  Effect.callback<A>((resume) => {
+    const done = fiber.pollUnsafe()
+    if (done !== undefined) return resume(done as Exit.Exit<A>)
+    fiber.addObserver((exit) => resume(exit as Exit.Exit<A>))
+  })
+
+/**
+ * A receive that yields `first`, then goes on with `receive` (unless
+ * `first` was the last of the body).
+ *
+ * @since 0.3.0
+ * @category classic
+ */
+export const pushBack = (receive: Receive, first: HttpRequest): Receive => {
+  let given = false
+  return Effect.suspend(() => {
+    if (given) return receive
+    given = true
+    return Effect.succeed(first)
+  })
+}
+
+const escapedApps = new Map<string, Promise<unknown>>()
+
+const specifier = (module: string): string => (isAbsolute(module) ? pathToFileURL(module).href : module)
+
+/** The EGI app an escape names (loaded once per module on the main thread). */
+const loadAsyncApp = (ref: ModuleRef): Effect.Effect<App, ClassicAppError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const key = specifier(ref.module)
+      let mod = escapedApps.get(key)
+      if (mod === undefined) escapedApps.set(key, (mod = import(key)))
+      const app = ((await mod) as Record<string, unknown>)[ref.export]
+      if (typeof app !== "function") throw new TypeError(`${ref.module} has no function export ${JSON.stringify(ref.export)}`)
+      return app as App
+    },
+    catch: (cause) =>
+      new ClassicAppError({ error: `egi.upgrade: cannot load the async app: ${String((cause as Error)?.message ?? cause)}`, started: false })
+  })
+
+const relay = (request: ClassicRequest, scope: HttpScope, send: Send): Effect.Effect<void, unknown> =>
+  Effect.gen(function*() {
+    let started = false
+    while (true) {
+      const m = yield* request.take
+      switch (m.t) {
+        case "chunk": {
+          if (m.status !== undefined) {
+            started = true
+            yield* send({ type: "http.response.start", status: m.status, headers: m.headers ?? [] })
+          }
+          if (m.body !== undefined || m.end) {
+            yield* send({ type: "http.response.body", body: m.body ?? EMPTY, moreBody: !m.end })
+          }
+          if (m.end) return
+          break
+        }
+        case "fail":
+          return yield* Effect.fail(new ClassicAppError({ error: m.error, started: m.started }))
+        case "lost":
+          if (m.error._tag === "ClassicTimeoutError" && !started) {
+            yield* send({ type: "http.response.start", status: 504, headers: [["content-type", "text/plain"]] })
+            yield* send({ type: "http.response.body", body: timeoutBody })
+          }
+          return yield* Effect.fail(m.error)
+        case "escape": {
+          const app = yield* loadAsyncApp(m.app)
+          const { first, receive } = request.rest(scope, m.taken, m.unread)
+          return yield* app(scope, pushBack(receive, first), send)
+        }
+      }
+    }
+  })
+
+/**
+ * Turns the classic app exported as `ref.export` by `ref.module` into an
+ * EGI app that runs it in a pool of worker threads (spec.md §10.4). Each
+ * worker imports the module once; the returned app:
+ *
+ * - on a `lifespan` scope, starts the pool and loads the app in every
+ *   worker at startup (startup fails if the module or export is missing),
+ *   and terminates the workers at shutdown;
+ * - on an `http` scope, runs the classic app for the request in the next
+ *   free worker; the body streams in as the app reads it, the response
+ *   streams out as the app produces it (rules CLASSIC-4…CLASSIC-8).
+ *
+ * The app's Effect fails with `ClassicAppError` (the classic app raised),
+ * `WorkerCrashError` or `ClassicTimeoutError` (after answering 504 if the
+ * response had not started), besides `send`'s own errors.
+ *
+ * @since 0.3.0
+ * @category classic
+ */
+export const fromClassic = (ref: ModuleRef, options: Partial<PoolOptions> = {}): ClassicHost => {
+  const pool = new WorkerPool({ ...poolDefaults, logger: options.logger ?? consoleLogger(), ...options })
+  const multiprocess = pool.options.workers > 1
+  const app = (scope: HttpScope | LifespanScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
+    if (scope.type === "lifespan") return lifespan(pool, ref, receive, send)
+    return Effect.suspend(() => {
+      const request = new ClassicRequest(pool.seq(), ref, environData(scope, multiprocess), receive, pool.options.inputBuffer)
+      pool.submit(request)
+      return relay(request, scope, send).pipe(Effect.onExit(() => Effect.sync(() => request.detach())))
+    })
+  }
+  return Object.assign(app as App, { pool, ref })
+}
+
+const lifespan = (pool: WorkerPool, ref: ModuleRef, receive: Receive, send: Send): Effect.Effect<void, unknown> =>
+  Effect.gen(function*() {
+    while (true) {
+      const event = yield* receive
+      if (event.type === "lifespan.startup") {
+        const error = yield* Effect.promise(() => pool.load(ref))
+        if (error !== undefined) {
+          yield* send({ type: "lifespan.startup.failed", message: `cannot load the classic app: ${error}` })
+          return
+        }
+        yield* send({ type: "lifespan.startup.complete" })
+      } else if (event.type === "lifespan.shutdown") {
+        yield* Effect.promise(() => pool.close())
+        yield* send({ type: "lifespan.shutdown.complete" })
+        return
+      }
+    }
+  })
+
+/**
+ * The hand-off (spec.md §10.5, `input_factory` from Web-SIG 2007): an
+ * async app that has read part of the request body hands the rest of the
+ * request to `classic`, whose `egi.input` begins at the first byte the
+ * async app did not consume. `unread` is what the async app took from
+ * `receive` but did not use (the tail of its last chunk), with `moreBody`
+ * as that event had it; without it, input begins at the next `receive`.
+ * The async app must not have started the response (rule CLASSIC-9): the
+ * classic app's response is the stream's.
+ *
+ * @since 0.3.0
+ * @category classic
+ */
+export const handOff = (
+  classic: App,
+  scope: HttpScope,
+  receive: Receive,
+  send: Send,
+  unread?: { readonly body: Uint8Array; readonly moreBody: boolean }
+): Effect.Effect<void, unknown> =>
+  classic(
+    scope,
+    unread === undefined ? receive : pushBack(receive, {
+      type: "http.request",
+      connectionId: scope.connectionId,
+      streamId: scope.streamId,
+      ...unread
+    }),
+    send
+  )

@@ -1,0 +1,34 @@
+/**
+ * `egi.upgrade` (spec.md §10.6, after PJE on Web-SIG, 2014): the tagged
+ * response that asks the shim to run an async app on the stream.
+ */
+import { randomUUID } from "node:crypto"
+import type { Upgrade } from "./classic.ts"
+import type { UpgradeToken } from "./respond.ts"
+
+/** The status of a tagged response: what a client sees if a middleware altered it. */
+export const UPGRADE_STATUS = "501 Not Implemented"
+
+/** The header that carries the tag. */
+export const UPGRADE_HEADER = "egi-upgrade"
+
+const fallback = new TextEncoder().encode(
+  "This resource needs the EGI async API; a middleware altered the upgrade response, so it was sent as is.\n"
+)
+
+/**
+ * Makes `egi.upgrade` for one request: each call registers a token in
+ * `tokens` (a middleware may run several sub-requests) and calls
+ * `startResponse` with its status and headers. The body is an iterable that
+ * yields the fallback text if anyone iterates it.
+ */
+export const makeUpgrade = (tokens: Array<UpgradeToken>): Upgrade => (app, startResponse) => {
+  if (typeof app?.module !== "string" || typeof app.export !== "string") {
+    throw new TypeError("egi.upgrade takes { module, export } naming an EGI app")
+  }
+  const headers = [["content-type", "text/plain; charset=utf-8"], [UPGRADE_HEADER, randomUUID()]] as const
+  const body = { *[Symbol.iterator]() { yield fallback } }
+  tokens.push({ app: { module: app.module, export: app.export }, status: UPGRADE_STATUS, headers, body })
+  startResponse(UPGRADE_STATUS, headers)
+  return body
+}

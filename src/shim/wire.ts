@@ -1,0 +1,113 @@
+/**
+ * The thread protocol between the shim (main thread) and its worker threads
+ * (spec.md §10.4). Pure data shapes and the layout of the shared control
+ * block; nothing here runs code.
+ *
+ * Each worker has one control block (an `Int32Array` over a
+ * `SharedArrayBuffer`) and one input `MessagePort`. The main thread posts
+ * request-body chunks to the input port and bumps `signal`; a worker that
+ * needs bytes drains the port with `receiveMessageOnPort` and, when it is
+ * empty, sleeps in `Atomics.wait` on `signal`. Response chunks go the other
+ * way as ordinary messages; the main thread counts each one it has handed to
+ * `send` in `acked`, which a worker with too many bytes in flight waits for.
+ */
+
+import type { MessagePort } from "node:worker_threads"
+
+/** Indices into a worker's control block. */
+export const Slot = {
+  /** Bumped (and notified) by the main thread whenever a worker may have something new to read. */
+  signal: 0,
+  /** `chunk` messages the main thread has finished with, since the worker started (wraps at 2^32). */
+  acked: 1,
+  /** Bumped by the worker each time it comes back from waiting (the watchdog's heartbeat). */
+  progress: 2,
+  /** 1 while the worker waits on the main thread (for input or acks), 0 while app code runs. */
+  waiting: 3,
+  /** The `seq` of a request whose client went away: its reads and writes fail. */
+  cancelled: 4
+} as const
+
+/** Number of `Int32` slots in a control block. */
+export const SLOTS = 5
+
+/** Where a worker finds its classic app (or where an escape finds its async app). */
+export interface ModuleRef {
+  /** A module specifier a worker can `import()`: a `file:` URL or an absolute path. */
+  readonly module: string
+  /** The export's name. */
+  readonly export: string
+}
+
+/** What a worker thread is started with (`workerData`). */
+export interface WorkerBoot {
+  readonly control: SharedArrayBuffer
+  readonly input: MessagePort
+  /** Bytes of response body a worker may have in flight before `write` blocks. */
+  readonly outputBuffer: number
+  /** Bytes of consumed input after which the worker reports credit. */
+  readonly creditEvery: number
+  /** `egi.multiprocess`: more than one worker runs the app. */
+  readonly multiprocess: boolean
+}
+
+/** The CGI and `egi.*` data of an environ that can cross threads (spec.md §10.2). */
+export type EnvironData = Readonly<Record<string, string | number | boolean | ReadonlyArray<number> | Correlation>>
+
+/** `egi.correlator`. */
+export interface Correlation {
+  readonly connectionId: number
+  readonly streamId: number
+}
+
+/** Main thread → worker, on the worker's own port. */
+export type ToWorker =
+  | { readonly t: "run"; readonly seq: number; readonly app: ModuleRef; readonly environ: EnvironData }
+  | { readonly t: "load"; readonly app: ModuleRef }
+
+/** Main thread → worker, on the input port: one request-body event. */
+export interface InputMessage {
+  readonly seq: number
+  /** Bytes; absent when the client went away. */
+  readonly body?: Uint8Array
+  /** More body follows. */
+  readonly more: boolean
+  /** The client went away before the body ended. */
+  readonly disconnected?: boolean
+}
+
+/** Worker → main thread. */
+export type FromWorker =
+  /** The app read input for the first time: start streaming the body in. */
+  | { readonly t: "want"; readonly seq: number }
+  /** The worker took `bytes` more body bytes off its input port. */
+  | { readonly t: "credit"; readonly seq: number; readonly bytes: number }
+  /**
+   * Response output. `status`/`headers` come with the first chunk that
+   * carries body or ends the response (PEP 3333: headers go with the first
+   * non-empty body chunk); `end` closes the response and the request.
+   */
+  | {
+    readonly t: "chunk"
+    readonly seq: number
+    readonly status?: number | undefined
+    readonly headers?: ReadonlyArray<readonly [string, string]> | undefined
+    readonly body?: Uint8Array | undefined
+    readonly end: boolean
+  }
+  /** The app raised; `started` says whether headers had been sent. */
+  | { readonly t: "fail"; readonly seq: number; readonly error: string; readonly started: boolean }
+  /**
+   * The app returned an unaltered upgrade response: run `app` on the stream.
+   * `taken` counts body bytes taken off the input port, `unread` is what of
+   * them the classic app did not read.
+   */
+  | {
+    readonly t: "escape"
+    readonly seq: number
+    readonly app: ModuleRef
+    readonly taken: number
+    readonly unread: Uint8Array
+  }
+  /** Answer to `load`. */
+  | { readonly t: "loaded"; readonly error?: string }
