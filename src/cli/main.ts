@@ -12,8 +12,9 @@ import { parseArgs } from "node:util"
 import { pathToFileURL } from "node:url"
 import type { App } from "../protocol/app.ts"
 import { consoleLogger } from "../runner/log.ts"
-import { defaults, maxSetting, maxTimerMs, type RunnerOptions } from "../runner/options.ts"
+import { defaults, type Logger, maxSetting, maxTimerMs, type RunnerOptions } from "../runner/options.ts"
 import { serve } from "../runner/server.ts"
+import { fromClassic } from "../shim/shim.ts"
 
 const HELP = `egi — serve EGI apps over HTTP/2 and HTTP/1.1
 
@@ -37,6 +38,7 @@ Options:
   --header-timeout <s>           HTTP/1.1 time allowed for a request head, 408 after (default ${defaults.headerTimeout / 1000})
   --idle-timeout <s>             close idle connections after this (default ${defaults.idleTimeout / 1000})
   --root-path <path>             scope.rootPath (default "")
+  --sync-workers <n>             the export is a classic (blocking) app: run it in n worker threads
   --no-access-log                do not print a line per request
   -h, --help                     show this help
   --version                      print the version
@@ -64,7 +66,11 @@ const splitTarget = (target: string): { readonly module: string; readonly export
   return m === null ? { module: target, exportName: undefined } : { module: m[1]!, exportName: m[2]! }
 }
 
-const loadApp = async (target: string): Promise<App> => {
+/**
+ * Loads the app `target` names. With `syncWorkers`, the export is a classic
+ * app (spec.md §10.1), served through a pool of that many worker threads.
+ */
+const loadApp = async (target: string, syncWorkers: number | undefined, logger: Logger): Promise<App> => {
   const { module, exportName } = splitTarget(target)
   let mod: Record<string, unknown>
   try {
@@ -77,7 +83,9 @@ const loadApp = async (target: string): Promise<App> => {
   const names = exportName === undefined ? ["default", "app"] : [exportName]
   for (const name of names) {
     const candidate = mod[name]
-    if (typeof candidate === "function") return candidate as App
+    if (typeof candidate !== "function") continue
+    if (syncWorkers === undefined) return candidate as App
+    return fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers, logger })
   }
   throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")} (a function)`)
 }
@@ -106,6 +114,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
         "header-timeout": { type: "string" },
         "idle-timeout": { type: "string" },
         "root-path": { type: "string" },
+        "sync-workers": { type: "string" },
         "no-access-log": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" }
@@ -132,6 +141,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
 
   let options: Partial<RunnerOptions>
   let app: App
+  const logger = consoleLogger()
   try {
     const port = number("port", values.port, defaults.port, 65535)
     if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
@@ -160,7 +170,11 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       rootPath: values["root-path"] ?? "",
       accessLog: values["no-access-log"] !== true
     }
-    app = await loadApp(target)
+    const syncWorkers = values["sync-workers"] === undefined
+      ? undefined
+      : number("sync-workers", values["sync-workers"], 0, 1024)
+    if (syncWorkers === 0) throw new UsageError("--sync-workers takes a number from 1 to 1024")
+    app = await loadApp(target, syncWorkers, logger)
   } catch (cause) {
     if (cause instanceof UsageError) {
       process.stderr.write(`egi: ${cause.message}\n`)
@@ -169,7 +183,6 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     throw cause
   }
 
-  const logger = consoleLogger()
   const exit = await Effect.runPromiseExit(serve(app, { ...options, logger }))
   logger.flush()
   if (exit._tag === "Success") return 0
