@@ -362,7 +362,8 @@ export abstract class Exchange {
           }
           return this.event(chunk, true)
         }
-        if (this.eof) {
+        // 'end' may have fired before any receiver armed the listeners.
+        if (this.eof || this.readable.readableEnded) {
           // 'end' can precede the close of a reset stream: only a stream that
           // is not reset and whose length matches has a complete body.
           const code = this.peerErrorCode()

@@ -26,6 +26,21 @@ const app: App = (scope, receive, send) => {
       yield* send({ type: "http.response.body" }).pipe(Effect.catch(note))
       return
     }
+    if (scope.path === "/late-receives") {
+      // Receives only between pauses, so the stream's 'end' fires while no receive waits.
+      yield* Effect.sleep("50 millis")
+      let bytes = 0
+      let event: InboundEvent = yield* receive
+      while (event.type === "http.request" && event.moreBody) {
+        bytes += event.body.length
+        yield* Effect.sleep("20 millis")
+        event = yield* receive
+      }
+      if (event.type === "http.request") bytes += event.body.length
+      yield* send({ type: "http.response.start", status: 200 })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode(`${event.type} ${bytes}`) })
+      return
+    }
     if (scope.path === "/stall") {
       let event: InboundEvent = yield* receive
       while (event.type === "http.request" && event.moreBody) event = yield* receive
@@ -55,6 +70,25 @@ describe("normal ends (spec.md §4.5, §8.5)", () => {
     expect(seen).toEqual(["disconnect:none", "LocalProtocolError:HTTP-3"])
     await until(() => server.lines.access.some((l) => l.includes("/after-end")), "the access line")
     expect(server.lines.access.find((l) => l.includes("/after-end"))).not.toContain("end=")
+  })
+})
+
+describe("late receivers (spec.md §4.3)", () => {
+  it("HTTP-14: a body whose end arrives while no receive is waiting still completes, on HTTP/2 and HTTP/1.1", async () => {
+    const session = http2.connect(server.url)
+    const stream = session.request({ ":method": "POST", ":path": "/late-receives" })
+    stream.end(Buffer.alloc(3000, 1))
+    const chunks: Array<Buffer> = []
+    stream.on("data", (c: Buffer) => chunks.push(c))
+    await new Promise((resolve) => stream.on("close", resolve))
+    session.close()
+    expect(Buffer.concat(chunks).toString()).toBe("http.request 3000")
+    const r = await rawHttp(
+      server.port,
+      "POST /late-receives HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
+    )
+    expect(statusOf(r.text)).toBe(200)
+    expect(r.text).toContain("http.request 5")
   })
 })
 
