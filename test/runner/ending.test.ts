@@ -85,7 +85,7 @@ describe("late receivers (spec.md §4.3)", () => {
     expect(Buffer.concat(chunks).toString()).toBe("http.request 3000")
     const r = await rawHttp(
       server.port,
-      "POST /late-receives HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
+      ["POST /late-receives HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"]
     )
     expect(statusOf(r.text)).toBe(200)
     expect(r.text).toContain("http.request 5")
