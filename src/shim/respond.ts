@@ -105,7 +105,7 @@ export class ClassicResponse {
   /**
    * Calls `app`, sends its response, calls the body's `close()` (always,
    * rule CLASSIC-5). Returns the async app to run instead when the app
-   * returned an upgrade response unaltered (rule CLASSIC-10).
+   * returned an upgrade response unaltered (rule CLASSIC-11).
    */
   run(app: ClassicApp, environ: Environ, upgrades: ReadonlyArray<UpgradeToken>): ModuleRef | undefined {
     const body = app(environ, this.startResponse)

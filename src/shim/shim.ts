@@ -192,7 +192,7 @@ class ClassicRequest implements PoolJob {
   /**
    * After an escape: the body the classic side did not read (its `unread`,
    * then what was posted after the `taken` bytes) and a receive that goes
-   * on from there (rule CLASSIC-10).
+   * on from there (rule CLASSIC-11).
    */
   rest(scope: HttpScope, taken: number, unread: Uint8Array): { readonly first: HttpRequest; readonly receive: Receive } {
     const { connectionId, streamId } = scope
@@ -305,7 +305,7 @@ const relay = (request: ClassicRequest, scope: HttpScope, send: Send): Effect.Ef
  *   and terminates the workers at shutdown;
  * - on an `http` scope, runs the classic app for the request in the next
  *   free worker; the body streams in as the app reads it, the response
- *   streams out as the app produces it (rules CLASSIC-4…CLASSIC-8).
+ *   streams out as the app produces it (rules CLASSIC-4…CLASSIC-9).
  *
  * The app's Effect fails with `ClassicAppError` (the classic app raised),
  * `WorkerCrashError` or `ClassicTimeoutError` (after answering 504 if the
@@ -348,13 +348,13 @@ const lifespan = (pool: WorkerPool, ref: ModuleRef, receive: Receive, send: Send
   })
 
 /**
- * The hand-off (spec.md §10.5, `input_factory` from Web-SIG 2007): an
+ * The hand-off (spec.md §10.6, `input_factory` from Web-SIG 2007): an
  * async app that has read part of the request body hands the rest of the
  * request to `classic`, whose `egi.input` begins at the first byte the
  * async app did not consume. `unread` is what the async app took from
  * `receive` but did not use (the tail of its last chunk), with `moreBody`
  * as that event had it; without it, input begins at the next `receive`.
- * The async app must not have started the response (rule CLASSIC-9): the
+ * The async app must not have started the response (rule CLASSIC-10): the
  * classic app's response is the stream's.
  *
  * @since 0.3.0
