@@ -135,6 +135,8 @@ export class WorkerPool {
   private nextSeq = 0
   private watchdog: ReturnType<typeof setInterval> | undefined = undefined
   private earlyDeaths = 0
+  /** Apps loaded at startup: a replacement worker loads them too before it takes a request. */
+  private readonly preloaded: Array<ModuleRef> = []
 
   constructor(options: PoolOptions) {
     this.options = options
@@ -169,6 +171,7 @@ export class WorkerPool {
    */
   async load(app: ModuleRef): Promise<string | undefined> {
     this.start()
+    this.preloaded.push(app)
     const results = await Promise.all([...this.workers].map((w) =>
       new Promise<string | undefined>((resolve) => {
         this.loads.set(w, resolve)
@@ -223,6 +226,8 @@ export class WorkerPool {
       failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     })
     worker.thread.on("exit", (code) => this.died(worker, code, failure))
+    // Messages are handled in order: the loads finish before the first run starts.
+    for (const app of this.preloaded) worker.thread.postMessage({ t: "load", app } satisfies ToWorker)
     this.release(worker)
   }
 

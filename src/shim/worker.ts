@@ -153,7 +153,12 @@ const load = async (ref: ModuleRef): Promise<ClassicApp> => {
   const key = keyOf(ref)
   const cached = apps.get(key)
   if (cached !== undefined) return cached
-  const mod = (await import(specifier(ref.module))) as Record<string, unknown>
+  // An import is not app code stuck in a loop: the watchdog leaves it alone.
+  Atomics.store(control, Slot.waiting, 1)
+  const mod = (await import(specifier(ref.module)).finally(() => Atomics.store(control, Slot.waiting, 0))) as Record<
+    string,
+    unknown
+  >
   const app = mod[ref.export]
   if (typeof app !== "function") throw new TypeError(`${ref.module} has no function export ${JSON.stringify(ref.export)}`)
   apps.set(key, app as ClassicApp)
