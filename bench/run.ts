@@ -9,22 +9,32 @@
  * `git worktree` of an earlier commit, with `node_modules` linked in), so a
  * change's cost on the hello path is measured in the same run.
  *
- * Scenarios: `hello` (h2load -c 16 -m 16 GET /) against `egi --h2c`, the
- * default auto-detecting listener, and the raw server; `stream` (1 MiB
- * responses in 64 KiB chunks, -c 4 -m 4) against `egi --h2c` and raw.
+ * Scenarios (`--scenarios hello,stream,shim`, default all): `hello`
+ * (h2load -c 16 -m 16 GET /) against `egi --h2c`, the default
+ * auto-detecting listener, and the raw server; `stream` (1 MiB responses in
+ * 64 KiB chunks, -c 4 -m 4) against `egi --h2c` and raw; `shim`: the
+ * classic hello through the sync shim on 2 workers against the async hello,
+ * and a 64 MiB upload hashed through blocking `read(65536)`
+ * (examples/legacy.ts) against the same hashing on async `receive`
+ * (bench/upload-async.ts).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { once } from "node:events"
-import { readFileSync } from "node:fs"
+import { randomBytes } from "node:crypto"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
 
 const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
     requests: { type: "string", default: "200000" },
-    baseline: { type: "string" }
+    baseline: { type: "string" },
+    scenarios: { type: "string", default: "hello,stream,shim" }
   }
 })
+const scenarios = new Set(values.scenarios.split(","))
 const baseline = values.baseline === undefined ? undefined : new URL(`${values.baseline.replace(/\/$/, "")}/`, `file://${process.cwd()}/`).pathname
 const rounds = Number(values.rounds)
 const requests = Number(values.requests)
@@ -62,9 +72,10 @@ const startServer = async (args: ReadonlyArray<string>): Promise<ChildProcess> =
   return child
 }
 
-const h2load = (url: string, n: number, c: number, m: number): Promise<{ rps: number; failed: number }> =>
+const h2load = (url: string, n: number, c: number, m: number, data?: string): Promise<{ rps: number; failed: number }> =>
   new Promise((resolve, reject) => {
-    execFile("h2load", ["-n", String(n), "-c", String(c), "-m", String(m), url], { maxBuffer: 1 << 20 }, (err, stdout) => {
+    const args = ["-n", String(n), "-c", String(c), "-m", String(m), ...(data === undefined ? [] : ["-d", data]), url]
+    execFile("h2load", args, { maxBuffer: 1 << 20 }, (err, stdout) => {
       if (err) return reject(err)
       const rps = /finished in [^,]+, ([\d.]+) req\/s/.exec(stdout)
       const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(stdout)
@@ -73,31 +84,45 @@ const h2load = (url: string, n: number, c: number, m: number): Promise<{ rps: nu
     })
   })
 
-const scenario = async (title: string, targets: ReadonlyArray<Target>, n: number, c: number, m: number) => {
+/**
+ * Runs `targets` alternately for `rounds` rounds; ratios are to the target
+ * named `reference`. With `upload` (a file and its size in bytes), every
+ * request posts the file and throughput is also printed in MB/s.
+ */
+const scenario = async (
+  title: string,
+  targets: ReadonlyArray<Target>,
+  n: number,
+  c: number,
+  m: number,
+  reference = "raw node:http2",
+  upload?: { readonly file: string; readonly bytes: number }
+) => {
   const servers = await Promise.all(targets.map((t) => startServer(t.args)))
   try {
     const results = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
     const cpu = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
-    for (const t of targets) await h2load(`http://127.0.0.1:${t.port}${t.path}`, Math.min(n, 20000), c, m) // warm-up
+    for (const t of targets) await h2load(`http://127.0.0.1:${t.port}${t.path}`, Math.min(n, 20000), c, m, upload?.file) // warm-up
     for (let r = 0; r < rounds; r++) {
       for (const [i, t] of targets.entries()) {
         const before = cpuMicros(servers[i]!.pid!)
-        const res = await h2load(`http://127.0.0.1:${t.port}${t.path}`, n, c, m)
+        const res = await h2load(`http://127.0.0.1:${t.port}${t.path}`, n, c, m, upload?.file)
         cpu.get(t.name)!.push((cpuMicros(servers[i]!.pid!) - before) / n)
         if (res.failed > 0) throw new Error(`${t.name}: ${res.failed} failed requests`)
         results.get(t.name)!.push(res.rps)
       }
     }
     const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-    const base = median(results.get("raw node:http2")!)
-    const baseCpu = median(cpu.get("raw node:http2")!)
+    const base = median(results.get(reference)!)
+    const baseCpu = median(cpu.get(reference)!)
     process.stdout.write(`\n${title} (h2load -n ${n} -c ${c} -m ${m}, median of ${rounds} rounds)\n`)
     for (const t of targets) {
       const med = median(results.get(t.name)!)
       const medCpu = median(cpu.get(t.name)!)
       process.stdout.write(
         `  ${t.name.padEnd(28)} ${med.toFixed(0).padStart(8)} req/s  ratio ${(med / base).toFixed(3)}` +
-          `  | server CPU ${medCpu.toFixed(2).padStart(6)} µs/req  raw/egi ${(baseCpu / medCpu).toFixed(3)}` +
+          (upload === undefined ? "" : `  ${((med * upload.bytes) / 1e6).toFixed(0).padStart(5)} MB/s`) +
+          `  | server CPU ${medCpu.toFixed(2).padStart(6)} µs/req  ref/this ${(baseCpu / medCpu).toFixed(3)}` +
           `  [${results.get(t.name)!.map((x) => x.toFixed(0)).join(", ")}]\n`
       )
     }
@@ -109,6 +134,7 @@ const scenario = async (title: string, targets: ReadonlyArray<Target>, n: number
   }
 }
 
+if (scenarios.has("hello")) {
 await scenario(
   "hello",
   [
@@ -127,6 +153,8 @@ await scenario(
   16,
   16
 )
+}
+if (scenarios.has("stream")) {
 await scenario(
   "stream 1 MiB",
   [
@@ -137,3 +165,48 @@ await scenario(
   4,
   4
 )
+}
+if (scenarios.has("shim")) {
+  const async = "async hello (egi --h2c)"
+  await scenario(
+    "classic hello through the sync shim",
+    [
+      { name: async, args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9120", "--h2c", "--no-access-log"], port: 9120, path: "/" },
+      {
+        name: "classic hello, 2 workers",
+        args: ["src/cli/main.ts", "serve", "bench/classic-hello.ts:hello", "--sync-workers", "2", "--port", "9121", "--h2c", "--no-access-log"],
+        port: 9121,
+        path: "/"
+      }
+    ],
+    Math.max(1000, Math.floor(requests / 2)),
+    16,
+    16,
+    async
+  )
+  const file = join(tmpdir(), `egi-bench-upload-${process.pid}`)
+  const bytes = 64 * 1024 * 1024
+  writeFileSync(file, randomBytes(bytes))
+  try {
+    const receiveName = "async receive"
+    await scenario(
+      "upload 64 MiB, hashed",
+      [
+        { name: receiveName, args: ["src/cli/main.ts", "serve", "bench/upload-async.ts", "--port", "9122", "--h2c", "--no-access-log"], port: 9122, path: "/upload" },
+        {
+          name: "classic input.read(65536)",
+          args: ["src/cli/main.ts", "serve", "examples/legacy.ts", "--port", "9123", "--h2c", "--no-access-log"],
+          port: 9123,
+          path: "/upload"
+        }
+      ],
+      24,
+      2,
+      1,
+      receiveName,
+      { file, bytes }
+    )
+  } finally {
+    rmSync(file, { force: true })
+  }
+}
