@@ -29,6 +29,13 @@ export interface PoolOptions {
   readonly inputBuffer: number
   /** Response-body bytes a worker may have in flight before `write` blocks (default 256 KiB). */
   readonly outputBuffer: number
+  /**
+   * Requests a worker may hold at once when every worker is busy: one
+   * running, the rest queued in its port, so the next starts without a
+   * round trip through the main thread (default 2; 1 turns it off). A
+   * queued request waits for the one ahead of it on its worker.
+   */
+  readonly pipeline: number
   /** Where crash and timeout lines go (default: standard error). */
   readonly logger: Pick<Logger, "error" | "info">
 }
@@ -38,7 +45,8 @@ export const poolDefaults: Omit<PoolOptions, "logger"> = {
   workers: Math.max(2, availableParallelism()),
   timeout: 30_000,
   inputBuffer: 256 * 1024,
-  outputBuffer: 256 * 1024
+  outputBuffer: 256 * 1024,
+  pipeline: 2
 }
 
 /** What a request can do to the worker it runs on. */
@@ -72,7 +80,8 @@ class PoolWorker implements WorkerLink {
   readonly control: Int32Array
   readonly port: MessagePort
   readonly bornAt = Date.now()
-  job: PoolJob | undefined = undefined
+  /** Jobs posted to this worker, in order: the first runs, the others wait in its queue. */
+  readonly jobs: Array<PoolJob> = []
   /** Why the pool terminated this worker, if it did. */
   killed: ClassicTimeoutError | undefined = undefined
   progressSeen = 0
@@ -127,7 +136,6 @@ class PoolWorker implements WorkerLink {
 export class WorkerPool {
   readonly options: PoolOptions
   private readonly workers = new Set<PoolWorker>()
-  private readonly idle: Array<PoolWorker> = []
   private readonly waiting: Array<PoolJob> = []
   private readonly loads = new Map<PoolWorker, (error: string | undefined) => void>()
   private started = false
@@ -181,13 +189,28 @@ export class WorkerPool {
     return results.find((e) => e !== undefined)
   }
 
-  /** Runs `job` on the next free worker (FIFO). */
+  /**
+   * Runs `job` on a free worker; when every worker is busy, queues it on the
+   * least loaded one (at most `pipeline` jobs per worker: the next
+   * starts without a round trip to the main thread), else waits (FIFO).
+   */
   submit(job: PoolJob): void {
     if (this.closed) return job.lost(new WorkerCrashError({ exitCode: -1, detail: "the worker pool is closed" }))
     this.start()
-    const worker = this.idle.pop()
-    if (worker === undefined) this.waiting.push(job)
+    const worker = this.leastLoaded()
+    if (worker === undefined || this.waiting.length > 0) this.waiting.push(job)
     else this.assign(worker, job)
+  }
+
+  /** A live worker with the fewest jobs, if it can take one more. */
+  private leastLoaded(): PoolWorker | undefined {
+    let best: PoolWorker | undefined
+    for (const w of this.workers) {
+      if (w.killed !== undefined || w.jobs.length >= this.options.pipeline) continue
+      if (best === undefined || w.jobs.length < best.jobs.length) best = w
+      if (w.jobs.length === 0) break
+    }
+    return best
   }
 
   /** Terminates every worker; requests still waiting for one are lost. */
@@ -202,19 +225,19 @@ export class WorkerPool {
   }
 
   private assign(worker: PoolWorker, job: PoolJob): void {
-    worker.job = job
+    if (worker.jobs.length === 0) {
+      worker.progressSeen = Atomics.load(worker.control, Slot.progress)
+      worker.progressSince = Date.now()
+    }
+    worker.jobs.push(job)
     worker.ran = true
-    worker.progressSeen = Atomics.load(worker.control, Slot.progress)
-    worker.progressSince = Date.now()
     job.assigned(worker)
     worker.thread.postMessage({ t: "run", seq: job.seq, app: job.app, environ: job.environ } satisfies ToWorker)
   }
 
-  private release(worker: PoolWorker): void {
-    worker.job = undefined
-    const next = this.waiting.shift()
-    if (next !== undefined) this.assign(worker, next)
-    else this.idle.push(worker)
+  /** Hands waiting jobs to `worker` while it has room. */
+  private fill(worker: PoolWorker): void {
+    while (worker.jobs.length < this.options.pipeline && this.waiting.length > 0) this.assign(worker, this.waiting.shift()!)
   }
 
   private spawn(): void {
@@ -228,7 +251,7 @@ export class WorkerPool {
     worker.thread.on("exit", (code) => this.died(worker, code, failure))
     // Messages are handled in order: the loads finish before the first run starts.
     for (const app of this.preloaded) worker.thread.postMessage({ t: "load", app } satisfies ToWorker)
-    this.release(worker)
+    this.fill(worker)
   }
 
   private route(worker: PoolWorker, m: FromWorker): void {
@@ -237,25 +260,32 @@ export class WorkerPool {
       this.loads.delete(worker)
       return
     }
-    const job = worker.job
+    const job = worker.jobs[0]
     if (job === undefined || job.seq !== m.seq) {
       // Output of a request that is already over: its chunks still count.
       if (m.t === "chunk") worker.ack()
       return
     }
-    if (isTerminal(m)) this.release(worker)
+    if (isTerminal(m)) {
+      worker.jobs.shift()
+      worker.progressSeen = Atomics.load(worker.control, Slot.progress)
+      worker.progressSince = Date.now()
+      this.fill(worker)
+    }
     job.message(m)
   }
 
   private died(worker: PoolWorker, code: number, failure: string): void {
     this.workers.delete(worker)
-    const i = this.idle.indexOf(worker)
-    if (i >= 0) this.idle.splice(i, 1)
     this.loads.get(worker)?.(`worker exited with code ${code} while loading`)
     this.loads.delete(worker)
-    const job = worker.job
-    worker.job = undefined
-    if (this.closed) return job?.lost(new WorkerCrashError({ exitCode: code, detail: "the worker pool closed" }))
+    // Messages run in order: only the first job had started; the rest go back to the queue.
+    const [job, ...queued] = worker.jobs.splice(0)
+    if (this.closed) {
+      for (const j of [job, ...queued]) j?.lost(new WorkerCrashError({ exitCode: code, detail: "the worker pool closed" }))
+      return
+    }
+    this.waiting.unshift(...queued)
     const error = worker.killed ??
       new WorkerCrashError({ exitCode: code, detail: failure === "" ? "the worker thread exited" : failure })
     this.options.logger.error(
@@ -270,13 +300,14 @@ export class WorkerPool {
       if (!this.closed) this.spawn()
     }, delay)
     respawn.unref()
+    for (const w of this.workers) this.fill(w)
   }
 
   /** The watchdog: terminates workers whose request ran app code for `timeout` ms without progress. */
   private sweep(): void {
     const now = Date.now()
     for (const worker of this.workers) {
-      if (worker.job === undefined || worker.killed !== undefined) continue
+      if (worker.jobs.length === 0 || worker.killed !== undefined) continue
       const progress = Atomics.load(worker.control, Slot.progress)
       if (progress !== worker.progressSeen || Atomics.load(worker.control, Slot.waiting) === 1) {
         worker.progressSeen = progress
