@@ -7,14 +7,17 @@
  */
 
 /**
- * Where the bytes come from: `next()` blocks until the next chunk of the
- * body is there and returns it (never empty), or `null` once the body has
- * ended. It throws `ClientDisconnectedError` when the client went away
+ * Where the bytes come from: `next(max)` blocks until body bytes are there
+ * and returns at most `max` of them (never empty), or `null` once the body
+ * has ended. It throws `ClientDisconnectedError` when the client went away
  * before the end.
  */
 export interface ChunkSource {
-  next(): Uint8Array | null
+  next(max: number): Uint8Array | null
 }
+
+/** What a read without a size asks the source for at a time, bytes. */
+const BLOCK = 65_536
 
 const EMPTY = new Uint8Array(0)
 const LF = 0x0a
@@ -49,11 +52,11 @@ export class Input implements Iterable<Uint8Array> {
     this.source = source
   }
 
-  /** Makes sure some unread bytes are buffered; false at the end of the body. */
-  private fill(): boolean {
+  /** Makes sure some unread bytes are buffered (asking for up to `want`); false at the end of the body. */
+  private fill(want: number): boolean {
     if (this.offset < this.chunk.length) return true
     if (this.ended) return false
-    const next = this.source.next()
+    const next = this.source.next(Number.isFinite(want) ? Math.max(1, want) : BLOCK)
     if (next === null) {
       this.ended = true
       this.chunk = EMPTY
@@ -82,7 +85,7 @@ export class Input implements Iterable<Uint8Array> {
     const limit = size === undefined || size === null || size < 0 ? Infinity : Math.floor(size)
     const parts: Array<Uint8Array> = []
     let total = 0
-    while (total < limit && this.fill()) {
+    while (total < limit && this.fill(limit - total)) {
       const part = this.take(limit - total)
       parts.push(part)
       total += part.length
@@ -98,7 +101,7 @@ export class Input implements Iterable<Uint8Array> {
     const max = limit === undefined || limit === null || limit < 0 ? Infinity : Math.floor(limit)
     const parts: Array<Uint8Array> = []
     let total = 0
-    while (total < max && this.fill()) {
+    while (total < max && this.fill(BLOCK)) {
       const lf = this.chunk.indexOf(LF, this.offset)
       const want = lf < 0 ? this.chunk.length - this.offset : lf + 1 - this.offset
       const part = this.take(Math.min(want, max - total))

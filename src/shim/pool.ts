@@ -5,10 +5,11 @@
  * worker that dies.
  */
 import { availableParallelism } from "node:os"
-import { MessageChannel, type MessagePort, Worker } from "node:worker_threads"
+import { Worker } from "node:worker_threads"
 import type { Logger } from "../runner/options.ts"
 import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
-import { type EnvironData, type FromWorker, type InputMessage, type ModuleRef, Slot, SLOTS, type ToWorker, type WorkerBoot } from "./wire.ts"
+import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
+import { type EnvironData, type FromWorker, type ModuleRef, Slot, SLOTS, type ToWorker, type WorkerBoot } from "./wire.ts"
 
 /**
  * Pool settings.
@@ -25,7 +26,7 @@ export interface PoolOptions {
    * (default 30 000).
    */
   readonly timeout: number
-  /** Request-body bytes sent ahead to a worker before it has read them (default 256 KiB). */
+  /** Bytes of the request-body ring each worker has: how far the body is read ahead of the app (default 256 KiB; a power of two). */
   readonly inputBuffer: number
   /** Response-body bytes a worker may have in flight before `write` blocks (default 256 KiB). */
   readonly outputBuffer: number
@@ -51,8 +52,12 @@ export const poolDefaults: Omit<PoolOptions, "logger"> = {
 
 /** What a request can do to the worker it runs on. */
 export interface WorkerLink {
-  /** Hands the worker one input message and wakes it. */
-  input(message: InputMessage, transfer: ReadonlyArray<ArrayBuffer>): void
+  /**
+   * Writes one body frame for request `seq` into the worker's ring (as much
+   * of `bytes` as fits) and wakes the worker. Returns the payload bytes
+   * written, or -1 when the ring has no room for the frame now.
+   */
+  write(seq: number, flags: number, bytes: Uint8Array): number
   /** Tells the worker the main thread is done with one `chunk` message. */
   ack(): void
   /** Makes the request's reads and writes throw `ClientDisconnectedError`. */
@@ -78,7 +83,9 @@ const isTerminal = (m: FromWorker): boolean =>
 class PoolWorker implements WorkerLink {
   readonly thread: Worker
   readonly control: Int32Array
-  readonly port: MessagePort
+  private readonly ring: Ring
+  /** The ring's write counter (this thread is its only writer). */
+  private writePos = 0
   readonly bornAt = Date.now()
   /** Jobs posted to this worker, in order: the first runs, the others wait in its queue. */
   readonly jobs: Array<PoolJob> = []
@@ -91,16 +98,16 @@ class PoolWorker implements WorkerLink {
   constructor(opts: Omit<PoolOptions, "logger">) {
     const shared = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT)
     this.control = new Int32Array(shared)
-    const { port1, port2 } = new MessageChannel()
-    this.port = port1
+    const ring = new SharedArrayBuffer(ringSize(opts.inputBuffer))
+    this.ring = new Ring(ring)
     const boot: WorkerBoot = {
       control: shared,
-      input: port2,
+      ring,
       outputBuffer: opts.outputBuffer,
-      creditEvery: Math.max(1, Math.floor(opts.inputBuffer / 2)),
+      creditEvery: Math.max(1, Math.floor(ring.byteLength / 4)),
       multiprocess: opts.workers > 1
     }
-    this.thread = new Worker(new URL("./worker.ts", import.meta.url), { workerData: boot, transferList: [port2] })
+    this.thread = new Worker(new URL("./worker.ts", import.meta.url), { workerData: boot })
     this.thread.unref()
   }
 
@@ -109,9 +116,17 @@ class PoolWorker implements WorkerLink {
     Atomics.notify(this.control, Slot.signal)
   }
 
-  input(message: InputMessage, transfer: ReadonlyArray<ArrayBuffer>): void {
-    this.port.postMessage(message, transfer as Array<ArrayBuffer>)
+  write(seq: number, flags: number, bytes: Uint8Array): number {
+    const used = (this.writePos - Atomics.load(this.control, Slot.read)) | 0
+    const room = this.ring.size - used - HEADER
+    if (room < 0 || (room === 0 && bytes.length > 0)) return -1
+    const n = Math.min(bytes.length, room)
+    this.ring.put(this.writePos + HEADER, n === bytes.length ? bytes : bytes.subarray(0, n))
+    this.ring.putHeader(this.writePos, seq, n < bytes.length ? flags | MORE : flags, n)
+    this.writePos = (this.writePos + HEADER + n) | 0
+    Atomics.store(this.control, Slot.written, this.writePos)
     this.wake()
+    return n
   }
 
   ack(): void {

@@ -14,6 +14,7 @@ import { consoleLogger } from "../runner/log.ts"
 import { environData } from "./environ.ts"
 import { ClassicAppError, ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { type PoolJob, type PoolOptions, poolDefaults, type WorkerLink, WorkerPool } from "./pool.ts"
+import { DISCONNECTED, MORE } from "./ring.ts"
 import type { EnvironData, FromWorker, ModuleRef } from "./wire.ts"
 
 /**
@@ -36,12 +37,6 @@ type Mail = Extract<FromWorker, { t: "chunk" | "fail" | "escape" }> | {
 const EMPTY = new Uint8Array(0)
 const timeoutBody = new TextEncoder().encode("Gateway Timeout\n")
 
-/** A copy of a chunk's bytes that posts without the rest of its buffer, and what to transfer. */
-const postable = (bytes: Uint8Array): [Uint8Array, Array<ArrayBuffer>] => {
-  const copy = new Uint8Array(bytes) // a copy even of a Buffer (whose slice() is a view)
-  return [copy, [copy.buffer]]
-}
-
 /** One classic request on the main thread. */
 class ClassicRequest implements PoolJob {
   readonly seq: number
@@ -49,7 +44,6 @@ class ClassicRequest implements PoolJob {
   readonly environ: EnvironData
   private link: WorkerLink | undefined = undefined
   private readonly receive: Receive
-  private readonly inputBuffer: number
 
   // mail from the worker (response output and the end), in order
   private readonly mail: Array<Mail> = []
@@ -57,11 +51,11 @@ class ClassicRequest implements PoolJob {
   /** The app's fiber is gone (the client left, or the response failed): output is dropped. */
   private detached = false
 
-  // the request body, streamed to the worker as it reads (read credit)
+  // the request body, streamed into the worker's ring as the app reads (read credit)
   private pumping = false
   private stopped = false
-  private stalled = false
-  private posted = 0
+  /** A frame that did not fit in the ring yet: its bytes, how far written, its flags. */
+  private leftover: { readonly bytes: Uint8Array; offset: number; readonly flags: number } | undefined = undefined
   private credited = 0
   /** Posted chunks not yet credited, and the offset of the first in the body. */
   private readonly retained: Array<Uint8Array> = []
@@ -71,12 +65,11 @@ class ClassicRequest implements PoolJob {
   /** The body ended (last `http.request` seen) or the client went away. */
   ended = false
 
-  constructor(seq: number, app: ModuleRef, environ: EnvironData, receive: Receive, inputBuffer: number) {
+  constructor(seq: number, app: ModuleRef, environ: EnvironData, receive: Receive) {
     this.seq = seq
     this.app = app
     this.environ = environ
     this.receive = receive
-    this.inputBuffer = inputBuffer
   }
 
   assigned(link: WorkerLink): void {
@@ -143,12 +136,11 @@ class ClassicRequest implements PoolJob {
 
   // ---- input
 
+  /** Moves body events from `receive` into the ring until the ring is full, the body ends, or the request does. */
   private pump(): void {
-    while (!this.stopped) {
-      if (this.posted - this.credited >= this.inputBuffer) {
-        this.stalled = true
-        return
-      }
+    while (!this.stopped || this.leftover !== undefined) {
+      if (this.leftover !== undefined && !this.flush()) return // resumed by the next credit
+      if (this.stopped) return
       const fiber = Effect.runFork(this.receive)
       const exit = fiber.pollUnsafe()
       if (exit === undefined) {
@@ -167,14 +159,27 @@ class ClassicRequest implements PoolJob {
 
   private forward(event: InboundEvent): void {
     if (event.type === "http.request") {
-      const [body, transfer] = postable(event.body)
-      this.link!.input({ seq: this.seq, body, more: event.moreBody }, transfer)
-      this.posted += event.body.length
-      this.retained.push(event.body)
+      this.leftover = { bytes: event.body, offset: 0, flags: event.moreBody ? MORE : 0 }
       if (!event.moreBody) this.ended = this.stopped = true
     } else if (event.type === "http.disconnect") {
-      this.link!.input({ seq: this.seq, more: false, disconnected: true }, [])
+      this.leftover = { bytes: EMPTY, offset: 0, flags: DISCONNECTED }
       this.ended = this.stopped = true
+    }
+  }
+
+  /** Writes as much of the leftover frame as the ring takes; true when all of it is in. */
+  private flush(): boolean {
+    const frame = this.leftover!
+    while (true) {
+      const rest = frame.offset === 0 ? frame.bytes : frame.bytes.subarray(frame.offset)
+      const n = this.link!.write(this.seq, frame.flags, rest)
+      if (n < 0) return false
+      if (n > 0) this.retained.push(n === rest.length ? rest : rest.subarray(0, n))
+      frame.offset += n
+      if (frame.offset === frame.bytes.length) {
+        this.leftover = undefined
+        return true
+      }
     }
   }
 
@@ -183,16 +188,13 @@ class ClassicRequest implements PoolJob {
     while (this.retained.length > 0 && this.retainedFrom + this.retained[0]!.length <= this.credited) {
       this.retainedFrom += this.retained.shift()!.length
     }
-    if (this.stalled && this.posted - this.credited < this.inputBuffer) {
-      this.stalled = false
-      this.pump()
-    }
+    if (!this.detached && this.pumping && this.pending === undefined && this.leftover !== undefined) this.pump()
   }
 
   /**
    * After an escape: the body the classic side did not read (its `unread`,
-   * then what was posted after the `taken` bytes) and a receive that goes
-   * on from there (rule CLASSIC-11).
+   * then what went into the ring after the `taken` bytes, then what had not
+   * fit yet) and a receive that goes on from there (rule CLASSIC-11).
    */
   rest(scope: HttpScope, taken: number, unread: Uint8Array): { readonly first: HttpRequest; readonly receive: Receive } {
     const { connectionId, streamId } = scope
@@ -203,6 +205,9 @@ class ClassicRequest implements PoolJob {
       if (skip < chunk.length) parts.push(chunk.subarray(skip))
       at += chunk.length
     }
+    const left = this.leftover
+    this.leftover = undefined
+    if (left !== undefined && left.offset < left.bytes.length) parts.push(left.bytes.subarray(left.offset))
     const body = parts.length === 1 ? unread : Buffer.concat(parts)
     const first: HttpRequest = { type: "http.request", connectionId, streamId, body, moreBody: !this.ended }
     let pending = this.pending
@@ -320,7 +325,7 @@ export const fromClassic = (ref: ModuleRef, options: Partial<PoolOptions> = {}):
   const app = (scope: HttpScope | LifespanScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
     if (scope.type === "lifespan") return lifespan(pool, ref, receive, send)
     return Effect.suspend(() => {
-      const request = new ClassicRequest(pool.seq(), ref, environData(scope, multiprocess), receive, pool.options.inputBuffer)
+      const request = new ClassicRequest(pool.seq(), ref, environData(scope, multiprocess), receive)
       pool.submit(request)
       return relay(request, scope, send).pipe(Effect.onExit(() => Effect.sync(() => request.detach())))
     })

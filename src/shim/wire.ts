@@ -25,11 +25,15 @@ export const Slot = {
   /** 1 while the worker waits on the main thread (for input or acks), 0 while app code runs. */
   waiting: 3,
   /** The `seq` of a request whose client went away: its reads and writes fail. */
-  cancelled: 4
+  cancelled: 4,
+  /** Ring bytes the main thread has written (a counter, wraps at 2^32). */
+  written: 5,
+  /** Ring bytes the worker has read (a counter, wraps at 2^32). */
+  read: 6
 } as const
 
 /** Number of `Int32` slots in a control block. */
-export const SLOTS = 5
+export const SLOTS = 7
 
 /** Where a worker finds its classic app (or where an escape finds its async app). */
 export interface ModuleRef {
@@ -42,10 +46,11 @@ export interface ModuleRef {
 /** What a worker thread is started with (`workerData`). */
 export interface WorkerBoot {
   readonly control: SharedArrayBuffer
-  readonly input: MessagePort
+  /** The request-body ring (its size a power of two). */
+  readonly ring: SharedArrayBuffer
   /** Bytes of response body a worker may have in flight before `write` blocks. */
   readonly outputBuffer: number
-  /** Bytes of consumed input after which the worker reports credit. */
+  /** Ring bytes read after which the worker reports credit. */
   readonly creditEvery: number
   /** `egi.multiprocess`: more than one worker runs the app. */
   readonly multiprocess: boolean
@@ -65,22 +70,11 @@ export type ToWorker =
   | { readonly t: "run"; readonly seq: number; readonly app: ModuleRef; readonly environ: EnvironData }
   | { readonly t: "load"; readonly app: ModuleRef }
 
-/** Main thread → worker, on the input port: one request-body event. */
-export interface InputMessage {
-  readonly seq: number
-  /** Bytes; absent when the client went away. */
-  readonly body?: Uint8Array
-  /** More body follows. */
-  readonly more: boolean
-  /** The client went away before the body ended. */
-  readonly disconnected?: boolean
-}
-
 /** Worker → main thread. */
 export type FromWorker =
   /** The app read input for the first time: start streaming the body in. */
   | { readonly t: "want"; readonly seq: number }
-  /** The worker took `bytes` more body bytes off its input port. */
+  /** The worker freed ring space; `bytes` more body bytes of this request taken. */
   | { readonly t: "credit"; readonly seq: number; readonly bytes: number }
   /**
    * Response output. `status`/`headers` come with the first chunk that
@@ -99,7 +93,7 @@ export type FromWorker =
   | { readonly t: "fail"; readonly seq: number; readonly error: string; readonly started: boolean }
   /**
    * The app returned an unaltered upgrade response: run `app` on the stream.
-   * `taken` counts body bytes taken off the input port, `unread` is what of
+   * `taken` counts body bytes taken out of the ring, `unread` is what of
    * them the classic app did not read.
    */
   | {

@@ -1,24 +1,25 @@
 /**
  * The worker-thread side of the shim (spec.md §10.4): loads classic apps
  * (once per module and thread), runs one request at a time, reads the body
- * through the blocking input port and streams the response back under the
- * output bound.
+ * out of the ring (blocking) and streams the response back under the output
+ * bound.
  */
 import { isAbsolute } from "node:path"
 import { pathToFileURL } from "node:url"
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from "node:worker_threads"
+import { parentPort, workerData } from "node:worker_threads"
 import type { ClassicApp, Environ, ErrorStream } from "./classic.ts"
 import { ClientDisconnectedError } from "./errors.ts"
 import { fileWrapper } from "./file-wrapper.ts"
 import { type ChunkSource, Input } from "./input.ts"
 import { ClassicResponse, type Head, type ResponseSink, type UpgradeToken } from "./respond.ts"
 import { makeUpgrade } from "./upgrade.ts"
-import { type FromWorker, type InputMessage, type ModuleRef, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
+import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
+import { type FromWorker, type ModuleRef, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
 const port = parentPort!
-const inputPort: MessagePort = boot.input
+const ring = new Ring(boot.ring)
 
 const post = (message: FromWorker, transfer?: ReadonlyArray<ArrayBuffer>): void =>
   port.postMessage(message, transfer as Array<ArrayBuffer> | undefined)
@@ -82,14 +83,46 @@ const sinkFor = (seq: number): ResponseSink => ({
   }
 })
 
-// ---- request input
+// ---- request input, out of the ring (one reader per worker)
 
-/** The body of request `seq`, from the input port; `taken` counts bytes taken off the port. */
-class PortSource implements ChunkSource {
+/** The ring's read counter (this thread is its only writer). */
+let readPos = 0
+/** The frame being read: its request, flags and payload bytes left. */
+let frameSeq = 0
+let frameFlags = 0
+let frameLeft = 0
+
+const available = (): number => (Atomics.load(control, Slot.written) - readPos) | 0
+
+const advance = (n: number): void => {
+  readPos = (readPos + n) | 0
+  Atomics.store(control, Slot.read, readPos)
+}
+
+/** Skips what is in the ring now (frames of requests that are over). */
+const skipRing = (): void => {
+  while (true) {
+    if (frameLeft > 0) {
+      advance(frameLeft)
+      frameLeft = 0
+    }
+    if (available() < HEADER) return
+    const h = ring.getHeader(readPos)
+    advance(HEADER)
+    frameSeq = h.seq
+    frameFlags = h.flags
+    frameLeft = h.length
+  }
+}
+
+/** The body of request `seq`, out of the ring; `taken` counts its bytes taken. */
+class RingSource implements ChunkSource {
   taken = 0
   private uncredited = 0
+  private moved = false
   private wanted = false
   private done = false
+  private disconnectedAhead = false
   private readonly seq: number
 
   constructor(seq: number) {
@@ -97,47 +130,92 @@ class PortSource implements ChunkSource {
   }
 
   private credit(): void {
-    if (this.uncredited === 0) return
+    if (!this.moved) return
     post({ t: "credit", seq: this.seq, bytes: this.uncredited })
     this.uncredited = 0
+    this.moved = false
   }
 
-  next(): Uint8Array | null {
+  next(max: number): Uint8Array | null {
     if (this.done) return null
+    if (this.disconnectedAhead) {
+      this.done = true
+      throw disconnected(this.seq)
+    }
     if (!this.wanted) {
       this.wanted = true
       post({ t: "want", seq: this.seq })
     }
     while (true) {
       const seen = Atomics.load(control, Slot.signal)
-      const received = receiveMessageOnPort(inputPort)
-      if (received !== undefined) {
-        const m = received.message as InputMessage
-        if (m.seq !== this.seq) continue // left over from an earlier request
-        if (m.disconnected === true) {
-          this.done = true
-          throw disconnected(this.seq)
-        }
-        const body = m.body!
-        this.taken += body.length
-        this.uncredited += body.length
-        if (this.uncredited >= boot.creditEvery) this.credit()
-        if (!m.more) this.done = true
-        if (body.length > 0) return body
-        if (this.done) return null
-        continue
-      }
+      const out = this.take(max)
+      if (out !== undefined) return out
       if (Atomics.load(control, Slot.cancelled) === this.seq) throw disconnected(this.seq)
       this.credit()
       waitForMain(seen)
     }
   }
-}
 
-/** Drops what is left on the input port for `seq` (the app did not read it all). */
-const dropInput = (): void => {
-  while (receiveMessageOnPort(inputPort) !== undefined) {
-    // discard
+  /** Reads what the ring has for this request, up to `max` bytes; `undefined` when nothing yet. */
+  private take(max: number): Uint8Array | null | undefined {
+    let out: Uint8Array | undefined
+    let filled = 0
+    while (true) {
+      if (frameLeft > 0 && frameSeq !== this.seq) {
+        // The rest of a frame of a request that is over.
+        advance(frameLeft)
+        frameLeft = 0
+        this.moved = true
+      }
+      if (frameLeft === 0) {
+        if (available() < HEADER) break
+        const h = ring.getHeader(readPos)
+        advance(HEADER)
+        this.moved = true
+        frameSeq = h.seq
+        frameFlags = h.flags
+        frameLeft = h.length
+        if (frameSeq !== this.seq) {
+          // A frame of a request that is over: its payload is whole in the ring.
+          advance(frameLeft)
+          frameLeft = 0
+          continue
+        }
+        if ((frameFlags & DISCONNECTED) !== 0) {
+          if (filled > 0) {
+            this.disconnectedAhead = true
+            break
+          }
+          this.done = true
+          throw disconnected(this.seq)
+        }
+        if (frameLeft === 0) {
+          if ((frameFlags & MORE) === 0) {
+            this.done = true
+            break
+          }
+          continue
+        }
+      }
+      // A frame's payload is written before its header is published: it is all there.
+      out ??= new Uint8Array(Math.min(max, available()))
+      const n = Math.min(frameLeft, out.length - filled)
+      ring.get(readPos, out, filled, n)
+      advance(n)
+      frameLeft -= n
+      filled += n
+      this.taken += n
+      this.uncredited += n
+      this.moved = true
+      if (frameLeft === 0 && (frameFlags & MORE) === 0) {
+        this.done = true
+        break
+      }
+      if (filled === out.length) break
+    }
+    if (this.uncredited >= boot.creditEvery) this.credit()
+    if (filled > 0) return out!.subarray(0, filled)
+    return this.done ? null : undefined
   }
 }
 
@@ -181,7 +259,7 @@ const errors: ErrorStream = {
 
 const run = (app: ClassicApp, message: Extract<ToWorker, { t: "run" }>): void => {
   const { seq } = message
-  const source = new PortSource(seq)
+  const source = new RingSource(seq)
   const input = new Input(source)
   const tokens: Array<UpgradeToken> = []
   const environ = {
@@ -201,7 +279,7 @@ const run = (app: ClassicApp, message: Extract<ToWorker, { t: "run" }>): void =>
   } catch (error) {
     post({ t: "fail", seq, error: describe(error), started: response.started })
   }
-  dropInput()
+  skipRing()
 }
 
 /** Messages wait here while one is being handled asynchronously (a module loading). */
