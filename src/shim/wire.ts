@@ -4,15 +4,14 @@
  * block; nothing here runs code.
  *
  * Each worker has one control block (an `Int32Array` over a
- * `SharedArrayBuffer`) and one input `MessagePort`. The main thread posts
- * request-body chunks to the input port and bumps `signal`; a worker that
- * needs bytes drains the port with `receiveMessageOnPort` and, when it is
- * empty, sleeps in `Atomics.wait` on `signal`. Response chunks go the other
- * way as ordinary messages; the main thread counts each one it has handed to
- * `send` in `acked`, which a worker with too many bytes in flight waits for.
+ * `SharedArrayBuffer`) and one request-body ring (ring.ts). The main thread
+ * writes body frames into the ring, advances `written` and bumps `signal`;
+ * a worker that needs bytes reads frames up to `written`, advances `read`,
+ * and, when there is nothing for it, sleeps in `Atomics.wait` on `signal`.
+ * Response chunks go the other way as ordinary messages; the main thread
+ * counts each one it has taken in `acked`, which a worker with too many
+ * bytes in flight waits for.
  */
-
-import type { MessagePort } from "node:worker_threads"
 
 /** Indices into a worker's control block. */
 export const Slot = {
