@@ -1,9 +1,33 @@
 /**
- * The cross-thread part of a classic environ, built from an `http` scope
- * (spec.md §10.2). Pure.
+ * The cross-thread part of a classic environ (spec.md §10.2): the main
+ * thread flattens an `http` scope into a {@link RequestData} tuple (cheap to
+ * post), the worker builds the CGI keys from it. Pure.
  */
 import type { HttpScope } from "../protocol/scope.ts"
-import type { EnvironData } from "./wire.ts"
+import type { EnvironData, RequestData } from "./wire.ts"
+
+/** What of `scope` a worker needs, flat (headers as `[name, value, name, value, …]`). */
+export const requestData = (scope: HttpScope): RequestData => {
+  const headers: Array<string> = []
+  for (const [name, value] of scope.headers) headers.push(name, value)
+  return [
+    scope.method,
+    scope.scheme,
+    scope.httpVersion,
+    scope.authority,
+    scope.path,
+    scope.rawPath,
+    scope.queryString,
+    scope.rootPath,
+    headers,
+    scope.client?.[0] ?? null,
+    scope.client?.[1] ?? 0,
+    scope.server?.[0] ?? null,
+    scope.server?.[1] ?? 0,
+    scope.connectionId,
+    scope.streamId
+  ]
+}
 
 /** `egi.version` of the classic interface. */
 export const CLASSIC_VERSION: readonly [number, number] = [0, 1]
@@ -11,7 +35,7 @@ export const CLASSIC_VERSION: readonly [number, number] = [0, 1]
 const cgiName = (name: string): string => "HTTP_" + name.toUpperCase().replaceAll("-", "_")
 
 /**
- * The CGI keys and the data-only `egi.*` keys for `scope`.
+ * The CGI keys and the data-only `egi.*` keys for a request (in the worker).
  *
  * - `SCRIPT_NAME` is `rootPath`; `PATH_INFO` the decoded path below it.
  * - `REQUEST_URI` and `RAW_URI` are the target as received (`rawPath`, then
@@ -22,40 +46,42 @@ const cgiName = (name: string): string => "HTTP_" + name.toUpperCase().replaceAl
  *   would collide with its `-` twin. On HTTP/2 `:authority` gives
  *   `HTTP_HOST` when there is no `host` field.
  */
-export const environData = (scope: HttpScope, multiprocess: boolean): EnvironData => {
-  const target = scope.queryString === "" ? scope.rawPath : `${scope.rawPath}?${scope.queryString}`
-  const root = scope.rootPath
-  const pathInfo = root !== "" && scope.path.startsWith(root) ? scope.path.slice(root.length) : scope.path
+export const environData = (request: RequestData, multiprocess: boolean): EnvironData => {
+  const [method, scheme, httpVersion, authority, path, rawPath, queryString, root, headers, clientHost, clientPort, serverHost, serverPort, connectionId, streamId] = request
+  const target = queryString === "" ? rawPath : `${rawPath}?${queryString}`
+  const pathInfo = root !== "" && path.startsWith(root) ? path.slice(root.length) : path
   const env: Record<string, EnvironData[string]> = {
-    REQUEST_METHOD: scope.method,
+    REQUEST_METHOD: method,
     SCRIPT_NAME: root,
     PATH_INFO: pathInfo,
-    QUERY_STRING: scope.queryString,
-    SERVER_PROTOCOL: scope.httpVersion === "2" ? "HTTP/2" : `HTTP/${scope.httpVersion}`,
+    QUERY_STRING: queryString,
+    SERVER_PROTOCOL: httpVersion === "2" ? "HTTP/2" : `HTTP/${httpVersion}`,
     REQUEST_URI: target,
     RAW_URI: target,
     "egi.version": CLASSIC_VERSION,
-    "egi.url_scheme": scope.scheme,
+    "egi.url_scheme": scheme,
     "egi.input_terminated": true,
     "egi.multithread": false,
     "egi.multiprocess": multiprocess,
     "egi.run_once": false,
-    "egi.correlator": { connectionId: scope.connectionId, streamId: scope.streamId }
+    "egi.correlator": { connectionId, streamId }
   }
-  for (const [name, value] of scope.headers) {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!
+    const value = headers[i + 1]!
     if (name.includes("_")) continue
     const key = name === "content-type" ? "CONTENT_TYPE" : name === "content-length" ? "CONTENT_LENGTH" : cgiName(name)
     const prior = env[key]
     env[key] = prior === undefined ? value : `${prior as string}${name === "cookie" ? "; " : ", "}${value}`
   }
-  if (env.HTTP_HOST === undefined && scope.authority !== null) env.HTTP_HOST = scope.authority
-  const host = scope.authority ?? (scope.server === null ? "" : scope.server[0])
+  if (env.HTTP_HOST === undefined && authority !== null) env.HTTP_HOST = authority
+  const host = authority ?? serverHost ?? ""
   const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host)
   env.SERVER_NAME = m?.[1] ?? host
-  env.SERVER_PORT = m?.[2] ?? (scope.server === null ? (scope.scheme === "https" ? "443" : "80") : String(scope.server[1]))
-  if (scope.client !== null) {
-    env.REMOTE_ADDR = scope.client[0]
-    env.REMOTE_PORT = String(scope.client[1])
+  env.SERVER_PORT = m?.[2] ?? (serverHost === null ? (scheme === "https" ? "443" : "80") : String(serverPort))
+  if (clientHost !== null) {
+    env.REMOTE_ADDR = clientHost
+    env.REMOTE_PORT = String(clientPort)
   }
   return env
 }

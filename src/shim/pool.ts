@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads"
 import type { Logger } from "../runner/options.ts"
 import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
-import { type EnvironData, type FromWorker, type ModuleRef, Slot, SLOTS, type ToWorker, type WorkerBoot } from "./wire.ts"
+import { type FromWorker, type ModuleRef, type RequestData, Slot, SLOTS, type ToWorker, type WorkerBoot } from "./wire.ts"
 
 /**
  * Pool settings.
@@ -68,7 +68,7 @@ export interface WorkerLink {
 export interface PoolJob {
   readonly seq: number
   readonly app: ModuleRef
-  readonly environ: EnvironData
+  readonly request: RequestData
   /** The job got a worker (the run message is posted right after). */
   assigned(link: WorkerLink): void
   /** A message of this job from its worker. */
@@ -247,7 +247,7 @@ export class WorkerPool {
     worker.jobs.push(job)
     worker.ran = true
     job.assigned(worker)
-    worker.thread.postMessage({ t: "run", seq: job.seq, app: job.app, environ: job.environ } satisfies ToWorker)
+    worker.thread.postMessage([job.seq, job.app.module, job.app.export, job.request] satisfies ToWorker)
   }
 
   /** Hands waiting jobs to `worker` while it has room. */

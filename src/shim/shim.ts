@@ -11,11 +11,11 @@ import type { App, Receive, Send } from "../protocol/app.ts"
 import type { HttpRequest, InboundEvent } from "../protocol/events.ts"
 import type { HttpScope, LifespanScope } from "../protocol/scope.ts"
 import { consoleLogger } from "../runner/log.ts"
-import { environData } from "./environ.ts"
+import { requestData } from "./environ.ts"
 import { ClassicAppError, ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { type PoolJob, type PoolOptions, poolDefaults, type WorkerLink, WorkerPool } from "./pool.ts"
 import { DISCONNECTED, MORE } from "./ring.ts"
-import type { EnvironData, FromWorker, ModuleRef } from "./wire.ts"
+import type { FromWorker, ModuleRef, RequestData } from "./wire.ts"
 
 /**
  * A classic app served through a worker pool: an EGI app (it answers
@@ -41,7 +41,7 @@ const timeoutBody = new TextEncoder().encode("Gateway Timeout\n")
 class ClassicRequest implements PoolJob {
   readonly seq: number
   readonly app: ModuleRef
-  readonly environ: EnvironData
+  readonly request: RequestData
   private link: WorkerLink | undefined = undefined
   private readonly receive: Receive
 
@@ -65,10 +65,10 @@ class ClassicRequest implements PoolJob {
   /** The body ended (last `http.request` seen) or the client went away. */
   ended = false
 
-  constructor(seq: number, app: ModuleRef, environ: EnvironData, receive: Receive) {
+  constructor(seq: number, app: ModuleRef, request: RequestData, receive: Receive) {
     this.seq = seq
     this.app = app
-    this.environ = environ
+    this.request = request
     this.receive = receive
   }
 
@@ -321,11 +321,10 @@ const relay = (request: ClassicRequest, scope: HttpScope, send: Send): Effect.Ef
  */
 export const fromClassic = (ref: ModuleRef, options: Partial<PoolOptions> = {}): ClassicHost => {
   const pool = new WorkerPool({ ...poolDefaults, logger: options.logger ?? consoleLogger(), ...options })
-  const multiprocess = pool.options.workers > 1
   const app = (scope: HttpScope | LifespanScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
     if (scope.type === "lifespan") return lifespan(pool, ref, receive, send)
     return Effect.suspend(() => {
-      const request = new ClassicRequest(pool.seq(), ref, environData(scope, multiprocess), receive)
+      const request = new ClassicRequest(pool.seq(), ref, requestData(scope), receive)
       pool.submit(request)
       return relay(request, scope, send).pipe(Effect.onExit(() => Effect.sync(() => request.detach())))
     })

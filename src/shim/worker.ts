@@ -14,7 +14,8 @@ import { type ChunkSource, Input } from "./input.ts"
 import { ClassicResponse, type Head, type ResponseSink, type UpgradeToken } from "./respond.ts"
 import { makeUpgrade } from "./upgrade.ts"
 import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
-import { type FromWorker, type ModuleRef, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
+import { environData } from "./environ.ts"
+import { type FromWorker, type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
@@ -257,13 +258,13 @@ const errors: ErrorStream = {
   flush: () => {}
 }
 
-const run = (app: ClassicApp, message: Extract<ToWorker, { t: "run" }>): void => {
-  const { seq } = message
+const run = (app: ClassicApp, message: RunMessage): void => {
+  const [seq, , , request] = message
   const source = new RingSource(seq)
   const input = new Input(source)
   const tokens: Array<UpgradeToken> = []
   const environ = {
-    ...message.environ,
+    ...environData(request, boot.multiprocess),
     "egi.input": input,
     "egi.errors": errors,
     "egi.file_wrapper": fileWrapper,
@@ -286,9 +287,11 @@ const run = (app: ClassicApp, message: Extract<ToWorker, { t: "run" }>): void =>
 let queue: Promise<void> | undefined
 let queued = 0
 
+const isRun = (message: ToWorker): message is RunMessage => Array.isArray(message)
+
 const handle = async (message: ToWorker): Promise<void> => {
   Atomics.add(control, Slot.progress, 1)
-  if (message.t === "load") {
+  if (!isRun(message)) {
     try {
       await load(message.app)
       post({ t: "loaded" })
@@ -299,9 +302,9 @@ const handle = async (message: ToWorker): Promise<void> => {
   }
   let app: ClassicApp
   try {
-    app = await load(message.app)
+    app = await load({ module: message[1], export: message[2] })
   } catch (error) {
-    post({ t: "fail", seq: message.seq, error: `cannot load the classic app: ${describe(error)}`, started: false })
+    post({ t: "fail", seq: message[0], error: `cannot load the classic app: ${describe(error)}`, started: false })
     return
   }
   run(app, message)
@@ -309,8 +312,8 @@ const handle = async (message: ToWorker): Promise<void> => {
 
 port.on("message", (message: ToWorker) => {
   // The common case, a run for a loaded app with nothing queued, runs at once.
-  const ready = queued === 0 && message.t === "run" ? apps.get(keyOf(message.app)) : undefined
-  if (ready !== undefined && message.t === "run") {
+  const ready = queued === 0 && isRun(message) ? apps.get(`${message[1]}\0${message[2]}`) : undefined
+  if (ready !== undefined && isRun(message)) {
     Atomics.add(control, Slot.progress, 1)
     return run(ready, message)
   }
