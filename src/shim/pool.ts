@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads"
 import type { Logger } from "../runner/options.ts"
 import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
-import { type FromWorker, type ModuleRef, type RequestData, Slot, SLOTS, type ToWorker, type WorkerBoot } from "./wire.ts"
+import { isChunk, type ModuleRef, type RequestData, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 /**
  * Pool settings.
@@ -72,13 +72,12 @@ export interface PoolJob {
   /** The job got a worker (the run message is posted right after). */
   assigned(link: WorkerLink): void
   /** A message of this job from its worker. */
-  message(message: FromWorker): void
+  message(message: WorkerMessage): void
   /** The worker died or was terminated under the job, or the pool closed before it ran. */
   lost(error: WorkerCrashError | ClassicTimeoutError): void
 }
 
-const isTerminal = (m: FromWorker): boolean =>
-  (m.t === "chunk" && m.end) || m.t === "fail" || m.t === "escape"
+const isTerminal = (m: WorkerMessage): boolean => isChunk(m) ? m[1] : m.t === "fail" || m.t === "escape"
 
 class PoolWorker implements WorkerLink {
   readonly thread: Worker
@@ -258,7 +257,7 @@ export class WorkerPool {
   private spawn(): void {
     const worker = new PoolWorker(this.options)
     this.workers.add(worker)
-    worker.thread.on("message", (m: FromWorker) => this.route(worker, m))
+    worker.thread.on("message", (m: WorkerMessage) => this.route(worker, m))
     let failure = ""
     worker.thread.on("error", (error) => {
       failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
@@ -269,16 +268,17 @@ export class WorkerPool {
     this.fill(worker)
   }
 
-  private route(worker: PoolWorker, m: FromWorker): void {
-    if (m.t === "loaded") {
+  private route(worker: PoolWorker, m: WorkerMessage): void {
+    const chunk = isChunk(m)
+    if (!chunk && m.t === "loaded") {
       this.loads.get(worker)?.(m.error)
       this.loads.delete(worker)
       return
     }
     const job = worker.jobs[0]
-    if (job === undefined || job.seq !== m.seq) {
+    if (job === undefined || job.seq !== (chunk ? m[0] : m.seq)) {
       // Output of a request that is already over: its chunks still count.
-      if (m.t === "chunk") worker.ack()
+      if (chunk) worker.ack()
       return
     }
     if (isTerminal(m)) {

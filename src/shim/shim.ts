@@ -15,7 +15,7 @@ import { requestData } from "./environ.ts"
 import { ClassicAppError, ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { type PoolJob, type PoolOptions, poolDefaults, type WorkerLink, WorkerPool } from "./pool.ts"
 import { DISCONNECTED, MORE } from "./ring.ts"
-import type { FromWorker, ModuleRef, RequestData } from "./wire.ts"
+import { type ChunkMessage, type FromWorker, isChunk, type ModuleRef, type RequestData, type WorkerMessage } from "./wire.ts"
 
 /**
  * A classic app served through a worker pool: an EGI app (it answers
@@ -29,7 +29,7 @@ export interface ClassicHost extends App {
   readonly ref: ModuleRef
 }
 
-type Mail = Extract<FromWorker, { t: "chunk" | "fail" | "escape" }> | {
+type Mail = ChunkMessage | Extract<FromWorker, { t: "fail" | "escape" }> | {
   readonly t: "lost"
   readonly error: WorkerCrashError | ClassicTimeoutError
 }
@@ -76,7 +76,11 @@ class ClassicRequest implements PoolJob {
     this.link = link
   }
 
-  message(m: FromWorker): void {
+  message(m: WorkerMessage): void {
+    if (isChunk(m)) {
+      if (this.detached) return this.link!.ack()
+      return this.deliver(m)
+    }
     switch (m.t) {
       case "want":
         if (!this.pumping) {
@@ -86,9 +90,6 @@ class ClassicRequest implements PoolJob {
         return
       case "credit":
         return this.credit(m.bytes)
-      case "chunk":
-        if (this.detached) return this.link!.ack()
-        return this.deliver(m)
       case "fail":
       case "escape":
         this.stopped = true
@@ -112,11 +113,11 @@ class ClassicRequest implements PoolJob {
   readonly take: Effect.Effect<Mail> = Effect.callback<Mail>((resume) => {
     const m = this.mail.shift()
     if (m !== undefined) {
-      if (m.t === "chunk") this.link!.ack()
+      if (isChunk(m)) this.link!.ack()
       return resume(Effect.succeed(m))
     }
     this.waiter = (next) => {
-      if (next.t === "chunk") this.link!.ack()
+      if (isChunk(next)) this.link!.ack()
       resume(Effect.succeed(next))
     }
     return Effect.sync(() => {
@@ -131,7 +132,7 @@ class ClassicRequest implements PoolJob {
     this.stopped = true
     this.pending?.interruptUnsafe()
     this.link?.cancel(this.seq)
-    for (const m of this.mail.splice(0)) if (m.t === "chunk") this.link!.ack()
+    for (const m of this.mail.splice(0)) if (isChunk(m)) this.link!.ack()
   }
 
   // ---- input
@@ -271,18 +272,17 @@ const relay = (request: ClassicRequest, scope: HttpScope, send: Send): Effect.Ef
     let started = false
     while (true) {
       const m = yield* request.take
-      switch (m.t) {
-        case "chunk": {
-          if (m.status !== undefined) {
-            started = true
-            yield* send({ type: "http.response.start", status: m.status, headers: m.headers ?? [] })
-          }
-          if (m.body !== undefined || m.end) {
-            yield* send({ type: "http.response.body", body: m.body ?? EMPTY, moreBody: !m.end })
-          }
-          if (m.end) return
-          break
+      if (isChunk(m)) {
+        const [, end, body, status, headers] = m
+        if (status !== undefined) {
+          started = true
+          yield* send({ type: "http.response.start", status, headers: headers ?? [] })
         }
+        if (body !== undefined || end) yield* send({ type: "http.response.body", body: body ?? EMPTY, moreBody: !end })
+        if (end) return
+        continue
+      }
+      switch (m.t) {
         case "fail":
           return yield* Effect.fail(new ClassicAppError({ error: m.error, started: m.started }))
         case "lost":

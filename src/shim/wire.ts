@@ -1,7 +1,7 @@
 /**
  * The thread protocol between the shim (main thread) and its worker threads
  * (spec.md §10.4). Pure data shapes and the layout of the shared control
- * block; nothing here runs code.
+ * block.
  *
  * Each worker has one control block (an `Int32Array` over a
  * `SharedArrayBuffer`) and one request-body ring (ring.ts). The main thread
@@ -99,19 +99,6 @@ export type FromWorker =
   | { readonly t: "want"; readonly seq: number }
   /** The worker freed ring space; `bytes` more body bytes of this request taken. */
   | { readonly t: "credit"; readonly seq: number; readonly bytes: number }
-  /**
-   * Response output. `status`/`headers` come with the first chunk that
-   * carries body or ends the response (PEP 3333: headers go with the first
-   * non-empty body chunk); `end` closes the response and the request.
-   */
-  | {
-    readonly t: "chunk"
-    readonly seq: number
-    readonly status?: number | undefined
-    readonly headers?: ReadonlyArray<readonly [string, string]> | undefined
-    readonly body?: Uint8Array | undefined
-    readonly end: boolean
-  }
   /** The app raised; `started` says whether headers had been sent. */
   | { readonly t: "fail"; readonly seq: number; readonly error: string; readonly started: boolean }
   /**
@@ -128,3 +115,23 @@ export type FromWorker =
   }
   /** Answer to `load`. */
   | { readonly t: "loaded"; readonly error?: string }
+
+/**
+ * Response output, worker → main thread (a tuple: this is the hot path).
+ * `status`/`headers` come with the first chunk that carries body or ends the
+ * response (PEP 3333: the head goes with the first non-empty body chunk);
+ * `end` closes the response and the request.
+ */
+export type ChunkMessage = readonly [
+  seq: number,
+  end: boolean,
+  body: Uint8Array | undefined,
+  status: number | undefined,
+  headers: ReadonlyArray<readonly [string, string]> | undefined
+]
+
+/** Anything a worker posts. */
+export type WorkerMessage = FromWorker | ChunkMessage
+
+/** The message is response output. */
+export const isChunk = (m: object): m is ChunkMessage => Array.isArray(m)

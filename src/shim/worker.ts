@@ -15,14 +15,14 @@ import { ClassicResponse, type Head, type ResponseSink, type UpgradeToken } from
 import { makeUpgrade } from "./upgrade.ts"
 import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
 import { environData } from "./environ.ts"
-import { type FromWorker, type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
+import { type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
 const port = parentPort!
 const ring = new Ring(boot.ring)
 
-const post = (message: FromWorker, transfer?: ReadonlyArray<ArrayBuffer>): void =>
+const post = (message: WorkerMessage, transfer?: ReadonlyArray<ArrayBuffer>): void =>
   port.postMessage(message, transfer as Array<ArrayBuffer> | undefined)
 
 /** Sleeps until the main thread bumps `signal` past `seen` (at most 1 s, then the caller looks again). */
@@ -78,7 +78,7 @@ const sinkFor = (seq: number): ResponseSink => ({
       waitForMain(seen)
     }
     const [bytes, transfer] = body === undefined ? [undefined, []] : postable(body)
-    post({ t: "chunk", seq, status: head?.status, headers: head?.headers, body: bytes, end }, transfer)
+    post([seq, end, bytes, head?.status, head?.headers], transfer)
     unacked.push(size)
     unackedBytes += size
   }
