@@ -33,7 +33,7 @@ export interface PoolOptions {
   /**
    * Requests a worker may hold at once when every worker is busy: one
    * running, the rest queued in its port, so the next starts without a
-   * round trip through the main thread (default 2; 1 turns it off). A
+   * round trip through the main thread (default 4; 1 turns it off). A
    * queued request waits for the one ahead of it on its worker.
    */
   readonly pipeline: number
@@ -47,7 +47,7 @@ export const poolDefaults: Omit<PoolOptions, "logger"> = {
   timeout: 30_000,
   inputBuffer: 256 * 1024,
   outputBuffer: 256 * 1024,
-  pipeline: 2
+  pipeline: 4
 }
 
 /** What a request can do to the worker it runs on. */
