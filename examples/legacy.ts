@@ -1,7 +1,7 @@
 /**
  * A classic (PEP 3333-style) blocking app, served through the sync shim:
  *
- * - `GET /` → the environ's plain keys as JSON;
+ * - `GET /` (or HEAD) → the environ's plain keys as JSON;
  * - `POST /upload` → reads `egi.input` with `read(65536)` in a loop and
  *   answers `{"bytes": N, "sha256": "…"}`;
  * - anything else → 404.
@@ -21,7 +21,7 @@ export const legacy: ClassicApp = (environ, startResponse) => {
     startResponse(status, [["Content-Type", "application/json"]])
     return [JSON.stringify(value) + "\n"]
   }
-  if (environ.REQUEST_METHOD === "GET" && environ.PATH_INFO === "/") {
+  if ((environ.REQUEST_METHOD === "GET" || environ.REQUEST_METHOD === "HEAD") && environ.PATH_INFO === "/") {
     const plain = Object.fromEntries(
       Object.entries(environ).filter(([, v]) => v === null || typeof v !== "object" && typeof v !== "function")
     )
