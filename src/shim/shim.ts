@@ -4,9 +4,7 @@
  * reads it, relays the response to `send`, answers failures, and runs the
  * async app of an escape.
  */
-import { Effect, Exit, type Fiber } from "effect"
-import { isAbsolute } from "node:path"
-import { pathToFileURL } from "node:url"
+import { Effect, Exit, Fiber } from "effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import type { HttpRequest, InboundEvent } from "../protocol/events.ts"
 import type { HttpScope, LifespanScope } from "../protocol/scope.ts"
@@ -15,7 +13,7 @@ import { requestData } from "./environ.ts"
 import { ClassicAppError, ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { type PoolJob, type PoolOptions, poolDefaults, type WorkerLink, WorkerPool } from "./pool.ts"
 import { DISCONNECTED, MORE } from "./ring.ts"
-import { type ChunkMessage, type FromWorker, isChunk, type ModuleRef, type RequestData, type WorkerMessage } from "./wire.ts"
+import { type ChunkMessage, type FromWorker, isChunk, type ModuleRef, moduleUrl, type RequestData, type WorkerMessage } from "./wire.ts"
 
 /**
  * A classic app served through a worker pool: an EGI app (it answers
@@ -218,23 +216,16 @@ class ClassicRequest implements PoolJob {
       if (pending === undefined) return this.receive
       const fiber = pending
       pending = undefined
-      return joinFiber(fiber)
+      return Fiber.join(fiber)
     })
     return { first, receive }
   }
 }
 
-/** Waits for a detached fiber's value. */
-const joinFiber = <A>(fiber: Fiber.Fiber<A>): Effect.Effect<A> =>
-  Effect.callback<A>((resume) => {
-    const done = fiber.pollUnsafe()
-    if (done !== undefined) return resume(done as Exit.Exit<A>)
-    fiber.addObserver((exit) => resume(exit as Exit.Exit<A>))
-  })
-
 /**
- * A receive that yields `first`, then goes on with `receive` (unless
- * `first` was the last of the body).
+ * A receive that yields `first`, then goes on with `receive` (which, after
+ * a last `http.request`, yields what the runner has next: `http.disconnect`
+ * once the stream is over).
  *
  * @since 0.3.0
  * @category classic
@@ -250,13 +241,11 @@ export const pushBack = (receive: Receive, first: HttpRequest): Receive => {
 
 const escapedApps = new Map<string, Promise<unknown>>()
 
-const specifier = (module: string): string => (isAbsolute(module) ? pathToFileURL(module).href : module)
-
 /** The EGI app an escape names (loaded once per module on the main thread). */
 const loadAsyncApp = (ref: ModuleRef): Effect.Effect<App, ClassicAppError> =>
   Effect.tryPromise({
     try: async () => {
-      const key = specifier(ref.module)
+      const key = moduleUrl(ref.module)
       let mod = escapedApps.get(key)
       if (mod === undefined) escapedApps.set(key, (mod = import(key)))
       const app = ((await mod) as Record<string, unknown>)[ref.export]

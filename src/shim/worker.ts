@@ -4,8 +4,6 @@
  * out of the ring (blocking) and streams the response back under the output
  * bound.
  */
-import { isAbsolute } from "node:path"
-import { pathToFileURL } from "node:url"
 import { parentPort, workerData } from "node:worker_threads"
 import type { ClassicApp, Environ, ErrorStream } from "./classic.ts"
 import { ClientDisconnectedError } from "./errors.ts"
@@ -15,7 +13,7 @@ import { ClassicResponse, type Head, type ResponseSink, type UpgradeToken } from
 import { makeUpgrade } from "./upgrade.ts"
 import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
 import { environData } from "./environ.ts"
-import { type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
+import { type ModuleRef, moduleUrl, type RunMessage, Slot, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
@@ -226,15 +224,13 @@ const apps = new Map<string, ClassicApp>()
 
 const keyOf = (ref: ModuleRef): string => `${ref.module}\0${ref.export}`
 
-const specifier = (module: string): string => (isAbsolute(module) ? pathToFileURL(module).href : module)
-
 const load = async (ref: ModuleRef): Promise<ClassicApp> => {
   const key = keyOf(ref)
   const cached = apps.get(key)
   if (cached !== undefined) return cached
   // An import is not app code stuck in a loop: the watchdog leaves it alone.
   Atomics.store(control, Slot.waiting, 1)
-  const mod = (await import(specifier(ref.module)).finally(() => Atomics.store(control, Slot.waiting, 0))) as Record<
+  const mod = (await import(moduleUrl(ref.module)).finally(() => Atomics.store(control, Slot.waiting, 0))) as Record<
     string,
     unknown
   >

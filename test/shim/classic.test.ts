@@ -3,7 +3,7 @@
  * threads behind the runner, talked to with node:http2 and HTTP/1.1 clients.
  */
 import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import type * as http2 from "node:http2"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -91,6 +91,19 @@ describe("environ", () => {
     const seen = results.map((r) => JSON.parse(r.body.toString()) as { threadId: number; imports: number })
     expect(new Set(seen.map((s) => s.threadId)).size).toBeLessThanOrEqual(2)
     expect(seen.every((s) => s.imports === 1)).toBe(true)
+  })
+})
+
+describe("egi.file_wrapper", () => {
+  it("CLASSIC-12: file_wrapper streams a file in blocks of the given size and closes it", async () => {
+    const path = join(marksDir, "payload.bin")
+    const bytes = Buffer.alloc(100_003)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) & 0xff
+    writeFileSync(path, bytes)
+    const r = await get(`/file?path=${encodeURIComponent(path)}&block=4096`, { "x-marks": join(marksDir, "file") })
+    expect(r.status).toBe(200)
+    expect(r.body.equals(bytes)).toBe(true)
+    expect(marks("file")).toEqual(["file closed"])
   })
 })
 
