@@ -39,6 +39,15 @@ describe("timeouts and replacement", () => {
     expect(classic.pool.size()).toBe(1)
   })
 
+  it("CLASSIC-9: a timeout after the head went out resets the stream (INTERNAL_ERROR)", async () => {
+    const r = await request(session, { ":method": "GET", ":path": "/spin-after-head" })
+    expect(r.status).toBe(200)
+    expect(r.body.toString()).toBe("partial")
+    expect(r.rstCode).toBe(2)
+    const next = await request(session, { ":method": "GET", ":path": "/environ" })
+    expect(next.status).toBe(200)
+  })
+
   it("CLASSIC-9: time spent waiting for the client's body does not count towards the timeout", async () => {
     const stream = session.request({ ":method": "POST", ":path": "/hash" })
     stream.write(new Uint8Array(10))
