@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads"
 import type { Logger } from "../runner/options.ts"
 import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
-import { isChunk, type ModuleRef, type RequestData, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
+import { CANCELLED_SLOTS, isChunk, type ModuleRef, type RequestData, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 /**
  * Pool settings.
@@ -33,7 +33,7 @@ export interface PoolOptions {
   /**
    * Requests a worker may hold at once when every worker is busy: one
    * running, the rest queued in its port, so the next starts without a
-   * round trip through the main thread (default 4; 1 turns it off). A
+   * round trip through the main thread (default 4, at most 16; 1 turns it off). A
    * queued request waits for the one ahead of it on its worker.
    */
   readonly pipeline: number
@@ -134,7 +134,8 @@ class PoolWorker implements WorkerLink {
   }
 
   cancel(seq: number): void {
-    Atomics.store(this.control, Slot.cancelled, seq)
+    const at = Atomics.add(this.control, Slot.cancelNext, 1) & (CANCELLED_SLOTS - 1)
+    Atomics.store(this.control, Slot.cancelled + at, seq)
     this.wake()
   }
 }
@@ -160,8 +161,16 @@ export class WorkerPool {
   /** Apps loaded at startup: a replacement worker loads them too before it takes a request. */
   private readonly preloaded: Array<ModuleRef> = []
 
+  /**
+   * `options.workers` is taken as at least 1 and `options.pipeline` as 1 to
+   * 16 (the control block remembers 16 cancellations per worker).
+   */
   constructor(options: PoolOptions) {
-    this.options = options
+    this.options = {
+      ...options,
+      workers: Math.max(1, Math.floor(options.workers)),
+      pipeline: Math.min(CANCELLED_SLOTS, Math.max(1, Math.floor(options.pipeline)))
+    }
   }
 
   /** A fresh request number (the correlator between the threads). */

@@ -26,16 +26,31 @@ export const Slot = {
   progress: 2,
   /** 1 while the worker waits on the main thread (for input or acks), 0 while app code runs. */
   waiting: 3,
-  /** The `seq` of a request whose client went away: its reads and writes fail. */
-  cancelled: 4,
+  /** Where the next cancellation goes in the `cancelled` slots (a counter). */
+  cancelNext: 4,
   /** Ring bytes the main thread has written (a counter, wraps at 2^32). */
   written: 5,
   /** Ring bytes the worker has read (a counter, wraps at 2^32). */
-  read: 6
+  read: 6,
+  /**
+   * The first of {@link CANCELLED_SLOTS} slots holding the `seq` of the
+   * latest requests whose clients went away: their reads and writes fail.
+   * Several, because a worker may hold queued requests besides the running one.
+   */
+  cancelled: 7
 } as const
 
+/** How many recent cancellations a control block remembers (more than any pipeline needs). */
+export const CANCELLED_SLOTS = 16
+
 /** Number of `Int32` slots in a control block. */
-export const SLOTS = 7
+export const SLOTS = Slot.cancelled + CANCELLED_SLOTS
+
+/** Request `seq` was cancelled (its client went away). */
+export const isCancelled = (control: Int32Array, seq: number): boolean => {
+  for (let i = 0; i < CANCELLED_SLOTS; i++) if (Atomics.load(control, Slot.cancelled + i) === seq) return true
+  return false
+}
 
 /** Where a worker finds its classic app (or where an escape finds its async app). */
 export interface ModuleRef {

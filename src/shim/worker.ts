@@ -13,7 +13,7 @@ import { ClassicResponse, type Head, type ResponseSink, type UpgradeToken } from
 import { makeUpgrade } from "./upgrade.ts"
 import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
 import { environData } from "./environ.ts"
-import { type ModuleRef, moduleUrl, type RunMessage, Slot, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
+import { isCancelled, type ModuleRef, moduleUrl, type RunMessage, Slot, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
@@ -71,7 +71,7 @@ const sinkFor = (seq: number): ResponseSink => ({
     while (true) {
       const seen = Atomics.load(control, Slot.signal)
       settleAcks()
-      if (Atomics.load(control, Slot.cancelled) === seq) throw disconnected(seq)
+      if (isCancelled(control, seq)) throw disconnected(seq)
       if (unackedBytes === 0 || unackedBytes + size <= boot.outputBuffer) break
       waitForMain(seen)
     }
@@ -149,7 +149,7 @@ class RingSource implements ChunkSource {
       const seen = Atomics.load(control, Slot.signal)
       const out = this.take(max)
       if (out !== undefined) return out
-      if (Atomics.load(control, Slot.cancelled) === this.seq) throw disconnected(this.seq)
+      if (isCancelled(control, this.seq)) throw disconnected(this.seq)
       this.credit()
       waitForMain(seen)
     }
@@ -256,6 +256,10 @@ const errors: ErrorStream = {
 
 const run = (app: ClassicApp, message: RunMessage): void => {
   const [seq, , , request] = message
+  if (isCancelled(control, seq)) {
+    // Queued behind another request, and its client left before it started.
+    return post({ t: "fail", seq, error: "the client went away before the request started", started: false })
+  }
   const source = new RingSource(seq)
   const input = new Input(source)
   const tokens: Array<UpgradeToken> = []

@@ -4,13 +4,16 @@
  * --sync-workers`.
  */
 import { Effect } from "effect"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import type * as http2 from "node:http2"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { fromClassic } from "../../src/shim/shim.ts"
 import { until } from "../support/clients.ts"
 import { runCli } from "../support/cli.ts"
-import { closeSession, connect, request } from "../support/h2client.ts"
+import { cancel, closeSession, connect, request } from "../support/h2client.ts"
 import { listen, type TestServer } from "../support/server.ts"
 
 const FIXTURE = new URL("./fixtures/classic-app.ts", import.meta.url).href
@@ -59,6 +62,25 @@ describe("timeouts and replacement", () => {
       stream.on("end", () => resolve(text))
     })
     expect(JSON.parse(body).bytes).toBe(20)
+  })
+
+  it("CLASSIC-8: a request queued on a busy worker whose client leaves before it starts is never run", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "egi-pool-"))
+    try {
+      const file = join(dir, "marks")
+      const blocking = request(session, { ":method": "GET", ":path": "/block?ms=200" })
+      await new Promise((r) => setTimeout(r, 50))
+      const queued = session.request({ ":method": "GET", ":path": "/close?mode=ok", "x-marks": file })
+      queued.on("error", () => {})
+      await new Promise((r) => setTimeout(r, 20))
+      cancel(queued)
+      expect((await blocking).status).toBe(200)
+      const after = await request(session, { ":method": "GET", ":path": "/close?mode=after", "x-marks": file })
+      expect(after.body.toString()).toBe("ab")
+      expect(readFileSync(file, "utf8").trim().split("\n")).toEqual(["close after"])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("CLASSIC-9: a worker that crashes is replaced: the pool is back to its size", async () => {
