@@ -97,6 +97,8 @@ class PoolWorker implements WorkerLink {
   constructor(opts: Omit<PoolOptions, "logger">) {
     const shared = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT)
     this.control = new Int32Array(shared)
+    // Booting (loading worker.ts) is not app code: the worker clears this when it runs a request.
+    Atomics.store(this.control, Slot.waiting, 1)
     const ring = new SharedArrayBuffer(ringSize(opts.inputBuffer))
     this.ring = new Ring(ring)
     const boot: WorkerBoot = {

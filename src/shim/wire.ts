@@ -24,7 +24,7 @@ export const Slot = {
   acked: 1,
   /** Bumped by the worker each time it comes back from waiting (the watchdog's heartbeat). */
   progress: 2,
-  /** 1 while the worker waits on the main thread (for input or acks), 0 while app code runs. */
+  /** 1 while the worker boots, imports a module or waits on the main thread (for input or acks); 0 while app code runs. */
   waiting: 3,
   /** Where the next cancellation goes in the `cancelled` slots (a counter). */
   cancelNext: 4,

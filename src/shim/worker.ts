@@ -256,6 +256,7 @@ const errors: ErrorStream = {
 
 const run = (app: ClassicApp, message: RunMessage): void => {
   const [seq, , , request] = message
+  Atomics.store(control, Slot.waiting, 0)
   if (isCancelled(control, seq)) {
     // Queued behind another request, and its client left before it started.
     return post({ t: "fail", seq, error: "the client went away before the request started", started: false })
