@@ -257,6 +257,8 @@ export abstract class Exchange {
   protected abstract requestTrailers(): Headers
   /** The peer's RST_STREAM code once the stream closed, if any. */
   protected abstract peerErrorCode(): number | undefined
+  /** Puts a head that is still buffered on the wire (HTTP/1.1 holds it for the first body bytes). */
+  protected wireFlush(): void {}
   /** The emitter of `drain` and `close` for the response side. */
   protected abstract get sink(): NodeJS.EventEmitter
   /** The response is complete on the wire. */
@@ -550,7 +552,12 @@ export abstract class Exchange {
         // Waiting costs a fiber suspension: wait only when the queue is over
         // the stream's bound, not each time node's 64 KiB high-water mark is
         // crossed.
-        if (body.length === 0 || this.wireWrite(body) || this.wireQueued() <= this.host.writeBufferSize) return Effect.void
+        if (body.length === 0) {
+          // An empty chunk that is not the last puts the head on the wire now (HTTP-28).
+          this.wireFlush()
+          return Effect.void
+        }
+        if (this.wireWrite(body) || this.wireQueued() <= this.host.writeBufferSize) return Effect.void
         return this.waitDrain()
       }
       case "http.response.trailers":

@@ -104,6 +104,15 @@ export class H1Exchange extends Exchange {
     return this.trailers
   }
 
+  private headFlushed = false
+
+  protected override wireFlush(): void {
+    // `headersSent` is true as soon as writeHead ran; the head itself waits for body bytes.
+    if (this.headFlushed) return
+    this.headFlushed = true
+    this.res.flushHeaders()
+  }
+
   protected wireWrite(chunk: Uint8Array): boolean {
     return this.res.write(chunk)
   }
