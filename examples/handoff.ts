@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
-import { type ClassicApp, type EgiScope, fromClassic, handOff, type Receive, type Send } from "../src/index.ts"
+import { type ClassicApp, type EgiScope, fromClassic, handOff, type Receive, type Send, unsupportedScope } from "../src/index.ts"
 
 /** How much the async part reads before handing off, bytes. */
 export const HEAD_BYTES = 65_536
@@ -42,6 +42,7 @@ const reject = (send: Send, status: number, text: string) =>
 
 export default Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
   if (scope.type === "lifespan") return yield* hashing(scope, receive, send) // starts and stops the workers
+  if (scope.type !== "http") return yield* unsupportedScope(scope)
   if (scope.method !== "POST") return yield* reject(send, 405, "POST an upload")
   // Read until HEAD_BYTES are in, or the body ends.
   const parts: Array<Uint8Array> = []

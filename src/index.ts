@@ -33,7 +33,12 @@ export type {
   InboundEvent,
   LifespanInboundEvent,
   LifespanOutboundEvent,
-  OutboundEvent
+  OutboundEvent,
+  WebsocketConnect,
+  WebsocketDisconnect,
+  WebsocketInboundEvent,
+  WebsocketOutboundEvent,
+  WebsocketReceive
 } from "./protocol/events.ts"
 export {
   type ConnectionExtension,
@@ -48,7 +53,7 @@ export {
 } from "./protocol/extensions.ts"
 export * as Headers from "./protocol/headers.ts"
 export { defaultPriority, parsePriority, type Priority } from "./protocol/priority.ts"
-export type { Correlator, EgiScope, Extensions, HttpScope, LifespanScope } from "./protocol/scope.ts"
+export type { Correlator, EgiScope, Extensions, HttpScope, LifespanScope, WebSocketScope } from "./protocol/scope.ts"
 export * as State from "./protocol/state.ts"
 export { ServeError } from "./runner/errors.ts"
 export { consoleLogger, silentLogger } from "./runner/log.ts"

@@ -270,6 +270,123 @@ export const LifespanShutdownComplete = lifespanOut("lifespan.shutdown.complete"
 export const LifespanShutdownFailed = lifespanFailed("lifespan.shutdown.failed")
 
 // ---------------------------------------------------------------------------
+// websocket (spec.md §11)
+// ---------------------------------------------------------------------------
+
+/**
+ * Connect — `receive` event (spec.md §11.2): the first event of every
+ * `websocket` scope; the client asked to open a WebSocket. The app answers
+ * with `websocket.accept`, `websocket.close` (refuse: 403) or a denial
+ * response (`websocket.http.response.start`).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const WebsocketConnect = Schema.Struct({ type: Schema.Literal("websocket.connect"), ...correlated })
+
+/**
+ * Receive — `receive` event (spec.md §11.2): one whole message (fragments
+ * reassembled), with exactly one of `bytes` (a binary message) and `text`
+ * (a text message, valid UTF-8) (rule WS-4).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const WebsocketReceive = Schema.Struct({
+  type: Schema.Literal("websocket.receive"),
+  ...correlated,
+  bytes: Schema.optionalKey(Schema.Uint8Array),
+  text: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * Disconnect — `receive` event (spec.md §11.2): the WebSocket is closed,
+ * by either side; `code` is the close code the client sent (1005 when its
+ * close frame had none, 1006 when the connection dropped without one), or
+ * the code the server closed with. Sticky (rule WS-5).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const WebsocketDisconnect = Schema.Struct({
+  type: Schema.Literal("websocket.disconnect"),
+  ...correlated,
+  code: Schema.Number,
+  reason: Schema.String
+})
+
+/**
+ * Accept — `send` event (spec.md §11.3): completes the handshake (101),
+ * with one of the client's `subprotocols` if the app picks one, and extra
+ * response header fields.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const WebsocketAccept = Schema.Struct({
+  type: Schema.Literal("websocket.accept"),
+  ...optionallyCorrelated,
+  subprotocol: Schema.optionalKey(Schema.String),
+  headers: Schema.optionalKey(HeadersSchema)
+})
+
+/**
+ * Send — `send` event (spec.md §11.3): one message, exactly one of `bytes`
+ * and `text`. Completes when the connection can take more (rule WS-6).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const WebsocketSend = Schema.Struct({
+  type: Schema.Literal("websocket.send"),
+  ...optionallyCorrelated,
+  bytes: Schema.optionalKey(Schema.Uint8Array),
+  text: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * Close — `send` event (spec.md §11.3): before accept, refuses the
+ * handshake with 403; after, sends a close frame with `code` (default
+ * 1000) and `reason` (at most 123 bytes of UTF-8).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const WebsocketClose = Schema.Struct({
+  type: Schema.Literal("websocket.close"),
+  ...optionallyCorrelated,
+  code: Schema.optionalKey(Schema.Number),
+  reason: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * Denial Response Start — `send` event (spec.md §11.4): instead of
+ * accepting, answer the handshake with an ordinary HTTP response.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const WebsocketHttpResponseStart = Schema.Struct({
+  type: Schema.Literal("websocket.http.response.start"),
+  ...optionallyCorrelated,
+  status: Schema.Number,
+  headers: Schema.optionalKey(HeadersSchema)
+})
+
+/**
+ * Denial Response Body — `send` event (spec.md §11.4).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const WebsocketHttpResponseBody = Schema.Struct({
+  type: Schema.Literal("websocket.http.response.body"),
+  ...optionallyCorrelated,
+  body: Schema.optionalKey(Schema.Uint8Array),
+  moreBody: Schema.optionalKey(Schema.Boolean)
+})
+
+// ---------------------------------------------------------------------------
 // unions
 // ---------------------------------------------------------------------------
 
@@ -286,6 +403,16 @@ export const HttpOutboundEvent = Schema.Union([
   HttpGoaway,
   HttpResponsePathsend,
   HttpResponseZerocopysend
+])
+/** Every event `receive` can yield in a `websocket` scope. @since 0.3.0 @category schemas */
+export const WebsocketInboundEvent = Schema.Union([WebsocketConnect, WebsocketReceive, WebsocketDisconnect])
+/** Every event an app may `send` in a `websocket` scope. @since 0.3.0 @category schemas */
+export const WebsocketOutboundEvent = Schema.Union([
+  WebsocketAccept,
+  WebsocketSend,
+  WebsocketClose,
+  WebsocketHttpResponseStart,
+  WebsocketHttpResponseBody
 ])
 /** Every event `receive` can yield in a `lifespan` scope. @since 0.1.0 @category schemas */
 export const LifespanInboundEvent = Schema.Union([LifespanStartup, LifespanShutdown])
@@ -330,18 +457,29 @@ export type LifespanInboundEvent = typeof LifespanInboundEvent.Type
 /** The type of the `LifespanOutboundEvent` schema (spec.md §6.3). @since 0.1.0 @category models */
 export type LifespanOutboundEvent = typeof LifespanOutboundEvent.Type
 
-/**
- * Any event `receive` can yield (spec.md §4, §6).
- *
- * @since 0.1.0
- * @category models
- */
-export type InboundEvent = HttpInboundEvent | LifespanInboundEvent
+/** The type of the `WebsocketConnect` schema (spec.md §11.2). @since 0.3.0 @category models */
+export type WebsocketConnect = typeof WebsocketConnect.Type
+/** The type of the `WebsocketReceive` schema (spec.md §11.2). @since 0.3.0 @category models */
+export type WebsocketReceive = typeof WebsocketReceive.Type
+/** The type of the `WebsocketDisconnect` schema (spec.md §11.2). @since 0.3.0 @category models */
+export type WebsocketDisconnect = typeof WebsocketDisconnect.Type
+/** The type of the `WebsocketInboundEvent` schema (spec.md §11.2). @since 0.3.0 @category models */
+export type WebsocketInboundEvent = typeof WebsocketInboundEvent.Type
+/** The type of the `WebsocketOutboundEvent` schema (spec.md §11.3). @since 0.3.0 @category models */
+export type WebsocketOutboundEvent = typeof WebsocketOutboundEvent.Type
 
 /**
- * Any event an app may `send` (spec.md §4, §6).
+ * Any event `receive` can yield (spec.md §4, §6, §11).
  *
  * @since 0.1.0
  * @category models
  */
-export type OutboundEvent = HttpOutboundEvent | LifespanOutboundEvent
+export type InboundEvent = HttpInboundEvent | LifespanInboundEvent | WebsocketInboundEvent
+
+/**
+ * Any event an app may `send` (spec.md §4, §6, §11).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OutboundEvent = HttpOutboundEvent | LifespanOutboundEvent | WebsocketOutboundEvent

@@ -74,12 +74,23 @@ export interface Correlator {
  * @since 0.1.0
  * @category models
  */
-export interface HttpScope extends Correlator {
+export interface HttpScope extends RequestFields {
   readonly type: "http"
-  readonly egi: EgiInfo
   readonly httpVersion: "1.0" | "1.1" | "2"
   readonly method: string
   readonly scheme: "http" | "https"
+  readonly extensions: HttpExtensions
+}
+
+/**
+ * What the `http` and `websocket` scopes share: the request's target,
+ * fields and addresses (spec.md §4.1, §11.1).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RequestFields extends Correlator {
+  readonly egi: EgiInfo
   readonly authority: string | null
   readonly path: string
   readonly rawPath: string
@@ -88,7 +99,6 @@ export interface HttpScope extends Correlator {
   readonly headers: Headers
   readonly client: readonly [host: string, port: number] | null
   readonly server: readonly [host: string, port: number] | null
-  readonly extensions: HttpExtensions
   readonly state: Record<string, unknown>
 }
 
@@ -114,7 +124,23 @@ export interface LifespanScope extends Correlator {
  * @since 0.1.0
  * @category models
  */
-export type EgiScope = HttpScope | LifespanScope
+/**
+ * The `websocket` scope (spec.md §11.1): one per WebSocket, over an
+ * HTTP/1.1 Upgrade (RFC 6455) or an HTTP/2 extended CONNECT (RFC 8441).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface WebSocketScope extends RequestFields {
+  readonly type: "websocket"
+  readonly httpVersion: "1.1" | "2"
+  readonly scheme: "ws" | "wss"
+  /** The client's `sec-websocket-protocol` offers, in order. */
+  readonly subprotocols: ReadonlyArray<string>
+  readonly extensions: Extensions
+}
+
+export type EgiScope = HttpScope | LifespanScope | WebSocketScope
 
 /**
  * The `LocalProtocolError` (rule CORE-3) for an outbound event whose

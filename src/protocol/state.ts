@@ -212,3 +212,90 @@ export const nextLifespanState = (state: LifespanState, type: string): LifespanS
   if (next !== undefined) return next
   return new LocalProtocolError({ rule: "LIFE-2", detail: `${type} sent in lifespan state ${state}` })
 }
+
+// ---------------------------------------------------------------------------
+// websocket (what the app sends)
+// ---------------------------------------------------------------------------
+
+/**
+ * Send-side state of a `websocket` scope (spec.md §11.5, table 4):
+ * `connecting` — `websocket.connect` delivered, an answer is due; `open` —
+ * accepted; `denying` — a denial response started, its body is due;
+ * `closed` — closed, refused, or the denial response is complete.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type WebSocketState = "connecting" | "open" | "denying" | "closed"
+
+/**
+ * Inputs of table 4: the outbound event types, with the denial body split
+ * into `websocket.http.response.body` (more follows) and `…body.last`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type WebSocketInput =
+  | "websocket.accept"
+  | "websocket.send"
+  | "websocket.close"
+  | "websocket.http.response.start"
+  | "websocket.http.response.body"
+  | "websocket.http.response.body.last"
+
+/**
+ * Table 4 (spec.md §11.5): each (state, input) either moves to a state or
+ * names the rule it breaks.
+ *
+ * @since 0.3.0
+ * @category tables
+ */
+export const websocketTable: {
+  readonly [S in WebSocketState]: { readonly [I in WebSocketInput]: WebSocketState | { readonly rule: string } }
+} = {
+  connecting: {
+    "websocket.accept": "open",
+    "websocket.send": { rule: "WS-2" },
+    "websocket.close": "closed",
+    "websocket.http.response.start": "denying",
+    "websocket.http.response.body": { rule: "WS-3" },
+    "websocket.http.response.body.last": { rule: "WS-3" }
+  },
+  open: {
+    "websocket.accept": { rule: "WS-1" },
+    "websocket.send": "open",
+    "websocket.close": "closed",
+    "websocket.http.response.start": { rule: "WS-3" },
+    "websocket.http.response.body": { rule: "WS-3" },
+    "websocket.http.response.body.last": { rule: "WS-3" }
+  },
+  denying: {
+    "websocket.accept": { rule: "WS-3" },
+    "websocket.send": { rule: "WS-3" },
+    "websocket.close": { rule: "WS-3" },
+    "websocket.http.response.start": { rule: "WS-3" },
+    "websocket.http.response.body": "denying",
+    "websocket.http.response.body.last": "closed"
+  },
+  closed: {
+    "websocket.accept": { rule: "WS-7" },
+    "websocket.send": { rule: "WS-7" },
+    "websocket.close": { rule: "WS-7" },
+    "websocket.http.response.start": { rule: "WS-7" },
+    "websocket.http.response.body": { rule: "WS-7" },
+    "websocket.http.response.body.last": { rule: "WS-7" }
+  }
+}
+
+/**
+ * The next websocket state, or the `LocalProtocolError` naming the broken
+ * rule (spec.md §11.5).
+ *
+ * @since 0.3.0
+ * @category transitions
+ */
+export const nextWebSocketState = (state: WebSocketState, input: WebSocketInput): WebSocketState | LocalProtocolError => {
+  const next = websocketTable[state][input]
+  if (typeof next === "string") return next
+  return new LocalProtocolError({ rule: next.rule, detail: `${input} sent in websocket state ${state}` })
+}

@@ -79,8 +79,8 @@ const fieldError = (h: unknown, i: number, what: string): LocalProtocolError | u
   return undefined
 }
 
-/** Checks an outbound field list for HTTP-5/HTTP-6 only (trailers, push fields). */
-const checkFields = (headers: Headers, what: string): LocalProtocolError | undefined => {
+/** Checks an outbound field list for HTTP-5/HTTP-6 only (trailers, push fields, WebSocket handshake fields). */
+export const checkFields = (headers: Headers, what: string): LocalProtocolError | undefined => {
   if (!Array.isArray(headers)) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} is not a list of [name, value] pairs` })
   for (let i = 0; i < headers.length; i++) {
     const bad = fieldError(headers[i], i, what)

@@ -11,6 +11,7 @@ import { H1Exchange } from "./h1-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
+import { attachH1WebSockets, isWebSocketUpgrade } from "../websocket/h1-upgrade.ts"
 
 /** Builds the HTTP/1.x server. */
 export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): http.Server => {
@@ -21,8 +22,11 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     keepAliveTimeout: opts.idleTimeout,
     // node:http checks the header timeout on this period (default 30 s).
     connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(opts.headerTimeout / 2))),
-    noDelay: true
+    noDelay: true,
+    // Only WebSocket upgrades leave the request path (h2c upgrades are answered over HTTP/1.1).
+    shouldUpgradeCallback: isWebSocketUpgrade
   })
+  attachH1WebSockets(server, opts, supervisor, defaults)
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     const conn = connectionOf(req.socket)

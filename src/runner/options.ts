@@ -47,6 +47,10 @@ export interface RunnerOptions {
   readonly logger: Logger
   /** `scope.rootPath`. Default `""`. */
   readonly rootPath: string
+  /** Largest WebSocket message, bytes; a larger one closes the WebSocket with 1009 (rule WS-11). Default 16 MiB. */
+  readonly wsMaxMessageSize: number
+  /** Offer permessage-deflate (RFC 7692) on WebSockets. Default true. */
+  readonly wsPerMessageDeflate: boolean
 }
 
 /**
@@ -87,5 +91,7 @@ export const defaults: Omit<RunnerOptions, "logger"> = {
   drainTimeout: 10_000,
   writeBufferSize: 256 * 1024,
   accessLog: true,
-  rootPath: ""
+  rootPath: "",
+  wsMaxMessageSize: 16 * 1024 * 1024,
+  wsPerMessageDeflate: true
 }

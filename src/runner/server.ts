@@ -186,6 +186,7 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
       for (const socket of sockets) if (connectionOf(socket)?.protocol === "h1") closeAfterResponse(socket)
       // Connections still being classified have no request in flight.
       for (const socket of sockets) if (connectionOf(socket)?.protocol === "pending") socket.destroy()
+      supervisor.goingAway()
       const done = yield* supervisor.whenIdle().pipe(Effect.timeoutOption(opts.drainTimeout))
       if (done._tag === "None") {
         logger.error(`drain timeout: resetting ${supervisor.inflight()} stream(s)`)

@@ -8,6 +8,7 @@ import type { App } from "../protocol/app.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
 import { type EndReason, ErrorCode, type Exchange, type ExchangeHost } from "./exchange.ts"
 import type { RunnerOptions } from "./options.ts"
+import type { WebSocketSession } from "../websocket/session.ts"
 
 const endReasonOf: Record<RemoteProtocolError["reason"], EndReason> = {
   ContentLengthMismatch: "malformed",
@@ -35,6 +36,8 @@ export class Supervisor {
   private readonly app: App
   private readonly opts: RunnerOptions
   private readonly running = new Map<Fiber.Fiber<void, unknown>, Exchange>()
+  /** WebSockets whose app is still running (spec.md §11). */
+  private readonly sockets = new Map<Fiber.Fiber<void, unknown>, WebSocketSession>()
   private idle: Deferred.Deferred<void> | undefined = undefined
 
   constructor(app: App, opts: RunnerOptions) {
@@ -53,9 +56,9 @@ export class Supervisor {
     }
   }
 
-  /** Streams whose app is still running. */
+  /** Streams (and WebSockets) whose app is still running. */
   inflight(): number {
-    return this.running.size
+    return this.running.size + this.sockets.size
   }
 
   /** The connections that have a stream whose app is still running. */
@@ -100,9 +103,47 @@ export class Supervisor {
     ex.watchPeer(() => fiber.interruptUnsafe())
   }
 
+  /**
+   * Runs the app on a WebSocket session (spec.md §11): the handshake is
+   * answered and the socket closed as the app's fiber ends (rule WS-8); a
+   * failure is logged.
+   */
+  admitWebSocket(session: WebSocketSession): void {
+    const s = session.scope
+    const startedAt = performance.now()
+    let effect: Effect.Effect<void, unknown>
+    try {
+      effect = this.app(s, session.receive, session.send)
+    } catch (defect) {
+      effect = Effect.die(defect)
+    }
+    const fiber = Effect.runFork(effect)
+    this.sockets.set(fiber, session)
+    fiber.addObserver((exit) => {
+      this.sockets.delete(fiber)
+      session.finish(exit)
+      const where = `conn=${s.connectionId} stream=${s.streamId} WEBSOCKET ${s.rawPath}`
+      if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
+        this.opts.logger.error(`${where}: app failed: ${Cause.pretty(exit.cause)}`)
+      }
+      if (this.opts.accessLog) {
+        const client = s.client === null ? "-" : s.client[0]
+        const target = s.queryString === "" ? s.rawPath : `${s.rawPath}?${s.queryString}`
+        const ms = (performance.now() - startedAt).toFixed(2)
+        this.opts.logger.access(`${client} "WEBSOCKET ${target} HTTP/${s.httpVersion}" ${session.status || "-"} - ${ms}ms conn=${s.connectionId} stream=${s.streamId}`)
+      }
+      this.settle()
+    })
+  }
+
+  /** Graceful shutdown: every open WebSocket gets close 1001, a handshake still unanswered 503 (rule WS-14). */
+  goingAway(): void {
+    for (const session of this.sockets.values()) session.goingAway()
+  }
+
   /** Completes when no app is running (at once if none is). */
   whenIdle(): Effect.Effect<void> {
-    if (this.running.size === 0) return Effect.void
+    if (this.inflight() === 0) return Effect.void
     this.idle ??= Deferred.makeUnsafe<void>()
     return Deferred.await(this.idle)
   }
@@ -123,6 +164,7 @@ export class Supervisor {
 
   /** Interrupts every running app (drain timeout): their streams are reset with CANCEL. */
   interruptAll(): void {
+    for (const fiber of this.sockets.keys()) fiber.interruptUnsafe()
     for (const [fiber, ex] of this.running) {
       ex.endReason ??= "shutdown"
       fiber.interruptUnsafe()
@@ -145,7 +187,11 @@ export class Supervisor {
       if (!ex.respondError(500) && !ex.responseComplete()) ex.wireReset(ErrorCode.INTERNAL_ERROR)
     }
     if (this.opts.accessLog) this.accessLog(ex)
-    if (this.idle !== undefined && this.running.size === 0) Deferred.doneUnsafe(this.idle, Exit.void)
+    this.settle()
+  }
+
+  private settle(): void {
+    if (this.idle !== undefined && this.inflight() === 0) Deferred.doneUnsafe(this.idle, Exit.void)
   }
 
   private accessLog(ex: Exchange): void {

@@ -7,7 +7,8 @@
 import { Effect, Exit, Fiber } from "effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import type { HttpRequest, InboundEvent } from "../protocol/events.ts"
-import type { HttpScope, LifespanScope } from "../protocol/scope.ts"
+import type { EgiScope, HttpScope } from "../protocol/scope.ts"
+import { unsupportedScope } from "../protocol/unsupported.ts"
 import { consoleLogger } from "../runner/log.ts"
 import { requestData } from "./environ.ts"
 import { ClassicAppError, ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
@@ -310,8 +311,9 @@ const relay = (request: ClassicRequest, scope: HttpScope, send: Send): Effect.Ef
  */
 export const fromClassic = (ref: ModuleRef, options: Partial<PoolOptions> = {}): ClassicHost => {
   const pool = new WorkerPool({ ...poolDefaults, logger: options.logger ?? consoleLogger(), ...options })
-  const app = (scope: HttpScope | LifespanScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
+  const app = (scope: EgiScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
     if (scope.type === "lifespan") return lifespan(pool, ref, receive, send)
+    if (scope.type !== "http") return unsupportedScope(scope)
     return Effect.suspend(() => {
       const request = new ClassicRequest(pool.seq(), ref, requestData(scope), receive)
       pool.submit(request)

@@ -3,12 +3,14 @@
  * (state, input) pair (h2's test_state_machines style).
  */
 import * as fc from "fast-check"
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { LocalProtocolError } from "../../src/protocol/errors.ts"
 import {
   lifespanTable,
   nextLifespanState,
   nextResponseState,
+  nextWebSocketState,
   requestTable,
   type ResponseInput,
   type ResponseState,
@@ -123,5 +125,45 @@ describe("lifespan table (spec.md §6.5)", () => {
       })
     )
     expect((nextLifespanState("running", "lifespan.shutdown.complete") as LocalProtocolError).rule).toBe("LIFE-2")
+  })
+})
+
+describe("websocket table (spec.md §11.5 table 4)", () => {
+  const wsStates = ["connecting", "open", "denying", "closed"] as const
+  const wsInputs = [
+    "websocket.accept",
+    "websocket.send",
+    "websocket.close",
+    "websocket.http.response.start",
+    "websocket.http.response.body",
+    "websocket.http.response.body.last"
+  ] as const
+  /** Table 4 as spec.md prints it: a cell is a `state` in backticks or a rule ID. */
+  const printed = (): Map<string, string> => {
+    const spec = readFileSync(new URL("../../spec.md", import.meta.url), "utf8")
+    const section = spec.slice(spec.indexOf("### 11.5 Table 4"), spec.indexOf("## Appendix A"))
+    const cells = new Map<string, string>()
+    for (const line of section.split("\n")) {
+      const m = /^\| `(\w+)` \|(.*)\|$/.exec(line)
+      if (m === null) continue
+      m[2]!.split("|").map((c) => c.trim()).forEach((cell, i) => {
+        const state = /^`(\w+)`/.exec(cell)
+        cells.set(`${m[1]} ${wsInputs[i]}`, state !== null ? state[1]! : cell)
+      })
+    }
+    return cells
+  }
+
+  it("WS-1 WS-2 WS-3 WS-7: every (state, event) pair transitions as spec.md's table 4 says or fails with the rule it prints", () => {
+    const table = printed()
+    expect(table.size).toBe(wsStates.length * wsInputs.length)
+    fc.assert(
+      fc.property(fc.constantFrom(...wsStates), fc.constantFrom(...wsInputs), (state, input) => {
+        const result = nextWebSocketState(state, input)
+        const cell = table.get(`${state} ${input}`)!
+        if (typeof result === "string") expect(result).toBe(cell)
+        else expect(result.rule).toBe(cell)
+      })
+    )
   })
 })

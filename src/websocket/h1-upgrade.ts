@@ -1,0 +1,87 @@
+/**
+ * WebSockets over HTTP/1.1 (RFC 6455 §4, spec.md §11.6): the `upgrade`
+ * requests node:http hands over, turned into `websocket` scopes whose
+ * handshake the app answers; framing, masking, fragmentation, UTF-8 checks
+ * and permessage-deflate are the `ws` library's.
+ */
+import type * as http from "node:http"
+import type * as net from "node:net"
+import { WebSocketServer } from "ws"
+import type { Headers } from "../protocol/headers.ts"
+import { connectionOf } from "../runner/connection.ts"
+import type { RunnerOptions } from "../runner/options.ts"
+import type { ScopeDefaults } from "../runner/http-scope.ts"
+import type { Supervisor } from "../runner/supervisor.ts"
+import { makeWebSocketScope } from "./scope.ts"
+import { type Handshake, WebSocketSession } from "./session.ts"
+
+/** The request asks for a WebSocket (`Upgrade: websocket`, RFC 6455 §4.1). */
+export const isWebSocketUpgrade = (req: http.IncomingMessage): boolean =>
+  (req.headers.upgrade ?? "").toLowerCase() === "websocket"
+
+const reasons: Record<number, string> = { 400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable" }
+
+/** Writes an HTTP/1.1 response head on a raw socket (the denial of a handshake). */
+const head = (status: number, headers: Headers, length: number): string =>
+  `HTTP/1.1 ${status} ${reasons[status] ?? "Denied"}\r\n` +
+  headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") +
+  `content-length: ${length}\r\nconnection: close\r\n\r\n`
+
+/**
+ * Handles `upgrade` events of `server`: a valid WebSocket handshake (RFC
+ * 6455 §4.2.1: GET, `sec-websocket-key`, version 13) runs the app with a
+ * `websocket` scope; anything else gets 400.
+ */
+export const attachH1WebSockets = (server: http.Server, opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): void => {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.wsMaxMessageSize,
+    perMessageDeflate: opts.wsPerMessageDeflate,
+    clientTracking: false,
+    handleProtocols: (_offered, req) => chosen.get(req) ?? false
+  })
+  const chosen = new WeakMap<http.IncomingMessage, string>()
+  const extra = new WeakMap<http.IncomingMessage, Headers>()
+  wss.on("headers", (lines: Array<string>, req: http.IncomingMessage) => {
+    for (const [n, v] of extra.get(req) ?? []) lines.push(`${n}: ${v}`)
+  })
+
+  server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, rest: Buffer) => {
+    const conn = connectionOf(socket)
+    const key = req.headers["sec-websocket-key"]
+    if (conn === undefined || req.method !== "GET" || typeof key !== "string" || req.headers["sec-websocket-version"] !== "13") {
+      opts.logger.error(`conn=${conn?.id ?? "?"} malformed WebSocket handshake: 400`)
+      return void socket.end(head(400, [["content-type", "text/plain"]], 12) + "Bad Request\n")
+    }
+    conn.requests += 1
+    const scope = makeWebSocketScope(req, "1.1", conn, conn.requests, defaults)
+    let denial: { status: number; headers: Headers; body: Array<Uint8Array> } | undefined
+    const handshake: Handshake = {
+      accept: (subprotocol, headers) =>
+        new Promise((resolve, reject) => {
+          if (socket.destroyed) return reject(new Error("client gone"))
+          if (subprotocol !== undefined) chosen.set(req, subprotocol)
+          extra.set(req, headers)
+          const gone = () => reject(new Error("client gone"))
+          socket.once("close", gone)
+          wss.handleUpgrade(req, socket, rest, (ws) => {
+            socket.off("close", gone)
+            resolve(ws)
+          })
+        }),
+      deny: (status, headers) => {
+        denial = { status, headers, body: [] }
+      },
+      denyBody: (body, last) => {
+        if (denial === undefined) return
+        denial.body.push(body)
+        if (!last) return
+        const bytes = Buffer.concat(denial.body)
+        if (!socket.destroyed) socket.end(Buffer.concat([Buffer.from(head(denial.status, denial.headers, bytes.length), "latin1"), bytes]))
+        denial = undefined
+      },
+      onGone: (listener) => void socket.once("close", listener)
+    }
+    supervisor.admitWebSocket(new WebSocketSession(scope, handshake, { sendBuffer: opts.writeBufferSize, receiveQueue: 16 }))
+  })
+}

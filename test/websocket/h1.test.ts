@@ -1,0 +1,276 @@
+/**
+ * WebSockets over HTTP/1.1 (spec.md §11) with the `ws` client: the
+ * handshake answers (accept, denial, refusal), messages both ways, close
+ * codes both ways, limits, backpressure and shutdown.
+ */
+import { Effect } from "effect"
+import fc from "fast-check"
+import { randomBytes } from "node:crypto"
+import * as net from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import WebSocket from "ws"
+import echo from "../../examples/ws-echo.ts"
+import type { App } from "../../src/protocol/app.ts"
+import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
+import { until } from "../support/clients.ts"
+import { listen, type TestServer } from "../support/server.ts"
+
+const seen: Array<string> = []
+const note = (e: unknown) => Effect.sync(() => void seen.push(`${(e as { _tag?: string })._tag}:${(e as { rule?: string }).rule ?? ""}`))
+let flooded = 0
+
+const app: App = (scope, receive, send) => {
+  if (scope.type !== "websocket") return Effect.void
+  const path = scope.path
+  if (path === "/echo") return echo(scope, receive, send)
+  return Effect.gen(function*() {
+    yield* receive // websocket.connect
+    switch (path) {
+      case "/deny":
+        yield* send({ type: "websocket.http.response.start", status: 401, headers: [["x-why", "token"]] })
+        yield* send({ type: "websocket.http.response.body", body: new TextEncoder().encode("no "), moreBody: true })
+        return yield* send({ type: "websocket.http.response.body", body: new TextEncoder().encode("entry") })
+      case "/return":
+        return
+      case "/fail":
+        return yield* Effect.fail(new Error("boom before accept"))
+      case "/refuse":
+        return yield* send({ type: "websocket.close" })
+      case "/misuse": {
+        const attempts: Array<OutboundEvent> = [
+          { type: "websocket.send", text: "too early" }, // WS-2
+          { type: "websocket.http.response.body", body: new Uint8Array(1) }, // WS-3
+          { type: "websocket.accept", subprotocol: "never-offered" } // WS-1
+        ]
+        for (const event of attempts) yield* send(event).pipe(Effect.catch(note))
+        yield* send({ type: "websocket.accept", headers: [["x-extra", "yes"]] })
+        yield* send({ type: "websocket.accept" }).pipe(Effect.catch(note)) // WS-1
+        yield* send({ type: "websocket.send", text: "x", bytes: new Uint8Array(1) } as OutboundEvent).pipe(Effect.catch(note)) // WS-4
+        yield* send({ type: "websocket.http.response.start", status: 200 }).pipe(Effect.catch(note)) // WS-3
+        yield* send({ type: "websocket.close", code: 1005 }).pipe(Effect.catch(note)) // WS-10
+        yield* send({ type: "websocket.close", code: 4000, reason: "done" })
+        yield* send({ type: "websocket.send", text: "after close" }).pipe(Effect.catch(note)) // WS-7
+        return
+      }
+      case "/record": {
+        yield* send({ type: "websocket.accept" })
+        let event: InboundEvent = yield* receive
+        while (event.type === "websocket.receive") event = yield* receive
+        const again = yield* receive
+        seen.push(`record:${event.type}:${"code" in event ? event.code : ""}:${"reason" in event ? event.reason : ""}:${again.type}`)
+        yield* send({ type: "websocket.send", text: "late" }).pipe(Effect.catch(note)) // WS-5
+        return
+      }
+      case "/flood": {
+        yield* send({ type: "websocket.accept" })
+        // Random bytes: permessage-deflate cannot shrink them, so the wire carries what the app sends.
+        const chunk = new Uint8Array(randomBytes(65536))
+        while (true) {
+          yield* send({ type: "websocket.send", bytes: chunk })
+          flooded += chunk.length
+        }
+      }
+      case "/hold": {
+        yield* send({ type: "websocket.accept" })
+        let event: InboundEvent = yield* receive
+        while (event.type !== "websocket.disconnect") event = yield* receive
+        seen.push(`hold:${event.code}`)
+        return
+      }
+    }
+  })
+}
+
+let server: TestServer
+let base: string
+beforeAll(async () => {
+  server = await listen(app, { wsMaxMessageSize: 2 * 1024 * 1024 })
+  base = server.url.replace("http://", "ws://")
+})
+afterAll(() => server.close())
+
+const open = (path: string, protocols?: Array<string>): Promise<WebSocket> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(base + path, protocols)
+    ws.once("open", () => resolve(ws))
+    ws.once("error", reject)
+  })
+
+const closeOf = (ws: WebSocket): Promise<[number, string]> =>
+  new Promise((resolve) => ws.once("close", (code, reason) => resolve([code, reason.toString()])))
+
+/** The handshake's HTTP answer when it is not a 101. */
+const refused = (path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(base + path)
+    ws.on("error", () => {})
+    ws.once("open", () => reject(new Error("accepted")))
+    ws.once("unexpected-response", (_req, res) => {
+      let body = ""
+      res.on("data", (d: Buffer) => (body += d.toString()))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+  })
+
+describe("handshake (spec.md §11.3)", () => {
+  it("WS-1: accept with the client's first subprotocol and permessage-deflate", async () => {
+    const ws = await open("/echo", ["chat.v2", "chat.v1"])
+    expect(ws.protocol).toBe("chat.v2")
+    expect(ws.extensions).toContain("permessage-deflate")
+    ws.close()
+  })
+
+  it("WS-3: a denial response reaches the client as an ordinary HTTP response", async () => {
+    const r = await refused("/deny")
+    expect(r).toMatchObject({ status: 401, body: "no entry" })
+    expect(r.headers["x-why"]).toBe("token")
+  })
+
+  it("WS-8: no answer gets 403; a failure before the answer 500; websocket.close before accept 403", async () => {
+    expect((await refused("/return")).status).toBe(403)
+    expect((await refused("/fail")).status).toBe(500)
+    expect((await refused("/refuse")).status).toBe(403)
+    expect(server.lines.error.some((l) => l.includes("boom before accept"))).toBe(true)
+  })
+
+  it("WS-15: a handshake without sec-websocket-key gets 400 and never reaches an app", async () => {
+    const text = await new Promise<string>((resolve) => {
+      const socket = net.connect(server.port, "127.0.0.1", () =>
+        socket.write("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\r\n")
+      )
+      let got = ""
+      socket.on("data", (d) => (got += d.toString()))
+      socket.on("close", () => resolve(got))
+    })
+    expect(text.startsWith("HTTP/1.1 400 ")).toBe(true)
+  })
+})
+
+describe("send-side rules (spec.md §11.4, table 4)", () => {
+  it("WS-1 WS-2 WS-3 WS-4 WS-7 WS-10: each misuse fails with its rule; the WebSocket still works", async () => {
+    seen.length = 0
+    const headers = new Promise<Record<string, unknown>>((resolve) => {
+      const ws = new WebSocket(base + "/misuse")
+      ws.once("upgrade", (res) => resolve(res.headers))
+      ws.on("error", () => {})
+      ws.once("close", () => {})
+    })
+    expect((await headers)["x-extra"]).toBe("yes")
+    await until(() => seen.length >= 8, `all misuses reported (so far ${JSON.stringify(seen)})`)
+    expect(seen).toEqual([
+      "LocalProtocolError:WS-2",
+      "LocalProtocolError:WS-3",
+      "LocalProtocolError:WS-1",
+      "LocalProtocolError:WS-1",
+      "LocalProtocolError:WS-4",
+      "LocalProtocolError:WS-3",
+      "LocalProtocolError:WS-10",
+      "LocalProtocolError:WS-7"
+    ])
+  })
+})
+
+describe("messages (spec.md §11.2)", () => {
+  it("WS-4: any sequence of text and binary messages (0 B to 1 MiB) comes back intact and in order", async () => {
+    const message = fc.oneof(
+      fc.record({ binary: fc.constant(true), size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 1024 * 1024 })) }),
+      fc.record({ binary: fc.constant(false), size: fc.integer({ min: 0, max: 70_000 }) })
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 8 }), fc.integer(), async (messages, seed) => {
+        const ws = await open("/echo")
+        const sent = messages.map((m, i) =>
+          m.binary ? Buffer.alloc(m.size, (seed + i) & 0xff) : "é".repeat(Math.floor(m.size / 2)) + String(i)
+        )
+        const received: Array<Buffer | string> = []
+        const all = new Promise<void>((resolve) =>
+          ws.on("message", (data: Buffer, isBinary: boolean) => {
+            received.push(isBinary ? Buffer.from(data) : data.toString())
+            if (received.length === sent.length) resolve()
+          })
+        )
+        for (const m of sent) ws.send(m)
+        await all
+        expect(received.length).toBe(sent.length)
+        for (const [i, m] of sent.entries()) {
+          if (typeof m === "string") expect(received[i]).toBe(m)
+          else expect(Buffer.isBuffer(received[i]) && (received[i] as Buffer).equals(m)).toBe(true)
+        }
+        ws.close()
+        await closeOf(ws)
+      }),
+      { numRuns: 12 }
+    )
+  })
+})
+
+describe("closing (spec.md §11.4)", () => {
+  it("WS-5: the client's close code and reason reach the app, stick, and a later send fails with StreamClosedError", async () => {
+    seen.length = 0
+    const ws = await open("/record")
+    ws.close(4001, "bye")
+    await until(() => seen.length === 2, "the app recorded the disconnect")
+    expect(seen).toEqual(["record:websocket.disconnect:4001:bye:websocket.disconnect", "StreamClosedError:"])
+  })
+
+  it("WS-5: a close frame without a code gives 1005; a dropped connection 1006", async () => {
+    seen.length = 0
+    const a = await open("/record")
+    a.close()
+    await until(() => seen.length === 2, "1005 recorded")
+    expect(seen[0]).toBe("record:websocket.disconnect:1005::websocket.disconnect")
+    seen.length = 0
+    const b = await open("/record")
+    b.terminate()
+    await until(() => seen.length === 2, "1006 recorded")
+    expect(seen[0]).toBe("record:websocket.disconnect:1006::websocket.disconnect")
+  })
+
+  it("WS-11: a message over wsMaxMessageSize closes with 1009", async () => {
+    const ws = await open("/echo")
+    const closed = closeOf(ws)
+    ws.send(Buffer.alloc(2 * 1024 * 1024 + 1))
+    expect((await closed)[0]).toBe(1009)
+  })
+
+  it("WS-12: a text message that is not UTF-8 closes with 1007", async () => {
+    const ws = await open("/echo")
+    const closed = closeOf(ws)
+    ws.send(Buffer.from([0xc3, 0x28]), { binary: false })
+    expect((await closed)[0]).toBe(1007)
+  })
+})
+
+describe("backpressure (spec.md §11.4)", () => {
+  it("WS-6: a client that does not read stalls websocket.send", async () => {
+    flooded = 0
+    const ws = await open("/flood")
+    ws.pause()
+    await new Promise((r) => setTimeout(r, 500))
+    const stalled = flooded
+    await new Promise((r) => setTimeout(r, 300))
+    // Loopback TCP buffers take a few MiB; without backpressure the app would be at hundreds.
+    expect(stalled).toBeLessThan(32 * 1024 * 1024)
+    expect(flooded - stalled).toBeLessThan(1024 * 1024)
+    ws.terminate()
+  })
+})
+
+describe("shutdown (spec.md §11.4)", () => {
+  it("WS-14: graceful shutdown closes open WebSockets with 1001 before the drain timeout", async () => {
+    const own = await listen(app, { drainTimeout: 5000 })
+    seen.length = 0
+    const ws = await new Promise<WebSocket>((resolve, reject) => {
+      const c = new WebSocket(own.url.replace("http://", "ws://") + "/hold")
+      c.once("open", () => resolve(c))
+      c.once("error", reject)
+    })
+    const closed = closeOf(ws)
+    const started = Date.now()
+    await own.close()
+    const [code] = await closed
+    expect(code).toBe(1001)
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(seen).toEqual(["hold:1001"])
+  })
+})
