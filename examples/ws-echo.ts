@@ -4,7 +4,7 @@
  * came. Plain HTTP requests get a short page.
  *
  *     npx egi serve examples/ws-echo.ts
- *     # ws://127.0.0.1:8000/ (HTTP/1.1 Upgrade)
+ *     # ws://127.0.0.1:8000/ over HTTP/1.1 Upgrade, or over HTTP/2 (RFC 8441 extended CONNECT)
  */
 import { Effect } from "effect"
 import { type EgiScope, type Receive, type Send, unsupportedScope } from "../src/index.ts"

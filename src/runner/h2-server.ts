@@ -12,6 +12,7 @@ import { H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
+import { admitExtendedConnect, isExtendedConnect } from "../websocket/h2-connect.ts"
 
 const ignore = (): void => {}
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM
@@ -24,7 +25,12 @@ export const makeH2Server = (
   sessions: Set<http2.ServerHttp2Session>
 ): http2.Http2Server => {
   const server = http2.createServer({
-    settings: { maxConcurrentStreams: opts.maxConcurrentStreams, maxHeaderListSize: opts.maxHeaderListSize },
+    settings: {
+      maxConcurrentStreams: opts.maxConcurrentStreams,
+      maxHeaderListSize: opts.maxHeaderListSize,
+      // RFC 8441: WebSockets (and other protocols, which get 501) over extended CONNECT.
+      enableConnectProtocol: true
+    },
     maxSessionRejectedStreams: 100
   })
 
@@ -70,6 +76,7 @@ export const makeH2Server = (
     stream.on("error", ignore)
     const conn = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
+    if (isExtendedConnect(headers)) return admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults)
     const scope = makeHttpScope(
       {
         httpVersion: "2",

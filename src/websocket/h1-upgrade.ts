@@ -54,7 +54,13 @@ export const attachH1WebSockets = (server: http.Server, opts: RunnerOptions, sup
       return void socket.end(head(400, [["content-type", "text/plain"]], 12) + "Bad Request\n")
     }
     conn.requests += 1
-    const scope = makeWebSocketScope(req, "1.1", conn, conn.requests, defaults)
+    const scope = makeWebSocketScope(
+      { authority: req.headers.host ?? null, target: req.url ?? "/", rawHeaders: req.rawHeaders },
+      "1.1",
+      conn,
+      conn.requests,
+      defaults
+    )
     let denial: { status: number; headers: Headers; body: Array<Uint8Array> } | undefined
     const handshake: Handshake = {
       accept: (subprotocol, headers) =>

@@ -1,25 +1,33 @@
 /**
  * Building a `websocket` scope (spec.md §11.1) from the handshake request.
  */
-import type * as http from "node:http"
 import type { WebSocketScope } from "../protocol/scope.ts"
 import type { ConnectionInfo } from "../runner/connection.ts"
 import { makeHttpScope, type ScopeDefaults } from "../runner/http-scope.ts"
 
+/** What a handshake request brings, in either protocol. */
+export interface HandshakeHead {
+  readonly authority: string | null
+  /** The request target (`:path`, or the HTTP/1.1 request-target). */
+  readonly target: string
+  /** Node's flat raw header list `[name, value, …]` (pseudo-headers included on HTTP/2). */
+  readonly rawHeaders: ReadonlyArray<string>
+}
+
 /**
- * The scope of the WebSocket `req` asks for: path, query and headers as for
- * an `http` scope, `scheme` `ws`/`wss`, and the offered subprotocols in
- * order (`sec-websocket-protocol`, comma-separated, RFC 6455 §11.3.4).
+ * The scope of the WebSocket a handshake asks for: path, query and headers
+ * as for an `http` scope, `scheme` `ws`/`wss`, and the offered subprotocols
+ * in order (`sec-websocket-protocol`, comma-separated, RFC 6455 §11.3.4).
  */
 export const makeWebSocketScope = (
-  req: http.IncomingMessage,
+  req: HandshakeHead,
   httpVersion: WebSocketScope["httpVersion"],
   conn: ConnectionInfo,
   streamId: number,
   defaults: ScopeDefaults
 ): WebSocketScope => {
   const http = makeHttpScope(
-    { httpVersion, method: "GET", scheme: conn.scheme, authority: req.headers.host ?? null, target: req.url ?? "/", rawHeaders: req.rawHeaders, streamId },
+    { httpVersion, method: "GET", scheme: conn.scheme, authority: req.authority, target: req.target, rawHeaders: req.rawHeaders, streamId },
     conn,
     defaults,
     () => ({})

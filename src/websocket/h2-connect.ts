@@ -1,0 +1,85 @@
+/**
+ * WebSockets over HTTP/2 (RFC 8441, spec.md §11.6): an extended CONNECT
+ * with `:protocol websocket` becomes a `websocket` scope on its stream; the
+ * app's accept answers 200 and the stream then carries WebSocket frames.
+ * Other `:protocol` values get 501.
+ */
+import type * as http2 from "node:http2"
+import type { Headers } from "../protocol/headers.ts"
+import { type ConnectionInfo } from "../runner/connection.ts"
+import type { ScopeDefaults } from "../runner/http-scope.ts"
+import type { RunnerOptions } from "../runner/options.ts"
+import type { Supervisor } from "../runner/supervisor.ts"
+import { makeWebSocketScope } from "./scope.ts"
+import { type Handshake, WebSocketSession } from "./session.ts"
+import { negotiateExtensions, serverWebSocketOver } from "./ws-over-stream.ts"
+
+/** The stream is an extended CONNECT (RFC 8441 §4): it carries `:protocol`. */
+export const isExtendedConnect = (headers: http2.IncomingHttpHeaders): boolean =>
+  headers[":method"] === "CONNECT" && headers[":protocol"] !== undefined
+
+const fieldsOf = (headers: Headers): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [n, v] of headers) out[n] = n in out ? `${out[n]}, ${v}` : v
+  return out
+}
+
+/**
+ * Serves an extended CONNECT: `:protocol websocket` with
+ * `sec-websocket-version: 13` runs the app with a `websocket` scope; another
+ * protocol gets 501, a bad version 400 (rule WS-9).
+ */
+export const admitExtendedConnect = (
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  raw: ReadonlyArray<string>,
+  conn: ConnectionInfo,
+  opts: RunnerOptions,
+  supervisor: Supervisor,
+  defaults: ScopeDefaults
+): void => {
+  const protocol = String(headers[":protocol"])
+  if (protocol.toLowerCase() !== "websocket" || headers["sec-websocket-version"] !== "13") {
+    const status = protocol.toLowerCase() === "websocket" ? 400 : 501
+    opts.logger.error(`conn=${conn.id} stream=${stream.id} extended CONNECT for ${JSON.stringify(protocol)}: ${status}`)
+    stream.respond({ ":status": status, "content-type": "text/plain" })
+    return void stream.end(status === 501 ? "Not Implemented\n" : "Bad Request\n")
+  }
+  const scope = makeWebSocketScope(
+    { authority: headers[":authority"] ?? null, target: headers[":path"] ?? "/", rawHeaders: raw },
+    "2",
+    conn,
+    stream.id ?? 0,
+    defaults
+  )
+  const offer = headers["sec-websocket-extensions"]
+  const handshake: Handshake = {
+    accept: (subprotocol, extra) =>
+      new Promise((resolve, reject) => {
+        if (stream.destroyed || stream.closed) return reject(new Error("stream gone"))
+        let negotiated
+        try {
+          negotiated = negotiateExtensions(typeof offer === "string" ? offer : undefined, opts.wsPerMessageDeflate, opts.wsMaxMessageSize)
+        } catch {
+          negotiated = { header: undefined, extensions: {} }
+        }
+        stream.respond({
+          ...fieldsOf(extra),
+          ":status": 200,
+          ...(subprotocol === undefined ? {} : { "sec-websocket-protocol": subprotocol }),
+          ...(negotiated.header === undefined ? {} : { "sec-websocket-extensions": negotiated.header })
+        })
+        resolve(serverWebSocketOver(stream, { maxPayload: opts.wsMaxMessageSize, protocol: subprotocol, negotiated }))
+      }),
+    deny: (status, fields) => {
+      if (!stream.destroyed && !stream.headersSent) stream.respond({ ...fieldsOf(fields), ":status": status })
+    },
+    denyBody: (body, last) => {
+      if (stream.destroyed) return
+      if (last) stream.end(body)
+      else stream.write(body)
+    },
+    onGone: (listener) => void stream.once("close", listener)
+  }
+  supervisor.admitWebSocket(new WebSocketSession(scope, handshake, { sendBuffer: opts.writeBufferSize, receiveQueue: 16 }))
+}

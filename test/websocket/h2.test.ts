@@ -1,0 +1,152 @@
+/**
+ * WebSockets over HTTP/2 (RFC 8441, spec.md §11.6) with undici's WebSocket
+ * client over an h2c dispatcher, and node:http2 for the extended CONNECTs
+ * undici would not send. Also covers src/websocket/ws-over-stream.ts, the
+ * one module that uses `ws` below its public API.
+ */
+import { Effect } from "effect"
+import fc from "fast-check"
+import { Agent, fetch, WebSocket } from "undici"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import echo from "../../examples/ws-echo.ts"
+import type { App } from "../../src/protocol/app.ts"
+import { until } from "../support/clients.ts"
+import { closeSession, collect, connect } from "../support/h2client.ts"
+import { listen, type TestServer } from "../support/server.ts"
+
+const app: App = (scope, receive, send) => {
+  if (scope.type === "websocket" && scope.path === "/deny") {
+    return Effect.gen(function*() {
+      yield* receive
+      yield* send({ type: "websocket.http.response.start", status: 401, headers: [["x-why", "token"]] })
+      yield* send({ type: "websocket.http.response.body", body: new TextEncoder().encode("no entry") })
+    })
+  }
+  return echo(scope, receive, send)
+}
+
+let server: TestServer
+let dispatcher: Agent
+beforeAll(async () => {
+  server = await listen(app, { wsMaxMessageSize: 2 * 1024 * 1024 })
+  // h2c with prior knowledge; undici's types do not list `useH2c` yet.
+  dispatcher = new Agent({ allowH2: true, useH2c: true, connections: 1 } as ConstructorParameters<typeof Agent>[0])
+})
+afterAll(async () => {
+  await dispatcher.close()
+  await server.close()
+})
+
+const url = (path: string) => server.url.replace("http://", "ws://") + path
+
+const open = (path: string, protocols?: Array<string>): Promise<WebSocket> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(url(path), { dispatcher, protocols } as unknown as ConstructorParameters<typeof WebSocket>[1])
+    ws.binaryType = "arraybuffer"
+    ws.onopen = () => resolve(ws)
+    ws.onerror = (e) => reject(new Error(String((e as { message?: string }).message ?? "error")))
+  })
+
+const closed = (ws: WebSocket): Promise<number> => new Promise((resolve) => (ws.onclose = (e) => resolve(e.code)))
+
+describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
+  it("WS-9: :protocol websocket reaches the websocket scope: 200, subprotocol, messages both ways", async () => {
+    const ws = await open("/echo", ["chat.v1"])
+    expect(ws.protocol).toBe("chat.v1")
+    const got: Array<unknown> = []
+    const two = new Promise<void>((resolve) => {
+      ws.onmessage = (e) => {
+        got.push(typeof e.data === "string" ? e.data : [...new Uint8Array(e.data as ArrayBuffer)])
+        if (got.length === 2) resolve()
+      }
+    })
+    ws.send("héllo")
+    ws.send(new Uint8Array([1, 2, 3]))
+    await two
+    expect(got).toEqual(["héllo", [1, 2, 3]])
+    const done = closed(ws)
+    ws.close(4003, "bye")
+    expect(await done).toBe(4003)
+    expect(server.lines.access.some((l) => l.includes('"WEBSOCKET /echo HTTP/2" 200'))).toBe(true)
+  })
+
+  it("WS-9: another :protocol gets 501; a websocket CONNECT without version 13 gets 400", async () => {
+    const session = await connect(server.url)
+    expect(session.remoteSettings.enableConnectProtocol).toBe(true)
+    const other = await collect(session.request({ ":method": "CONNECT", ":protocol": "webtransport", ":path": "/", ":scheme": "http" }, { endStream: false }))
+    expect(other.status).toBe(501)
+    const noVersion = await collect(session.request({ ":method": "CONNECT", ":protocol": "websocket", ":path": "/", ":scheme": "http" }, { endStream: false }))
+    expect(noVersion.status).toBe(400)
+    await closeSession(session)
+  })
+
+  it("WS-3: a denial over HTTP/2 is an ordinary response on the CONNECT stream", async () => {
+    const session = await connect(server.url)
+    const r = await collect(session.request({
+      ":method": "CONNECT",
+      ":protocol": "websocket",
+      ":path": "/deny",
+      ":scheme": "http",
+      "sec-websocket-version": "13"
+    }, { endStream: false }))
+    expect(r.status).toBe(401)
+    expect(r.headers["x-why"]).toBe("token")
+    expect(r.body.toString()).toBe("no entry")
+    await closeSession(session)
+  })
+
+  it("WS-9: several WebSockets and plain requests share one HTTP/2 connection", async () => {
+    const before = server.lines.access.length
+    const sockets = await Promise.all([open("/echo"), open("/echo"), open("/echo")])
+    const plain = await Promise.all([1, 2].map(() => fetch(server.url + "/", { dispatcher }).then((r) => r.text())))
+    expect(plain).toEqual(["WebSocket echo: connect with ws://\n", "WebSocket echo: connect with ws://\n"])
+    const replies = await Promise.all(sockets.map((ws, i) =>
+      new Promise<string>((resolve) => {
+        ws.onmessage = (e) => resolve(String(e.data))
+        ws.send(`socket ${i}`)
+      })
+    ))
+    expect(replies).toEqual(["socket 0", "socket 1", "socket 2"])
+    for (const ws of sockets) ws.close()
+    const lines = () => server.lines.access.slice(before)
+    await until(() => lines().filter((l) => l.includes("WEBSOCKET")).length === 3, "the three WebSockets logged")
+    expect(lines().length).toBe(5)
+    expect(new Set(lines().map((l) => /conn=(\d+)/.exec(l)?.[1])).size).toBe(1)
+  })
+
+  it("WS-4: any sequence of text and binary messages comes back intact and in order over HTTP/2", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ binary: fc.boolean(), size: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 1024 * 1024 })) }), {
+          minLength: 1,
+          maxLength: 6
+        }),
+        async (messages) => {
+          const ws = await open("/echo")
+          const sent = messages.map((m, i) => (m.binary ? new Uint8Array(m.size).fill(i + 1) : "x".repeat(m.size) + i))
+          const received: Array<string | Uint8Array> = []
+          const all = new Promise<void>((resolve) => {
+            ws.onmessage = (e) => {
+              received.push(typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer))
+              if (received.length === sent.length) resolve()
+            }
+          })
+          for (const m of sent) ws.send(m)
+          await all
+          expect(received).toEqual(sent)
+          const done = closed(ws)
+          ws.close()
+          await done
+        }
+      ),
+      { numRuns: 8 }
+    )
+  })
+
+  it("WS-11: a message over the limit closes the WebSocket with 1009 over HTTP/2 too", async () => {
+    const ws = await open("/echo")
+    const done = closed(ws)
+    ws.send(new Uint8Array(2 * 1024 * 1024 + 1))
+    expect(await done).toBe(1009)
+  })
+})
