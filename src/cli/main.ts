@@ -39,6 +39,10 @@ Options:
   --idle-timeout <s>             close idle connections after this (default ${defaults.idleTimeout / 1000})
   --root-path <path>             scope.rootPath (default "")
   --sync-workers <n>             the export is a classic (blocking) app: run it in n worker threads
+  --ws-max-message-size <bytes>  largest WebSocket message, 1009 beyond it (default ${defaults.wsMaxMessageSize})
+  --ws-ping-interval <s>         seconds between pings on open WebSockets, 0 for none (default ${defaults.wsPingInterval / 1000})
+  --ws-ping-timeout <s>          seconds a pong may take before the connection is dropped (default ${defaults.wsPingTimeout / 1000})
+  --no-ws-deflate                do not offer permessage-deflate on WebSockets
   --no-access-log                do not print a line per request
   -h, --help                     show this help
   --version                      print the version
@@ -115,6 +119,10 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
         "idle-timeout": { type: "string" },
         "root-path": { type: "string" },
         "sync-workers": { type: "string" },
+        "ws-max-message-size": { type: "string" },
+        "ws-ping-interval": { type: "string" },
+        "ws-ping-timeout": { type: "string" },
+        "no-ws-deflate": { type: "boolean" },
         "no-access-log": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" }
@@ -168,7 +176,11 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       headerTimeout: number("header-timeout", values["header-timeout"], defaults.headerTimeout, MAX_SECONDS, 1000),
       idleTimeout: number("idle-timeout", values["idle-timeout"], defaults.idleTimeout, MAX_SECONDS, 1000),
       rootPath: values["root-path"] ?? "",
-      accessLog: values["no-access-log"] !== true
+      accessLog: values["no-access-log"] !== true,
+      wsMaxMessageSize: number("ws-max-message-size", values["ws-max-message-size"], defaults.wsMaxMessageSize, 2 ** 31 - 1),
+      wsPingInterval: number("ws-ping-interval", values["ws-ping-interval"], defaults.wsPingInterval, MAX_SECONDS, 1000),
+      wsPingTimeout: number("ws-ping-timeout", values["ws-ping-timeout"], defaults.wsPingTimeout, MAX_SECONDS, 1000),
+      wsPerMessageDeflate: values["no-ws-deflate"] !== true
     }
     const syncWorkers = values["sync-workers"] === undefined
       ? undefined

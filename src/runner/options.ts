@@ -51,6 +51,10 @@ export interface RunnerOptions {
   readonly wsMaxMessageSize: number
   /** Offer permessage-deflate (RFC 7692) on WebSockets. Default true. */
   readonly wsPerMessageDeflate: boolean
+  /** ms between the server's pings on an open WebSocket; 0 = none (rule WS-13). Default 30000. */
+  readonly wsPingInterval: number
+  /** ms a pong may take before the connection is dropped (the app gets 1006). Default 20000. */
+  readonly wsPingTimeout: number
 }
 
 /**
@@ -93,5 +97,7 @@ export const defaults: Omit<RunnerOptions, "logger"> = {
   accessLog: true,
   rootPath: "",
   wsMaxMessageSize: 16 * 1024 * 1024,
-  wsPerMessageDeflate: true
+  wsPerMessageDeflate: true,
+  wsPingInterval: 30_000,
+  wsPingTimeout: 20_000
 }

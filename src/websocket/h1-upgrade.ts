@@ -13,7 +13,7 @@ import type { RunnerOptions } from "../runner/options.ts"
 import type { ScopeDefaults } from "../runner/http-scope.ts"
 import type { Supervisor } from "../runner/supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
-import { type Handshake, WebSocketSession } from "./session.ts"
+import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 
 /** The request asks for a WebSocket (`Upgrade: websocket`, RFC 6455 §4.1). */
 export const isWebSocketUpgrade = (req: http.IncomingMessage): boolean =>
@@ -88,6 +88,6 @@ export const attachH1WebSockets = (server: http.Server, opts: RunnerOptions, sup
       },
       onGone: (listener) => void socket.once("close", listener)
     }
-    supervisor.admitWebSocket(new WebSocketSession(scope, handshake, { sendBuffer: opts.writeBufferSize, receiveQueue: 16 }))
+    supervisor.admitWebSocket(new WebSocketSession(scope, handshake, sessionLimits(opts)))
   })
 }

@@ -11,7 +11,7 @@ import type { ScopeDefaults } from "../runner/http-scope.ts"
 import type { RunnerOptions } from "../runner/options.ts"
 import type { Supervisor } from "../runner/supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
-import { type Handshake, WebSocketSession } from "./session.ts"
+import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { negotiateExtensions, serverWebSocketOver } from "./ws-over-stream.ts"
 
 /** The stream is an extended CONNECT (RFC 8441 §4): it carries `:protocol`. */
@@ -81,5 +81,5 @@ export const admitExtendedConnect = (
     },
     onGone: (listener) => void stream.once("close", listener)
   }
-  supervisor.admitWebSocket(new WebSocketSession(scope, handshake, { sendBuffer: opts.writeBufferSize, receiveQueue: 16 }))
+  supervisor.admitWebSocket(new WebSocketSession(scope, handshake, sessionLimits(opts)))
 }

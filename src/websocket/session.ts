@@ -12,6 +12,7 @@ import type { Headers } from "../protocol/headers.ts"
 import { checkCorrelator, type WebSocketScope } from "../protocol/scope.ts"
 import { nextWebSocketState, type WebSocketInput, type WebSocketState } from "../protocol/state.ts"
 import { checkFields } from "../runner/exchange.ts"
+import type { RunnerOptions } from "../runner/options.ts"
 
 /**
  * The transport's half of the opening handshake: `accept` completes it
@@ -33,7 +34,19 @@ export interface SessionLimits {
   readonly sendBuffer: number
   /** Messages waiting for `receive` above which the socket stops being read. */
   readonly receiveQueue: number
+  /** ms between the server's pings; 0 = none (rule WS-13). */
+  readonly pingInterval: number
+  /** ms a pong may take after a ping before the connection is dropped. */
+  readonly pingTimeout: number
 }
+
+/** A session's limits from the runner's options. */
+export const sessionLimits = (opts: RunnerOptions): SessionLimits => ({
+  sendBuffer: opts.writeBufferSize,
+  receiveQueue: 16,
+  pingInterval: opts.wsPingInterval,
+  pingTimeout: opts.wsPingTimeout
+})
 
 const EMPTY = new Uint8Array(0)
 const utf8 = new TextEncoder()
@@ -226,10 +239,40 @@ export class WebSocketSession {
           : { type: "websocket.receive", connectionId, streamId, text: data.toString("utf8") }
       )
     })
-    socket.on("close", (code: number, reason: Buffer) => this.closed(code, reason.toString("utf8")))
+    socket.on("close", (code: number, reason: Buffer) => {
+      this.stopPings()
+      this.closed(code, reason.toString("utf8"))
+    })
+    this.startPings(socket)
     socket.on("error", () => {
       // 'close' follows with the code (1002, 1007, 1009, …).
     })
+  }
+
+  private pings: ReturnType<typeof setInterval> | undefined = undefined
+  private pongWait: ReturnType<typeof setTimeout> | undefined = undefined
+
+  /** Pings every `pingInterval` ms; a pong later than `pingTimeout` drops the connection (1006, rule WS-13). */
+  private startPings(socket: WebSocket): void {
+    const { pingInterval, pingTimeout } = this.limits
+    if (pingInterval <= 0) return
+    socket.on("pong", () => {
+      if (this.pongWait !== undefined) clearTimeout(this.pongWait)
+      this.pongWait = undefined
+    })
+    this.pings = setInterval(() => {
+      if (this.pongWait !== undefined || socket.readyState !== socket.OPEN) return
+      socket.ping()
+      this.pongWait = setTimeout(() => socket.terminate(), pingTimeout)
+      this.pongWait.unref()
+    }, pingInterval)
+    this.pings.unref()
+  }
+
+  private stopPings(): void {
+    if (this.pings !== undefined) clearInterval(this.pings)
+    if (this.pongWait !== undefined) clearTimeout(this.pongWait)
+    this.pings = this.pongWait = undefined
   }
 
   /** Answers the handshake with a plain `status` response (refusal, or the app's failure). */

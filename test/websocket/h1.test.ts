@@ -70,6 +70,18 @@ const app: App = (scope, receive, send) => {
           flooded += chunk.length
         }
       }
+      case "/sleepy": {
+        yield* send({ type: "websocket.accept" })
+        yield* Effect.sleep("600 millis")
+        let count = 0
+        let event: InboundEvent = yield* receive
+        while (event.type === "websocket.receive") {
+          count++
+          if (count === 100) yield* send({ type: "websocket.send", text: `got ${count}` })
+          event = yield* receive
+        }
+        return
+      }
       case "/hold": {
         yield* send({ type: "websocket.accept" })
         let event: InboundEvent = yield* receive
@@ -253,6 +265,53 @@ describe("backpressure (spec.md §11.4)", () => {
     expect(stalled).toBeLessThan(32 * 1024 * 1024)
     expect(flooded - stalled).toBeLessThan(1024 * 1024)
     ws.terminate()
+  })
+})
+
+describe("reading (spec.md §11.4)", () => {
+  it("WS-4: a message sent in fragments reaches the app (and comes back) whole", async () => {
+    const ws = await open("/echo")
+    const reply = new Promise<string>((resolve) => ws.once("message", (d: Buffer) => resolve(d.toString())))
+    ws.send("frag", { fin: false })
+    ws.send("men", { fin: false })
+    ws.send("ted", { fin: true })
+    expect(await reply).toBe("fragmented")
+    ws.close()
+  })
+
+  it("WS-6: an app that does not receive stops the reading of the socket; nothing is lost", async () => {
+    const ws = await open("/sleepy")
+    const chunk = randomBytes(65536)
+    for (let i = 0; i < 100; i++) ws.send(chunk)
+    await new Promise((r) => setTimeout(r, 300))
+    // The server stopped reading: the client still holds a good part of the 6.25 MiB.
+    expect(ws.bufferedAmount).toBeGreaterThan(512 * 1024)
+    const reply = await new Promise<string>((resolve) => ws.once("message", (d: Buffer) => resolve(d.toString())))
+    expect(reply).toBe("got 100")
+    ws.close()
+  })
+})
+
+describe("pings (spec.md §11.4)", () => {
+  it("WS-13: the server pings; a client that never answers is dropped and the app gets 1006", async () => {
+    const own = await listen(app, { wsPingInterval: 100, wsPingTimeout: 150 })
+    try {
+      seen.length = 0
+      const base2 = own.url.replace("http://", "ws://")
+      const mute = new WebSocket(base2 + "/hold", { autoPong: false })
+      const muteClosed = closeOf(mute)
+      const polite = new WebSocket(base2 + "/hold")
+      let pings = 0
+      polite.on("ping", () => pings++)
+      expect((await muteClosed)[0]).toBe(1006)
+      await until(() => seen.includes("hold:1006"), "the app saw 1006")
+      await new Promise((r) => setTimeout(r, 300))
+      expect(pings).toBeGreaterThanOrEqual(3)
+      expect(polite.readyState).toBe(WebSocket.OPEN)
+      polite.close()
+    } finally {
+      await own.close()
+    }
   })
 })
 
