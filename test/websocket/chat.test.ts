@@ -1,0 +1,46 @@
+/**
+ * examples/chat.ts: one room for WebSockets over HTTP/1.1 (the `ws` client)
+ * and HTTP/2 (undici over h2c) at once (spec.md §11.6).
+ */
+import { Agent, WebSocket as H2WebSocket } from "undici"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import WebSocket from "ws"
+import chat from "../../examples/chat.ts"
+import type { App } from "../../src/protocol/app.ts"
+import { until } from "../support/clients.ts"
+import { listen, type TestServer } from "../support/server.ts"
+
+let server: TestServer
+let dispatcher: Agent
+beforeAll(async () => {
+  server = await listen(chat as App)
+  dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
+})
+afterAll(async () => {
+  await dispatcher.close()
+  await server.close()
+})
+
+describe("examples/chat.ts", () => {
+  it("WS-9: a message from an HTTP/1.1 client reaches an HTTP/2 client and back", async () => {
+    const url = server.url.replace("http://", "ws://") + "/"
+    const fromH1: Array<string> = []
+    const fromH2: Array<string> = []
+    const h2 = new H2WebSocket(url, { dispatcher } as unknown as ConstructorParameters<typeof H2WebSocket>[1])
+    h2.onmessage = (e) => fromH2.push(String(e.data))
+    await new Promise((resolve) => (h2.onopen = resolve))
+    const h1 = new WebSocket(url)
+    h1.on("message", (d: Buffer) => fromH1.push(d.toString()))
+    await new Promise((resolve) => h1.once("open", resolve))
+    await until(() => fromH2.some((m) => m.includes("2 here")), "the HTTP/2 member saw the join")
+    h1.send("hello from h1")
+    await until(() => fromH2.includes("hello from h1"), "the HTTP/2 member got the HTTP/1.1 message")
+    h2.send("hello from h2")
+    await until(() => fromH1.includes("hello from h2"), "the HTTP/1.1 member got the HTTP/2 message")
+    const size = await fetch(server.url + "/").then((r) => r.text())
+    expect(size).toBe("2 in the room\n")
+    h1.close()
+    await until(() => fromH2.some((m) => m.includes("someone left (1 here)")), "the leave was announced")
+    h2.close()
+  })
+})
