@@ -67,7 +67,7 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
     const done = closed(ws)
     ws.close(4003, "bye")
     expect(await done).toBe(4003)
-    expect(server.lines.access.some((l) => l.includes('"WEBSOCKET /echo HTTP/2" 200'))).toBe(true)
+    await until(() => server.lines.access.some((l) => l.includes('"WEBSOCKET /echo HTTP/2" 200')), "the access-log line")
   })
 
   it("WS-9: another :protocol gets 501; a websocket CONNECT without version 13 gets 400", async () => {
@@ -148,5 +148,22 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
     const done = closed(ws)
     ws.send(new Uint8Array(2 * 1024 * 1024 + 1))
     expect(await done).toBe(1009)
+  })
+
+  it("WS-14: graceful shutdown closes a WebSocket over HTTP/2 with 1001", async () => {
+    const own = await listen(app, { drainTimeout: 5000 })
+    const local = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
+    try {
+      const ws = await new Promise<WebSocket>((resolve, reject) => {
+        const c = new WebSocket(own.url.replace("http://", "ws://") + "/echo", { dispatcher: local } as unknown as ConstructorParameters<typeof WebSocket>[1])
+        c.onopen = () => resolve(c)
+        c.onerror = () => reject(new Error("no connection"))
+      })
+      const done = closed(ws)
+      await own.close()
+      expect(await done).toBe(1001)
+    } finally {
+      await local.close()
+    }
   })
 })

@@ -1,0 +1,130 @@
+/**
+ * The WebSocket benchmark (a script, not a test): round trips of small
+ * messages over one WebSocket — send one, wait for its echo, send the next —
+ * against examples/ws-echo.ts served by the CLI, over HTTP/1.1 (the `ws`
+ * client) and over HTTP/2 (undici over h2c, RFC 8441), beside a plain `ws`
+ * echo server (bench/raw-ws.ts) in the same run, alternating rounds.
+ *
+ *     node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--no-deflate]
+ *
+ * `--no-deflate` turns permessage-deflate off on both servers (it is on by
+ * default in both, and each compressed message takes a trip through zlib on
+ * libuv's thread pool, which dominates small-message latency).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { once } from "node:events"
+import { parseArgs } from "node:util"
+import { Agent, WebSocket as H2WebSocket } from "undici"
+import WebSocket from "ws"
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    messages: { type: "string", default: "10000" },
+    size: { type: "string", default: "32" },
+    "no-deflate": { type: "boolean", default: false }
+  }
+})
+const deflate = values["no-deflate"] !== true
+const rounds = Number(values.rounds)
+const messages = Number(values.messages)
+const payload = "x".repeat(Number(values.size))
+const root = new URL("..", import.meta.url).pathname
+
+const startServer = async (args: ReadonlyArray<string>): Promise<ChildProcess> => {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
+  let err = ""
+  child.stderr!.setEncoding("utf8")
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on("data", (d: string) => {
+      err += d
+      if (err.includes("listening")) resolve()
+    })
+    child.once("exit", (code) => reject(new Error(`server exited ${code}: ${err}`)))
+  })
+  return child
+}
+
+/** A connected client: `roundTrip` sends one message and resolves on its echo. */
+interface Client {
+  readonly roundTrip: () => Promise<void>
+  readonly close: () => void
+}
+
+/** A client over `send`; its `echoed` is to be called on every message. */
+const pingPong = (send: (data: string) => void, close: () => void): { readonly client: Client; readonly echoed: () => void } => {
+  let waiting: (() => void) | undefined
+  const roundTrip = () =>
+    new Promise<void>((done) => {
+      waiting = done
+      send(payload)
+    })
+  return { client: { roundTrip, close }, echoed: () => waiting?.() }
+}
+
+const wsClient = (url: string): Promise<Client> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    const { client, echoed } = pingPong((d) => ws.send(d), () => ws.close())
+    ws.on("message", echoed)
+    ws.once("error", reject)
+    ws.once("open", () => resolve(client))
+  })
+
+const h2Client = (url: string, dispatcher: Agent): Promise<Client> =>
+  new Promise((resolve, reject) => {
+    const ws = new H2WebSocket(url, { dispatcher } as unknown as ConstructorParameters<typeof H2WebSocket>[1])
+    const { client, echoed } = pingPong((d) => ws.send(d), () => ws.close())
+    ws.onmessage = echoed
+    ws.onerror = () => reject(new Error("h2 WebSocket failed"))
+    ws.onopen = () => resolve(client)
+  })
+
+const measure = async (client: Client, n: number): Promise<number> => {
+  const started = performance.now()
+  for (let i = 0; i < n; i++) await client.roundTrip()
+  return n / ((performance.now() - started) / 1000)
+}
+
+const egi = await startServer([
+  "src/cli/main.ts",
+  "serve",
+  "examples/ws-echo.ts",
+  "--port",
+  "9201",
+  "--no-access-log",
+  ...(deflate ? [] : ["--no-ws-deflate"])
+])
+const raw = await startServer(["bench/raw-ws.ts", "9200", ...(deflate ? [] : ["--no-deflate"])])
+const dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
+try {
+  const targets: ReadonlyArray<readonly [string, () => Promise<Client>]> = [
+    ["plain ws server (HTTP/1.1)", () => wsClient("ws://127.0.0.1:9200/")],
+    ["egi, HTTP/1.1 Upgrade", () => wsClient("ws://127.0.0.1:9201/")],
+    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9201/", dispatcher)]
+  ]
+  const clients = await Promise.all(targets.map(([, connect]) => connect()))
+  for (const client of clients) await measure(client, Math.min(messages, 2000)) // warm-up
+  const results = targets.map((): Array<number> => [])
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, client] of clients.entries()) results[i]!.push(await measure(client, messages))
+  }
+  const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const base = median(results[0]!)
+  process.stdout.write(
+    `\nWebSocket echo, ${messages} round trips of ${payload.length} B, permessage-deflate ${deflate ? "on" : "off"}, median of ${rounds} rounds\n`
+  )
+  for (const [i, [name]] of targets.entries()) {
+    const med = median(results[i]!)
+    process.stdout.write(
+      `  ${name.padEnd(28)} ${med.toFixed(0).padStart(7)} round trips/s  ratio ${(med / base).toFixed(3)}  [${results[i]!.map((x) => x.toFixed(0)).join(", ")}]\n`
+    )
+  }
+  for (const client of clients) client.close()
+} finally {
+  await dispatcher.close()
+  for (const s of [egi, raw]) {
+    s.kill("SIGTERM")
+    if (s.exitCode === null) await once(s, "exit")
+  }
+}
