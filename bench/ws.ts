@@ -2,8 +2,10 @@
  * The WebSocket benchmark (a script, not a test): round trips of small
  * messages over one WebSocket — send one, wait for its echo, send the next —
  * against examples/ws-echo.ts served by the CLI, over HTTP/1.1 (the `ws`
- * client) and over HTTP/2 (undici over h2c, RFC 8441), beside a plain `ws`
- * echo server (bench/raw-ws.ts) in the same run, alternating rounds.
+ * client) and over HTTP/2 (undici over h2c, RFC 8441), beside plain echo
+ * servers without EGI (bench/raw-ws.ts: `ws` on HTTP/1.1, node:http2 +
+ * `ws` on HTTP/2) in the same run, alternating rounds. Ratios are to the
+ * plain server of the same protocol.
  *
  *     node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--no-deflate]
  *
@@ -91,7 +93,7 @@ const egi = await startServer([
   "serve",
   "examples/ws-echo.ts",
   "--port",
-  "9201",
+  "9202",
   "--no-access-log",
   ...(deflate ? [] : ["--no-ws-deflate"])
 ])
@@ -99,9 +101,10 @@ const raw = await startServer(["bench/raw-ws.ts", "9200", ...(deflate ? [] : ["-
 const dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
 try {
   const targets: ReadonlyArray<readonly [string, () => Promise<Client>]> = [
-    ["plain ws server (HTTP/1.1)", () => wsClient("ws://127.0.0.1:9200/")],
-    ["egi, HTTP/1.1 Upgrade", () => wsClient("ws://127.0.0.1:9201/")],
-    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9201/", dispatcher)]
+    ["plain ws, HTTP/1.1", () => wsClient("ws://127.0.0.1:9200/")],
+    ["egi, HTTP/1.1 Upgrade", () => wsClient("ws://127.0.0.1:9202/")],
+    ["plain ws, HTTP/2", () => h2Client("ws://127.0.0.1:9201/", dispatcher)],
+    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9202/", dispatcher)]
   ]
   const clients = await Promise.all(targets.map(([, connect]) => connect()))
   for (const client of clients) await measure(client, Math.min(messages, 2000)) // warm-up
@@ -110,12 +113,13 @@ try {
     for (const [i, client] of clients.entries()) results[i]!.push(await measure(client, messages))
   }
   const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const base = median(results[0]!)
+  // Each EGI row against the plain server of its protocol (the row above it).
   process.stdout.write(
     `\nWebSocket echo, ${messages} round trips of ${payload.length} B, permessage-deflate ${deflate ? "on" : "off"}, median of ${rounds} rounds\n`
   )
   for (const [i, [name]] of targets.entries()) {
     const med = median(results[i]!)
+    const base = median(results[i - (i % 2)]!)
     process.stdout.write(
       `  ${name.padEnd(28)} ${med.toFixed(0).padStart(7)} round trips/s  ratio ${(med / base).toFixed(3)}  [${results[i]!.map((x) => x.toFixed(0)).join(", ")}]\n`
     )

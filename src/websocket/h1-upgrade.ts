@@ -14,6 +14,17 @@ import type { ScopeDefaults } from "../runner/http-scope.ts"
 import type { Supervisor } from "../runner/supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
+import { negotiateExtensions } from "./ws-over-stream.ts"
+
+/** The `sec-websocket-extensions` value (if any) parses, so `ws` will complete the handshake. */
+const extensionsParse = (offer: string | undefined): boolean => {
+  try {
+    negotiateExtensions(offer, true, 1)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** The request asks for a WebSocket (`Upgrade: websocket`, RFC 6455 §4.1). */
 export const isWebSocketUpgrade = (req: http.IncomingMessage): boolean =>
@@ -49,7 +60,11 @@ export const attachH1WebSockets = (server: http.Server, opts: RunnerOptions, sup
   server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, rest: Buffer) => {
     const conn = connectionOf(socket)
     const key = req.headers["sec-websocket-key"]
-    if (conn === undefined || req.method !== "GET" || typeof key !== "string" || req.headers["sec-websocket-version"] !== "13") {
+    const offer = req.headers["sec-websocket-extensions"]
+    if (
+      conn === undefined || req.method !== "GET" || typeof key !== "string" || req.headers["sec-websocket-version"] !== "13" ||
+      !extensionsParse(offer)
+    ) {
       opts.logger.error(`conn=${conn?.id ?? "?"} malformed WebSocket handshake: 400`)
       return void socket.end(head(400, [["content-type", "text/plain"]], 12) + "Bad Request\n")
     }

@@ -12,7 +12,7 @@ import type { RunnerOptions } from "../runner/options.ts"
 import type { Supervisor } from "../runner/supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
-import { negotiateExtensions, serverWebSocketOver } from "./ws-over-stream.ts"
+import { type Negotiated, negotiateExtensions, serverWebSocketOver } from "./ws-over-stream.ts"
 
 /** The stream is an extended CONNECT (RFC 8441 §4): it carries `:protocol`. */
 export const isExtendedConnect = (headers: http2.IncomingHttpHeaders): boolean =>
@@ -53,16 +53,19 @@ export const admitExtendedConnect = (
     defaults
   )
   const offer = headers["sec-websocket-extensions"]
+  let negotiated: Negotiated
+  try {
+    negotiated = negotiateExtensions(typeof offer === "string" ? offer : undefined, opts.wsPerMessageDeflate, opts.wsMaxMessageSize)
+  } catch (cause) {
+    // A sec-websocket-extensions value that does not parse: 400, as on HTTP/1.1 (rule WS-15).
+    opts.logger.error(`conn=${conn.id} stream=${stream.id} malformed sec-websocket-extensions (${String((cause as Error).message)}): 400`)
+    stream.respond({ ":status": 400, "content-type": "text/plain" })
+    return void stream.end("Bad Request\n")
+  }
   const handshake: Handshake = {
     accept: (subprotocol, extra) =>
       new Promise((resolve, reject) => {
         if (stream.destroyed || stream.closed) return reject(new Error("stream gone"))
-        let negotiated
-        try {
-          negotiated = negotiateExtensions(typeof offer === "string" ? offer : undefined, opts.wsPerMessageDeflate, opts.wsMaxMessageSize)
-        } catch {
-          negotiated = { header: undefined, extensions: {} }
-        }
         stream.respond({
           ...fieldsOf(extra),
           ":status": 200,

@@ -10,6 +10,7 @@
  * negotiated extensions in `_extensions`; `setSocket` works on a plain
  * Duplex (it only calls `setNoDelay`/`setTimeout` when present).
  */
+import { createRequire } from "node:module"
 import type { Duplex } from "node:stream"
 import WebSocket from "ws"
 
@@ -32,7 +33,9 @@ interface ServerSocket {
   setSocket(socket: Duplex, head: Buffer, options: Record<string, unknown>): void
 }
 
-const internals = WebSocket as unknown as WsInternals
+// The ESM entry of `ws` exports the bare WebSocket class; its CommonJS entry
+// hangs `PerMessageDeflate` and `extension` on it.
+const internals = createRequire(import.meta.url)("ws") as WsInternals
 
 /** The outcome of negotiating extensions: the response field value (if any) and what the socket needs. */
 export interface Negotiated {

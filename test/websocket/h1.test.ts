@@ -145,7 +145,7 @@ describe("handshake (spec.md §11.3)", () => {
     expect(server.lines.error.some((l) => l.includes("boom before accept"))).toBe(true)
   })
 
-  it("WS-15: a handshake without sec-websocket-key gets 400 and never reaches an app", async () => {
+  it("WS-15: a handshake without sec-websocket-key, or with extensions that do not parse, gets 400 and never reaches an app", async () => {
     const text = await new Promise<string>((resolve) => {
       const socket = net.connect(server.port, "127.0.0.1", () =>
         socket.write("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\r\n")
@@ -155,6 +155,21 @@ describe("handshake (spec.md §11.3)", () => {
       socket.on("close", () => resolve(got))
     })
     expect(text.startsWith("HTTP/1.1 400 ")).toBe(true)
+    const before = server.lines.access.length
+    const badExtensions = await new Promise<string>((resolve) => {
+      const socket = net.connect(server.port, "127.0.0.1", () =>
+        socket.write(
+          "GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
+            "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-extensions: permessage-deflate; server_max_window_bits=99\r\n\r\n"
+        )
+      )
+      let got = ""
+      socket.on("data", (d) => (got += d.toString()))
+      socket.on("close", () => resolve(got))
+    })
+    expect(badExtensions.startsWith("HTTP/1.1 400 ")).toBe(true)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(server.lines.access.slice(before).filter((l) => l.includes("WEBSOCKET"))).toEqual([])
   })
 })
 

@@ -53,6 +53,7 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
   it("WS-9: :protocol websocket reaches the websocket scope: 200, subprotocol, messages both ways", async () => {
     const ws = await open("/echo", ["chat.v1"])
     expect(ws.protocol).toBe("chat.v1")
+    expect(ws.extensions).toContain("permessage-deflate")
     const got: Array<unknown> = []
     const two = new Promise<void>((resolve) => {
       ws.onmessage = (e) => {
@@ -70,13 +71,22 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
     await until(() => server.lines.access.some((l) => l.includes('"WEBSOCKET /echo HTTP/2" 200')), "the access-log line")
   })
 
-  it("WS-9: another :protocol gets 501; a websocket CONNECT without version 13 gets 400", async () => {
+  it("WS-9 WS-15: another :protocol gets 501; a websocket CONNECT without version 13, or with bad extensions, gets 400", async () => {
     const session = await connect(server.url)
     expect(session.remoteSettings.enableConnectProtocol).toBe(true)
     const other = await collect(session.request({ ":method": "CONNECT", ":protocol": "webtransport", ":path": "/", ":scheme": "http" }, { endStream: false }))
     expect(other.status).toBe(501)
     const noVersion = await collect(session.request({ ":method": "CONNECT", ":protocol": "websocket", ":path": "/", ":scheme": "http" }, { endStream: false }))
     expect(noVersion.status).toBe(400)
+    const badExtensions = await collect(session.request({
+      ":method": "CONNECT",
+      ":protocol": "websocket",
+      ":path": "/",
+      ":scheme": "http",
+      "sec-websocket-version": "13",
+      "sec-websocket-extensions": "permessage-deflate; server_max_window_bits=99"
+    }, { endStream: false }))
+    expect(badExtensions.status).toBe(400)
     await closeSession(session)
   })
 
