@@ -11,7 +11,8 @@
  *
  * Scenarios (`--scenarios hello,stream,shim`, default all): `hello`
  * (h2load -c 16 -m 16 GET /) against `egi --h2c`, the default
- * auto-detecting listener, and the raw server; `stream` (1 MiB responses in
+ * auto-detecting listener, hello under `validate` (egi/testing), and the
+ * raw server; `stream` (1 MiB responses in
  * 64 KiB chunks, -c 4 -m 4) against `egi --h2c` and raw; `shim`: the
  * classic hello through the sync shim on 2 workers against the async hello,
  * and a 64 MiB upload hashed through blocking `read(65536)`
@@ -142,6 +143,12 @@ await scenario(
     { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9101", "--h2c", "--no-access-log"], port: 9101, path: "/" },
     { name: "egi (auto: h2c + http/1.1)", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
     { name: "egi --h2c, access log on", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" },
+    {
+      name: "egi --h2c, validate(hello)",
+      args: ["src/cli/main.ts", "serve", "bench/validated-hello.ts", "--port", "9105", "--h2c", "--no-access-log"],
+      port: 9105,
+      path: "/"
+    },
     ...(baseline === undefined ? [] : [{
       name: "egi --h2c (baseline)",
       args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/hello.ts`, "--port", "9104", "--h2c", "--no-access-log"],

@@ -1,0 +1,8 @@
+/**
+ * `egi/testing`: tools to prove that an EGI app (or server) keeps the
+ * protocol — the validator middleware, the in-memory test client, and the
+ * rule-coverage helpers.
+ */
+export { request, type TestRequest, type TestResponse, testScope } from "./client.ts"
+export { definedRules, namingTests, unnumberedMusts } from "./coverage.ts"
+export { ServerViolationError, validate } from "./validate.ts"
