@@ -3,6 +3,7 @@
  * protocol — the validator middleware, the in-memory test client, and the
  * rule-coverage helpers.
  */
+export { chunked, fieldName, fieldValue, headers, httpScope, lifespanScope, requestBody, target, websocketMessages, websocketScope } from "./arbitraries.ts"
 export { request, type TestRequest, type TestResponse, testScope } from "./client.ts"
 export { definedRules, namingTests, unnumberedMusts } from "./coverage.ts"
 export { ServerViolationError, validate } from "./validate.ts"
