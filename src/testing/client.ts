@@ -29,6 +29,14 @@ export interface TestRequest {
   readonly extensions?: HttpExtensions
   /** Deliver `http.disconnect` after this many body chunks instead of the end of the body. */
   readonly disconnectAfter?: number
+  /** The RST_STREAM code the disconnect carries (a reset, e.g. 8 CANCEL); none for a plain disconnect. */
+  readonly errorCode?: number
+  /**
+   * A slow client: each `http.response.body` the app sends takes this long
+   * (ms, on Effect's clock, so `TestClock` drives it) before `send`
+   * completes, as backpressure would make it (rule HTTP-10).
+   */
+  readonly sendDelay?: number
 }
 
 /**
@@ -98,7 +106,10 @@ export const request = (app: App, req: TestRequest = {}, options: { readonly val
       inbox.push({ type: "http.request", connectionId: 1, streamId: 1, body: chunks[i]!, moreBody: i < chunks.length - 1 })
     }
     if (chunks.length === 0 && cut >= 0) inbox.push({ type: "http.request", connectionId: 1, streamId: 1, body: new Uint8Array(0), moreBody: false })
-    const disconnect: HttpDisconnect = { type: "http.disconnect", connectionId: 1, streamId: 1 }
+    const disconnect: HttpDisconnect = req.errorCode === undefined
+      ? { type: "http.disconnect", connectionId: 1, streamId: 1 }
+      : { type: "http.disconnect", connectionId: 1, streamId: 1, errorCode: req.errorCode }
+    const delay = req.sendDelay ?? 0
     const early = cut < chunks.length
     const done = yield* Deferred.make<void>()
 
@@ -130,9 +141,11 @@ export const request = (app: App, req: TestRequest = {}, options: { readonly val
             headers = event.headers ?? []
             announced = event.trailers === true
             return Effect.void
-          case "http.response.body":
+          case "http.response.body": {
             if (event.body !== undefined) body.push(event.body)
-            return event.moreBody === true || announced ? Effect.void : finish
+            const after = event.moreBody === true || announced ? Effect.void : finish
+            return delay > 0 ? Effect.andThen(Effect.sleep(delay), after) : after
+          }
           case "http.response.trailers":
             trailers = event.headers
             return finish

@@ -54,3 +54,23 @@ describe("arbitraries (src/testing/arbitraries.ts)", () => {
     fc.assert(fc.property(websocketMessages(1000), (messages) => messages.every((m) => ("text" in m) !== ("bytes" in m))))
   })
 })
+
+describe("the in-memory client's simulations", () => {
+  it("HTTP-8: a reset reaches the app as http.disconnect with its RST_STREAM code", async () => {
+    let seen: unknown
+    const app = ((_s, receive) =>
+      Effect.gen(function*() {
+        yield* receive
+        seen = yield* receive
+      })) as Parameters<typeof request>[0]
+    await Effect.runPromise(request(app, { method: "POST", body: ["a", "b"], disconnectAfter: 1, errorCode: 8 }, { validate: false }))
+    expect(seen).toMatchObject({ type: "http.disconnect", errorCode: 8 })
+  })
+
+  it("HTTP-10: sendDelay makes each body send wait (on Effect's clock)", async () => {
+    const started = Date.now()
+    const res = await Effect.runPromise(request(echo, { method: "POST", body: ["a", "b", "c"], sendDelay: 40 }))
+    expect(res.text).toBe("abc")
+    expect(Date.now() - started).toBeGreaterThanOrEqual(110)
+  })
+})
