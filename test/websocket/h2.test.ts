@@ -6,6 +6,7 @@
  */
 import { Effect } from "effect"
 import fc from "fast-check"
+import { randomBytes } from "node:crypto"
 import { Agent, fetch, WebSocket } from "undici"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import echo from "../../examples/ws-echo.ts"
@@ -14,7 +15,20 @@ import { until } from "../support/clients.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
 import { listen, type TestServer } from "../support/server.ts"
 
+let flooded = 0
+
 const app: App = (scope, receive, send) => {
+  if (scope.type === "websocket" && scope.path === "/flood") {
+    return Effect.gen(function*() {
+      yield* receive
+      yield* send({ type: "websocket.accept" })
+      const chunk = new Uint8Array(randomBytes(65536))
+      while (true) {
+        yield* send({ type: "websocket.send", bytes: chunk })
+        flooded += chunk.length
+      }
+    })
+  }
   if (scope.type === "websocket" && scope.path === "/deny") {
     return Effect.gen(function*() {
       yield* receive
@@ -175,5 +189,25 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
     } finally {
       await local.close()
     }
+  })
+
+  it("WS-6: over HTTP/2 a client that does not read stalls websocket.send (the stream's window pushes back)", async () => {
+    flooded = 0
+    const session = await connect(server.url)
+    const stream = session.request({
+      ":method": "CONNECT",
+      ":protocol": "websocket",
+      ":path": "/flood",
+      ":scheme": "http",
+      "sec-websocket-version": "13"
+    }, { endStream: false })
+    stream.pause() // never read: no WINDOW_UPDATE for the server
+    await new Promise((r) => setTimeout(r, 500))
+    const stalled = flooded
+    await new Promise((r) => setTimeout(r, 300))
+    // 64 KiB stream window + the session's buffers + writeBufferSize; without backpressure, hundreds of MiB.
+    expect(stalled).toBeLessThan(8 * 1024 * 1024)
+    expect(flooded - stalled).toBeLessThan(512 * 1024)
+    session.destroy()
   })
 })
