@@ -161,13 +161,17 @@ const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive
       }
       if (!isHttpOutbound(event)) return app("CORE-6", `${JSON.stringify((event as { type?: unknown }).type)} is not an http event of that shape`)
       const input = responseInput(event)
-      if (input !== undefined) {
-        const next = nextResponseState(response, input, announced)
-        if (typeof next !== "string") return Effect.fail(next)
-        if (event.type === "http.response.start") announced = event.trailers === true
-        response = next
-      }
-      return send(event)
+      if (input === undefined) return send(event)
+      const next = nextResponseState(response, input, announced)
+      if (typeof next !== "string") return Effect.fail(next)
+      // The state moves only when the server took the event.
+      return Effect.tap(
+        send(event),
+        Effect.sync(() => {
+          if (event.type === "http.response.start") announced = event.trailers === true
+          response = next
+        })
+      )
     })
   return { receive: checkedReceive, send: checkedSend }
 }
@@ -208,11 +212,14 @@ const validateWebSocket = (scope: EgiScope, receive: Receive, send: Send): { rec
       if (event.type === "websocket.send" && (event.bytes === undefined) === (event.text === undefined)) {
         return app("WS-4", "websocket.send needs exactly one of bytes and text")
       }
-      const input = websocketInput(event)!
-      const next = nextWebSocketState(state, input)
+      const next = nextWebSocketState(state, websocketInput(event)!)
       if (typeof next !== "string") return Effect.fail(next)
-      state = next
-      return send(event)
+      return Effect.tap(
+        send(event),
+        Effect.sync(() => {
+          state = next
+        })
+      )
     })
   return { receive: checkedReceive, send: checkedSend }
 }
@@ -230,8 +237,12 @@ const validateLifespan = (receive: Receive, send: Send): { receive: Receive; sen
       if (!isLifespanOutbound(event)) return app("CORE-6", `${JSON.stringify((event as { type?: unknown }).type)} is not a lifespan reply`)
       const next = nextLifespanState(state, event.type)
       if (typeof next !== "string") return Effect.fail(next)
-      state = next
-      return send(event)
+      return Effect.tap(
+        send(event),
+        Effect.sync(() => {
+          state = next
+        })
+      )
     })
   return { receive: checkedReceive, send: checkedSend }
 }

@@ -13,6 +13,7 @@ import echo from "../../examples/ws-echo.ts"
 import type { App } from "../../src/protocol/app.ts"
 import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
 import { until } from "../support/clients.ts"
+import { validate } from "../../src/testing/validate.ts"
 import { listen, type TestServer } from "../support/server.ts"
 
 const seen: Array<string> = []
@@ -96,7 +97,8 @@ const app: App = (scope, receive, send) => {
 let server: TestServer
 let base: string
 beforeAll(async () => {
-  server = await listen(app, { wsMaxMessageSize: 2 * 1024 * 1024 })
+  // Under the validator: both directions of every WebSocket are checked against spec.md too.
+  server = await listen(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
   base = server.url.replace("http://", "ws://")
 })
 afterAll(() => server.close())

@@ -13,6 +13,7 @@ import echo from "../../examples/ws-echo.ts"
 import type { App } from "../../src/protocol/app.ts"
 import { until } from "../support/clients.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
+import { validate } from "../../src/testing/validate.ts"
 import { listen, type TestServer } from "../support/server.ts"
 
 let flooded = 0
@@ -42,7 +43,8 @@ const app: App = (scope, receive, send) => {
 let server: TestServer
 let dispatcher: Agent
 beforeAll(async () => {
-  server = await listen(app, { wsMaxMessageSize: 2 * 1024 * 1024 })
+  // Under the validator: both directions of every WebSocket are checked against spec.md too.
+  server = await listen(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
   // h2c with prior knowledge; undici's types do not list `useH2c` yet.
   dispatcher = new Agent({ allowH2: true, useH2c: true, connections: 1 } as ConstructorParameters<typeof Agent>[0])
 })
