@@ -56,12 +56,21 @@ export class ServerViolationError extends Data.TaggedError("ServerViolationError
   }
 }
 
-const isHttpInbound = Schema.is(HttpInboundSchema)
-const isHttpOutbound = Schema.is(HttpOutboundSchema)
-const isLifespanInbound = Schema.is(LifespanInboundSchema)
-const isLifespanOutbound = Schema.is(LifespanOutboundSchema)
-const isWebsocketInbound = Schema.is(WebsocketInboundSchema)
-const isWebsocketOutbound = Schema.is(WebsocketOutboundSchema)
+/** A union of event Structs as a check that picks the member by `type` first (one Schema, not a scan of all). */
+const byType = (union: { readonly members: ReadonlyArray<Schema.Top & { readonly fields: { readonly type: { readonly literal: string } } }> }) => {
+  const checks = new Map(union.members.map((m) => [m.fields.type.literal, Schema.is(m)] as const))
+  return (u: unknown): boolean => {
+    const check = checks.get((u as { type?: unknown } | null)?.type as string)
+    return check !== undefined && check(u)
+  }
+}
+
+const isHttpInbound = byType(HttpInboundSchema) as (u: unknown) => u is HttpInboundEvent
+const isHttpOutbound = byType(HttpOutboundSchema) as (u: unknown) => u is typeof HttpOutboundSchema.Type
+const isLifespanInbound = byType(LifespanInboundSchema) as (u: unknown) => u is typeof LifespanInboundSchema.Type
+const isLifespanOutbound = byType(LifespanOutboundSchema) as (u: unknown) => u is typeof LifespanOutboundSchema.Type
+const isWebsocketInbound = byType(WebsocketInboundSchema) as (u: unknown) => u is typeof WebsocketInboundSchema.Type
+const isWebsocketOutbound = byType(WebsocketOutboundSchema) as (u: unknown) => u is typeof WebsocketOutboundSchema.Type
 
 const server = (rule: string, detail: string) => Effect.die(new ServerViolationError({ rule, detail }))
 const app = (rule: string, detail: string) => Effect.fail(new LocalProtocolError({ rule, detail }))
@@ -89,6 +98,27 @@ const headersViolation = (headers: ReadonlyArray<readonly [string, string]> | un
   for (const [name, value] of headers ?? []) {
     if (!isFieldName(name)) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} name ${JSON.stringify(name)} is not a lower-case token` })
     if (!isFieldValue(value)) return new LocalProtocolError({ rule: "HTTP-6", detail: `${what} ${name} has a value that is not a field value` })
+  }
+  return undefined
+}
+
+const optional = (v: unknown, ok: (v: unknown) => boolean): boolean => v === undefined || ok(v)
+const isBool = (v: unknown): boolean => typeof v === "boolean"
+const isOptionalId = (e: { readonly connectionId?: unknown; readonly streamId?: unknown }): boolean =>
+  optional(e.connectionId, isId) && optional(e.streamId, isId)
+
+/**
+ * The shape of the two events every response sends, checked by hand (the
+ * same fields as their Schemas; status and headers are checked before):
+ * `undefined` for any other event type, which goes to its Schema.
+ */
+const hotShape = (event: OutboundEvent): boolean | undefined => {
+  if (event.type === "http.response.body") {
+    return optional(event.body, (b) => b instanceof Uint8Array) && optional(event.moreBody, isBool) && isOptionalId(event)
+  }
+  if (event.type === "http.response.start") {
+    return Array.isArray(event.headers ?? []) && optional(event.trailers, isBool) &&
+      optional(event.neverIndex, (n) => Array.isArray(n) && n.every((x) => typeof x === "string")) && isOptionalId(event)
   }
   return undefined
 }
@@ -159,19 +189,18 @@ const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive
         const bad = headersViolation(event.headers, "trailer")
         if (bad !== undefined) return Effect.fail(bad)
       }
-      if (!isHttpOutbound(event)) return app("CORE-6", `${JSON.stringify((event as { type?: unknown }).type)} is not an http event of that shape`)
+      if (!(hotShape(event) ?? isHttpOutbound(event))) {
+        return app("CORE-6", `${JSON.stringify((event as { type?: unknown }).type)} is not an http event of that shape`)
+      }
       const input = responseInput(event)
       if (input === undefined) return send(event)
       const next = nextResponseState(response, input, announced)
       if (typeof next !== "string") return Effect.fail(next)
-      // The state moves only when the server took the event.
-      return Effect.tap(
-        send(event),
-        Effect.sync(() => {
-          if (event.type === "http.response.start") announced = event.trailers === true
-          response = next
-        })
-      )
+      // The hot path moves the state before the server has taken the event:
+      // an event the server refuses ends the response anyway (its send fails).
+      if (event.type === "http.response.start") announced = event.trailers === true
+      response = next
+      return send(event)
     })
   return { receive: checkedReceive, send: checkedSend }
 }

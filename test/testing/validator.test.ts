@@ -53,7 +53,9 @@ describe("broken apps are caught with the rule they break", () => {
     ["HTTP-5", sends({ type: "http.response.start", status: 200, headers: [["Content-Type", "x"]] })],
     ["HTTP-6", sends({ type: "http.response.start", status: 200, headers: [["x-a", "line\nbreak"]] })],
     ["HTTP-18", sends(start, { type: "http.response.body", body: new Uint8Array(1), moreBody: true }, { type: "http.response.trailers", headers: [] })],
-    ["CORE-6", sends({ type: "lifespan.startup.complete" })]
+    ["CORE-6", sends({ type: "lifespan.startup.complete" })],
+    ["CORE-6", sends(start, { type: "http.response.body", body: "not bytes" } as unknown as OutboundEvent)],
+    ["CORE-6", sends({ type: "http.response.start", status: 200, trailers: "yes" } as unknown as OutboundEvent)]
   ] as const)("%s: the validator fails the app's send with it", async (rule, app) => {
     expect(ruleOf(await run(request(app)))).toBe(rule)
   })
