@@ -19,13 +19,13 @@
  * (examples/legacy.ts) against the same hashing on async `receive`
  * (bench/upload-async.ts).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { once } from "node:events"
+import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { startServer, stopServers } from "./servers.ts"
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +39,6 @@ const scenarios = new Set(values.scenarios.split(","))
 const baseline = values.baseline === undefined ? undefined : new URL(`${values.baseline.replace(/\/$/, "")}/`, `file://${process.cwd()}/`).pathname
 const rounds = Number(values.rounds)
 const requests = Number(values.requests)
-const root = new URL("..", import.meta.url).pathname
 
 interface Target {
   readonly name: string
@@ -52,25 +51,6 @@ interface Target {
 const cpuMicros = (pid: number): number => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
   return (Number(fields[11]) + Number(fields[12])) * 10_000
-}
-
-const startServer = async (args: ReadonlyArray<string>): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
-  let err = ""
-  child.stderr!.setEncoding("utf8")
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: string) => {
-      err += d
-      if (err.includes("listening")) {
-        child.stderr!.off("data", onData)
-        resolve()
-      }
-    }
-    child.stderr!.on("data", onData)
-    child.once("exit", (code) => reject(new Error(`server exited ${code}: ${err}`)))
-  })
-  child.stderr!.resume()
-  return child
 }
 
 const h2load = (url: string, n: number, c: number, m: number, data?: string): Promise<{ rps: number; failed: number }> =>
@@ -128,10 +108,7 @@ const scenario = async (
       )
     }
   } finally {
-    for (const s of servers) {
-      s.kill("SIGTERM")
-      if (s.exitCode === null) await once(s, "exit")
-    }
+    await stopServers(servers)
   }
 }
 

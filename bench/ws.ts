@@ -13,11 +13,10 @@
  * default in both, and each compressed message takes a trip through zlib on
  * libuv's thread pool, which dominates small-message latency).
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { once } from "node:events"
 import { parseArgs } from "node:util"
 import { Agent, WebSocket as H2WebSocket } from "undici"
 import WebSocket from "ws"
+import { startServer, stopServers } from "./servers.ts"
 
 const { values } = parseArgs({
   options: {
@@ -31,21 +30,6 @@ const deflate = values["no-deflate"] !== true
 const rounds = Number(values.rounds)
 const messages = Number(values.messages)
 const payload = "x".repeat(Number(values.size))
-const root = new URL("..", import.meta.url).pathname
-
-const startServer = async (args: ReadonlyArray<string>): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
-  let err = ""
-  child.stderr!.setEncoding("utf8")
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on("data", (d: string) => {
-      err += d
-      if (err.includes("listening")) resolve()
-    })
-    child.once("exit", (code) => reject(new Error(`server exited ${code}: ${err}`)))
-  })
-  return child
-}
 
 /** A connected client: `roundTrip` sends one message and resolves on its echo. */
 interface Client {
@@ -127,8 +111,5 @@ try {
   for (const client of clients) client.close()
 } finally {
   await dispatcher.close()
-  for (const s of [egi, raw]) {
-    s.kill("SIGTERM")
-    if (s.exitCode === null) await once(s, "exit")
-  }
+  await stopServers([egi, raw])
 }

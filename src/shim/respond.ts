@@ -71,6 +71,8 @@ export class ClassicResponse {
   started = false
   private pending: { readonly status: string; readonly headers: ClassicHeaders; readonly head: Head } | undefined
   private wrote = false
+  /** The body's `close()` was called (it is called once). */
+  private closed = false
   private readonly sink: ResponseSink
 
   constructor(sink: ResponseSink) {
@@ -139,8 +141,6 @@ export class ClassicResponse {
     this.send(undefined, true)
     return undefined
   }
-
-  private closed = false
 
   /** Calls `close()` once; a failure of it is raised unless another error is already on its way. */
   private close(body: ClassicBody, pending?: unknown): void {

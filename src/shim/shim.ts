@@ -13,8 +13,9 @@ import { consoleLogger } from "../runner/log.ts"
 import { requestData } from "./environ.ts"
 import { ClassicAppError, ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { type PoolJob, type PoolOptions, poolDefaults, type WorkerLink, WorkerPool } from "./pool.ts"
+import { importFunction } from "./load.ts"
 import { DISCONNECTED, MORE } from "./ring.ts"
-import { type ChunkMessage, type FromWorker, isChunk, type ModuleRef, moduleUrl, type RequestData, type WorkerMessage } from "./wire.ts"
+import { type ChunkMessage, type FromWorker, isChunk, type ModuleRef, type RequestData, type WorkerMessage } from "./wire.ts"
 
 /**
  * A classic app served through a worker pool: an EGI app (it answers
@@ -240,19 +241,10 @@ export const pushBack = (receive: Receive, first: HttpRequest): Receive => {
   })
 }
 
-const escapedApps = new Map<string, Promise<unknown>>()
-
-/** The EGI app an escape names (loaded once per module on the main thread). */
+/** The EGI app an escape names, loaded on the main thread. */
 const loadAsyncApp = (ref: ModuleRef): Effect.Effect<App, ClassicAppError> =>
   Effect.tryPromise({
-    try: async () => {
-      const key = moduleUrl(ref.module)
-      let mod = escapedApps.get(key)
-      if (mod === undefined) escapedApps.set(key, (mod = import(key)))
-      const app = ((await mod) as Record<string, unknown>)[ref.export]
-      if (typeof app !== "function") throw new TypeError(`${ref.module} has no function export ${JSON.stringify(ref.export)}`)
-      return app as App
-    },
+    try: () => importFunction(ref) as Promise<App>,
     catch: (cause) =>
       new ClassicAppError({ error: `egi.upgrade: cannot load the async app: ${String((cause as Error)?.message ?? cause)}`, started: false })
   })

@@ -13,9 +13,6 @@
  * bytes in flight waits for.
  */
 
-import { isAbsolute } from "node:path"
-import { pathToFileURL } from "node:url"
-
 /** Indices into a worker's control block. */
 export const Slot = {
   /** Bumped (and notified) by the main thread whenever a worker may have something new to read. */
@@ -59,9 +56,6 @@ export interface ModuleRef {
   /** The export's name. */
   readonly export: string
 }
-
-/** `import()`-able form of a {@link ModuleRef}'s module: absolute paths become `file:` URLs. */
-export const moduleUrl = (module: string): string => (isAbsolute(module) ? pathToFileURL(module).href : module)
 
 /** What a worker thread is started with (`workerData`). */
 export interface WorkerBoot {

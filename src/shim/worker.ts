@@ -13,7 +13,8 @@ import { ClassicResponse, type Head, type ResponseSink, type UpgradeToken } from
 import { makeUpgrade } from "./upgrade.ts"
 import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
 import { environData } from "./environ.ts"
-import { isCancelled, type ModuleRef, moduleUrl, type RunMessage, Slot, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
+import { importFunction } from "./load.ts"
+import { isCancelled, type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
@@ -222,22 +223,17 @@ class RingSource implements ChunkSource {
 
 const apps = new Map<string, ClassicApp>()
 
-const keyOf = (ref: ModuleRef): string => `${ref.module}\0${ref.export}`
+const keyOf = (module: string, exportName: string): string => `${module}\0${exportName}`
 
 const load = async (ref: ModuleRef): Promise<ClassicApp> => {
-  const key = keyOf(ref)
+  const key = keyOf(ref.module, ref.export)
   const cached = apps.get(key)
   if (cached !== undefined) return cached
   // An import is not app code stuck in a loop: the watchdog leaves it alone.
   Atomics.store(control, Slot.waiting, 1)
-  const mod = (await import(moduleUrl(ref.module)).finally(() => Atomics.store(control, Slot.waiting, 0))) as Record<
-    string,
-    unknown
-  >
-  const app = mod[ref.export]
-  if (typeof app !== "function") throw new TypeError(`${ref.module} has no function export ${JSON.stringify(ref.export)}`)
-  apps.set(key, app as ClassicApp)
-  return app as ClassicApp
+  const app = (await importFunction(ref).finally(() => Atomics.store(control, Slot.waiting, 0))) as ClassicApp
+  apps.set(key, app)
+  return app
 }
 
 const describe = (error: unknown): string => {
@@ -313,7 +309,7 @@ const handle = async (message: ToWorker): Promise<void> => {
 
 port.on("message", (message: ToWorker) => {
   // The common case, a run for a loaded app with nothing queued, runs at once.
-  const ready = queued === 0 && isRun(message) ? apps.get(`${message[1]}\0${message[2]}`) : undefined
+  const ready = queued === 0 && isRun(message) ? apps.get(keyOf(message[1], message[2])) : undefined
   if (ready !== undefined && isRun(message)) {
     Atomics.add(control, Slot.progress, 1)
     return run(ready, message)

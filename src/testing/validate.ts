@@ -72,6 +72,12 @@ const isLifespanOutbound = byType(LifespanOutboundSchema) as (u: unknown) => u i
 const isWebsocketInbound = byType(WebsocketInboundSchema) as (u: unknown) => u is typeof WebsocketInboundSchema.Type
 const isWebsocketOutbound = byType(WebsocketOutboundSchema) as (u: unknown) => u is typeof WebsocketOutboundSchema.Type
 
+/** An event's `type`, quoted, for messages. */
+const typeOf = (event: unknown): string => JSON.stringify((event as { type?: unknown } | null)?.type)
+
+/** Sends `event`, then `commit`s the state change: a state moves only when the server took the event. */
+const sendThen = (send: Send, event: OutboundEvent, commit: () => void) => Effect.tap(send(event), Effect.sync(commit))
+
 const server = (rule: string, detail: string) => Effect.die(new ServerViolationError({ rule, detail }))
 const app = (rule: string, detail: string) => Effect.fail(new LocalProtocolError({ rule, detail }))
 
@@ -98,27 +104,6 @@ const headersViolation = (headers: ReadonlyArray<readonly [string, string]> | un
   for (const [name, value] of headers ?? []) {
     if (!isFieldName(name)) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} name ${JSON.stringify(name)} is not a lower-case token` })
     if (!isFieldValue(value)) return new LocalProtocolError({ rule: "HTTP-6", detail: `${what} ${name} has a value that is not a field value` })
-  }
-  return undefined
-}
-
-const optional = (v: unknown, ok: (v: unknown) => boolean): boolean => v === undefined || ok(v)
-const isBool = (v: unknown): boolean => typeof v === "boolean"
-const isOptionalId = (e: { readonly connectionId?: unknown; readonly streamId?: unknown }): boolean =>
-  optional(e.connectionId, isId) && optional(e.streamId, isId)
-
-/**
- * The shape of the two events every response sends, checked by hand (the
- * same fields as their Schemas; status and headers are checked before):
- * `undefined` for any other event type, which goes to its Schema.
- */
-const hotShape = (event: OutboundEvent): boolean | undefined => {
-  if (event.type === "http.response.body") {
-    return optional(event.body, (b) => b instanceof Uint8Array) && optional(event.moreBody, isBool) && isOptionalId(event)
-  }
-  if (event.type === "http.response.start") {
-    return Array.isArray(event.headers ?? []) && optional(event.trailers, isBool) &&
-      optional(event.neverIndex, (n) => Array.isArray(n) && n.every((x) => typeof x === "string")) && isOptionalId(event)
   }
   return undefined
 }
@@ -160,7 +145,7 @@ const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive
   let bytes = 0
   const declared = Number(get(scope.headers, "content-length") ?? -1)
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
-    if (!isHttpInbound(event)) return server("CORE-6", `receive yielded ${JSON.stringify((event as { type?: unknown }).type)}, not an http event`)
+    if (!isHttpInbound(event)) return server("CORE-6", `receive yielded ${typeOf(event)}, not an http event`)
     if (event.connectionId !== scope.connectionId || event.streamId !== scope.streamId) {
       return server("CORE-1", `event correlator ${event.connectionId}/${event.streamId} is not the scope's`)
     }
@@ -189,15 +174,14 @@ const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive
         const bad = headersViolation(event.headers, "trailer")
         if (bad !== undefined) return Effect.fail(bad)
       }
-      if (!(hotShape(event) ?? isHttpOutbound(event))) {
-        return app("CORE-6", `${JSON.stringify((event as { type?: unknown }).type)} is not an http event of that shape`)
-      }
+      if (!isHttpOutbound(event)) return app("CORE-6", `${typeOf(event)} is not an http event of that shape`)
       const input = responseInput(event)
       if (input === undefined) return send(event)
       const next = nextResponseState(response, input, announced)
       if (typeof next !== "string") return Effect.fail(next)
-      // The hot path moves the state before the server has taken the event:
-      // an event the server refuses ends the response anyway (its send fails).
+      // The state moves before the server has taken the event (no extra
+      // Effect per send on the response path): an event the server refuses
+      // ends the response anyway.
       if (event.type === "http.response.start") announced = event.trailers === true
       response = next
       return send(event)
@@ -225,7 +209,7 @@ const validateWebSocket = (scope: EgiScope, receive: Receive, send: Send): { rec
   let received = 0
   let disconnected = false
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
-    if (!isWebsocketInbound(event)) return server("CORE-6", `receive yielded ${JSON.stringify((event as { type?: unknown }).type)}, not a websocket event`)
+    if (!isWebsocketInbound(event)) return server("CORE-6", `receive yielded ${typeOf(event)}, not a websocket event`)
     if (event.connectionId !== scope.connectionId || event.streamId !== scope.streamId) return server("CORE-1", "event correlator is not the scope's")
     if ((received++ === 0) !== (event.type === "websocket.connect")) return server("WS-1", "websocket.connect must come first, and once")
     if (disconnected && event.type !== "websocket.disconnect") return server("WS-5", `${event.type} after websocket.disconnect`)
@@ -237,18 +221,15 @@ const validateWebSocket = (scope: EgiScope, receive: Receive, send: Send): { rec
   })
   const checkedSend: Send = (event) =>
     Effect.suspend(() => {
-      if (!isWebsocketOutbound(event)) return app("CORE-6", `${JSON.stringify((event as { type?: unknown }).type)} is not a websocket event of that shape`)
+      if (!isWebsocketOutbound(event)) return app("CORE-6", `${typeOf(event)} is not a websocket event of that shape`)
       if (event.type === "websocket.send" && (event.bytes === undefined) === (event.text === undefined)) {
         return app("WS-4", "websocket.send needs exactly one of bytes and text")
       }
       const next = nextWebSocketState(state, websocketInput(event)!)
       if (typeof next !== "string") return Effect.fail(next)
-      return Effect.tap(
-        send(event),
-        Effect.sync(() => {
-          state = next
-        })
-      )
+      return sendThen(send, event, () => {
+        state = next
+      })
     })
   return { receive: checkedReceive, send: checkedSend }
 }
@@ -257,21 +238,18 @@ const validateWebSocket = (scope: EgiScope, receive: Receive, send: Send): { rec
 const validateLifespan = (receive: Receive, send: Send): { receive: Receive; send: Send } => {
   let state: LifespanState = "running"
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
-    if (!isLifespanInbound(event)) return server("CORE-6", `receive yielded ${JSON.stringify((event as { type?: unknown }).type)}, not a lifespan event`)
+    if (!isLifespanInbound(event)) return server("CORE-6", `receive yielded ${typeOf(event)}, not a lifespan event`)
     state = event.type === "lifespan.startup" ? "startup" : "shutdown"
     return Effect.succeed(event as InboundEvent)
   })
   const checkedSend: Send = (event) =>
     Effect.suspend(() => {
-      if (!isLifespanOutbound(event)) return app("CORE-6", `${JSON.stringify((event as { type?: unknown }).type)} is not a lifespan reply`)
+      if (!isLifespanOutbound(event)) return app("CORE-6", `${typeOf(event)} is not a lifespan reply`)
       const next = nextLifespanState(state, event.type)
       if (typeof next !== "string") return Effect.fail(next)
-      return Effect.tap(
-        send(event),
-        Effect.sync(() => {
-          state = next
-        })
-      )
+      return sendThen(send, event, () => {
+        state = next
+      })
     })
   return { receive: checkedReceive, send: checkedSend }
 }

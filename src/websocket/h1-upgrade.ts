@@ -4,7 +4,7 @@
  * handshake the app answers; framing, masking, fragmentation, UTF-8 checks
  * and permessage-deflate are the `ws` library's.
  */
-import type * as http from "node:http"
+import { type IncomingMessage, type Server, STATUS_CODES } from "node:http"
 import type * as net from "node:net"
 import { WebSocketServer } from "ws"
 import type { Headers } from "../protocol/headers.ts"
@@ -27,14 +27,12 @@ const extensionsParse = (offer: string | undefined): boolean => {
 }
 
 /** The request asks for a WebSocket (`Upgrade: websocket`, RFC 6455 §4.1). */
-export const isWebSocketUpgrade = (req: http.IncomingMessage): boolean =>
+export const isWebSocketUpgrade = (req: IncomingMessage): boolean =>
   (req.headers.upgrade ?? "").toLowerCase() === "websocket"
-
-const reasons: Record<number, string> = { 400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable" }
 
 /** Writes an HTTP/1.1 response head on a raw socket (the denial of a handshake). */
 const head = (status: number, headers: Headers, length: number): string =>
-  `HTTP/1.1 ${status} ${reasons[status] ?? "Denied"}\r\n` +
+  `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Denied"}\r\n` +
   headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") +
   `content-length: ${length}\r\nconnection: close\r\n\r\n`
 
@@ -43,7 +41,7 @@ const head = (status: number, headers: Headers, length: number): string =>
  * 6455 §4.2.1: GET, `sec-websocket-key`, version 13) runs the app with a
  * `websocket` scope; anything else gets 400.
  */
-export const attachH1WebSockets = (server: http.Server, opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): void => {
+export const attachH1WebSockets = (server: Server, opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): void => {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: opts.wsMaxMessageSize,
@@ -51,13 +49,13 @@ export const attachH1WebSockets = (server: http.Server, opts: RunnerOptions, sup
     clientTracking: false,
     handleProtocols: (_offered, req) => chosen.get(req) ?? false
   })
-  const chosen = new WeakMap<http.IncomingMessage, string>()
-  const extra = new WeakMap<http.IncomingMessage, Headers>()
-  wss.on("headers", (lines: Array<string>, req: http.IncomingMessage) => {
+  const chosen = new WeakMap<IncomingMessage, string>()
+  const extra = new WeakMap<IncomingMessage, Headers>()
+  wss.on("headers", (lines: Array<string>, req: IncomingMessage) => {
     for (const [n, v] of extra.get(req) ?? []) lines.push(`${n}: ${v}`)
   })
 
-  server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, rest: Buffer) => {
+  server.on("upgrade", (req: IncomingMessage, socket: net.Socket, rest: Buffer) => {
     const conn = connectionOf(socket)
     const key = req.headers["sec-websocket-key"]
     const offer = req.headers["sec-websocket-extensions"]

@@ -4,6 +4,7 @@
  * WebSocket — whichever transport (HTTP/1.1 Upgrade, RFC 8441) made them.
  */
 import { Effect, Exit } from "effect"
+import { STATUS_CODES } from "node:http"
 import type { WebSocket } from "ws"
 import type { Receive, Send } from "../protocol/app.ts"
 import { LocalProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
@@ -275,11 +276,11 @@ export class WebSocketSession {
     this.pings = this.pongWait = undefined
   }
 
-  /** Answers the handshake with a plain `status` response (refusal, or the app's failure). */
+  /** Answers the handshake with a plain-text `status` response (refusal, failure, shutdown). */
   private refuse(status: number): void {
     this.status = status
     this.handshake.deny(status, [["content-type", "text/plain"]])
-    this.handshake.denyBody(utf8.encode(status === 403 ? "Forbidden\n" : "Internal Server Error\n"), true)
+    this.handshake.denyBody(utf8.encode(`${STATUS_CODES[status] ?? "Denied"}\n`), true)
   }
 
   /** Graceful shutdown (rule WS-14): close 1001 when open, 503 when the handshake is still unanswered. */
@@ -289,9 +290,7 @@ export class WebSocketSession {
       this.socket.close(1001, "server shutting down")
     } else if (this.state === "connecting") {
       this.state = "closed"
-      this.status = 503
-      this.handshake.deny(503, [["content-type", "text/plain"]])
-      this.handshake.denyBody(utf8.encode("Service Unavailable\n"), true)
+      this.refuse(503)
     }
   }
 

@@ -13,23 +13,11 @@ import echo from "../../examples/echo.ts"
 import { within } from "../support/async.ts"
 import { closeSession, connect, request } from "../support/h2client.ts"
 import { listen, type TestServer } from "../support/server.ts"
+import { pseudoRandomBytes } from "../support/bytes.ts"
 
 const CONTENT_TYPE = "application/x-egi-property"
 const MiB = 1024 * 1024
 const NUM_RUNS = 30
-
-/** Deterministic pseudo-random bytes (xorshift32), so a failing case can be replayed from its seed. */
-const bytes = (size: number, seed: number): Buffer => {
-  const out = Buffer.allocUnsafe(size)
-  let x = seed | 0 || 0x2545f491
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 /** A body: its size, the seed of its bytes, and where the client cuts it into writes. */
 interface Upload {
@@ -114,7 +102,7 @@ describe("examples/echo.ts echoes any body, however it is cut", () => {
   it("HTTP-14: over HTTP/2 (node:http2, one DATA write per chunk) the echoed bytes are the bytes sent", async () => {
     await fc.assert(
       fc.asyncProperty(upload, async (u) => {
-        const body = bytes(u.size, u.seed)
+        const body = pseudoRandomBytes(u.size, u.seed)
         const chunks = chunksOf(body, u.cuts)
         const r = await within(
           request(session, { ":method": "POST", ":path": "/echo", "content-type": CONTENT_TYPE }, chunks),
@@ -137,7 +125,7 @@ describe("examples/echo.ts echoes any body, however it is cut", () => {
     it(`HTTP-14: over HTTP/1.1 (node:http, ${framing}) the echoed bytes are the bytes sent`, async () => {
       await fc.assert(
         fc.asyncProperty(upload, async (u) => {
-          const body = bytes(u.size, u.seed)
+          const body = pseudoRandomBytes(u.size, u.seed)
           const chunks = chunksOf(body, u.cuts)
           const r = await within(postH1(chunks, framing), 10_000, describeUpload(u, chunks))
           expect(r.status, describeUpload(u, chunks)).toBe(200)

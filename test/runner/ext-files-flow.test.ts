@@ -14,16 +14,13 @@ import type * as http2 from "node:http2"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { App, Receive, Send } from "../../src/protocol/app.ts"
-import type { SendError } from "../../src/protocol/errors.ts"
-import type { OutboundEvent } from "../../src/protocol/events.ts"
+import type { Send } from "../../src/protocol/app.ts"
 import { Extension } from "../../src/protocol/extensions.ts"
-import type { EgiScope, HttpScope } from "../../src/protocol/scope.ts"
-import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { deferred, sleep, within } from "../support/async.ts"
 import { bodyOf, rawHttp, statusOf, until } from "../support/clients.ts"
 import { closeSession, collect, connect, ready, request, writeChunks } from "../support/h2client.ts"
 import { listen, type TestServer } from "../support/server.ts"
+import { httpApp, OK, type Outcome, outcome, rule, trySend } from "../support/outcome.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -38,34 +35,6 @@ const http2Cancel = 8
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
 /** An http-only app: `body` runs for http scopes, every other scope is refused (CORE-4). */
-const httpApp = (body: (scope: HttpScope, receive: Receive, send: Send) => Effect.Effect<void, unknown>): App =>
-  (scope: EgiScope, receive: Receive, send: Send) =>
-    scope.type === "http" ? body(scope, receive, send) : unsupportedScope(scope)
-
-/** What one `send` (or extension call) did, as plain data. */
-type Outcome =
-  | { readonly ok: true }
-  | { readonly tag: "LocalProtocolError"; readonly rule: string }
-  | { readonly tag: "FileSendError"; readonly code: string }
-  | { readonly tag: "StreamClosedError" }
-
-const outcome = (effect: Effect.Effect<void, SendError>): Effect.Effect<Outcome> =>
-  Effect.match(effect, {
-    onSuccess: (): Outcome => ({ ok: true }),
-    onFailure: (e): Outcome =>
-      e._tag === "LocalProtocolError"
-        ? { tag: e._tag, rule: e.rule }
-        : e._tag === "FileSendError"
-        ? { tag: e._tag, code: e.code }
-        : { tag: e._tag }
-  })
-
-/** The outcome of sending a (possibly ill-typed) event. */
-const trySend = (send: Send, event: unknown): Effect.Effect<Outcome> => outcome(send(event as OutboundEvent))
-
-const rule = (r: string): Outcome => ({ tag: "LocalProtocolError", rule: r })
-const OK: Outcome = { ok: true }
-
 /** Sends a whole JSON response. */
 const replyJson = (send: Send, value: unknown, status = 200) =>
   Effect.flatMap(

@@ -7,14 +7,12 @@ import { Effect } from "effect"
 import * as http2 from "node:http2"
 import { describe, expect, it } from "vitest"
 import type { App, Receive, Send } from "../../src/protocol/app.ts"
-import type { SendError } from "../../src/protocol/errors.ts"
-import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
+import type { InboundEvent } from "../../src/protocol/events.ts"
 import type { Headers } from "../../src/protocol/headers.ts"
-import type { EgiScope, HttpScope } from "../../src/protocol/scope.ts"
-import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { deferred, within } from "../support/async.ts"
 import { cancel, closeSession, collect, connect, type H2Result, ready, request } from "../support/h2client.ts"
 import { listen, type TestServer } from "../support/server.ts"
+import { httpApp, OK, type Outcome, rule, trySend } from "../support/outcome.ts"
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants
 
@@ -27,33 +25,6 @@ const json = (v: unknown): Uint8Array => enc(JSON.stringify(v))
 const parse = (r: H2Result): any => JSON.parse(r.body.toString("utf8"))
 
 /** An http-only app: `body` runs for http scopes, every other scope is refused (CORE-4). */
-const httpApp = (body: (scope: HttpScope, receive: Receive, send: Send) => Effect.Effect<void, unknown>): App =>
-  (scope: EgiScope, receive: Receive, send: Send) =>
-    scope.type === "http" ? body(scope, receive, send) : unsupportedScope(scope)
-
-/** What one `send` did, as plain data. */
-type Outcome =
-  | { readonly ok: true }
-  | { readonly tag: "LocalProtocolError"; readonly rule: string }
-  | { readonly tag: "StreamClosedError"; readonly errorCode: number | undefined; readonly connectionId: number; readonly streamId: number }
-
-const outcome = (effect: Effect.Effect<void, SendError>): Effect.Effect<Outcome> =>
-  Effect.match(effect, {
-    onSuccess: (): Outcome => ({ ok: true }),
-    onFailure: (e): Outcome =>
-      e._tag === "LocalProtocolError"
-        ? { tag: e._tag, rule: e.rule }
-        : e._tag === "StreamClosedError"
-        ? { tag: e._tag, errorCode: e.errorCode, connectionId: e.connectionId, streamId: e.streamId }
-        : { tag: "LocalProtocolError", rule: `unexpected ${e._tag}` }
-  })
-
-/** The outcome of sending a (possibly ill-typed) event. */
-const trySend = (send: Send, event: unknown): Effect.Effect<Outcome> => outcome(send(event as OutboundEvent))
-
-const rule = (r: string): Outcome => ({ tag: "LocalProtocolError", rule: r })
-const OK: Outcome = { ok: true }
-
 /** Sends a whole response. */
 const reply = (send: Send, status: number, body: Uint8Array, headers: Headers = []) =>
   Effect.flatMap(send({ type: "http.response.start", status, headers }), () => send({ type: "http.response.body", body }))

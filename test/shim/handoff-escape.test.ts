@@ -12,20 +12,9 @@ import { fromClassic } from "../../src/shim/shim.ts"
 import { UPGRADE_HEADER } from "../../src/shim/upgrade.ts"
 import { closeSession, connect, request } from "../support/h2client.ts"
 import { listen, type TestServer } from "../support/server.ts"
+import { pseudoRandomBytes } from "../support/bytes.ts"
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
-
-const bytes = (size: number, seed: number): Buffer => {
-  const out = Buffer.allocUnsafe(size)
-  let x = seed | 0 || 7
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 describe("hand-off (examples/handoff.ts)", () => {
   let server: TestServer
@@ -46,7 +35,7 @@ describe("hand-off (examples/handoff.ts)", () => {
         fc.integer(),
         fc.array(fc.integer({ min: 1, max: 70_000 }), { maxLength: 6 }),
         async (extra, seed, cuts) => {
-          const body = Buffer.concat([PNG, bytes(Math.max(0, HEAD_BYTES - PNG.length - 3000) + extra, seed)])
+          const body = Buffer.concat([PNG, pseudoRandomBytes(Math.max(0, HEAD_BYTES - PNG.length - 3000) + extra, seed)])
           const chunks: Array<Buffer> = []
           let from = 0
           for (const c of cuts) {
@@ -101,7 +90,7 @@ describe("upgrade escape", () => {
   })
 
   it("CLASSIC-11: through a pass-through middleware the async app runs, with the body the classic app did not read", async () => {
-    const body = bytes(300_000, 42)
+    const body = pseudoRandomBytes(300_000, 42)
     const r = await request(session, { ":method": "POST", ":path": "/pass/escape?skip=10" }, [
       body.subarray(0, 5),
       body.subarray(5, 70_000),

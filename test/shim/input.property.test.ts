@@ -13,19 +13,7 @@ import { type ChunkSource, Input } from "../../src/shim/input.ts"
 import { fromClassic } from "../../src/shim/shim.ts"
 import { closeSession, connect, request } from "../support/h2client.ts"
 import { listen, type TestServer } from "../support/server.ts"
-
-/** Bytes with plenty of line feeds, so readline has lines to find. */
-const body = (size: number, seed: number): Buffer => {
-  const out = Buffer.allocUnsafe(size)
-  let x = seed | 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = (x & 0x1f) === 0 ? 0x0a : x & 0xff
-  }
-  return out
-}
+import { pseudoRandomBytes } from "../support/bytes.ts"
 
 const cut = (bytes: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
   const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
@@ -85,7 +73,7 @@ describe("egi.input (in memory)", () => {
   it("CLASSIC-6: any chunking and read pattern yields exactly the body, then empty reads", () => {
     fc.assert(
       fc.property(upload, ({ size, seed, cuts, pattern }) => {
-        const bytes = body(size, seed)
+        const bytes = pseudoRandomBytes(size, seed, true)
         const chunks = cut(bytes, cuts)
         const source: ChunkSource = { next: () => chunks.shift() ?? null }
         const input = new Input(source)
@@ -129,7 +117,7 @@ describe("egi.input (worker threads, HTTP/2)", () => {
   it("CLASSIC-6: the classic app sees exactly the bytes sent, for any body, chunking and read pattern", async () => {
     await fc.assert(
       fc.asyncProperty(upload, async ({ size, seed, cuts, pattern }) => {
-        const bytes = body(size, seed)
+        const bytes = pseudoRandomBytes(size, seed, true)
         const r = await request(
           session,
           { ":method": "POST", ":path": `/read?p=${pattern.join(",")}` },

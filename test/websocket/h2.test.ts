@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import fc from "fast-check"
 import { randomBytes } from "node:crypto"
+import type * as http2 from "node:http2"
 import { Agent, fetch, WebSocket } from "undici"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import echo from "../../examples/ws-echo.ts"
@@ -63,6 +64,14 @@ const open = (path: string, protocols?: Array<string>): Promise<WebSocket> =>
     ws.onerror = (e) => reject(new Error(String((e as { message?: string }).message ?? "error")))
   })
 
+/** An RFC 8441 extended CONNECT on `session`, its body left open (node:http2 client). */
+const extendedConnect = (
+  session: http2.ClientHttp2Session,
+  path: string,
+  protocol = "websocket",
+  fields: Record<string, string> = { "sec-websocket-version": "13" }
+) => session.request({ ":method": "CONNECT", ":protocol": protocol, ":path": path, ":scheme": "http", ...fields }, { endStream: false })
+
 const closed = (ws: WebSocket): Promise<number> => new Promise((resolve) => (ws.onclose = (e) => resolve(e.code)))
 
 describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
@@ -90,31 +99,21 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
   it("WS-9 WS-15: another :protocol gets 501; a websocket CONNECT without version 13, or with bad extensions, gets 400", async () => {
     const session = await connect(server.url)
     expect(session.remoteSettings.enableConnectProtocol).toBe(true)
-    const other = await collect(session.request({ ":method": "CONNECT", ":protocol": "webtransport", ":path": "/", ":scheme": "http" }, { endStream: false }))
+    const other = await collect(extendedConnect(session, "/", "webtransport", {}))
     expect(other.status).toBe(501)
-    const noVersion = await collect(session.request({ ":method": "CONNECT", ":protocol": "websocket", ":path": "/", ":scheme": "http" }, { endStream: false }))
+    const noVersion = await collect(extendedConnect(session, "/", "websocket", {}))
     expect(noVersion.status).toBe(400)
-    const badExtensions = await collect(session.request({
-      ":method": "CONNECT",
-      ":protocol": "websocket",
-      ":path": "/",
-      ":scheme": "http",
+    const badExtensions = await collect(extendedConnect(session, "/", "websocket", {
       "sec-websocket-version": "13",
       "sec-websocket-extensions": "permessage-deflate; server_max_window_bits=99"
-    }, { endStream: false }))
+    }))
     expect(badExtensions.status).toBe(400)
     await closeSession(session)
   })
 
   it("WS-3: a denial over HTTP/2 is an ordinary response on the CONNECT stream", async () => {
     const session = await connect(server.url)
-    const r = await collect(session.request({
-      ":method": "CONNECT",
-      ":protocol": "websocket",
-      ":path": "/deny",
-      ":scheme": "http",
-      "sec-websocket-version": "13"
-    }, { endStream: false }))
+    const r = await collect(extendedConnect(session, "/deny"))
     expect(r.status).toBe(401)
     expect(r.headers["x-why"]).toBe("token")
     expect(r.body.toString()).toBe("no entry")
@@ -196,13 +195,7 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
   it("WS-6: over HTTP/2 a client that does not read stalls websocket.send (the stream's window pushes back)", async () => {
     flooded = 0
     const session = await connect(server.url)
-    const stream = session.request({
-      ":method": "CONNECT",
-      ":protocol": "websocket",
-      ":path": "/flood",
-      ":scheme": "http",
-      "sec-websocket-version": "13"
-    }, { endStream: false })
+    const stream = extendedConnect(session, "/flood")
     stream.pause() // never read: no WINDOW_UPDATE for the server
     await new Promise((r) => setTimeout(r, 500))
     const stalled = flooded
