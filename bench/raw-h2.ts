@@ -1,7 +1,8 @@
 /**
  * The baseline: a raw node:http2 server with no EGI in between, answering
- * like examples/hello.ts (`/`) and examples/stream.ts (`/stream?chunks=N&size=B`,
- * written with backpressure). Cleartext h2 only.
+ * like examples/hello.ts (`/`), examples/stream.ts (`/stream?chunks=N&size=B`,
+ * written with backpressure) and examples/files.ts (`/files/<name>`: node's
+ * own `respondWithFile` from `$FILES_ROOT`). Cleartext h2 only.
  *
  *     node bench/raw-h2.ts <port>
  */
@@ -22,6 +23,12 @@ const server = http2.createServer()
 server.on("stream", (stream, headers) => {
   stream.on("error", () => {})
   const path = headers[":path"] ?? "/"
+  if (path.startsWith("/files/")) {
+    stream.respondWithFile(`${process.env["FILES_ROOT"] ?? "."}/${path.slice(7)}`, { "content-type": "application/octet-stream" }, {
+      onError: () => stream.destroyed || stream.respond({ ":status": 404 }, { endStream: true })
+    })
+    return
+  }
   if (!path.startsWith("/stream")) {
     stream.respond({ ":status": 200, "content-type": "text/plain", "content-length": hello.length })
     stream.end(hello)

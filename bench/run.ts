@@ -9,11 +9,13 @@
  * `git worktree` of an earlier commit, with `node_modules` linked in), so a
  * change's cost on the hello path is measured in the same run.
  *
- * Scenarios (`--scenarios hello,stream,shim`, default all): `hello`
+ * Scenarios (`--scenarios hello,stream,files,shim`, default all): `hello`
  * (h2load -c 16 -m 16 GET /) against `egi --h2c`, the default
  * auto-detecting listener, hello under `validate` (egi/testing), and the
  * raw server; `stream` (1 MiB responses in
- * 64 KiB chunks, -c 4 -m 4) against `egi --h2c` and raw; `shim`: the
+ * 64 KiB chunks, -c 4 -m 4) against `egi --h2c` and raw; `files`: a 1 MiB
+ * and a 16 KiB file by pathsend (examples/files.ts) against node's own
+ * `respondWithFile`; `shim`: the
  * classic hello through the sync shim on 2 workers against the async hello,
  * and a 64 MiB upload hashed through blocking `read(65536)`
  * (examples/legacy.ts) against the same hashing on async `receive`
@@ -21,7 +23,7 @@
  */
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
@@ -32,7 +34,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     requests: { type: "string", default: "200000" },
     baseline: { type: "string" },
-    scenarios: { type: "string", default: "hello,stream,shim" }
+    scenarios: { type: "string", default: "hello,stream,files,shim" }
   }
 })
 const scenarios = new Set(values.scenarios.split(","))
@@ -149,6 +151,35 @@ await scenario(
   4,
   4
 )
+}
+if (scenarios.has("files")) {
+  // The servers inherit FILES_ROOT: examples/files.ts and raw-h2.ts serve it.
+  const dir = mkdtempSync(join(tmpdir(), "egi-bench-files-"))
+  process.env["FILES_ROOT"] = dir
+  writeFileSync(join(dir, "1m.bin"), randomBytes(1024 * 1024))
+  writeFileSync(join(dir, "16k.bin"), randomBytes(16 * 1024))
+  try {
+    for (const [name, n] of [["1m.bin", Math.max(1000, Math.floor(requests / 20))], ["16k.bin", Math.max(1000, Math.floor(requests / 4))]] as const) {
+      await scenario(
+        `pathsend ${name}`,
+        [
+          { name: "raw node:http2", args: ["bench/raw-h2.ts", "9130"], port: 9130, path: `/files/${name}` },
+          { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/files.ts", "--port", "9131", "--h2c", "--no-access-log"], port: 9131, path: `/${name}` },
+          ...(baseline === undefined ? [] : [{
+            name: "egi --h2c (baseline)",
+            args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/files.ts`, "--port", "9132", "--h2c", "--no-access-log"],
+            port: 9132,
+            path: `/${name}`
+          }])
+        ],
+        n,
+        4,
+        4
+      )
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 if (scenarios.has("shim")) {
   const async = "async hello (egi --h2c)"

@@ -91,9 +91,12 @@ export class UnsupportedScopeError extends Data.TaggedError("UnsupportedScopeErr
 /**
  * A file body (`http.response.pathsend`, `http.response.zerocopysend`,
  * spec.md §7.9) could not be opened or read: `code` is the system error code
- * (`ENOENT`, `EACCES`, `EISDIR`, `EBADF`…), `file` the path or descriptor.
- * Nothing was put on the wire: the app may still send another response (a
- * 404, say); unhandled, it becomes a 500 like any failure (rule RUN-2).
+ * (`ENOENT`, `EACCES`, `EISDIR`, `EBADF`…), or `EOF` when the file ended
+ * before its planned length; `file` the path or descriptor. When opening
+ * failed nothing was put on the wire: the app may still send another
+ * response (a 404, say); unhandled, it becomes a 500 like any failure (rule
+ * RUN-2). When reading failed mid-send the stream was already reset
+ * (HTTP-29) and the response is over.
  *
  * @since 0.2.0
  * @category errors

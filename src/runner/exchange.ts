@@ -10,7 +10,7 @@
  */
 import { Effect } from "effect"
 import type { Readable } from "node:stream"
-import { LocalProtocolError, RemoteProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
+import { FileSendError, LocalProtocolError, RemoteProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
 import type {
   HttpDisconnect,
   HttpRequest,
@@ -23,10 +23,14 @@ import type {
 import { type Headers, isFieldName, isFieldValue, singleValue } from "../protocol/headers.ts"
 import { checkCorrelator, type HttpScope } from "../protocol/scope.ts"
 import { nextResponseState, type RequestState, type ResponseInput, type ResponseState } from "../protocol/state.ts"
-import { type FilePlan, planFile } from "./file-plan.ts"
+import { planFile } from "./file-plan.ts"
 import { openFile, type OpenedFile } from "./file-open.ts"
+import { readAt } from "./file-read.ts"
 
 const EMPTY = new Uint8Array(0)
+
+/** Bytes of a file body read at a time (spec.md §7.9): node's own stream chunk. */
+const FILE_CHUNK = 64 * 1024
 
 /** RFC 9113 §7 error codes the runner sends. */
 export const ErrorCode = {
@@ -37,7 +41,7 @@ export const ErrorCode = {
 } as const
 
 /** Why a stream ended early, for the access log and the disconnect event. */
-export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown" | "app-reset"
+export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown" | "app-reset" | "file-error"
 
 /** The largest RFC 9113 §7 error code (32 bits). */
 const MAX_ERROR_CODE = 0xffff_ffff
@@ -247,12 +251,6 @@ export abstract class Exchange {
   protected abstract wireEarlyHint(links: ReadonlyArray<string>): void
   /** Drains the connection (HTTP/2 GOAWAY; HTTP/1.1 close after this response). */
   protected abstract wireGoaway(): void
-  /**
-   * Sends a planned file response: the head of `plan`, then `plan.length`
-   * bytes of `file` from `plan.offset`, and closes the descriptor afterwards
-   * when `file.owned`.
-   */
-  protected abstract wireFile(plan: FilePlan, file: OpenedFile): void
   /** The request's trailer fields once its body ended (empty when none). */
   protected abstract requestTrailers(): Headers
   /** The peer's RST_STREAM code once the stream closed, if any. */
@@ -701,13 +699,21 @@ export abstract class Exchange {
       }
       const status = this.pendingStatus
       const plan = planFile(this.scope, status, this.takeHead(), file.stat)
-      this.response = next
       this.status = plan.status
       // Trailers after a file body are accepted and not sent (spec.md §7.9).
       this.trailersOnWire = false
-      this.bytesOut += plan.length
-      this.wireFile(plan, file)
-      return Effect.void
+      if (plan.length === 0) {
+        file.close()
+        this.response = next
+        this.wireStart(plan.status, plan.headers, true, -1)
+        return Effect.void
+      }
+      this.wireStart(plan.status, plan.headers, false, -1)
+      // send completes once the last byte is read, never while a read is under way (HTTP-29).
+      return this.pumpFile(file, file.base + plan.offset, file.base + plan.offset + plan.length).pipe(
+        Effect.ensuring(Effect.sync(file.close)),
+        Effect.tap(() => Effect.sync(() => void (this.response = next)))
+      )
     }).pipe(
       Effect.tapError((error: SendError) =>
         Effect.sync(() => {
@@ -720,6 +726,53 @@ export abstract class Exchange {
         })
       )
     )
+  }
+
+  /**
+   * Sends bytes `position` to `end` of an open file as the body whose head
+   * is on the wire: read a chunk, write it, wait while the stream's queue is
+   * over its bound (HTTP-10), until the last chunk ends the stream. Only one
+   * read is under way at a time, and the Effect completes only when none is
+   * (HTTP-29). A file that ends early or cannot be read resets the stream and
+   * fails with `FileSendError`; a stream that closed fails with
+   * `StreamClosedError`.
+   */
+  private pumpFile(file: OpenedFile, start: number, end: number): Effect.Effect<void, SendError> {
+    const name = file.name
+    const step = (at: number): Effect.Effect<void, SendError> =>
+      Effect.flatMap(
+        Effect.catch(readAt(file.fd, name, at, Math.min(FILE_CHUNK, end - at)), (error) => this.failFile(error)),
+        (chunk): Effect.Effect<void, SendError> => {
+          if (this.wireGone()) return Effect.fail(this.closedError())
+          if (chunk.length === 0) {
+            const detail = `the file ended after ${at - start} of ${end - start} bytes: it shrank while being sent`
+            return this.failFile(new FileSendError({ file: name, code: "EOF", detail }))
+          }
+          const next = at + chunk.length
+          this.bytesOut += chunk.length
+          if (next >= end) {
+            this.wireEnd(chunk)
+            return Effect.void
+          }
+          if (this.wireWrite(chunk) || this.wireQueued() <= this.host.writeBufferSize) return step(next)
+          return Effect.flatMap(this.waitDrain(), () => step(next))
+        }
+      )
+    return step(start)
+  }
+
+  /**
+   * A file body that cannot be completed after its head went out: the
+   * stream is reset (the client must not take a short body for a whole one)
+   * and `send` fails with `error`, or with `StreamClosedError` when the
+   * stream had closed anyway.
+   */
+  private failFile(error: FileSendError): Effect.Effect<never, SendError> {
+    if (this.wireGone()) return Effect.fail(this.closedError())
+    this.response = "reset"
+    this.endReason ??= "file-error"
+    this.wireReset(ErrorCode.INTERNAL_ERROR)
+    return Effect.fail(error)
   }
 
   private waitDrain(): Effect.Effect<void, StreamClosedError> {

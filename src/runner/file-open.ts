@@ -11,18 +11,21 @@ import type { FileStat } from "./file-plan.ts"
 
 /**
  * An open file region: `fd`, the region's first byte in the file (`base`),
- * its size and modification time (`stat`, relative to the region), and
- * whether the runner opened it (and so closes it, once, with `close`).
+ * its size and modification time (`stat`, relative to the region), whether
+ * the runner opened it (and so closes it, once, with `close`), and `name`
+ * for errors (the path, or the app's descriptor).
  */
 export interface OpenedFile {
   readonly fd: number
+  readonly name: string | number
   readonly base: number
   readonly stat: FileStat
   readonly owned: boolean
   readonly close: () => void
 }
 
-const fileError = (file: string | number, cause: unknown): FileSendError => {
+/** A `FileSendError` from a node:fs error (its errno code, else `EIO`). */
+export const fileError = (file: string | number, cause: unknown): FileSendError => {
   const err = cause as NodeJS.ErrnoException
   return new FileSendError({ file, code: err?.code ?? "EIO", detail: err?.message ?? String(cause) })
 }
@@ -57,7 +60,7 @@ export const openFile = (event: HttpResponsePathsend | HttpResponseZerocopysend)
         fstat(fd, path).pipe(
           Effect.flatMap((stat): Effect.Effect<OpenedFile, FileSendError> =>
             stat.isFile()
-              ? Effect.succeed({ fd, base: 0, stat: { size: stat.size, mtimeMs: stat.mtimeMs }, owned: true, close: closer(fd) })
+              ? Effect.succeed({ fd, name: path, base: 0, stat: { size: stat.size, mtimeMs: stat.mtimeMs }, owned: true, close: closer(fd) })
               : Effect.fail(new FileSendError({ file: path, code: "EISDIR", detail: "not a regular file" }))
           ),
           Effect.tapError(() => Effect.sync(() => fs.close(fd, () => {})))
@@ -74,7 +77,7 @@ export const openFile = (event: HttpResponsePathsend | HttpResponseZerocopysend)
         return Effect.fail(new FileSendError({ file: fd, code: "ERANGE", detail: `offset ${offset} past the end (${stat.size} bytes)` }))
       }
       const size = Math.min(event.count ?? stat.size - offset, stat.size - offset)
-      return Effect.succeed({ fd, base: offset, stat: { size, mtimeMs: stat.mtimeMs }, owned: false, close: () => {} })
+      return Effect.succeed({ fd, name: fd, base: offset, stat: { size, mtimeMs: stat.mtimeMs }, owned: false, close: () => {} })
     })
   )
 }

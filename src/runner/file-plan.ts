@@ -3,8 +3,8 @@
  * from the request's header fields, the app's status and header list and the
  * file's stat, decide the status, the full response header list and the byte
  * range to send — before any byte of the file is touched. Pure: no I/O, no
- * node: imports. The runner then sends `length` bytes from `offset` with
- * node:http2 `respondWithFile`/`respondWithFD` or a read stream on HTTP/1.1.
+ * node: imports. The runner then reads and sends `length` bytes from
+ * `offset` (spec.md §7.9, HTTP-29).
  *
  * Covers RFC 9110 validators (§8.8), conditional requests (§13.1, evaluated
  * in the order of §13.2.2) and single byte-range requests (§14).

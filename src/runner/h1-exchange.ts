@@ -4,22 +4,12 @@
  */
 import { Effect } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import * as fs from "node:fs"
-import { pipeline } from "node:stream"
 import { fromRaw, type Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import { Exchange, type ExchangeHost } from "./exchange.ts"
-import type { FilePlan } from "./file-plan.ts"
-import type { OpenedFile } from "./file-open.ts"
 
 const NONE: Headers = []
 
-/** File operations for a stream over a descriptor the runner must not close. */
-const keepOpen = {
-  open: fs.open,
-  read: fs.read,
-  close: (_fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => callback(null)
-}
 const noPromise = Effect.succeed(undefined)
 
 const toFlat = (headers: Headers, contentLength: number): Array<string> => {
@@ -75,26 +65,6 @@ export class H1Exchange extends Exchange {
     if (!res.headersSent) res.shouldKeepAlive = false
     else if (!res.writableFinished) res.once("finish", () => res.socket?.end())
     else res.socket?.end()
-  }
-
-  protected wireFile(plan: FilePlan, file: OpenedFile): void {
-    const res = this.res
-    res.writeHead(plan.status, toFlat(plan.headers, -1))
-    if (plan.length === 0) {
-      file.close()
-      res.end()
-      return
-    }
-    const body = fs.createReadStream("", {
-      fd: file.fd,
-      start: file.base + plan.offset,
-      end: file.base + plan.offset + plan.length - 1,
-      autoClose: false,
-      // A destroyed ReadStream closes its descriptor even with autoClose
-      // false: never the app's (zerocopysend, spec.md §7.9).
-      fs: file.owned ? fs : keepOpen
-    })
-    pipeline(body, res, () => file.close())
   }
 
   protected requestTrailers(): Headers {

@@ -10,8 +10,6 @@ import { connectionSpecific, fromRaw, type Headers } from "../protocol/headers.t
 import type { HttpScope } from "../protocol/scope.ts"
 import { ErrorCode, Exchange, type ExchangeHost } from "./exchange.ts"
 import { ConnectionView } from "./extensions.ts"
-import type { FilePlan } from "./file-plan.ts"
-import type { OpenedFile } from "./file-open.ts"
 
 type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }
 
@@ -137,18 +135,6 @@ export class H2Exchange extends Exchange {
   protected wireGoaway(): void {
     const session = this.stream.session
     if (session !== undefined && !session.closed && !session.destroyed) session.close()
-  }
-
-  protected wireFile(plan: FilePlan, file: OpenedFile): void {
-    const s = this.stream
-    const headers = toNodeHeaders(plan.status, plan.headers, -1, this.neverIndex)
-    if (plan.length === 0) {
-      file.close()
-      s.respond(headers, endStreamOptions)
-      return
-    }
-    s.once("close", file.close)
-    s.respondWithFD(file.fd, headers, { offset: file.base + plan.offset, length: plan.length })
   }
 
   protected requestTrailers(): Headers {
