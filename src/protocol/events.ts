@@ -165,8 +165,10 @@ export const HttpResponsePush = Schema.Struct({
 
 /**
  * Early Hints — `send` event (spec.md §7.2, extension
- * `http.response.early_hint`, RFC 8297): a 103 response carrying one `link`
- * field per entry of `links`. Only before `http.response.start` (rule HTTP-19).
+ * `http.response.early_hint`, RFC 8297): a 103 response carrying the
+ * entries of `links` (one link-value each): one `link` field per entry on
+ * HTTP/2, one comma-joined `link` field line on HTTP/1.1. Only before
+ * `http.response.start` (rule HTTP-19).
  *
  * @since 0.2.0
  * @category schemas
