@@ -85,13 +85,51 @@ const loadApp = async (target: string, syncWorkers: number | undefined, logger: 
     throw new UsageError(`cannot load ${module}: ${why}`)
   }
   const names = exportName === undefined ? ["default", "app"] : [exportName]
-  for (const name of names) {
+  // The first export that is a function; else the first that exists, to say what it is.
+  const name = names.find((n) => typeof mod[n] === "function") ?? names.find((n) => mod[n] !== undefined)
+  if (name !== undefined) {
     const candidate = mod[name]
-    if (typeof candidate !== "function") continue
-    if (syncWorkers === undefined) return candidate as App
-    return fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers, logger })
+    if (syncWorkers !== undefined) {
+      if (typeof candidate !== "function") throw new UsageError(`export ${JSON.stringify(name)} of ${module} is ${kindOf(candidate)}, not a classic app (a function)`)
+      return fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers, logger })
+    }
+    const notAnApp = notAnEgiApp(candidate)
+    if (notAnApp !== undefined) throw new UsageError(`export ${JSON.stringify(name)} of ${module} ${notAnApp}`)
+    return candidate as App
   }
   throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")} (a function)`)
+}
+
+/** "a number", "an object", "null" … */
+const kindOf = (value: unknown): string =>
+  value === null ? "null" : /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`
+
+const APP_SHAPE = "an EGI app is a function (scope, receive, send) returning an Effect (spec.md §3.3)"
+
+/**
+ * Why `candidate` cannot be an EGI app, when that shows without calling it
+ * (rule RUN-11): not a function, an async or generator function (it returns
+ * a Promise or an iterator), or a function of one parameter (a fetch
+ * handler's `(request)`; an app needs `send` to answer). Undefined otherwise.
+ */
+const notAnEgiApp = (candidate: unknown): string | undefined => {
+  if (typeof candidate !== "function") {
+    const fetch = typeof candidate === "object" && candidate !== null && typeof (candidate as { fetch?: unknown }).fetch === "function"
+    return fetch
+      ? `is an object with a fetch method, not an app (a fetch handler is not an EGI app; ${APP_SHAPE})`
+      : `is ${kindOf(candidate)}, not an app (${APP_SHAPE})`
+  }
+  const kind = (candidate as { constructor?: { name?: unknown } }).constructor?.name
+  if (kind === "AsyncFunction" || kind === "AsyncGeneratorFunction") {
+    return `is an async function: it returns a Promise, not an Effect (a fetch handler? ${APP_SHAPE})`
+  }
+  if (kind === "GeneratorFunction") {
+    return `is a generator function: it returns an iterator, not an Effect (wrap it in Effect.fn; ${APP_SHAPE})`
+  }
+  if (candidate.length === 1) {
+    return `takes 1 parameter, like a fetch handler's (request): ${APP_SHAPE}`
+  }
+  return undefined
 }
 
 const version = (): string => {

@@ -12,6 +12,7 @@ import { egiInfo } from "./http-scope.ts"
 import { type LifespanState, lifespanTable, nextLifespanState } from "../protocol/state.ts"
 import { ServeError } from "./errors.ts"
 import type { Logger } from "./options.ts"
+import { appReturnErrorOf, callApp } from "./supervisor.ts"
 
 /** The outcome of a startup or shutdown phase. */
 type Reply = { readonly ok: true } | { readonly ok: false; readonly message: string } | { readonly unsupported: true }
@@ -74,10 +75,14 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
         return Deferred.succeed(reply, failed ? { ok: false, message } : { ok: true }).pipe(Effect.asVoid)
       })
 
-    const fiber = Effect.runFork(Effect.suspend(() => app(scope, receive, send)))
+    // A call that throws or returns no Effect (RUN-11) is an app without lifespan support.
+    const fiber = Effect.runFork(callApp(app, scope, receive, send))
     fiber.addObserver((exit) => {
       if (!answered) {
-        if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+        const notAnEffect = Exit.isFailure(exit) ? appReturnErrorOf(exit.cause) : undefined
+        if (notAnEffect !== undefined) {
+          logger.error(`lifespan: RUN-11: ${notAnEffect.message}; serving without lifespan`)
+        } else if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
           logger.info(`lifespan: not supported by the app (${String(Cause.squash(exit.cause))}); serving without it`)
         }
         Deferred.doneUnsafe(reply, Exit.succeed({ unsupported: true }))

@@ -3,12 +3,69 @@
  * own fiber, answers its failure (500 or reset), writes the access-log line,
  * and keeps the set of running fibers for the drain.
  */
-import { Cause, Deferred, Effect, Exit, type Fiber } from "effect"
-import type { App } from "../protocol/app.ts"
+import { Cause, Data, Deferred, Effect, Exit, type Fiber } from "effect"
+import type { App, Receive, Send } from "../protocol/app.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
 import { type EndReason, ErrorCode, type Exchange, type ExchangeHost } from "./exchange.ts"
 import type { RunnerOptions } from "./options.ts"
 import type { WebSocketSession } from "../websocket/session.ts"
+import type { EgiScope } from "../protocol/scope.ts"
+
+/**
+ * The app's call returned something other than an Effect (rule RUN-11): a
+ * Promise (a fetch handler exported by mistake), `undefined`, a plain value.
+ * `returned` says what, e.g. "a Promise", "undefined", "an object (Object)".
+ */
+export class AppReturnError extends Data.TaggedError("AppReturnError")<{ readonly returned: string }> {
+  override get message(): string {
+    return `the app returned ${this.returned}, not an Effect`
+  }
+}
+
+/** What a non-Effect value is, for AppReturnError. */
+const describeValue = (value: unknown): string => {
+  if (value === undefined || value === null) return String(value)
+  if (typeof value === "object" && typeof (value as { then?: unknown }).then === "function") return "a Promise"
+  if (typeof value === "object") {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
+    return typeof name === "string" && name !== "" ? `an object (${name})` : "an object"
+  }
+  return /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`
+}
+
+/** Absorbs a rejection that would otherwise reach the process (the call's 500 already reports it). */
+const ignore = (): void => {}
+
+/**
+ * Calls `app` and returns its Effect. A throw becomes a defect (RUN-2); a
+ * value that is not an Effect fails with AppReturnError (RUN-11), and when it
+ * is a Promise its rejection is absorbed so that it never reaches the process
+ * as an unhandled rejection.
+ */
+export const callApp = (app: App, scope: EgiScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
+  let result: unknown
+  try {
+    result = app(scope, receive, send)
+  } catch (defect) {
+    return Effect.die(defect)
+  }
+  if (Effect.isEffect(result)) return result as Effect.Effect<void, unknown>
+  if (typeof result === "object" && result !== null && typeof (result as { then?: unknown }).then === "function") {
+    try {
+      ;(result as PromiseLike<unknown>).then(undefined, ignore)
+    } catch {
+      // A thenable whose `then` throws has nothing to reject later.
+    }
+  }
+  return Effect.fail(new AppReturnError({ returned: describeValue(result) }))
+}
+
+/** The failure is only an AppReturnError: the one-line log of RUN-11 says all there is. */
+export const appReturnErrorOf = (cause: Cause.Cause<unknown>): AppReturnError | undefined => {
+  if (cause.reasons.length !== 1) return undefined
+  const r = cause.reasons[0]!
+  return Cause.isFailReason(r) && r.error instanceof AppReturnError ? r.error : undefined
+}
 
 const endReasonOf: Record<RemoteProtocolError["reason"], EndReason> = {
   ContentLengthMismatch: "malformed",
@@ -84,12 +141,7 @@ export class Supervisor {
         })
       )
     }
-    let effect: Effect.Effect<void, unknown>
-    try {
-      effect = this.app(ex.scope, ex.receive, ex.send)
-    } catch (defect) {
-      effect = Effect.die(defect)
-    }
+    const effect = callApp(this.app, ex.scope, ex.receive, ex.send)
     ex.admitted = true
     const fiber = Effect.runFork(effect)
     const exit = fiber.pollUnsafe()
@@ -111,20 +163,17 @@ export class Supervisor {
   admitWebSocket(session: WebSocketSession): void {
     const s = session.scope
     const startedAt = performance.now()
-    let effect: Effect.Effect<void, unknown>
-    try {
-      effect = this.app(s, session.receive, session.send)
-    } catch (defect) {
-      effect = Effect.die(defect)
-    }
-    const fiber = Effect.runFork(effect)
+    const fiber = Effect.runFork(callApp(this.app, s, session.receive, session.send))
     this.sockets.set(fiber, session)
     fiber.addObserver((exit) => {
       this.sockets.delete(fiber)
       session.finish(exit)
       const where = `conn=${s.connectionId} stream=${s.streamId} WEBSOCKET ${s.rawPath}`
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
-        this.opts.logger.error(`${where}: app failed: ${Cause.pretty(exit.cause)}`)
+        const notAnEffect = appReturnErrorOf(exit.cause)
+        this.opts.logger.error(
+          notAnEffect === undefined ? `${where}: app failed: ${Cause.pretty(exit.cause)}` : `${where}: RUN-11: ${notAnEffect.message}`
+        )
       }
       if (this.opts.accessLog) {
         const client = s.client === null ? "-" : s.client[0]
@@ -183,7 +232,8 @@ export class Supervisor {
     } else if (ex.ended() && onlyStreamClosed(exit.cause)) {
       // The peer went away and the app learnt it from send: nothing to report.
     } else {
-      logger.error(`${where(ex)}: app failed: ${Cause.pretty(exit.cause)}`)
+      const notAnEffect = appReturnErrorOf(exit.cause)
+      logger.error(notAnEffect === undefined ? `${where(ex)}: app failed: ${Cause.pretty(exit.cause)}` : `${where(ex)}: RUN-11: ${notAnEffect.message}`)
       if (!ex.respondError(500) && !ex.responseComplete()) ex.wireReset(ErrorCode.INTERNAL_ERROR)
     }
     if (this.opts.accessLog) this.accessLog(ex)
