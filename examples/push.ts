@@ -3,7 +3,7 @@
  * response head, so the PUSH_PROMISE precedes the page's HEADERS; GET
  * /style.css serves the stylesheet (the pushed stream runs this same app).
  * Where push is impossible (HTTP/1.1, a client with push disabled) the page
- * carries `link: </style.css>; rel=preload` instead — the app does not check.
+ * carries `link: </style.css>; rel=preload; as=style` instead — the app does not check.
  *
  *     npx egi serve examples/push.ts
  *     nghttp -v http://127.0.0.1:8000/            # PUSH_PROMISE, then both responses

@@ -151,7 +151,11 @@ export const HttpResponseTrailers = Schema.Struct({
  * allowed) with the request `headers` given; the runner sends PUSH_PROMISE
  * and runs the app on the pushed stream with its own scope. Valid before the
  * last body (rule HTTP-20). Where push is impossible the runner adds a
- * `link: <path>; rel=preload` field to the response instead.
+ * `link: <path>; rel=preload; as=<as>` field to the response instead: `as`
+ * (a token: `style`, `script`, `font`, `image`, `fetch`…) defaults to the
+ * one the path's suffix implies, and `linkParams` (each `name`,
+ * `name=token` or `name="quoted"`, e.g. `crossorigin`,
+ * `type="font/woff2"`) are appended in order.
  *
  * @since 0.2.0
  * @category schemas
@@ -160,7 +164,9 @@ export const HttpResponsePush = Schema.Struct({
   type: Schema.Literal("http.response.push"),
   ...optionallyCorrelated,
   path: Schema.String,
-  headers: Schema.optionalKey(HeadersSchema)
+  headers: Schema.optionalKey(HeadersSchema),
+  as: Schema.optionalKey(Schema.String),
+  linkParams: Schema.optionalKey(Schema.Array(Schema.String))
 })
 
 /**

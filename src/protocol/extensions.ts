@@ -44,7 +44,7 @@ export const EXTENSION_VERSION = "1" as const
  * `http.response.push` (spec.md §7.1): `promise` is true when a
  * `http.response.push` becomes a PUSH_PROMISE (HTTP/2, the client allows
  * push, a client-initiated stream); false when it degrades to a
- * `link: <path>; rel=preload` field.
+ * `link: <path>; rel=preload; as=…` field (§7.1).
  *
  * @since 0.2.0
  * @category models

@@ -16,11 +16,13 @@ import type {
   HttpRequest,
   HttpRequestTrailers,
   HttpResponsePathsend,
+  HttpResponsePush,
   HttpResponseZerocopysend,
   InboundEvent,
   OutboundEvent
 } from "../protocol/events.ts"
 import { type Headers, isFieldName, isFieldValue, singleValue } from "../protocol/headers.ts"
+import { checkPreload, preloadLink } from "../protocol/preload.ts"
 import { checkCorrelator, type HttpScope } from "../protocol/scope.ts"
 import { nextResponseState, type RequestState, type ResponseInput, type ResponseState } from "../protocol/state.ts"
 import { planFile } from "./file-plan.ts"
@@ -561,7 +563,7 @@ export abstract class Exchange {
       case "http.response.trailers":
         return this.sendTrailers(event.headers, event.neverIndex)
       case "http.response.push":
-        return this.sendPush(event.path, event.headers ?? [])
+        return this.sendPush(event)
       case "http.response.early_hint":
         return this.sendEarlyHint(event.links)
       case "http.response.reset":
@@ -633,21 +635,25 @@ export abstract class Exchange {
     return Effect.void
   }
 
-  private sendPush(path: string, headers: Headers): Effect.Effect<void, SendError> {
+  private sendPush(event: HttpResponsePush): Effect.Effect<void, SendError> {
     const unoffered = this.unoffered("http.response.push")
     if (unoffered !== undefined) return Effect.fail(unoffered)
     const next = this.advance("push")
     if (typeof next !== "string") return Effect.fail(next)
+    const path = event.path
+    const headers = event.headers ?? []
     if (typeof path !== "string" || !path.startsWith("/") || !isFieldValue(path) || /[\s]/.test(path)) {
       return Effect.fail(new LocalProtocolError({ rule: "HTTP-20", detail: `push path ${JSON.stringify(path)} is not an absolute path` }))
     }
+    const badPreload = checkPreload(event.as, event.linkParams)
+    if (badPreload !== undefined) return Effect.fail(new LocalProtocolError({ rule: "HTTP-20", detail: badPreload }))
     const bad = checkFields(headers, "push headers")
     if (bad !== undefined) return Effect.fail(bad)
     if (this.ended()) return Effect.fail(this.closedError())
     return Effect.map(this.wirePush(path, headers), (promised) => {
       if (promised !== undefined) this.pushed.push(promised)
       // Could not promise: a preload link on a head not yet on the wire.
-      else if (this.status === 0 && !this.answered) (this.pendingLinks ??= []).push(`<${path}>; rel=preload`)
+      else if (this.status === 0 && !this.answered) (this.pendingLinks ??= []).push(preloadLink(path, event.as, event.linkParams))
     })
   }
 

@@ -117,7 +117,7 @@ describe("server push (spec.md §7.1)", () => {
       session.on("stream", () => pushes++)
       const page = await h2get(session, { ":path": "/" })
       expect(page.status).toBe(200)
-      expect(page.headers["link"]).toBe("</style.css>; rel=preload")
+      expect(page.headers["link"]).toBe("</style.css>; rel=preload; as=style")
       expect(pushes).toBe(0)
     } finally {
       await closeSession(session)
@@ -126,7 +126,33 @@ describe("server push (spec.md §7.1)", () => {
 
   it("HTTP-20: on HTTP/1.1 the push becomes a link preload field", async () => {
     const r = await run("curl", ["-s", "-i", `http://127.0.0.1:${server.port}/`])
-    expect(r.stdout.toString()).toMatch(/\r\nlink: <\/style\.css>; rel=preload\r\n/i)
+    expect(r.stdout.toString()).toMatch(/\r\nlink: <\/style\.css>; rel=preload; as=style\r\n/i)
+  })
+
+  it("HTTP-20: a push that cannot be promised becomes a preload link with the app's as and link-params, or the as its suffix implies", async () => {
+    const app = probeApp(() => [
+      { type: "http.response.push", path: "/f.woff2", as: "font", linkParams: ['type="font/woff2"'] },
+      { type: "http.response.push", path: "/app.js?v=2" },
+      { type: "http.response.push", path: "/data", as: "fetch", linkParams: ["crossorigin=use-credentials"] },
+      { type: "http.response.push", path: "/plain" },
+      { type: "http.response.push", path: "/x", as: "not a token" },
+      { type: "http.response.push", path: "/x", linkParams: ["rel=stylesheet"] },
+      { type: "http.response.push", path: "/x", linkParams: ["a;b"] }
+    ])
+    const s = await listen(app)
+    try {
+      const r = await rawHttp(s.port, [`GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`])
+      const links = r.text.split("\r\n").filter((l) => /^link:/i.test(l)).map((l) => l.slice(6))
+      expect(links).toEqual([
+        `</f.woff2>; rel=preload; as=font; type="font/woff2"; crossorigin`,
+        "</app.js?v=2>; rel=preload; as=script",
+        "</data>; rel=preload; as=fetch; crossorigin=use-credentials",
+        "</plain>; rel=preload"
+      ])
+      expect(r.text.slice(r.text.indexOf("\r\n\r\n") + 4)).toBe("ok ok ok ok HTTP-20 HTTP-20 HTTP-20")
+    } finally {
+      await s.close()
+    }
   })
 
   it("HTTP-20: a push after the last body, or of a relative path, fails with the rule", async () => {
