@@ -67,18 +67,22 @@ export class ConnectionView implements ConnectionExtension {
 /** The largest flow-control window (RFC 9113 §6.9.1). */
 const MAX_WINDOW = 2 ** 31 - 1
 
-/** `http.flow_control` over a node:http2 stream and its session (spec.md §7.6). */
+/**
+ * `http.flow_control` over a node:http2 stream and its session (spec.md §7.6).
+ * The stream is a private field: an app reaches the windows, never the
+ * stream (rule CORE-8).
+ */
 class H2FlowControl implements FlowControlExtension {
   readonly version = EXTENSION_VERSION
-  private readonly stream: ServerHttp2Stream
+  readonly #stream: ServerHttp2Stream
 
   constructor(stream: ServerHttp2Stream) {
-    this.stream = stream
+    this.#stream = stream
   }
 
   get windows(): Effect.Effect<FlowWindows> {
     return Effect.sync(() => {
-      const s = this.stream
+      const s = this.#stream
       const session = s.session
       const st = s.destroyed ? undefined : s.state
       const ss = session === undefined || session.destroyed ? undefined : session.state
@@ -98,7 +102,7 @@ class H2FlowControl implements FlowControlExtension {
       if (!Number.isInteger(bytes) || bytes < 0 || bytes > MAX_WINDOW) {
         return Effect.fail(new LocalProtocolError({ rule: "HTTP-24", detail: `window size ${bytes} is not an integer in 0–2^31-1` }))
       }
-      const session = this.stream.session
+      const session = this.#stream.session
       if (session === undefined || session.destroyed || session.closed) {
         return Effect.fail(new LocalProtocolError({ rule: "HTTP-24", detail: "the connection is closed" }))
       }
