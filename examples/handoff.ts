@@ -59,7 +59,8 @@ export default Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, se
   if (head.length < PNG.length || !PNG.every((b, i) => head[i] === b)) {
     return yield* reject(send, 415, "expected a PNG (89 50 4E 47 0D 0A 1A 0A)")
   }
-  // The classic hasher's input begins at byte HEAD_BYTES: hand it what we read past that.
-  const unread = head.subarray(Math.min(HEAD_BYTES, head.length))
-  return yield* handOff(hashing, scope, receive, send, { body: unread, moreBody })
+  // The classic hasher's input begins at byte HEAD_BYTES: hand it what we read past that,
+  // and say how much we used (its CONTENT_LENGTH is the declared length less that).
+  const consumed = Math.min(HEAD_BYTES, head.length)
+  return yield* handOff(hashing, scope, receive, send, { body: head.subarray(consumed), moreBody, consumed })
 })

@@ -95,6 +95,11 @@ export interface Environ {
   readonly PATH_INFO: string
   readonly QUERY_STRING: string
   readonly CONTENT_TYPE?: string
+  /**
+   * The number of bytes `egi.input` yields, in decimal; absent when that is
+   * not known in advance (no declared length; a hand-off not told what the
+   * async app consumed). After a hand-off, what is left (spec.md §10.6).
+   */
   readonly CONTENT_LENGTH?: string
   readonly SERVER_NAME: string
   readonly SERVER_PORT: string

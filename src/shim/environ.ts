@@ -42,9 +42,10 @@ const cgiName = (name: string): string => "HTTP_" + name.toUpperCase().replaceAl
  *   `?` and the query if there is one).
  * - Each request header `x-y` becomes `HTTP_X_Y`, repeats joined with `, `
  *   (`cookie` with `; `); `content-type`/`content-length` become
- *   `CONTENT_TYPE`/`CONTENT_LENGTH`. A name with `_` in it is left out: it
- *   would collide with its `-` twin. On HTTP/2 `:authority` gives
- *   `HTTP_HOST` when there is no `host` field.
+ *   `CONTENT_TYPE`/`CONTENT_LENGTH` (after a hand-off, `handOff` has set
+ *   `content-length` to what is left, spec.md §10.6). A name with `_` in
+ *   it is left out: it would collide with its `-` twin. On HTTP/2
+ *   `:authority` gives `HTTP_HOST` when there is no `host` field.
  */
 export const environData = (request: RequestData, multiprocess: boolean): EnvironData => {
   const [method, scheme, httpVersion, authority, path, rawPath, queryString, root, headers, clientHost, clientPort, serverHost, serverPort, connectionId, streamId] = request

@@ -83,3 +83,20 @@ export class ClassicTimeoutError extends Data.TaggedError("ClassicTimeoutError")
     return `classic app ran for ${this.timeoutMs} ms without progress; its worker was replaced`
   }
 }
+
+/**
+ * `handOff` was told it consumed a number of body bytes that is not a
+ * non-negative integer, or more than the request declared in its
+ * content-length (spec.md §10.6, rule CLASSIC-13). The hand-off fails before
+ * the classic app runs (the runner answers 500).
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class HandOffError extends Data.TaggedError("HandOffError")<{
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `handOff: ${this.detail}`
+  }
+}

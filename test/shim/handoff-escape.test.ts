@@ -8,8 +8,9 @@ import type * as http2 from "node:http2"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import handoff, { HEAD_BYTES } from "../../examples/handoff.ts"
 import type { App } from "../../src/protocol/app.ts"
-import { fromClassic } from "../../src/shim/shim.ts"
+import { fromClassic, handOff } from "../../src/shim/shim.ts"
 import { UPGRADE_HEADER } from "../../src/shim/upgrade.ts"
+import { bodyOf, rawHttp, statusOf } from "../support/clients.ts"
 import { closeSession, connect, request } from "../support/h2client.ts"
 import { listen, type TestServer } from "../support/server.ts"
 import { pseudoRandomBytes } from "../support/bytes.ts"
@@ -60,6 +61,115 @@ describe("hand-off (examples/handoff.ts)", () => {
   it("CLASSIC-10: a body without the PNG signature gets 415 from the async half", async () => {
     const r = await request(session, { ":method": "POST", ":path": "/" }, [Buffer.alloc(100_000, 1)])
     expect(r.status).toBe(415)
+  })
+})
+
+describe("CONTENT_LENGTH after a hand-off", () => {
+  const FIXTURE = new URL("./fixtures/classic-app.ts", import.meta.url).href
+  const classic = fromClassic({ module: FIXTURE, export: "app" }, { workers: 1, logger: { error: () => {}, info: () => {} } })
+  /**
+   * POST /length?k=n: reads events until n bytes are in (or the body ends),
+   * uses the first n and hands the rest to the classic /length route, telling
+   * it how many it consumed (`tell=0`: not told; `lie=m`: says m; `none`: no
+   * `unread` at all, nothing read).
+   */
+  const splitter: App = (scope, receive, send) =>
+    Effect.gen(function*() {
+      if (scope.type !== "http") return
+      const q = new URLSearchParams(scope.queryString)
+      if (q.has("none")) return yield* handOff(classic, scope, receive, send)
+      const k = Number(q.get("k") ?? 0)
+      const parts: Array<Uint8Array> = []
+      let have = 0
+      let moreBody = true
+      while (have < k && moreBody) {
+        const event = yield* receive
+        if (event.type !== "http.request") return
+        parts.push(event.body)
+        have += event.body.length
+        moreBody = event.moreBody
+      }
+      const head = Buffer.concat(parts)
+      const used = Math.min(k, head.length)
+      const body = head.subarray(used)
+      const consumed = q.has("lie") ? Number(q.get("lie")) : used
+      return yield* handOff(classic, scope, receive, send, q.get("tell") === "0" ? { body, moreBody } : { body, moreBody, consumed })
+    })
+  let server: TestServer
+  let session: http2.ClientHttp2Session
+  beforeAll(async () => {
+    server = await listen(splitter)
+    session = await connect(server.url)
+  })
+  afterAll(async () => {
+    await closeSession(session)
+    await server.close()
+    await classic.pool.close()
+  })
+  const post = async (path: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}) => {
+    const r = await request(session, { ":method": "POST", ":path": path, ...headers }, [body])
+    return { status: r.status, json: r.status === 200 ? JSON.parse(r.body.toString()) : undefined }
+  }
+
+  it("CLASSIC-13: a declared length of 22, 3 bytes consumed by the async app: CONTENT_LENGTH is 19, input yields 19", async () => {
+    const r = await post("/length?k=3", Buffer.from("0123456789abcdefghijkl"), { "content-length": "22" })
+    expect(r).toEqual({ status: 200, json: { contentLength: "19", bytes: 19 } })
+  })
+
+  it("CLASSIC-13: CONTENT_LENGTH is what input yields, for any size, chunking and split point (HTTP/2 with content-length)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 150_000 }),
+        fc.integer({ min: 0, max: 160_000 }),
+        fc.array(fc.integer({ min: 1, max: 70_000 }), { maxLength: 5 }),
+        async (size, k, cuts) => {
+          const body = pseudoRandomBytes(size, size)
+          const chunks: Array<Buffer> = []
+          let from = 0
+          for (const c of cuts) {
+            if (from >= size) break
+            chunks.push(body.subarray(from, Math.min(size, from + c)))
+            from += c
+          }
+          if (from < size || chunks.length === 0) chunks.push(body.subarray(from))
+          const r = await request(session, { ":method": "POST", ":path": `/length?k=${k}`, "content-length": String(size) }, chunks)
+          const left = Math.max(0, size - k)
+          expect(r.status).toBe(200)
+          expect(JSON.parse(r.body.toString())).toEqual({ contentLength: String(left), bytes: left })
+        }
+      ),
+      { numRuns: 20 }
+    )
+  })
+
+  it("CLASSIC-13: no declared length (HTTP/2 without content-length): CONTENT_LENGTH stays absent", async () => {
+    const r = await post("/length?k=3", Buffer.from("0123456789abcdefghijkl"))
+    expect(r).toEqual({ status: 200, json: { contentLength: null, bytes: 19 } })
+  })
+
+  it("CLASSIC-13: over HTTP/1.1, content-length gives the remainder and chunked leaves it absent", async () => {
+    const fixed = await rawHttp(server.port, [
+      "POST /length?k=3 HTTP/1.1\r\nhost: x\r\ncontent-length: 22\r\nconnection: close\r\n\r\n0123456789abcdefghijkl"
+    ])
+    expect(statusOf(fixed.text)).toBe(200)
+    expect(JSON.parse(bodyOf(fixed.text))).toEqual({ contentLength: "19", bytes: 19 })
+    const chunked = await rawHttp(server.port, [
+      "POST /length?k=3 HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n16\r\n0123456789abcdefghijkl\r\n0\r\n\r\n"
+    ])
+    expect(statusOf(chunked.text)).toBe(200)
+    expect(JSON.parse(bodyOf(chunked.text))).toEqual({ contentLength: null, bytes: 19 })
+  })
+
+  it("CLASSIC-13: a hand-off before any receive keeps the declared length; one not told what was consumed drops it", async () => {
+    const body = Buffer.from("0123456789abcdefghijkl")
+    expect(await post("/length?none", body, { "content-length": "22" })).toEqual({ status: 200, json: { contentLength: "22", bytes: 22 } })
+    expect(await post("/length?k=3&tell=0", body, { "content-length": "22" })).toEqual({ status: 200, json: { contentLength: null, bytes: 19 } })
+  })
+
+  it("CLASSIC-13: consumed past the declared length fails the hand-off (HandOffError, 500) before the classic app runs", async () => {
+    const r = await post("/length?k=3&lie=23", Buffer.from("0123456789abcdefghijkl"), { "content-length": "22" })
+    expect(r.status).toBe(500)
+    expect(server.lines.error.some((l) => l.includes("HandOffError"))).toBe(true)
   })
 })
 
