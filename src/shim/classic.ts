@@ -65,8 +65,10 @@ export type ClassicBody = Iterable<Uint8Array | string> & { close?: () => void }
  * `egi.upgrade(app, startResponse)`: the escape to the async API for this
  * request (spec.md §10.6). Calls `startResponse` with a tagged status and
  * header list and returns a tagged body; if the app returns all three to
- * the shim unaltered, the shim runs the EGI app exported at `app` on the
- * stream instead. Anything else is sent as an ordinary response.
+ * the shim unaltered (a copy of the body, with the same bytes, counts as
+ * the body), the shim runs the EGI app exported at `app` on the stream
+ * instead. Anything else is sent as an ordinary response, without the tag's
+ * `egi-upgrade` field, and logged.
  *
  * @since 0.3.0
  * @category classic

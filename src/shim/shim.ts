@@ -44,6 +44,7 @@ class ClassicRequest implements PoolJob {
   readonly request: RequestData
   private link: WorkerLink | undefined = undefined
   private readonly receive: Receive
+  private readonly log: (line: string) => void
 
   // mail from the worker (response output and the end), in order
   private readonly mail: Array<Mail> = []
@@ -65,11 +66,12 @@ class ClassicRequest implements PoolJob {
   /** The body ended (last `http.request` seen) or the client went away. */
   ended = false
 
-  constructor(seq: number, app: ModuleRef, request: RequestData, receive: Receive) {
+  constructor(seq: number, app: ModuleRef, request: RequestData, receive: Receive, log: (line: string) => void) {
     this.seq = seq
     this.app = app
     this.request = request
     this.receive = receive
+    this.log = log
   }
 
   assigned(link: WorkerLink): void {
@@ -90,6 +92,8 @@ class ClassicRequest implements PoolJob {
         return
       case "credit":
         return this.credit(m.bytes)
+      case "note":
+        return this.log(m.line)
       case "fail":
       case "escape":
         this.stopped = true
@@ -302,12 +306,14 @@ const relay = (request: ClassicRequest, scope: HttpScope, send: Send): Effect.Ef
  * @category classic
  */
 export const fromClassic = (ref: ModuleRef, options: Partial<PoolOptions> = {}): ClassicHost => {
-  const pool = new WorkerPool({ ...poolDefaults, logger: options.logger ?? consoleLogger(), ...options })
+  const logger = options.logger ?? consoleLogger()
+  const pool = new WorkerPool({ ...poolDefaults, ...options, logger })
+  const log = (line: string): void => logger.error(line)
   const app = (scope: EgiScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
     if (scope.type === "lifespan") return lifespan(pool, ref, receive, send)
     if (scope.type !== "http") return unsupportedScope(scope)
     return Effect.suspend(() => {
-      const request = new ClassicRequest(pool.seq(), ref, requestData(scope), receive)
+      const request = new ClassicRequest(pool.seq(), ref, requestData(scope), receive, log)
       pool.submit(request)
       return relay(request, scope, send).pipe(Effect.onExit(() => Effect.sync(() => request.detach())))
     })

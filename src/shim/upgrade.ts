@@ -9,7 +9,7 @@ import type { UpgradeToken } from "./respond.ts"
 /** The status of a tagged response: what a client sees if a middleware altered it. */
 export const UPGRADE_STATUS = "501 Not Implemented"
 
-/** The header that carries the tag. */
+/** The header that carries the tag; the shim never sends it (spec.md §10.6, rule CLASSIC-14). */
 export const UPGRADE_HEADER = "egi-upgrade"
 
 const fallback = new TextEncoder().encode(
@@ -20,15 +20,17 @@ const fallback = new TextEncoder().encode(
  * Makes `egi.upgrade` for one request: each call registers a token in
  * `tokens` (a middleware may run several sub-requests) and calls
  * `startResponse` with its status and headers. The body is an iterable that
- * yields the fallback text if anyone iterates it.
+ * yields the fallback text if anyone iterates it (a middleware that copies
+ * it passes the copy on: the shim still recognises it by its bytes).
  */
 export const makeUpgrade = (tokens: Array<UpgradeToken>): Upgrade => (app, startResponse) => {
   if (typeof app?.module !== "string" || typeof app.export !== "string") {
     throw new TypeError("egi.upgrade takes { module, export } naming an EGI app")
   }
-  const headers = [["content-type", "text/plain; charset=utf-8"], [UPGRADE_HEADER, randomUUID()]] as const
+  const marker = randomUUID()
+  const headers = [["content-type", "text/plain; charset=utf-8"], [UPGRADE_HEADER, marker]] as const
   const body = { *[Symbol.iterator]() { yield fallback } }
-  tokens.push({ app: { module: app.module, export: app.export }, status: UPGRADE_STATUS, headers, body })
+  tokens.push({ app: { module: app.module, export: app.export }, status: UPGRADE_STATUS, headers, marker, body, bytes: fallback })
   startResponse(UPGRADE_STATUS, headers)
   return body
 }

@@ -128,6 +128,8 @@ export type FromWorker =
     readonly taken: number
     readonly unread: Uint8Array
   }
+  /** One line for the pool's logger about request `seq` (an upgrade response that went out altered, §10.6). */
+  | { readonly t: "note"; readonly seq: number; readonly line: string }
   /** Answer to `load`. */
   | { readonly t: "loaded"; readonly error?: string }
 

@@ -80,6 +80,9 @@ const sinkFor = (seq: number): ResponseSink => ({
     post([seq, end, bytes, head?.status, head?.headers], transfer)
     unacked.push(size)
     unackedBytes += size
+  },
+  note(line: string) {
+    post({ t: "note", seq, line })
   }
 })
 

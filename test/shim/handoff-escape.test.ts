@@ -176,10 +176,15 @@ describe("CONTENT_LENGTH after a hand-off", () => {
 describe("upgrade escape", () => {
   const FIXTURE = new URL("./fixtures/classic-app.ts", import.meta.url).href
   const quiet = { error: () => {}, info: () => {} }
+  const logged: Array<string> = []
+  const logger = { error: (line: string) => void logged.push(line), info: () => {} }
   const hosts = {
     "/pass": fromClassic({ module: FIXTURE, export: "viaPassThrough" }, { workers: 1, logger: quiet }),
-    "/alter": fromClassic({ module: FIXTURE, export: "viaAddsHeader" }, { workers: 1, logger: quiet }),
-    "/replace": fromClassic({ module: FIXTURE, export: "viaReplacesBody" }, { workers: 1, logger: quiet })
+    "/alter": fromClassic({ module: FIXTURE, export: "viaAddsHeader" }, { workers: 1, logger }),
+    "/replace": fromClassic({ module: FIXTURE, export: "viaReplacesBody" }, { workers: 1, logger }),
+    "/copy": fromClassic({ module: FIXTURE, export: "viaCopiesBody" }, { workers: 1, logger }),
+    "/reyield": fromClassic({ module: FIXTURE, export: "viaReYields" }, { workers: 1, logger }),
+    "/cache": fromClassic({ module: FIXTURE, export: "viaCaches" }, { workers: 1, logger })
   }
   // /<which>/escape?skip=n → the host for <which>, with PATH_INFO /escape.
   const router: App = (scope, receive, send) => {
@@ -212,19 +217,57 @@ describe("upgrade escape", () => {
     expect(r.body.equals(body.subarray(10))).toBe(true)
   })
 
-  it("CLASSIC-11: a middleware that adds a header alters the response: it goes out as is (501), the async app never runs", async () => {
+  it("CLASSIC-11: a middleware that copies the body unchanged ([...app(environ, startResponse)]) leaves it unaltered: the async app runs", async () => {
+    const body = pseudoRandomBytes(100_000, 7)
+    const r = await request(session, { ":method": "POST", ":path": "/copy/escape?skip=3" }, [body])
+    expect(r.status).toBe(200)
+    expect(r.headers["x-escaped"]).toBe("1")
+    expect(r.headers[UPGRADE_HEADER]).toBeUndefined()
+    expect(r.body.equals(body.subarray(3))).toBe(true)
+  })
+
+  it("CLASSIC-11: a middleware that re-yields the body's chunks from a generator of its own leaves it unaltered: the async app runs", async () => {
+    const r = await request(session, { ":method": "POST", ":path": "/reyield/escape" }, [Buffer.from("abc")])
+    expect(r.status).toBe(200)
+    expect(r.headers["x-escaped"]).toBe("1")
+    expect(r.body.toString()).toBe("abc")
+  })
+
+  it("CLASSIC-11, CLASSIC-14: a middleware that adds a header alters the response: it goes out as a 501 without the egi-upgrade field, one line logged", async () => {
+    logged.length = 0
     const r = await request(session, { ":method": "POST", ":path": "/alter/escape" }, [Buffer.from("abc")])
     expect(r.status).toBe(501)
     expect(r.headers["x-added"]).toBe("1")
     expect(r.headers["x-escaped"]).toBeUndefined()
-    expect(r.headers[UPGRADE_HEADER]).toMatch(/^[0-9a-f-]{36}$/)
+    expect(r.headers[UPGRADE_HEADER]).toBeUndefined()
+    expect(r.rawHeaders.some((h) => h.toLowerCase() === UPGRADE_HEADER)).toBe(false)
     expect(r.body.toString()).toContain("a middleware altered the upgrade response")
+    expect(logged).toHaveLength(1)
+    expect(logged[0]).toMatch(/egi\.upgrade.*POST \/alter\/escape.*header list/)
   })
 
-  it("CLASSIC-11: a middleware that replaces the body: the middleware's response is sent, the async app never runs", async () => {
+  it("CLASSIC-11, CLASSIC-14: a middleware that replaces the body: its response is sent without the egi-upgrade field, the async app never runs", async () => {
+    logged.length = 0
     const r = await request(session, { ":method": "GET", ":path": "/replace/escape" })
     expect(r.status).toBe(501)
     expect(r.headers["x-escaped"]).toBeUndefined()
+    expect(r.headers[UPGRADE_HEADER]).toBeUndefined()
+    expect(r.body.toString()).toMatch(/^<p>This resource needs the EGI async API/)
+    expect(logged).toHaveLength(1)
+    expect(logged[0]).toMatch(/egi\.upgrade.*GET \/replace\/escape.*body/)
+  })
+
+  it("CLASSIC-14: a tagged response replayed by a caching middleware to a later request goes out without its egi-upgrade field", async () => {
+    logged.length = 0
+    const first = await request(session, { ":method": "POST", ":path": "/cache/escape" }, [Buffer.from("first")])
+    expect(first.status).toBe(200)
+    expect(first.body.toString()).toBe("first")
+    const replay = await request(session, { ":method": "POST", ":path": "/cache/escape" }, [Buffer.from("second")])
+    expect(replay.status).toBe(501)
+    expect(replay.headers["x-escaped"]).toBeUndefined()
+    expect(replay.headers[UPGRADE_HEADER]).toBeUndefined()
+    expect(logged).toHaveLength(1)
+    expect(logged[0]).toMatch(/egi\.upgrade.*POST \/cache\/escape.*not made by this request/)
   })
 })
 
