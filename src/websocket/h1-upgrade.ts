@@ -14,7 +14,7 @@ import type { ScopeDefaults } from "../runner/http-scope.ts"
 import type { Supervisor } from "../runner/supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
-import { negotiateExtensions } from "./ws-over-stream.ts"
+import { negotiateExtensions, socketLimits } from "./ws-over-stream.ts"
 
 /** The `sec-websocket-extensions` value (if any) parses, so `ws` will complete the handshake. */
 const extensionsParse = (offer: string | undefined): boolean => {
@@ -44,7 +44,7 @@ const head = (status: number, headers: Headers, length: number): string =>
 export const attachH1WebSockets = (server: Server, opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): void => {
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: opts.wsMaxMessageSize,
+    ...socketLimits(opts),
     perMessageDeflate: opts.wsPerMessageDeflate,
     clientTracking: false,
     handleProtocols: (_offered, req) => chosen.get(req) ?? false

@@ -12,7 +12,7 @@ import type { RunnerOptions } from "../runner/options.ts"
 import type { Supervisor } from "../runner/supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
-import { type Negotiated, negotiateExtensions, serverWebSocketOver } from "./ws-over-stream.ts"
+import { type Negotiated, negotiateExtensions, serverWebSocketOver, socketLimits } from "./ws-over-stream.ts"
 
 /** The stream is an extended CONNECT (RFC 8441 §4): it carries `:protocol`. */
 export const isExtendedConnect = (headers: http2.IncomingHttpHeaders): boolean =>
@@ -72,7 +72,7 @@ export const admitExtendedConnect = (
           ...(subprotocol === undefined ? {} : { "sec-websocket-protocol": subprotocol }),
           ...(negotiated.header === undefined ? {} : { "sec-websocket-extensions": negotiated.header })
         })
-        resolve(serverWebSocketOver(stream, { maxPayload: opts.wsMaxMessageSize, protocol: subprotocol, negotiated }))
+        resolve(serverWebSocketOver(stream, { ...socketLimits(opts), protocol: subprotocol, negotiated }))
       }),
     deny: (status, fields) => {
       if (!stream.destroyed && !stream.headersSent) stream.respond({ ...fieldsOf(fields), ":status": status })

@@ -1,18 +1,21 @@
 /**
  * The one place that reaches into `ws` below its public API (pinned at
- * 8.23.0 in package.json; test/websocket/h2.test.ts covers it): a
- * server-side WebSocket over any Duplex — an HTTP/2 stream after an RFC 8441
- * extended CONNECT — with permessage-deflate negotiated from the request's
- * `sec-websocket-extensions` as `ws`'s own server does it.
+ * 8.23.0 in package.json; test/websocket/transports.test.ts runs the same
+ * cases over both transports): a server-side WebSocket over any Duplex — an
+ * HTTP/2 stream after an RFC 8441 extended CONNECT — with permessage-deflate
+ * negotiated from the request's `sec-websocket-extensions` as `ws`'s own
+ * server does it.
  *
  * `ws` builds server-side sockets with `new WebSocket(null, undefined,
- * options)` and `setSocket(duplex, head, options)`, and records the
- * negotiated extensions in `_extensions`; `setSocket` works on a plain
+ * options)` and `setSocket(duplex, head, options)`, both with its server's
+ * options (defaults filled in: `autoPong`, `closeTimeout`, …), and records
+ * the negotiated extensions in `_extensions`; `setSocket` works on a plain
  * Duplex (it only calls `setNoDelay`/`setTimeout` when present).
  */
 import { createRequire } from "node:module"
 import type { Duplex } from "node:stream"
-import WebSocket from "ws"
+import WebSocket, { WebSocketServer } from "ws"
+import type { RunnerOptions } from "../runner/options.ts"
 
 /** `ws`'s permessage-deflate and extension-header parser, exported on its default export. */
 interface WsInternals {
@@ -37,6 +40,31 @@ interface ServerSocket {
 // hangs `PerMessageDeflate` and `extension` on it.
 const internals = createRequire(import.meta.url)("ws") as WsInternals
 
+/** What both transports hand `ws` from the runner's options. */
+export interface SocketLimits {
+  /** Largest message, bytes (rule WS-11). */
+  readonly maxPayload: number
+  /** ms the server's close frame waits for the peer's before the connection is dropped (rule WS-16); `ws`'s own default (30 s) when absent. */
+  readonly closeTimeout?: number
+}
+
+/** The runner's options as `ws` takes them, for the HTTP/1.1 `WebSocketServer` and the HTTP/2 sockets alike. */
+export const socketLimits = (opts: Pick<RunnerOptions, "wsMaxMessageSize" | "wsPingTimeout">): SocketLimits => ({
+  maxPayload: opts.wsMaxMessageSize,
+  closeTimeout: opts.wsPingTimeout
+})
+
+/**
+ * The options `ws`'s own server gives each socket it builds, its defaults
+ * filled in by `WebSocketServer` itself, so an HTTP/2 socket gets exactly
+ * what an HTTP/1.1 one gets (without `closeTimeout` the close timer fires at
+ * once; without `autoPong` pings go unanswered).
+ */
+const serverOptions = ({ closeTimeout, maxPayload }: SocketLimits): Record<string, unknown> => {
+  const server = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload, ...(closeTimeout === undefined ? {} : { closeTimeout }) })
+  return (server as unknown as { readonly options: Record<string, unknown> }).options
+}
+
 /** The outcome of negotiating extensions: the response field value (if any) and what the socket needs. */
 export interface Negotiated {
   readonly header: string | undefined
@@ -60,16 +88,17 @@ export const negotiateExtensions = (offer: string | undefined, enabled: boolean,
 /** A server-side WebSocket speaking over `stream` (whose handshake is already answered). */
 export const serverWebSocketOver = (
   stream: Duplex,
-  options: { readonly maxPayload: number; readonly protocol: string | undefined; readonly negotiated: Negotiated }
+  options: SocketLimits & { readonly protocol: string | undefined; readonly negotiated: Negotiated }
 ): WebSocket => {
+  const server = serverOptions(options)
   const ws = new (WebSocket as unknown as new(address: null, protocols: undefined, options: Record<string, unknown>) => WebSocket)(
     null,
     undefined,
-    { maxPayload: options.maxPayload }
+    server
   )
   const internal = ws as unknown as ServerSocket
   if (options.protocol !== undefined) internal._protocol = options.protocol
   internal._extensions = options.negotiated.extensions
-  internal.setSocket(stream, Buffer.alloc(0), { maxPayload: options.maxPayload, allowSynchronousEvents: true })
+  internal.setSocket(stream, Buffer.alloc(0), server)
   return ws
 }
