@@ -1,10 +1,12 @@
 /**
  * WebSockets over HTTP/1.1 (spec.md §11) with the `ws` client: the
- * handshake answers (accept, denial, refusal), messages both ways, close
- * codes both ways, limits, backpressure and shutdown.
+ * handshake answers (denial, refusal, malformed), the send-side rules, close
+ * codes the HTTP/2 client cannot produce (none, a dropped connection,
+ * invalid UTF-8), fragments and backpressure. What both transports share
+ * (messages, close handshake, pings, limits, shutdown) is in
+ * transports.test.ts.
  */
 import { Effect } from "effect"
-import fc from "fast-check"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -83,13 +85,6 @@ const app: App = (scope, receive, send) => {
         }
         return
       }
-      case "/hold": {
-        yield* send({ type: "websocket.accept" })
-        let event: InboundEvent = yield* receive
-        while (event.type !== "websocket.disconnect") event = yield* receive
-        seen.push(`hold:${event.code}`)
-        return
-      }
     }
   })
 }
@@ -127,13 +122,6 @@ const refused = (path: string): Promise<{ status: number; headers: Record<string
   })
 
 describe("handshake (spec.md §11.3)", () => {
-  it("WS-1: accept with the client's first subprotocol and permessage-deflate", async () => {
-    const ws = await open("/echo", ["chat.v2", "chat.v1"])
-    expect(ws.protocol).toBe("chat.v2")
-    expect(ws.extensions).toContain("permessage-deflate")
-    ws.close()
-  })
-
   it("WS-3: a denial response reaches the client as an ordinary HTTP response", async () => {
     const r = await refused("/deny")
     expect(r).toMatchObject({ status: 401, body: "no entry" })
@@ -199,49 +187,7 @@ describe("send-side rules (spec.md §11.4, table 4)", () => {
   })
 })
 
-describe("messages (spec.md §11.2)", () => {
-  it("WS-4: any sequence of text and binary messages (0 B to 1 MiB) comes back intact and in order", async () => {
-    const message = fc.oneof(
-      fc.record({ binary: fc.constant(true), size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 1024 * 1024 })) }),
-      fc.record({ binary: fc.constant(false), size: fc.integer({ min: 0, max: 70_000 }) })
-    )
-    await fc.assert(
-      fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 8 }), fc.integer(), async (messages, seed) => {
-        const ws = await open("/echo")
-        const sent = messages.map((m, i) =>
-          m.binary ? Buffer.alloc(m.size, (seed + i) & 0xff) : "é".repeat(Math.floor(m.size / 2)) + String(i)
-        )
-        const received: Array<Buffer | string> = []
-        const all = new Promise<void>((resolve) =>
-          ws.on("message", (data: Buffer, isBinary: boolean) => {
-            received.push(isBinary ? Buffer.from(data) : data.toString())
-            if (received.length === sent.length) resolve()
-          })
-        )
-        for (const m of sent) ws.send(m)
-        await all
-        expect(received.length).toBe(sent.length)
-        for (const [i, m] of sent.entries()) {
-          if (typeof m === "string") expect(received[i]).toBe(m)
-          else expect(Buffer.isBuffer(received[i]) && (received[i] as Buffer).equals(m)).toBe(true)
-        }
-        ws.close()
-        await closeOf(ws)
-      }),
-      { numRuns: 12 }
-    )
-  })
-})
-
 describe("closing (spec.md §11.4)", () => {
-  it("WS-5: the client's close code and reason reach the app, stick, and a later send fails with StreamClosedError", async () => {
-    seen.length = 0
-    const ws = await open("/record")
-    ws.close(4001, "bye")
-    await until(() => seen.length === 2, "the app recorded the disconnect")
-    expect(seen).toEqual(["record:websocket.disconnect:4001:bye:websocket.disconnect", "StreamClosedError:"])
-  })
-
   it("WS-5: a close frame without a code gives 1005; a dropped connection 1006", async () => {
     seen.length = 0
     const a = await open("/record")
@@ -253,13 +199,6 @@ describe("closing (spec.md §11.4)", () => {
     b.terminate()
     await until(() => seen.length === 2, "1006 recorded")
     expect(seen[0]).toBe("record:websocket.disconnect:1006::websocket.disconnect")
-  })
-
-  it("WS-11: a message over wsMaxMessageSize closes with 1009", async () => {
-    const ws = await open("/echo")
-    const closed = closeOf(ws)
-    ws.send(Buffer.alloc(2 * 1024 * 1024 + 1))
-    expect((await closed)[0]).toBe(1009)
   })
 
   it("WS-12: a text message that is not UTF-8 closes with 1007", async () => {
@@ -306,47 +245,5 @@ describe("reading (spec.md §11.4)", () => {
     const reply = await new Promise<string>((resolve) => ws.once("message", (d: Buffer) => resolve(d.toString())))
     expect(reply).toBe("got 100")
     ws.close()
-  })
-})
-
-describe("pings (spec.md §11.4)", () => {
-  it("WS-13: the server pings; a client that never answers is dropped and the app gets 1006", async () => {
-    const own = await listen(app, { wsPingInterval: 100, wsPingTimeout: 150 })
-    try {
-      seen.length = 0
-      const base2 = own.url.replace("http://", "ws://")
-      const mute = new WebSocket(base2 + "/hold", { autoPong: false })
-      const muteClosed = closeOf(mute)
-      const polite = new WebSocket(base2 + "/hold")
-      let pings = 0
-      polite.on("ping", () => pings++)
-      expect((await muteClosed)[0]).toBe(1006)
-      await until(() => seen.includes("hold:1006"), "the app saw 1006")
-      await new Promise((r) => setTimeout(r, 300))
-      expect(pings).toBeGreaterThanOrEqual(3)
-      expect(polite.readyState).toBe(WebSocket.OPEN)
-      polite.close()
-    } finally {
-      await own.close()
-    }
-  })
-})
-
-describe("shutdown (spec.md §11.4)", () => {
-  it("WS-14: graceful shutdown closes open WebSockets with 1001 before the drain timeout", async () => {
-    const own = await listen(app, { drainTimeout: 5000 })
-    seen.length = 0
-    const ws = await new Promise<WebSocket>((resolve, reject) => {
-      const c = new WebSocket(own.url.replace("http://", "ws://") + "/hold")
-      c.once("open", () => resolve(c))
-      c.once("error", reject)
-    })
-    const closed = closeOf(ws)
-    const started = Date.now()
-    await own.close()
-    const [code] = await closed
-    expect(code).toBe(1001)
-    expect(Date.now() - started).toBeLessThan(5000)
-    expect(seen).toEqual(["hold:1001"])
   })
 })
