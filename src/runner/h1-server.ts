@@ -28,6 +28,10 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
   })
   attachH1WebSockets(server, opts, supervisor, defaults)
 
+  // The last request of each connection whose body is framed by
+  // Content-Length, while node:http may still be reading that body.
+  const framed = new WeakMap<net.Socket, http.IncomingMessage>()
+
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     const conn = connectionOf(req.socket)
     if (conn === undefined) return void res.destroy()
@@ -51,6 +55,7 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     )
     const contentLength = parseContentLength(req.headers["content-length"])
     const noBody = req.headers["transfer-encoding"] === undefined && contentLength <= 0
+    if (!noBody && contentLength > 0) framed.set(req.socket, req)
     supervisor.admit(new H1Exchange(scope, supervisor.host, req, res, contentLength, noBody))
   })
 
@@ -58,6 +63,7 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
   // for a slow one), then the connection closes.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const code = err.code ?? ""
+    if (code === "HPE_INVALID_EOF_STATE" && socket.writable && endShortBody(socket)) return
     if (code === "ECONNRESET" || code === "HPE_INVALID_EOF_STATE" || !socket.writable) return void socket.destroy()
     // A response still in progress on this connection (pipelining): an error
     // response now would be spliced into it. Let it finish, then close.
@@ -72,5 +78,25 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
       `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${reason.length + 1}\r\nconnection: close\r\n\r\n${reason}\n`
     )
   })
+
+  /**
+   * The client closed its sending side (FIN) in the middle of a request body
+   * framed by Content-Length (node:http reports HPE_INVALID_EOF_STATE). It can
+   * still read (RFC 9112 §8), so the request's body stream ends here, short:
+   * the exchange's Content-Length check then makes it malformed (rule HTTP-7:
+   * the app sees http.disconnect, the client gets 400, one log line). The
+   * connection closes after that response. False when no such body is being
+   * read (a head cut short, a chunked body: the connection is just closed).
+   */
+  const endShortBody = (socket: net.Socket): boolean => {
+    const req = framed.get(socket)
+    if (req === undefined || req.complete || req.readableEnded || req.destroyed) return false
+    framed.delete(socket)
+    // node:http stopped listening for socket errors when it reported this one.
+    socket.on("error", () => {})
+    req.push(null)
+    if (!closeAfterResponse(socket)) socket.end()
+    return true
+  }
   return server
 }

@@ -123,6 +123,12 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
     }
     const toH1 = (socket: net.Socket): void => {
       connectionOf(socket)!.protocol = "h1"
+      // A FIN must not end the socket's own side by itself, as node's own
+      // http.Server has it: node:http decides. After a complete request it
+      // closes the connection (the peer went away, HTTP-15); in the middle of
+      // a Content-Length body the client still gets its 400 (RFC 9112 §8,
+      // HTTP-7; h1-server.ts).
+      socket.allowHalfOpen = true
       h1server.emit("connection", socket)
       // Bytes read while classifying sit in the socket's buffer: flow them to the parser.
       socket.resume()

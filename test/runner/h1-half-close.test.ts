@@ -1,0 +1,123 @@
+/**
+ * HTTP/1.1 request bodies that stop short and are followed by the client
+ * half-closing its side (RFC 9112 §8; spec.md §4.3, rule HTTP-7): the client
+ * can still read, so it gets 400, the app sees `http.disconnect` (never
+ * `moreBody: false`), and the runner logs one line.
+ */
+import { Effect } from "effect"
+import * as net from "node:net"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import type { App } from "../../src/protocol/app.ts"
+import type { InboundEvent } from "../../src/protocol/events.ts"
+import { statusOf, until } from "../support/clients.ts"
+import { listen, type TestServer } from "../support/server.ts"
+
+interface Sent {
+  /** Everything the server sent, latin-1. */
+  readonly text: string
+  /** The server closed the connection (within the deadline). */
+  readonly closed: boolean
+}
+
+/**
+ * Writes `head + body` on a raw TCP connection, half-closes it
+ * (`socket.end()`: FIN, reading still open) after `endAfterMs`, and reads
+ * until the server closes (at most 3 s).
+ */
+const halfClose = (port: number, bytes: string, endAfterMs = 30): Promise<Sent> =>
+  new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1")
+    let text = ""
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve({ text, closed: false })
+    }, 3000)
+    socket.on("data", (d: Buffer) => void (text += d.toString("latin1")))
+    socket.on("error", () => {})
+    socket.on("close", () => {
+      clearTimeout(timer)
+      resolve({ text, closed: true })
+    })
+    socket.on("connect", () => {
+      socket.write(bytes)
+      setTimeout(() => socket.end(), endAfterMs)
+    })
+  })
+
+const events: Array<Array<string>> = []
+
+/** Reads the body (at once, or after `?wait=ms`), then answers 200 with the byte count. */
+const app: App = (scope, receive, send) =>
+  Effect.gen(function*() {
+    if (scope.type !== "http") return yield* Effect.fail(new Error("http only"))
+    const seen: Array<string> = []
+    events.push(seen)
+    const wait = Number(new URLSearchParams(scope.queryString).get("wait") ?? 0)
+    if (wait > 0) yield* Effect.sleep(wait)
+    let bytes = 0
+    for (;;) {
+      const event: InboundEvent = yield* receive
+      if (event.type === "http.request") {
+        bytes += event.body.length
+        seen.push(`request ${event.body.length} ${event.moreBody}`)
+        if (!event.moreBody) break
+      } else {
+        seen.push(event.type)
+        return
+      }
+    }
+    yield* send({ type: "http.response.start", status: 200 })
+    yield* send({ type: "http.response.body", body: new TextEncoder().encode(`${bytes}`) })
+  })
+
+describe("HTTP-7: a short HTTP/1.1 body, then the client half-closes", () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await listen(app)
+  })
+  afterAll(() => server.close())
+  afterEach(() => {
+    events.length = 0
+    server.lines.error.length = 0
+    server.lines.access.length = 0
+  })
+
+  it("HTTP-7: content-length 10, 4 bytes, FIN while the app waits in receive → 400, disconnect, one log line", async () => {
+    const res = await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd")
+    expect(res.closed).toBe(true)
+    expect(statusOf(res.text)).toBe(400)
+    expect(res.text).toMatch(/\r\nconnection: close\r\n/i)
+    await until(() => server.lines.access.length === 1, "the access-log line")
+    expect(events).toEqual([["request 4 true", "http.disconnect"]])
+    expect(server.lines.error).toHaveLength(1)
+    expect(server.lines.error[0]).toMatch(/POST \/upload HTTP\/1\.1: ContentLengthMismatch: body of 4 bytes, content-length 10/)
+    expect(server.lines.access[0]).toMatch(/"POST \/upload HTTP\/1\.1" 400 .* end=malformed$/)
+  })
+
+  it("HTTP-7: the FIN arrives before the app reads anything → 400 once it reads", async () => {
+    const res = await halfClose(server.port, "POST /upload?wait=150 HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd", 10)
+    expect(res.closed).toBe(true)
+    expect(statusOf(res.text)).toBe(400)
+    expect(events).toEqual([["request 4 true", "http.disconnect"]])
+    expect(server.lines.error).toHaveLength(1)
+  })
+
+  it("HTTP-7: no body byte at all before the FIN → 400", async () => {
+    const res = await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n")
+    expect(statusOf(res.text)).toBe(400)
+    expect(events).toEqual([["http.disconnect"]])
+  })
+
+  it("HTTP-7 HTTP-14: a complete body then a FIN is answered normally", async () => {
+    const res = await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nabcd")
+    expect(statusOf(res.text)).toBe(200)
+    expect(res.text.endsWith("\r\n\r\n4")).toBe(true)
+    expect(server.lines.error).toEqual([])
+  })
+
+  it("HTTP-14: a chunked body cut short by a FIN never completes for the app", async () => {
+    await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n")
+    await until(() => events.length === 1 && events[0]!.at(-1) === "http.disconnect", "the app's disconnect")
+    expect(events[0]).not.toContain("request 0 false")
+  })
+})
