@@ -77,10 +77,15 @@ export const HttpRequestTrailers = Schema.Struct({
 })
 
 /**
- * Disconnect — `receive` event (spec.md §4.4). The stream ended before or
- * after the response completed: the client went away, reset the stream
- * (`errorCode` = the RFC 9113 §7 code of its RST_STREAM), or sent a malformed
- * request. Once returned, every later `receive` returns it again (rule HTTP-8).
+ * Disconnect — `receive` event (spec.md §4.4). The stream is over for the
+ * app; `end` says why: `complete` (request and response done), `reset` (the
+ * peer's RST_STREAM), `goaway` (the peer's GOAWAY with an error), `connection`
+ * (the connection closed or failed under it), `malformed`, `too-large`,
+ * `timeout` (the runner refused the request body: 400, 413, 408),
+ * `shutdown`, `app-reset` (the app's own reset), `file-error` (a file body
+ * failed mid-send). `errorCode` is the RFC 9113 §7 code the peer sent, only
+ * for `reset` and `goaway` (rule HTTP-30). Once returned, every later
+ * `receive` returns it again (rule HTTP-8).
  *
  * @since 0.1.0
  * @category schemas
@@ -88,6 +93,9 @@ export const HttpRequestTrailers = Schema.Struct({
 export const HttpDisconnect = Schema.Struct({
   type: Schema.Literal("http.disconnect"),
   ...correlated,
+  end: Schema.optionalKey(
+    Schema.Literals(["complete", "reset", "goaway", "connection", "malformed", "too-large", "timeout", "shutdown", "app-reset", "file-error"])
+  ),
   errorCode: Schema.optionalKey(Schema.Number)
 })
 

@@ -17,6 +17,8 @@ export interface ConnectionInfo {
   requests: number
   /** Decided by the listener: `pending` while the first bytes are read. */
   protocol: "pending" | "h2" | "h1"
+  /** HTTP/2: the RFC 9113 §7 code of the last GOAWAY the peer sent, if any. */
+  peerGoawayCode: number | undefined
 }
 
 type Tagged = { [kConnection]?: ConnectionInfo }
@@ -31,7 +33,8 @@ export const connectionTagger = () => {
       server: socket.localAddress === undefined ? null : [socket.localAddress, socket.localPort ?? 0],
       scheme,
       requests: 0,
-      protocol: "pending"
+      protocol: "pending",
+      peerGoawayCode: undefined
     }
     ;(socket as Tagged)[kConnection] = info
     return info

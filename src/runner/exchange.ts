@@ -45,6 +45,21 @@ export const ErrorCode = {
 /** Why a stream ended early, for the access log and the disconnect event. */
 export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown" | "app-reset" | "file-error"
 
+/**
+ * How the peer's side ended a stream (spec.md §4.4): its RST_STREAM or
+ * GOAWAY, with the RFC 9113 §7 code it sent, or the connection closed or
+ * failed under the stream (no code: any code there would be the server's).
+ */
+export type PeerEnd =
+  | { readonly end: "reset" | "goaway"; readonly errorCode: number }
+  | { readonly end: "connection" }
+
+/** A connection that closed or failed under the stream. */
+export const CONNECTION_LOST: PeerEnd = { end: "connection" }
+
+/** A stream closed under an incomplete response with no code of its own: the peer's RST_STREAM NO_ERROR. */
+const RESET_NO_ERROR: PeerEnd = { end: "reset", errorCode: ErrorCode.NO_ERROR }
+
 /** The largest RFC 9113 §7 error code (32 bits). */
 const MAX_ERROR_CODE = 0xffff_ffff
 
@@ -255,8 +270,13 @@ export abstract class Exchange {
   protected abstract wireGoaway(): void
   /** The request's trailer fields once its body ended (empty when none). */
   protected abstract requestTrailers(): Headers
-  /** The peer's RST_STREAM code once the stream closed, if any. */
-  protected abstract peerErrorCode(): number | undefined
+  /**
+   * How the peer's side ended the stream once it closed, if it did: its
+   * RST_STREAM or its GOAWAY (with their codes), or the connection closing
+   * or failing under it (spec.md §4.4). `undefined` while the stream is open
+   * and when the runner ended it.
+   */
+  protected abstract peerEnd(): PeerEnd | undefined
   /** Puts a head that is still buffered on the wire (HTTP/1.1 holds it for the first body bytes). */
   protected wireFlush(): void {}
   /** The emitter of `drain` and `close` for the response side. */
@@ -322,7 +342,7 @@ export abstract class Exchange {
       case "disconnected":
         return this.disconnectEvent
       case "trailers": {
-        if (this.response === "reset") return this.disconnect(undefined, undefined)
+        if (this.response === "reset") return this.disconnect(undefined)
         this.request = "complete"
         const event: HttpRequestTrailers = {
           type: "http.request.trailers",
@@ -333,14 +353,14 @@ export abstract class Exchange {
         return event
       }
       case "complete":
-        if (this.response === "reset") return this.disconnect(undefined, undefined)
+        if (this.response === "reset") return this.disconnect(undefined)
         // node:http2 may emit a stream's 'close' before its 'finish': a
         // closed wire ends the exchange as much as a finished response.
-        if (this.wireGone()) return this.disconnect(this.peerErrorCode(), "peer")
-        return this.wireClosed() || this.wireFinished() ? this.disconnect(undefined, undefined) : undefined
+        if (this.wireGone()) return this.disconnect("peer")
+        return this.wireClosed() || this.wireFinished() ? this.disconnect(undefined) : undefined
       case "receiving": {
         // The app reset its own stream: nothing more will arrive.
-        if (this.response === "reset") return this.disconnect(undefined, undefined)
+        if (this.response === "reset") return this.disconnect(undefined)
         if (this.noBody) {
           this.request = "complete"
           return this.event(EMPTY, false)
@@ -368,9 +388,10 @@ export abstract class Exchange {
         if (this.eof || this.readable.readableEnded) {
           // 'end' can precede the close of a reset stream: only a stream that
           // is not reset and whose length matches has a complete body.
-          const code = this.peerErrorCode()
-          if (code !== undefined) return this.disconnect(code, "peer")
+          if (this.peerEnd() !== undefined) return this.disconnect("peer")
           if (this.contentLength >= 0 && this.bytesIn !== this.contentLength) {
+            // A body cut short by a connection that is gone is a lost connection, not a malformed request.
+            if (this.wireGone()) return this.disconnect("peer")
             return this.malformed("ContentLengthMismatch", `body of ${this.bytesIn} bytes, content-length ${this.contentLength}`)
           }
           if (this.requestTrailers().length > 0) {
@@ -380,7 +401,7 @@ export abstract class Exchange {
           this.request = "complete"
           return this.event(EMPTY, false)
         }
-        if (this.wireGone()) return this.disconnect(this.peerErrorCode(), "peer")
+        if (this.wireGone()) return this.disconnect("peer")
         return undefined
       }
     }
@@ -394,21 +415,31 @@ export abstract class Exchange {
   }
 
   private remote(error: RemoteProtocolError, why: EndReason): HttpDisconnect {
-    const event = this.disconnect(undefined, why)
+    const event = this.disconnect(why)
     this.host.onRemoteError(this, error)
     return event
   }
 
   /**
    * Moves to `disconnected` (sticky, rule HTTP-8) and returns the event;
-   * `why` names an early end (none when the exchange simply finished).
+   * `why` names an early end (none when the exchange simply finished). The
+   * event's `end` and `errorCode` follow spec.md §4.4 (HTTP-30): a code only
+   * when the peer sent one.
    */
-  private disconnect(errorCode: number | undefined, why: EndReason | undefined): HttpDisconnect {
+  private disconnect(why: EndReason | undefined): HttpDisconnect {
     if (this.disconnectEvent !== undefined) return this.disconnectEvent
     this.request = "disconnected"
     if (why !== undefined) this.endReason ??= why
-    const base = { type: "http.disconnect", connectionId: this.scope.connectionId, streamId: this.scope.streamId } as const
-    this.disconnectEvent = errorCode === undefined ? base : { ...base, errorCode }
+    const reason = this.endReason
+    const { connectionId, streamId } = this.scope
+    if (reason === "peer") {
+      const peer = this.peerEnd() ?? RESET_NO_ERROR
+      this.disconnectEvent = peer.end === "connection"
+        ? { type: "http.disconnect", connectionId, streamId, end: "connection" }
+        : { type: "http.disconnect", connectionId, streamId, end: peer.end, errorCode: peer.errorCode }
+    } else {
+      this.disconnectEvent = { type: "http.disconnect", connectionId, streamId, end: reason ?? "complete" }
+    }
     return this.disconnectEvent
   }
 
@@ -462,10 +493,10 @@ export abstract class Exchange {
   // -------------------------------------------------------------------------
 
   private closedError(): StreamClosedError {
-    const code = this.peerErrorCode()
-    return code === undefined
+    const peer = this.peerEnd()
+    return peer === undefined || peer.end === "connection"
       ? new StreamClosedError({ connectionId: this.scope.connectionId, streamId: this.scope.streamId })
-      : new StreamClosedError({ connectionId: this.scope.connectionId, streamId: this.scope.streamId, errorCode: code })
+      : new StreamClosedError({ connectionId: this.scope.connectionId, streamId: this.scope.streamId, errorCode: peer.errorCode })
   }
 
   /** Rule CORE-7: an extension event needs its extension in `scope.extensions`. */

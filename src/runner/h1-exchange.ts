@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { fromRaw, type Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
-import { Exchange, type ExchangeHost } from "./exchange.ts"
+import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
 
 const NONE: Headers = []
 
@@ -115,8 +115,9 @@ export class H1Exchange extends Exchange {
     this.res.destroy()
   }
 
-  protected peerErrorCode(): number | undefined {
-    return undefined
+  protected peerEnd(): PeerEnd | undefined {
+    // HTTP/1.1 has no codes: a response the client cannot get any more means the connection went.
+    return this.res.destroyed ? CONNECTION_LOST : undefined
   }
 
   protected get sink(): NodeJS.EventEmitter {

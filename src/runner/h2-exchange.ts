@@ -3,12 +3,13 @@
  */
 import { Effect } from "effect"
 import * as http2 from "node:http2"
-import type { ServerHttp2Stream } from "node:http2"
+import type { ServerHttp2Session, ServerHttp2Stream } from "node:http2"
 import { addAbortSignal } from "node:stream"
 import { defaultNeverIndexed } from "../protocol/extensions.ts"
 import { connectionSpecific, fromRaw, type Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
-import { ErrorCode, Exchange, type ExchangeHost } from "./exchange.ts"
+import { type ConnectionInfo, connectionOf } from "./connection.ts"
+import { CONNECTION_LOST, ErrorCode, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
 import { ConnectionView } from "./extensions.ts"
 
 type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }
@@ -59,6 +60,9 @@ export type Pusher = (parent: H2Exchange, stream: ServerHttp2Stream, path: strin
  */
 export class H2Exchange extends Exchange {
   readonly stream: ServerHttp2Stream
+  /** The stream's session, kept: node detaches it from a closed stream. */
+  private readonly session: ServerHttp2Session | undefined
+  private readonly connection: ConnectionInfo | undefined
   private resetByRunner = false
   private readonly pusher: Pusher
   private trailers: Headers = NONE
@@ -73,6 +77,8 @@ export class H2Exchange extends Exchange {
   ) {
     super(scope, host, stream, contentLength, endStream)
     this.stream = stream
+    this.session = stream.session as ServerHttp2Session | undefined
+    this.connection = connectionOf(stream.session)
     this.pusher = pusher
     // Trailers arrive before the body's end: keep them for receive (spec.md §7.3).
     if (!endStream) {
@@ -192,12 +198,19 @@ export class H2Exchange extends Exchange {
     else s.close(code)
   }
 
-  protected peerErrorCode(): number | undefined {
+  protected peerEnd(): PeerEnd | undefined {
     const s = this.stream
-    // A normal close leaves rstCode 0, and a reset of the runner's own is not
-    // the peer's: only the peer's reset has a code to report.
+    // The runner's own reset is not the peer's.
     if (this.resetByRunner || !(s.closed || s.destroyed)) return undefined
-    return s.rstCode !== undefined && s.rstCode !== 0 ? s.rstCode : undefined
+    // A destroyed session copies its own codes onto its streams (CANCEL for
+    // a lost socket, INTERNAL_ERROR for an nghttp2 connection error, the
+    // GOAWAY's code for the peer's GOAWAY): only the last is the peer's.
+    if (this.session === undefined || this.session.destroyed) {
+      const code = this.connection?.peerGoawayCode
+      return code !== undefined && code !== ErrorCode.NO_ERROR ? { end: "goaway", errorCode: code } : CONNECTION_LOST
+    }
+    // A normal close leaves rstCode 0: only a reset has a code to report.
+    return s.rstCode !== undefined && s.rstCode !== 0 ? { end: "reset", errorCode: s.rstCode } : undefined
   }
 
   protected get sink(): NodeJS.EventEmitter {

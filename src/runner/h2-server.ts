@@ -40,6 +40,10 @@ export const makeH2Server = (
     if (info !== undefined) tagAlso(session, info)
     sessions.add(session)
     session.on("close", () => sessions.delete(session))
+    // The peer's GOAWAY code tells its streams why they ended (spec.md §4.4).
+    session.on("goaway", (code: number) => {
+      if (info !== undefined) info.peerGoawayCode = code
+    })
     session.on("error", (err) => opts.logger.error(`conn=${info?.id ?? "?"} session error: ${err.message}`))
     if (defaults.draining()) session.close()
   })

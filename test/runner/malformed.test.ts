@@ -125,7 +125,7 @@ describe("HTTP-7 content-length mismatch on h2", () => {
     // HTTP-14: what was delivered is exactly what the client sent before the reset.
     expect(bodyText(c)).toBe("hello")
     expect(c.events.filter((e) => e.type === "http.request").every((e) => e.type === "http.request" && e.moreBody)).toBe(true)
-    expect(c.events.at(-1)).toEqual({ type: "http.disconnect", connectionId: c.connectionId, streamId: c.streamId, errorCode: 8 })
+    expect(c.events.at(-1)).toEqual({ type: "http.disconnect", connectionId: c.connectionId, streamId: c.streamId, end: "reset", errorCode: 8 })
   })
 })
 
