@@ -75,9 +75,10 @@ export {
   ClassicTimeoutError,
   ClassicUsageError,
   ClientDisconnectedError,
+  HandOffError,
   WorkerCrashError
 } from "./shim/errors.ts"
 export type { Input } from "./shim/input.ts"
 export { type PoolOptions, poolDefaults, WorkerPool } from "./shim/pool.ts"
-export { type ClassicHost, fromClassic, handOff, pushBack } from "./shim/shim.ts"
+export { type ClassicHost, fromClassic, handOff, type HandOffRest, pushBack } from "./shim/shim.ts"
 export type { ModuleRef } from "./shim/wire.ts"
