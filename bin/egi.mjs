@@ -3,6 +3,14 @@
 // also starts on an old system Node: on Node >= 22.19 it loads the TypeScript
 // CLI directly; otherwise it re-executes itself under the Node 24 that
 // `bash scripts/setup.sh` bootstraps into <repo>/.tools.
+//
+// Signals (spec.md §8.4, rule RUN-12): whoever starts this file must be able
+// to stop the server with SIGTERM/SIGINT sent to the pid it started. On an
+// old Node with process.execve (>= 22.15) the re-execution replaces this
+// process (same pid). Otherwise the launcher stays as the parent: it passes
+// SIGINT, SIGTERM and SIGHUP on and exits with the child's status, and the
+// child, connected to it by an IPC channel, drains and exits as on SIGTERM
+// when the launcher goes away without passing anything on (SIGKILL).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
@@ -13,7 +21,13 @@ const [major, minor] = process.versions.node.split(".").map(Number);
 const supported = major > MIN[0] || (major === MIN[0] && minor >= MIN[1]);
 
 if (supported) {
+  const launched = process.env.EGI_LAUNCHER_REEXEC === "1";
   delete process.env.EGI_LAUNCHER_REEXEC; // don't leak the loop guard to processes the CLI starts
+  if (launched && process.channel) {
+    // The launcher's channel closes when the launcher exits, however it dies.
+    process.once("disconnect", () => process.kill(process.pid, "SIGTERM"));
+    process.channel.unref();
+  }
   await import(new URL("../src/cli/main.ts", import.meta.url).href);
 } else {
   const toolsNode = fileURLToPath(new URL("../.tools/node_modules/.bin/node", import.meta.url));
@@ -24,10 +38,15 @@ if (supported) {
     process.exit(1);
   }
 
-  const child = spawn(toolsNode, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: "inherit",
-    env: { ...process.env, EGI_LAUNCHER_REEXEC: "1" },
-  });
+  const args = [fileURLToPath(import.meta.url), ...process.argv.slice(2)];
+  const env = { ...process.env, EGI_LAUNCHER_REEXEC: "1" };
+
+  if (typeof process.execve === "function") {
+    // Same pid, no launcher left: signals reach the server directly.
+    process.execve(toolsNode, [toolsNode, ...args], env);
+  }
+
+  const child = spawn(toolsNode, args, { stdio: ["inherit", "inherit", "inherit", "ipc"], env });
 
   const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
   const forward = (signal) => {

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Fiber, type Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 import * as http2 from "node:http2"
 import * as net from "node:net"
 import * as tls from "node:tls"
@@ -235,20 +235,30 @@ export const serve = (app: App, options: Partial<RunnerOptions> = {}): Effect.Ef
       const logger = options.logger ?? consoleLogger()
       const server = yield* start(app, { ...options, logger })
       logger.info(`listening on ${server.url} (${server.protocols})`)
-      yield* Effect.callback<void>((resume) => {
-        const onSignal = (signal: string) => {
-          logger.info(`${signal} received`)
-          process.off("SIGINT", onSignal)
-          process.off("SIGTERM", onSignal)
-          resume(Effect.void)
-        }
-        process.on("SIGINT", onSignal)
-        process.on("SIGTERM", onSignal)
-        return Effect.sync(() => {
-          process.off("SIGINT", onSignal)
-          process.off("SIGTERM", onSignal)
-        })
-      })
+      // The handler stays until the drain is over: a second signal (a
+      // terminal or a process manager signals the whole process group, and
+      // the launcher passes the same signal on) must not cut it short (RUN-12).
+      const signalled = yield* Deferred.make<void>()
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          let received = false
+          const onSignal = (signal: NodeJS.Signals): void => {
+            if (received) return logger.info(`${signal} received again: already shutting down`)
+            received = true
+            logger.info(`${signal} received`)
+            Deferred.doneUnsafe(signalled, Exit.void)
+          }
+          process.on("SIGINT", onSignal)
+          process.on("SIGTERM", onSignal)
+          return onSignal
+        }),
+        (onSignal) =>
+          Effect.sync(() => {
+            process.off("SIGINT", onSignal)
+            process.off("SIGTERM", onSignal)
+          })
+      )
+      yield* Deferred.await(signalled)
       yield* server.shutdown
     })
   )
