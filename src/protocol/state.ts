@@ -202,14 +202,16 @@ export const lifespanTable: { readonly [S in LifespanState]: Readonly<Record<str
 
 /**
  * The next lifespan state, or the `LocalProtocolError` (rule LIFE-2) for a
- * reply sent when none is due.
+ * reply sent when none is due. `type` is any string (an outbound event's
+ * `type`): only the table's own keys are replies, so `"constructor"` or
+ * `"__proto__"` is a reply never due, not a lookup into `Object.prototype`.
  *
  * @since 0.1.0
  * @category transitions
  */
 export const nextLifespanState = (state: LifespanState, type: string): LifespanState | LocalProtocolError => {
-  const next = lifespanTable[state][type]
-  if (next !== undefined) return next
+  const row = lifespanTable[state]
+  if (Object.hasOwn(row, type)) return row[type]!
   return new LocalProtocolError({ rule: "LIFE-2", detail: `${type} sent in lifespan state ${state}` })
 }
 

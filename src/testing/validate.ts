@@ -3,11 +3,20 @@
  * against spec.md at run time (in the spirit of PEP 3333's
  * `wsgiref.validate`): the scope's shape, each event's shape (the Schemas of
  * events.ts), the per-stream state machines (tables 1, 2, 4 and the
- * lifespan table), header rules, and what the server hands the app.
+ * lifespan table 3), the field rules, the extensions the scope lists, and
+ * what the server hands the app.
  *
  * An app that breaks a rule gets `LocalProtocolError` from `send`, naming
- * the rule, before the event reaches the server. A server that breaks one
- * makes the app's fiber die with `ServerViolationError`, naming the rule.
+ * the rule, before the event reaches the server — every rule the Node
+ * runner enforces on `send`, with the rule ID the runner names, checked in
+ * the runner's order, so that an app passes in memory exactly when it
+ * passes the runner. A server that breaks one makes the app's fiber die
+ * with `ServerViolationError`, naming the rule.
+ *
+ * A state moves only when the server took the event (its `send`
+ * succeeded): an event the server refuses leaves the state where it was, in
+ * every scope type alike. A file body the server could not open
+ * (`FileSendError`) returns the response to state `start` (spec.md §7.9).
  */
 import { Data, Effect, Schema } from "effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
@@ -23,8 +32,10 @@ import {
   WebsocketInboundEvent as WebsocketInboundSchema,
   WebsocketOutboundEvent as WebsocketOutboundSchema
 } from "../protocol/events.ts"
-import { get, isFieldName, isFieldValue } from "../protocol/headers.ts"
-import type { EgiScope, HttpScope } from "../protocol/scope.ts"
+import { Extension } from "../protocol/extensions.ts"
+import { get, isFieldName, isFieldValue, singleValue } from "../protocol/headers.ts"
+import { checkPreload } from "../protocol/preload.ts"
+import { checkCorrelator, type EgiScope, type HttpScope, type WebSocketScope } from "../protocol/scope.ts"
 import {
   type LifespanState,
   nextLifespanState,
@@ -33,9 +44,7 @@ import {
   type RequestInput,
   type RequestState,
   requestTable,
-  type ResponseInput,
   type ResponseState,
-  type WebSocketInput,
   type WebSocketState
 } from "../protocol/state.ts"
 
@@ -56,7 +65,7 @@ export class ServerViolationError extends Data.TaggedError("ServerViolationError
   }
 }
 
-/** A union of event Structs as a check that picks the member by `type` first (one Schema, not a scan of all). */
+/** A union of event Structs as a check by `type`: the member Schema of that type, or false for a type not in the union. */
 const byType = (union: { readonly members: ReadonlyArray<Schema.Top & { readonly fields: { readonly type: { readonly literal: string } } }> }) => {
   const checks = new Map(union.members.map((m) => [m.fields.type.literal, Schema.is(m)] as const))
   return (u: unknown): boolean => {
@@ -72,14 +81,19 @@ const isLifespanOutbound = byType(LifespanOutboundSchema) as (u: unknown) => u i
 const isWebsocketInbound = byType(WebsocketInboundSchema) as (u: unknown) => u is typeof WebsocketInboundSchema.Type
 const isWebsocketOutbound = byType(WebsocketOutboundSchema) as (u: unknown) => u is typeof WebsocketOutboundSchema.Type
 
+/** The lifespan replies (spec.md §6.3): the only event types of a lifespan scope's `send`. */
+const lifespanReplies: ReadonlySet<string> = new Set(LifespanOutboundSchema.members.map((m) => m.fields.type.literal))
+
 /** An event's `type`, quoted, for messages. */
 const typeOf = (event: unknown): string => JSON.stringify((event as { type?: unknown } | null)?.type)
 
 /** Sends `event`, then `commit`s the state change: a state moves only when the server took the event. */
-const sendThen = (send: Send, event: OutboundEvent, commit: () => void) => Effect.tap(send(event), Effect.sync(commit))
+const sendThen = (send: Send, event: OutboundEvent, commit: () => void) => Effect.map(send(event), commit)
 
 const server = (rule: string, detail: string) => Effect.die(new ServerViolationError({ rule, detail }))
-const app = (rule: string, detail: string) => Effect.fail(new LocalProtocolError({ rule, detail }))
+const violation = (rule: string, detail: string) => new LocalProtocolError({ rule, detail })
+const app = (rule: string, detail: string) => Effect.fail(violation(rule, detail))
+const shapeError = (event: unknown, scope: string) => app("CORE-6", `${typeOf(event)} is not ${scope} event of that shape`)
 
 const isId = (n: unknown): boolean => typeof n === "number" && Number.isInteger(n) && n >= 0
 
@@ -99,36 +113,75 @@ const scopeViolation = (scope: EgiScope): ServerViolationError | undefined => {
   return undefined
 }
 
-/** Header list checks for what the app sends (HTTP-5, HTTP-6). */
-const headersViolation = (headers: ReadonlyArray<readonly [string, string]> | undefined, what: string): LocalProtocolError | undefined => {
-  for (const [name, value] of headers ?? []) {
-    if (!isFieldName(name)) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} name ${JSON.stringify(name)} is not a lower-case token` })
-    if (!isFieldValue(value)) return new LocalProtocolError({ rule: "HTTP-6", detail: `${what} ${name} has a value that is not a field value` })
+// ---------------------------------------------------------------------------
+// field rules of what the app sends (the runner's checks, spec.md §3.4, §4.5)
+// ---------------------------------------------------------------------------
+
+/** The HTTP-5/HTTP-6 violation of one outbound field, if any. */
+const fieldViolation = (h: unknown, what: string): LocalProtocolError | undefined => {
+  if (!Array.isArray(h) || h.length !== 2) return violation("HTTP-5", `a ${what} is not a [name, value] pair`)
+  if (!isFieldName(h[0])) return violation("HTTP-5", `${what} name ${JSON.stringify(h[0])} is not a lower-case token`)
+  if (!isFieldValue(h[1])) return violation("HTTP-6", `${what} ${h[0]} has a value that is not an RFC 9110 field value`)
+  return undefined
+}
+
+/** A field list checked for HTTP-5/HTTP-6 only (trailers, push fields, WebSocket handshake fields); absent is empty. */
+const fieldsViolation = (headers: unknown, what: string): LocalProtocolError | undefined => {
+  if (headers === undefined) return undefined
+  if (!Array.isArray(headers)) return violation("HTTP-5", `the ${what} list is not a list of [name, value] pairs`)
+  for (const h of headers) {
+    const bad = fieldViolation(h, what)
+    if (bad !== undefined) return bad
   }
   return undefined
 }
 
-const responseInput = (event: OutboundEvent): ResponseInput | undefined => {
-  switch (event.type) {
-    case "http.response.start":
-      return "start"
-    case "http.response.body":
-      return event.moreBody === true ? "more" : "last"
-    case "http.response.pathsend":
-    case "http.response.zerocopysend":
-      return "file"
-    case "http.response.trailers":
-      return "trailers"
-    case "http.response.push":
-      return "push"
-    case "http.response.early_hint":
-      return "hint"
-    case "http.response.reset":
-      return "reset"
-    default:
-      return undefined
+/** A `neverIndex` list: lower-case field names (HTTP-5, spec.md §7.8). */
+const namesViolation = (names: unknown): LocalProtocolError | undefined =>
+  names === undefined || (Array.isArray(names) && names.every(isFieldName))
+    ? undefined
+    : violation("HTTP-5", "neverIndex is not a list of lower-case field names")
+
+const DECIMAL = /^\d{1,15}$/
+
+/**
+ * A response header list in one pass, in the runner's order: each field
+ * (HTTP-5, HTTP-6), a single-value field sent twice (HTTP-16), a
+ * `content-length` that is not a decimal integer (HTTP-17). Yields the
+ * declared content-length in bytes (-1 when none), or the error.
+ */
+const headViolation = (headers: unknown): number | LocalProtocolError => {
+  if (headers === undefined) return -1
+  if (!Array.isArray(headers)) return violation("HTTP-5", "the header list is not a list of [name, value] pairs")
+  let declared = -1
+  // Most responses carry one single-value field at most: no Set for those.
+  let first: string | undefined
+  let seen: Set<string> | undefined
+  for (const h of headers) {
+    const bad = fieldViolation(h, "header")
+    if (bad !== undefined) return bad
+    const name = h[0] as string
+    if (!singleValue.has(name)) continue
+    if (first === undefined) first = name
+    else {
+      seen ??= new Set([first])
+      if (seen.has(name)) return violation("HTTP-16", `${name} sent twice`)
+      seen.add(name)
+    }
+    if (name === "content-length") {
+      if (!DECIMAL.test(h[1])) return violation("HTTP-17", "content-length is not a decimal integer")
+      declared = Number(h[1])
+    }
   }
+  return declared
 }
+
+/** The largest RFC 9113 §7 error code (32 bits). */
+const MAX_ERROR_CODE = 0xffff_ffff
+
+// ---------------------------------------------------------------------------
+// http
+// ---------------------------------------------------------------------------
 
 const requestInput = (event: HttpInboundEvent): RequestInput =>
   event.type === "http.request"
@@ -137,81 +190,209 @@ const requestInput = (event: HttpInboundEvent): RequestInput =>
     ? "trailers"
     : "disconnect"
 
-/** The http side: table 1 for sends, table 2 and Content-Length for receives. */
+/**
+ * The rule a `(state, input)` pair missing from table 2 breaks (spec.md
+ * §4.7): anything but a disconnect after one, HTTP-8; body after the last
+ * body, HTTP-14 (its `moreBody: false` said the body was complete); request
+ * trailers that were not announced, or anything but them after the last
+ * body announced them, HTTP-23.
+ */
+const requestViolation = (state: RequestState, input: RequestInput): string =>
+  state === "disconnected" ? "HTTP-8" : state === "complete" && input !== "trailers" ? "HTTP-14" : "HTTP-23"
+
+/** A final status whose response carries no content (RFC 9110 §6.4.1). */
+const noContent = (status: number): boolean => status === 204 || status === 304
+
+/** The http side: table 1 and the field rules for sends, table 2 and Content-Length for receives. */
 const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
+  const extensions = scope.extensions as Readonly<Record<string, unknown>>
+  /** CORE-7: `type`'s extension is not in the scope. */
+  const unlisted = (type: string): LocalProtocolError | undefined =>
+    extensions[type] === undefined ? violation("CORE-7", `${type} sent but the scope does not list the ${type} extension`) : undefined
+
+  // Send side: table 1, and what the start said about the body.
   let response: ResponseState = "start"
   let announced = false
+  let declared = -1
+  let bodyless = false
+  let sent = 0
+  // Receive side: table 2 and the request's content-length.
   let request: RequestState = "receiving"
-  let bytes = 0
-  const declared = Number(get(scope.headers, "content-length") ?? -1)
+  let received = 0
+  const requestLength = get(scope.headers, "content-length")
+  const expected = requestLength !== undefined && DECIMAL.test(requestLength) ? Number(requestLength) : -1
+
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
     if (!isHttpInbound(event)) return server("CORE-6", `receive yielded ${typeOf(event)}, not an http event`)
     if (event.connectionId !== scope.connectionId || event.streamId !== scope.streamId) {
       return server("CORE-1", `event correlator ${event.connectionId}/${event.streamId} is not the scope's`)
     }
-    const next = requestTable[request][requestInput(event)]
-    if (next === undefined) {
-      return server(request === "disconnected" ? "HTTP-8" : "HTTP-14", `${event.type} received in request state ${request}`)
-    }
+    const input = requestInput(event)
+    const next = requestTable[request][input]
+    if (next === undefined) return server(requestViolation(request, input), `${event.type} (${input}) received in request state ${request}`)
     request = next
+    if (event.type === "http.disconnect" && event.errorCode !== undefined && event.end !== undefined && event.end !== "reset" && event.end !== "goaway") {
+      return server("HTTP-30", `http.disconnect with end ${event.end} carries errorCode ${event.errorCode}: only a peer's RST_STREAM or GOAWAY has one`)
+    }
     if (event.type === "http.request") {
-      bytes += event.body.length
-      if (declared >= 0 && (bytes > declared || (!event.moreBody && bytes !== declared))) {
-        return server("HTTP-7", `${bytes} body bytes delivered, content-length ${declared}`)
+      received += event.body.length
+      if (expected >= 0 && (received > expected || (!event.moreBody && received !== expected))) {
+        return server("HTTP-7", `${received} body bytes delivered, content-length ${expected}`)
       }
     }
     return Effect.succeed(event as InboundEvent)
   })
+
   const checkedSend: Send = (event) =>
     Effect.suspend(() => {
-      // The rules with their own IDs first; then the shape of the event as a whole.
-      if (event.type === "http.response.start") {
-        if (!Number.isInteger(event.status) || event.status < 200 || event.status > 599) return app("HTTP-4", `status ${event.status}`)
-        const bad = headersViolation(event.headers, "header")
-        if (bad !== undefined) return Effect.fail(bad)
+      if (typeof event !== "object" || event === null) return app("CORE-6", "an event is an object")
+      const foreign = checkCorrelator(event, scope)
+      if (foreign !== undefined) return Effect.fail(foreign)
+      switch (event.type) {
+        case "http.response.start": {
+          const next = nextResponseState(response, "start", announced)
+          if (typeof next !== "string") return Effect.fail(next)
+          const status = event.status
+          if (!Number.isInteger(status) || status < 200 || status > 599) return app("HTTP-4", `status ${status} is not an integer in 200–599`)
+          const length = headViolation(event.headers)
+          if (typeof length !== "number") return Effect.fail(length)
+          const bad = (event.trailers === true ? unlisted(Extension.responseTrailers) : undefined) ?? namesViolation(event.neverIndex)
+          if (bad !== undefined) return Effect.fail(bad)
+          if (!isHttpOutbound(event)) return shapeError(event, "an http")
+          return sendThen(send, event, () => {
+            response = next
+            announced = event.trailers === true
+            declared = length
+            bodyless = noContent(status) || scope.method === "HEAD"
+            sent = 0
+          })
+        }
+        case "http.response.body": {
+          const more = event.moreBody === true
+          const next = nextResponseState(response, more ? "more" : "last", announced)
+          if (typeof next !== "string") return Effect.fail(next)
+          if (!isHttpOutbound(event)) return shapeError(event, "an http")
+          const length = event.body?.length ?? 0
+          // HEAD, 204 and 304 declare a length and send no body: their body events are dropped.
+          if (declared >= 0 && !bodyless) {
+            const total = sent + length
+            if (total > declared || (!more && total !== declared)) {
+              return app("HTTP-17", `body of ${more ? "at least " : ""}${total} bytes, content-length ${declared}`)
+            }
+          }
+          return sendThen(send, event, () => {
+            response = next
+            sent += length
+          })
+        }
+        case "http.response.trailers": {
+          const next = unlisted(event.type) ?? nextResponseState(response, "trailers", announced)
+          if (typeof next !== "string") return Effect.fail(next)
+          const bad = fieldsViolation(event.headers, "trailer") ?? namesViolation(event.neverIndex)
+          if (bad !== undefined) return Effect.fail(bad)
+          if (!isHttpOutbound(event)) return shapeError(event, "an http")
+          return sendThen(send, event, () => {
+            response = next
+          })
+        }
+        case "http.response.push": {
+          const next = unlisted(event.type) ?? nextResponseState(response, "push", announced)
+          if (typeof next !== "string") return Effect.fail(next)
+          const path = event.path
+          if (typeof path !== "string" || !path.startsWith("/") || !isFieldValue(path) || /\s/.test(path)) {
+            return app("HTTP-20", `push path ${JSON.stringify(path)} is not an absolute path`)
+          }
+          const preload = checkPreload(event.as, event.linkParams)
+          if (preload !== undefined) return app("HTTP-20", preload)
+          const bad = fieldsViolation(event.headers, "push header")
+          if (bad !== undefined) return Effect.fail(bad)
+          if (!isHttpOutbound(event)) return shapeError(event, "an http")
+          return sendThen(send, event, () => {
+            response = next
+          })
+        }
+        case "http.response.early_hint": {
+          const next = unlisted(event.type) ?? nextResponseState(response, "hint", announced)
+          if (typeof next !== "string") return Effect.fail(next)
+          const links: unknown = event.links
+          if (!Array.isArray(links) || !links.every((l) => typeof l === "string" && l.length > 0 && isFieldValue(l))) {
+            return app("HTTP-6", "early hint links are not non-empty field values")
+          }
+          if (!isHttpOutbound(event)) return shapeError(event, "an http")
+          return sendThen(send, event, () => {
+            response = next
+          })
+        }
+        case "http.response.reset": {
+          const next = unlisted(event.type) ?? nextResponseState(response, "reset", announced)
+          if (typeof next !== "string") return Effect.fail(next)
+          const code = event.errorCode
+          if (!Number.isInteger(code) || code < 0 || code > MAX_ERROR_CODE) {
+            return app("HTTP-22", `error code ${code} is not an integer in 0–2^32-1`)
+          }
+          if (!isHttpOutbound(event)) return shapeError(event, "an http")
+          return sendThen(send, event, () => {
+            response = next
+          })
+        }
+        case "http.goaway": {
+          const bad = unlisted(event.type)
+          if (bad !== undefined) return Effect.fail(bad)
+          // Valid in every state but `reset`, and changes none (spec.md §4.7).
+          if (response === "reset") return app("HTTP-3", "http.goaway sent after the stream was reset")
+          if (!isHttpOutbound(event)) return shapeError(event, "an http")
+          return send(event)
+        }
+        case "http.response.pathsend":
+        case "http.response.zerocopysend": {
+          const next = unlisted(event.type) ?? nextResponseState(response, "file", announced)
+          if (typeof next !== "string") return Effect.fail(next)
+          if (event.type === "http.response.pathsend" && (typeof event.path !== "string" || !event.path.startsWith("/"))) {
+            return app("HTTP-21", `pathsend path ${JSON.stringify(event.path)} is not absolute`)
+          }
+          if (!isHttpOutbound(event)) return shapeError(event, "an http")
+          return send(event).pipe(
+            Effect.tapError((error) =>
+              Effect.sync(() => {
+                // Nothing was sent: the app may send another response (spec.md §7.9).
+                if (error._tag === "FileSendError" && response === "head") response = "start"
+              })
+            ),
+            Effect.map(() => {
+              response = next
+            })
+          )
+        }
+        default:
+          return app("CORE-6", `event type ${typeOf(event)} is not valid in an http scope`)
       }
-      if (event.type === "http.response.trailers") {
-        const bad = headersViolation(event.headers, "trailer")
-        if (bad !== undefined) return Effect.fail(bad)
-      }
-      if (!isHttpOutbound(event)) return app("CORE-6", `${typeOf(event)} is not an http event of that shape`)
-      const input = responseInput(event)
-      if (input === undefined) return send(event)
-      const next = nextResponseState(response, input, announced)
-      if (typeof next !== "string") return Effect.fail(next)
-      // The state moves before the server has taken the event (no extra
-      // Effect per send on the response path): an event the server refuses
-      // ends the response anyway.
-      if (event.type === "http.response.start") announced = event.trailers === true
-      response = next
-      return send(event)
     })
   return { receive: checkedReceive, send: checkedSend }
 }
 
-const websocketInput = (event: OutboundEvent): WebSocketInput | undefined => {
-  switch (event.type) {
-    case "websocket.accept":
-    case "websocket.send":
-    case "websocket.close":
-    case "websocket.http.response.start":
-      return event.type
-    case "websocket.http.response.body":
-      return event.moreBody === true ? "websocket.http.response.body" : "websocket.http.response.body.last"
-    default:
-      return undefined
-  }
-}
+// ---------------------------------------------------------------------------
+// websocket
+// ---------------------------------------------------------------------------
 
-/** The websocket side: table 4 for sends; connect first, one of bytes/text, sticky disconnect for receives. */
-const validateWebSocket = (scope: EgiScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
+const utf8 = new TextEncoder()
+
+/** Close codes an app may send (RFC 6455 §7.4: 1000–1003, 1007–1014, 3000–4999). */
+const sendableCode = (code: number): boolean =>
+  Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
+
+/**
+ * The websocket side: table 4 and the handshake rules for sends (WS-1, WS-3,
+ * WS-4, WS-10, HTTP-5/6); for receives, `websocket.connect` first and only
+ * first (WS-5), one of bytes/text (WS-4), a sticky disconnect (WS-5).
+ */
+const validateWebSocket = (scope: WebSocketScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
   let state: WebSocketState = "connecting"
   let received = 0
   let disconnected = false
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
     if (!isWebsocketInbound(event)) return server("CORE-6", `receive yielded ${typeOf(event)}, not a websocket event`)
     if (event.connectionId !== scope.connectionId || event.streamId !== scope.streamId) return server("CORE-1", "event correlator is not the scope's")
-    if ((received++ === 0) !== (event.type === "websocket.connect")) return server("WS-1", "websocket.connect must come first, and once")
+    if ((received++ === 0) !== (event.type === "websocket.connect")) return server("WS-5", "websocket.connect must come first, and only first")
     if (disconnected && event.type !== "websocket.disconnect") return server("WS-5", `${event.type} after websocket.disconnect`)
     if (event.type === "websocket.receive" && (event.bytes === undefined) === (event.text === undefined)) {
       return server("WS-4", "websocket.receive without exactly one of bytes and text")
@@ -219,23 +400,63 @@ const validateWebSocket = (scope: EgiScope, receive: Receive, send: Send): { rec
     if (event.type === "websocket.disconnect") disconnected = true
     return Effect.succeed(event as InboundEvent)
   })
+  /** Table 4, then the event's shape; the state moves when the server took it. */
+  const advance = (event: OutboundEvent, input: Parameters<typeof nextWebSocketState>[1]) => {
+    const next = nextWebSocketState(state, input)
+    if (typeof next !== "string") return Effect.fail(next)
+    if (!isWebsocketOutbound(event)) return shapeError(event, "a websocket")
+    return sendThen(send, event, () => {
+      state = next
+    })
+  }
   const checkedSend: Send = (event) =>
     Effect.suspend(() => {
-      if (!isWebsocketOutbound(event)) return app("CORE-6", `${typeOf(event)} is not a websocket event of that shape`)
-      if (event.type === "websocket.send" && (event.bytes === undefined) === (event.text === undefined)) {
-        return app("WS-4", "websocket.send needs exactly one of bytes and text")
+      if (typeof event !== "object" || event === null) return app("CORE-6", "an event is an object")
+      const foreign = checkCorrelator(event, scope)
+      if (foreign !== undefined) return Effect.fail(foreign)
+      switch (event.type) {
+        case "websocket.accept": {
+          const sub = event.subprotocol
+          if (sub !== undefined && !scope.subprotocols.includes(sub)) {
+            return app("WS-1", `subprotocol ${JSON.stringify(sub)} was not offered by the client`)
+          }
+          const bad = fieldsViolation(event.headers, "accept header")
+          if (bad !== undefined) return Effect.fail(bad)
+          return advance(event, "websocket.accept")
+        }
+        case "websocket.send":
+          if ((event.bytes === undefined) === (event.text === undefined)) return app("WS-4", "websocket.send needs exactly one of bytes and text")
+          return advance(event, "websocket.send")
+        case "websocket.close": {
+          const code = event.code ?? 1000
+          const reason = event.reason ?? ""
+          if (state === "open" && (!sendableCode(code) || typeof reason !== "string" || utf8.encode(reason).length > 123)) {
+            return app("WS-10", `close code ${code} or a reason over 123 bytes cannot be sent`)
+          }
+          return advance(event, "websocket.close")
+        }
+        case "websocket.http.response.start": {
+          const status = event.status
+          if (!Number.isInteger(status) || status < 200 || status > 599) return app("WS-3", `denial status ${status} is not an integer in 200–599`)
+          const bad = fieldsViolation(event.headers, "denial header")
+          if (bad !== undefined) return Effect.fail(bad)
+          return advance(event, "websocket.http.response.start")
+        }
+        case "websocket.http.response.body":
+          return advance(event, event.moreBody === true ? "websocket.http.response.body" : "websocket.http.response.body.last")
+        default:
+          return app("CORE-6", `event type ${typeOf(event)} is not valid in a websocket scope`)
       }
-      const next = nextWebSocketState(state, websocketInput(event)!)
-      if (typeof next !== "string") return Effect.fail(next)
-      return sendThen(send, event, () => {
-        state = next
-      })
     })
   return { receive: checkedReceive, send: checkedSend }
 }
 
-/** The lifespan side: the lifespan table for replies. */
-const validateLifespan = (receive: Receive, send: Send): { receive: Receive; send: Send } => {
+// ---------------------------------------------------------------------------
+// lifespan
+// ---------------------------------------------------------------------------
+
+/** The lifespan side: table 3 for replies. */
+const validateLifespan = (scope: EgiScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
   let state: LifespanState = "running"
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
     if (!isLifespanInbound(event)) return server("CORE-6", `receive yielded ${typeOf(event)}, not a lifespan event`)
@@ -244,9 +465,13 @@ const validateLifespan = (receive: Receive, send: Send): { receive: Receive; sen
   })
   const checkedSend: Send = (event) =>
     Effect.suspend(() => {
-      if (!isLifespanOutbound(event)) return app("CORE-6", `${typeOf(event)} is not a lifespan reply`)
+      if (typeof event !== "object" || event === null) return app("CORE-6", "an event is an object")
+      const foreign = checkCorrelator(event, scope)
+      if (foreign !== undefined) return Effect.fail(foreign)
+      if (!lifespanReplies.has(event.type)) return app("CORE-6", `event type ${typeOf(event)} is not valid in a lifespan scope`)
       const next = nextLifespanState(state, event.type)
       if (typeof next !== "string") return Effect.fail(next)
+      if (!isLifespanOutbound(event)) return shapeError(event, "a lifespan")
       return sendThen(send, event, () => {
         state = next
       })
@@ -260,9 +485,15 @@ const validateLifespan = (receive: Receive, send: Send): { receive: Receive; sen
  * `receive`/`send`; events of scope types this version does not know pass
  * unchecked.
  *
- * Fails (through `send`) with `LocalProtocolError { rule }` when the app
- * breaks a rule; dies with `ServerViolationError { rule }` when the server
- * does.
+ * `send` fails with `LocalProtocolError { rule, detail }` when the app
+ * breaks a rule (before the event reaches the server): each rule the runner
+ * checks on `send` — the state tables (§4.7, §6.5, §11.5), CORE-3 (a
+ * correlator not the scope's), CORE-6, CORE-7 (an extension the scope does
+ * not list), HTTP-4/5/6/16/17/20/21/22, WS-1/3/4/10 — with the rule ID
+ * the runner names. The fiber dies with `ServerViolationError { rule,
+ * detail }` when the server breaks one (CORE-1/2/5/6, table 2 with
+ * HTTP-8/14/23, HTTP-7, HTTP-30, WS-4/5). A state moves only when the
+ * server took the event.
  *
  * @since 0.3.0
  * @category testing
@@ -275,7 +506,7 @@ export const validate = (inner: App): App => (scope, receive, send) => {
     : scope.type === "websocket"
     ? validateWebSocket(scope, receive, send)
     : scope.type === "lifespan"
-    ? validateLifespan(receive, send)
+    ? validateLifespan(scope, receive, send)
     : { receive, send }
   return inner(scope, checked.receive, checked.send)
 }
