@@ -79,7 +79,7 @@ describe("RUN-11: an app call that returns something other than an Effect", () =
     expect(line[0]).toContain("returned a Promise, not an Effect")
   })
 
-  it("RUN-11 RUN-2: a fetch handler's rejected Promise gives 500 on HTTP/1.1, one log line, and the server keeps serving", async () => {
+  it("RUN-11 RUN-2: a fetch handler whose Promise rejects gives 500 on HTTP/1.1, one log line, and the server keeps serving", async () => {
     for (let i = 0; i < 2; i++) {
       const res = await get(server.port, "/promise")
       expect(statusOf(res.text)).toBe(500)
