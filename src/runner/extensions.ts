@@ -40,9 +40,12 @@ const priorityOf = (headers: Headers): PriorityExtension => {
   return p === defaultPriority ? defaultPriorityExtension : { version: EXTENSION_VERSION, urgency: p.urgency, incremental: p.incremental }
 }
 
+/** The streams each view's stream promised, out of the app's reach (rule CORE-8). */
+const promised = new WeakMap<ConnectionView, Array<number>>()
+
 /**
  * `http.connection` (spec.md §7.10): the stream's place on its connection.
- * The exchange appends each stream it promises to `pushed`.
+ * The runner records each stream it promises with `recordPush`.
  */
 export class ConnectionView implements ConnectionExtension {
   readonly version = EXTENSION_VERSION
@@ -50,7 +53,6 @@ export class ConnectionView implements ConnectionExtension {
   readonly streamId: number
   readonly httpVersion: "1.0" | "1.1" | "2"
   readonly pushedBy: number | null
-  readonly pushed: Array<number> = []
 
   constructor(connectionId: number, streamId: number, httpVersion: "1.0" | "1.1" | "2", pushedBy: number | null) {
     this.connectionId = connectionId
@@ -60,8 +62,15 @@ export class ConnectionView implements ConnectionExtension {
   }
 
   get pushedStreams(): Effect.Effect<ReadonlyArray<number>> {
-    return Effect.sync(() => this.pushed.slice())
+    return Effect.sync(() => promised.get(this)?.slice() ?? [])
   }
+}
+
+/** Records that the stream of `view` promised stream `id` (RFC 9113 §8.4); `pushedStreams` lists it from then on. */
+export const recordPush = (view: ConnectionView, id: number): void => {
+  const list = promised.get(view)
+  if (list === undefined) promised.set(view, [id])
+  else list.push(id)
 }
 
 /** The largest flow-control window (RFC 9113 §6.9.1). */

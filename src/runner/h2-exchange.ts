@@ -10,7 +10,7 @@ import { connectionSpecific, fromRaw, type Headers } from "../protocol/headers.t
 import type { HttpScope } from "../protocol/scope.ts"
 import { type ConnectionInfo, connectionOf } from "./connection.ts"
 import { CONNECTION_LOST, ErrorCode, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
-import { ConnectionView } from "./extensions.ts"
+import { ConnectionView, recordPush } from "./extensions.ts"
 
 type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }
 
@@ -124,7 +124,8 @@ export class H2Exchange extends Exchange {
           // Out of streams, push disabled meanwhile, the stream closed: degrade (spec.md §7.1).
           if (err !== null) return resume(Effect.succeed(undefined))
           const id = pushed.id ?? 0
-          ;(this.scope.extensions["http.connection"] as ConnectionView | undefined)?.pushed.push(id)
+          const view = this.scope.extensions["http.connection"]
+          if (view instanceof ConnectionView) recordPush(view, id)
           this.pusher(this, pushed, path, headers)
           resume(Effect.succeed(id))
         })

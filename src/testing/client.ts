@@ -13,7 +13,7 @@ import type { HttpDisconnect, InboundEvent, OutboundEvent } from "../protocol/ev
 import type { HttpExtensions } from "../protocol/extensions.ts"
 import type { Headers } from "../protocol/headers.ts"
 import { decodePath, EGI_VERSION, type HttpScope } from "../protocol/scope.ts"
-import { ConnectionView, h1Extensions, h2Extensions } from "../runner/extensions.ts"
+import { ConnectionView, h1Extensions, h2Extensions, recordPush } from "../runner/extensions.ts"
 import { fileBody } from "./file-body.ts"
 import { validate } from "./validate.ts"
 
@@ -244,7 +244,7 @@ export const request = (app: App, req: TestRequest = {}, options: { readonly val
           case "http.response.push":
             pushes.push({ path: event.path, headers: event.headers ?? [] })
             if (promises && view instanceof ConnectionView) {
-              view.pushed.push(nextPromised)
+              recordPush(view, nextPromised)
               nextPromised += 2
             }
             return Effect.void

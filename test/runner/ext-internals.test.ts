@@ -126,6 +126,16 @@ describe("CORE-8: extension objects expose no runner internals", () => {
     expect(found).toEqual([])
   })
 
+  it("CORE-8: the connection view holds only its listed fields; an app cannot change what pushedStreams yields", async () => {
+    for (const s of scopes) {
+      const view = s.extensions["http.connection"]!
+      expect(Object.keys(view).sort()).toEqual(["connectionId", "httpVersion", "pushedBy", "streamId", "version"])
+      // Whatever an app writes onto the view, the runner's record stays its own.
+      ;(view as unknown as Record<string, unknown>)["pushed"] = [99]
+      expect(await Effect.runPromise(view.pushedStreams)).toEqual([])
+    }
+  })
+
   it("CORE-8: the whole scope of each stream holds no EventEmitter either", () => {
     expect(scopes.flatMap((s) => leaks(s, `HTTP/${s.httpVersion} scope`))).toEqual([])
   })
