@@ -42,7 +42,7 @@ export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<{
  * @category errors
  */
 export class RemoteProtocolError extends Data.TaggedError("RemoteProtocolError")<{
-  readonly reason: "ContentLengthMismatch" | "BodyTooLarge" | "BodyTimeout"
+  readonly reason: "ContentLengthMismatch" | "IncompleteBody" | "BodyTooLarge" | "BodyTimeout"
   readonly status: number
   readonly code: number
   readonly detail: string

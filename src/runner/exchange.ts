@@ -268,6 +268,14 @@ export abstract class Exchange {
   protected abstract wireEarlyHint(links: ReadonlyArray<string>): void
   /** Drains the connection (HTTP/2 GOAWAY; HTTP/1.1 close after this response). */
   protected abstract wireGoaway(): void
+  /**
+   * The request body that ended was framed completely (HTTP/1.1: the last
+   * chunk arrived; a body the client cut short with its FIN was ended by the
+   * runner, spec.md §4.3). HTTP/2 frames every body completely.
+   */
+  protected bodyComplete(): boolean {
+    return true
+  }
   /** The request's trailer fields once its body ended (empty when none). */
   protected abstract requestTrailers(): Headers
   /**
@@ -394,6 +402,7 @@ export abstract class Exchange {
             if (this.wireGone()) return this.disconnect("peer")
             return this.malformed("ContentLengthMismatch", `body of ${this.bytesIn} bytes, content-length ${this.contentLength}`)
           }
+          if (!this.bodyComplete()) return this.malformed("IncompleteBody", `body ended after ${this.bytesIn} bytes, before its last chunk`)
           if (this.requestTrailers().length > 0) {
             this.request = "trailers"
             return { ...this.event(EMPTY, false), trailers: true }
@@ -407,7 +416,7 @@ export abstract class Exchange {
     }
   }
 
-  private malformed(reason: "ContentLengthMismatch", detail: string): HttpDisconnect {
+  private malformed(reason: "ContentLengthMismatch" | "IncompleteBody", detail: string): HttpDisconnect {
     return this.remote(
       new RemoteProtocolError({ reason, status: 400, code: ErrorCode.PROTOCOL_ERROR, detail }),
       "malformed"

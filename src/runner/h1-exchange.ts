@@ -67,6 +67,10 @@ export class H1Exchange extends Exchange {
     else res.socket?.end()
   }
 
+  protected override bodyComplete(): boolean {
+    return this.req.complete
+  }
+
   protected requestTrailers(): Headers {
     if (this.trailers !== undefined) return this.trailers
     const raw = this.req.rawTrailers as Array<string> | undefined

@@ -28,8 +28,8 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
   })
   attachH1WebSockets(server, opts, supervisor, defaults)
 
-  // The last request of each connection whose body is framed by
-  // Content-Length, while node:http may still be reading that body.
+  // The last request of each connection that has a body (Content-Length or
+  // chunked), while node:http may still be reading that body.
   const framed = new WeakMap<net.Socket, http.IncomingMessage>()
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -55,7 +55,7 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     )
     const contentLength = parseContentLength(req.headers["content-length"])
     const noBody = req.headers["transfer-encoding"] === undefined && contentLength <= 0
-    if (!noBody && contentLength > 0) framed.set(req.socket, req)
+    if (!noBody) framed.set(req.socket, req)
     supervisor.admit(new H1Exchange(scope, supervisor.host, req, res, contentLength, noBody))
   })
 
@@ -81,12 +81,13 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
 
   /**
    * The client closed its sending side (FIN) in the middle of a request body
-   * framed by Content-Length (node:http reports HPE_INVALID_EOF_STATE). It can
-   * still read (RFC 9112 §8), so the request's body stream ends here, short:
-   * the exchange's Content-Length check then makes it malformed (rule HTTP-7:
-   * the app sees http.disconnect, the client gets 400, one log line). The
-   * connection closes after that response. False when no such body is being
-   * read (a head cut short, a chunked body: the connection is just closed).
+   * (node:http reports HPE_INVALID_EOF_STATE). It can still read (RFC 9112
+   * §8), so the request's body stream ends here, short: the exchange's
+   * Content-Length check, or for a chunked body its incomplete framing,
+   * makes it malformed (rule HTTP-7: the app sees http.disconnect, the
+   * client gets 400, one log line). The connection closes after that
+   * response. False when no body is being read (a head cut short: the
+   * connection is just closed).
    */
   const endShortBody = (socket: net.Socket): boolean => {
     const req = framed.get(socket)

@@ -69,6 +69,7 @@ export const appReturnErrorOf = (cause: Cause.Cause<unknown>): AppReturnError | 
 
 const endReasonOf: Record<RemoteProtocolError["reason"], EndReason> = {
   ContentLengthMismatch: "malformed",
+  IncompleteBody: "malformed",
   BodyTooLarge: "too-large",
   BodyTimeout: "timeout"
 }

@@ -118,6 +118,8 @@ const drive = async (r: Rig, chunks: ReadonlyArray<number>): Promise<Array<Inbou
       r.body.write(Buffer.alloc(n, 0x78))
     }
     await new Promise((resolve) => setTimeout(resolve, 2))
+    // node:http marks a message complete when its framing ended, before the body's end.
+    ;(r.body as PassThrough & { complete?: boolean }).complete = true
     r.body.end()
   })()
   const events: Array<InboundEvent> = []

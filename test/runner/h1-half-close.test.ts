@@ -115,9 +115,15 @@ describe("HTTP-7: a short HTTP/1.1 body, then the client half-closes", () => {
     expect(server.lines.error).toEqual([])
   })
 
-  it("HTTP-14: a chunked body cut short by a FIN never completes for the app", async () => {
-    await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n")
+  it("HTTP-14 HTTP-7: a chunked body cut short by a FIN never completes for the app, and gets 400 and one log line", async () => {
+    const res = await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n")
     await until(() => events.length === 1 && events[0]!.at(-1) === "http.disconnect", "the app's disconnect")
     expect(events[0]).not.toContain("request 0 false")
+    expect(res.closed).toBe(true)
+    expect(statusOf(res.text)).toBe(400)
+    await until(() => server.lines.access.length === 1, "the access-log line")
+    expect(server.lines.error).toHaveLength(1)
+    expect(server.lines.error[0]).toMatch(/IncompleteBody: /)
+    expect(server.lines.access[0]).toMatch(/ 400 .* end=malformed$/)
   })
 })
