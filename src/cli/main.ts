@@ -41,7 +41,7 @@ Options:
   --sync-workers <n>             the export is a classic (blocking) app: run it in n worker threads
   --ws-max-message-size <bytes>  largest WebSocket message, 1009 beyond it (default ${defaults.wsMaxMessageSize})
   --ws-ping-interval <s>         seconds between pings on open WebSockets, 0 for none (default ${defaults.wsPingInterval / 1000})
-  --ws-ping-timeout <s>          seconds a pong may take before the connection is dropped (default ${defaults.wsPingTimeout / 1000})
+  --ws-ping-timeout <s>          seconds a pong, or the client's close frame, may take before the connection is dropped (default ${defaults.wsPingTimeout / 1000})
   --no-ws-deflate                do not offer permessage-deflate on WebSockets
   --no-access-log                do not print a line per request
   -h, --help                     show this help

@@ -53,7 +53,12 @@ export interface RunnerOptions {
   readonly wsPerMessageDeflate: boolean
   /** ms between the server's pings on an open WebSocket; 0 = none (rule WS-13). Default 30000. */
   readonly wsPingInterval: number
-  /** ms a pong may take before the connection is dropped (the app gets 1006). Default 20000. */
+  /**
+   * ms the peer gets to answer a control frame: a pong to the server's ping
+   * (WS-13), and the peer's close frame after the server's (the close
+   * timeout, WS-16); past it the connection is dropped and the app gets
+   * 1006. Default 20000.
+   */
   readonly wsPingTimeout: number
 }
 
