@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // EGI command-line launcher. Plain JS (no TypeScript, no dependencies) so it
-// also starts on an old system Node: on Node >= 22.19 it loads the TypeScript
-// CLI directly; otherwise it re-executes itself under the Node 24 that
-// `bash scripts/setup.sh` bootstraps into <repo>/.tools.
+// also starts on an old system Node. Installed as a package (under
+// node_modules, or wherever there is no src/ beside it) it runs the built CLI,
+// dist/cli/main.js; in a checkout of the repository it runs the TypeScript
+// sources directly (no build step). On a Node older than 22.19 a checkout
+// re-executes itself under the Node 24 that `bash scripts/setup.sh`
+// bootstraps into <repo>/.tools; an installed package says which Node it needs.
 //
 // Signals (spec.md §8.4, rule RUN-12): whoever starts this file must be able
 // to stop the server with SIGTERM/SIGINT sent to the pid it started. On an
@@ -17,8 +20,14 @@ import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 
 const MIN = [22, 19];
+const here = fileURLToPath(import.meta.url);
+const sources = new URL("../src/cli/main.ts", import.meta.url);
+// A checkout: the sources are beside this file and it is not inside node_modules.
+const checkout = !here.split(/[\\/]/).includes("node_modules") && existsSync(sources);
+const entry = checkout ? sources : new URL("../dist/cli/main.js", import.meta.url);
 const [major, minor] = process.versions.node.split(".").map(Number);
-const supported = major > MIN[0] || (major === MIN[0] && minor >= MIN[1]);
+// package.json "engines": ^22.19.0 || >=24.0.0 (Node 22 LTS from 22.19, what effect 4 needs, and Node 24 LTS on).
+const supported = major >= 24 || (major === MIN[0] && minor >= MIN[1]);
 
 if (supported) {
   const launched = process.env.EGI_LAUNCHER_REEXEC === "1";
@@ -28,17 +37,22 @@ if (supported) {
     process.once("disconnect", () => process.kill(process.pid, "SIGTERM"));
     process.channel.unref();
   }
-  await import(new URL("../src/cli/main.ts", import.meta.url).href);
+  if (!checkout && !existsSync(entry)) {
+    process.stderr.write(`egi: ${fileURLToPath(entry)} is missing: this copy of egi was not built (npm run build)\n`);
+    process.exit(1);
+  }
+  await import(entry.href);
 } else {
   const toolsNode = fileURLToPath(new URL("../.tools/node_modules/.bin/node", import.meta.url));
-  if (!existsSync(toolsNode) || process.env.EGI_LAUNCHER_REEXEC === "1") {
+  if (!checkout || !existsSync(toolsNode) || process.env.EGI_LAUNCHER_REEXEC === "1") {
     process.stderr.write(
-      `egi: Node >= ${MIN.join(".")} is required (found v${process.versions.node}); run: bash scripts/setup.sh\n`,
+      `egi: Node ^22.19 or >= 24 is required (found v${process.versions.node})` +
+        (checkout ? "; run: bash scripts/setup.sh\n" : "\n"),
     );
     process.exit(1);
   }
 
-  const args = [fileURLToPath(import.meta.url), ...process.argv.slice(2)];
+  const args = [here, ...process.argv.slice(2)];
   const env = { ...process.env, EGI_LAUNCHER_REEXEC: "1" };
 
   if (typeof process.execve === "function") {

@@ -2,8 +2,8 @@
 # Bootstrap the EGI dev environment (idempotent; a second run is fast).
 #
 #   bash scripts/setup.sh               Node >= 22.19 (Node 24 into .tools/ if needed) + npm deps
-#   bash scripts/setup.sh --test-tools  ...and the system tools the tests use:
-#                                       curl, nghttp, h2load, /usr/bin/python3 with h2
+#   bash scripts/setup.sh --test-tools  ...and the tools the tests use: curl, nghttp,
+#                                       h2load, /usr/bin/python3 with h2, Node 22 in .tools/node22
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*"; }
@@ -35,6 +35,12 @@ node_version_ge() {
   (( major > want_major || (major == want_major && minor >= want_minor) ))
 }
 
+# node_supported <node-binary>: package.json "engines": ^22.19.0 || >=24.0.0.
+node_supported() {
+  node_version_ge "$1" 24 0 && return 0
+  node_version_ge "$1" 22 19 && ! node_version_ge "$1" 23 0
+}
+
 # --- 1. Node -----------------------------------------------------------------
 # Prefer an already-bootstrapped .tools Node (the package.json scripts put it
 # first on PATH), then a new-enough PATH node, else bootstrap Node 24.
@@ -42,7 +48,7 @@ node_bin=""
 if [[ -x "$tools_node" ]] && node_version_ge "$tools_node" 24 0; then
   node_bin="$tools_node"
   log "using bootstrapped node $("$node_bin" --version) in .tools/"
-elif path_node="$(command -v node 2>/dev/null)" && node_version_ge "$path_node" 22 19; then
+elif path_node="$(command -v node 2>/dev/null)" && node_supported "$path_node"; then
   node_bin="$path_node"
   log "using node $("$node_bin" --version) from PATH"
 else
@@ -107,6 +113,17 @@ if (( want_test_tools )); then
     [[ -z "$missing" ]] || die "still missing after apt-get install: $missing"
   fi
   log "test tools ok (curl, nghttp, h2load, /usr/bin/python3 h2)"
+
+  # Node 22 LTS, for the package test (test/package/): the oldest Node EGI supports.
+  node22="$tools/node22/node_modules/.bin/node"
+  if [[ -x "$node22" ]] && node_supported "$node22" && ! node_version_ge "$node22" 23 0; then
+    log "node $("$node22" --version) in .tools/node22"
+  else
+    log "installing node@22 into .tools/node22"
+    npm install --prefix "$tools/node22" --no-save --no-audit --no-fund --loglevel=error node@22
+    node_supported "$node22" && ! node_version_ge "$node22" 23 0 || die "bootstrapped $node22 is not Node 22 >= 22.19"
+    log "installed node $("$node22" --version) into .tools/node22"
+  fi
 fi
 
 log "node $(node --version) at $(command -v node)"

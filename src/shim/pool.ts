@@ -11,6 +11,9 @@ import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
 import { CANCELLED_SLOTS, isChunk, type ModuleRef, type RequestData, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
+/** The worker's entry beside this module: `worker.ts` in the sources, `worker.js` in the built package. */
+const workerEntry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url)
+
 /**
  * Pool settings.
  *
@@ -108,7 +111,7 @@ class PoolWorker implements WorkerLink {
       creditEvery: Math.max(1, Math.floor(ring.byteLength / 4)),
       multiprocess: opts.workers > 1
     }
-    this.thread = new Worker(new URL("./worker.ts", import.meta.url), { workerData: boot })
+    this.thread = new Worker(workerEntry, { workerData: boot })
     this.thread.unref()
   }
 
