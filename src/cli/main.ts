@@ -5,7 +5,8 @@
  * TLS, lifespan startup), 2 for usage errors and modules that cannot be
  * loaded.
  */
-import { Effect } from "effect"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Exit } from "effect"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
@@ -137,7 +138,8 @@ const version = (): string => {
   return pkg.version
 }
 
-const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+/** Parses the command line: an exit code (help, version, usage errors), or what to serve. */
+const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
   let parsed
   try {
     parsed = parseArgs({
@@ -233,19 +235,49 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     throw cause
   }
 
-  const exit = await Effect.runPromiseExit(serve(app, { ...options, logger }))
-  logger.flush()
-  if (exit._tag === "Success") return 0
-  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-  process.stderr.write(`egi: ${error !== undefined && "error" in error ? String((error.error as Error).message) : "server failed"}\n`)
-  return 1
+  return { app, options: { ...options, logger }, logger }
+}
+
+/** What `main` decided to serve, with the logger to flush at exit. */
+interface Serving {
+  readonly app: App
+  readonly options: Partial<RunnerOptions>
+  readonly logger: Logger & { readonly flush: () => void }
+}
+
+/**
+ * Serves through `NodeRuntime.runMain`, Effect's entry point for a Node
+ * process: SIGINT and SIGTERM interrupt the server's fiber, which runs the
+ * graceful shutdown (spec.md §8.4). The exit code stays EGI's: 0 after a
+ * signal-driven shutdown, 1 when the server fails (with one `egi:` line).
+ * The signals are also logged; one during the drain changes nothing (RUN-12).
+ */
+const run = ({ app, options, logger }: Serving): void => {
+  let signalled = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info(signalled ? `${signal} received again: already shutting down` : `${signal} received`)
+    signalled = true
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  NodeRuntime.runMain(serve(app, options), {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => {
+      logger.flush()
+      if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
+      const error = Cause.squash(exit.cause)
+      process.stderr.write(`egi: ${error instanceof Error ? error.message : "server failed"}\n`)
+      onExit(1)
+    }
+  })
 }
 
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code
-    // Lingering timers (the app's, keep-alive) must not hold a finished server open.
-    setImmediate(() => process.exit(code))
+  (outcome) => {
+    if (typeof outcome !== "number") return run(outcome)
+    process.exitCode = outcome
+    // Lingering timers must not hold a process that has nothing to serve open.
+    setImmediate(() => process.exit(outcome))
   },
   (cause) => {
     process.stderr.write(`egi: internal error: ${(cause as Error)?.stack ?? String(cause)}\n`)

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, Exit, Fiber, type Scope } from "effect"
+import { Effect, Fiber, type Scope } from "effect"
 import * as http2 from "node:http2"
 import * as net from "node:net"
 import * as tls from "node:tls"
@@ -18,6 +18,7 @@ import { type Lifespan, startLifespan } from "./lifespan.ts"
 import { consoleLogger } from "./log.ts"
 import { defaults, maxTimerMs, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
+import { missingWsInternals, wsVersion } from "../websocket/ws-over-stream.ts"
 
 /**
  * A running server (spec.md §8).
@@ -63,10 +64,27 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
   Effect.gen(function*() {
     const opts: RunnerOptions = { ...defaults, logger: consoleLogger(), ...options }
     yield* checkOptions(opts)
+    yield* checkWs
     const lifespan: Lifespan = yield* startLifespan(app, opts.logger)
     // A server that fails to come up still runs the app's lifespan shutdown.
     return yield* listen(app, opts, lifespan).pipe(Effect.onError(() => lifespan.shutdown(opts.drainTimeout)))
   })
+
+/**
+ * Fails with `ServeError` (`StartupFailed`) when the installed `ws` lacks
+ * what WebSockets over HTTP/2 use below its public API (spec.md §11.6), so
+ * that a `ws` release that removed it stops the server at start, with the
+ * version named, and never mid-request.
+ */
+const checkWs: Effect.Effect<void, ServeError> = Effect.suspend(() => {
+  const missing = missingWsInternals()
+  return missing === undefined ? Effect.void : Effect.fail(
+    new ServeError({
+      reason: "StartupFailed",
+      detail: `ws ${wsVersion()} lacks ${missing}, which EGI needs for WebSockets over HTTP/2 (RFC 8441); install a ws 8 release from 8.23 that has it`
+    })
+  )
+})
 
 /** Fails with `ServeError` (`Options`) for values node would reject later, on the first connection. */
 const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
@@ -222,43 +240,27 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
   })
 
 /**
- * Serves `app` until SIGINT or SIGTERM, then shuts down gracefully and
- * returns (spec.md §8.4). Logs one `listening on URL (protocols)` line to
- * stderr. Fails with `ServeError` as `start` does.
+ * Serves `app` until interrupted: starts the server (as `start`), logs
+ * `listening on <url> (<protocols>)`, and runs the graceful shutdown
+ * (spec.md §8.4, rule RUN-7) when the fiber is interrupted — which is what
+ * `NodeRuntime.runMain` from `@effect/platform-node` does on SIGINT and
+ * SIGTERM. The shutdown runs uninterruptibly, so a second signal does not
+ * cut it short (RUN-12). Fails with `ServeError` as `start` does.
+ *
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * NodeRuntime.runMain(serve(app, { port: 8000 }))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const serve = (app: App, options: Partial<RunnerOptions> = {}): Effect.Effect<void, ServeError> =>
+export const serve = (app: App, options: Partial<RunnerOptions> = {}): Effect.Effect<never, ServeError> =>
   Effect.scoped(
     Effect.gen(function*() {
       const logger = options.logger ?? consoleLogger()
       const server = yield* start(app, { ...options, logger })
       logger.info(`listening on ${server.url} (${server.protocols})`)
-      // The handler stays until the drain is over: a second signal (a
-      // terminal or a process manager signals the whole process group, and
-      // the launcher passes the same signal on) must not cut it short (RUN-12).
-      const signalled = yield* Deferred.make<void>()
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          let received = false
-          const onSignal = (signal: NodeJS.Signals): void => {
-            if (received) return logger.info(`${signal} received again: already shutting down`)
-            received = true
-            logger.info(`${signal} received`)
-            Deferred.doneUnsafe(signalled, Exit.void)
-          }
-          process.on("SIGINT", onSignal)
-          process.on("SIGTERM", onSignal)
-          return onSignal
-        }),
-        (onSignal) =>
-          Effect.sync(() => {
-            process.off("SIGINT", onSignal)
-            process.off("SIGTERM", onSignal)
-          })
-      )
-      yield* Deferred.await(signalled)
-      yield* server.shutdown
+      return yield* Effect.never
     })
   )

@@ -38,7 +38,47 @@ interface ServerSocket {
 
 // The ESM entry of `ws` exports the bare WebSocket class; its CommonJS entry
 // hangs `PerMessageDeflate` and `extension` on it.
-const internals = createRequire(import.meta.url)("ws") as WsInternals
+const requireHere = createRequire(import.meta.url)
+const internals = requireHere("ws") as WsInternals
+
+/** The installed `ws`'s version, for error messages. */
+export const wsVersion = (): string => {
+  try {
+    return String((requireHere("ws/package.json") as { version?: unknown }).version ?? "unknown")
+  } catch {
+    return "unknown"
+  }
+}
+
+/**
+ * Checks that the installed `ws` still has what this module uses below its
+ * public API: `PerMessageDeflate` and `extension` on its CommonJS export, a
+ * server-side socket built with `new WebSocket(null, undefined, options)`,
+ * `setSocket`, `_protocol`/`_extensions`, and a `WebSocketServer` whose
+ * `options` carry `closeTimeout` and `autoPong`. Returns what is missing
+ * (one phrase), or `undefined` when all is there. Pure inspection: builds
+ * one socket and one server, attaches nothing.
+ */
+export const missingWsInternals = (): string | undefined => {
+  try {
+    if (typeof internals.PerMessageDeflate !== "function") return "PerMessageDeflate"
+    if (typeof internals.PerMessageDeflate.extensionName !== "string") return "PerMessageDeflate.extensionName"
+    if (typeof internals.extension?.parse !== "function" || typeof internals.extension.format !== "function") return "extension.parse/format"
+    const options = serverOptions({ maxPayload: 1024, closeTimeout: 1000 })
+    if (typeof options !== "object" || options === null) return "WebSocketServer#options"
+    if (options["closeTimeout"] !== 1000 || typeof options["autoPong"] !== "boolean") return "WebSocketServer#options.closeTimeout/autoPong"
+    const ws = new (WebSocket as unknown as new(address: null, protocols: undefined, options: Record<string, unknown>) => WebSocket)(
+      null,
+      undefined,
+      options
+    ) as unknown as Partial<ServerSocket>
+    if (typeof ws.setSocket !== "function") return "WebSocket#setSocket"
+    if (typeof ws._protocol !== "string" || typeof ws._extensions !== "object") return "WebSocket#_protocol/_extensions"
+    return undefined
+  } catch (cause) {
+    return `a server-side WebSocket (${(cause as Error)?.message ?? String(cause)})`
+  }
+}
 
 /** What both transports hand `ws` from the runner's options. */
 export interface SocketLimits {

@@ -482,11 +482,12 @@ describe("review fixes: the CLI", () => {
         const args = ["serve", "examples/hello.ts", flag, value]
         if (flag !== "--port") args.push("--port", "0")
         const c = runCli(args)
-        const exit = await exitWithin(c, 4000)
+        // Five CLIs start at once beside the other test files: about 1 s of CPU each on 2 cores.
+        const exit = await exitWithin(c, 15_000)
         const stderr = c.stderr()
         return {
           flag,
-          code: exit === "timeout" ? "still running after 4 s" : exit.code,
+          code: exit === "timeout" ? "still running after 15 s" : exit.code,
           egiLines: egiLines(stderr).length,
           listening: /listening on/.test(stderr),
           stderr
