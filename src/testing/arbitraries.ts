@@ -5,10 +5,11 @@
  * Everything they produce passes `validate` (the scopes) or is what a
  * client may legally send.
  */
-import fc from "fast-check"
+import type { Arbitrary } from "fast-check"
 import type { Headers } from "../protocol/headers.ts"
 import type { HttpScope, LifespanScope, WebSocketScope } from "../protocol/scope.ts"
 import { testScope } from "./client.ts"
+import { fc } from "./fast-check.ts"
 
 const TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -19,7 +20,7 @@ const TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
  * @since 0.3.0
  * @category arbitraries
  */
-export const fieldName: fc.Arbitrary<string> = fc.oneof(
+export const fieldName: Arbitrary<string> = fc.oneof(
   fc.constantFrom("accept", "user-agent", "cookie", "x-request-id", "content-type", "cache-control"),
   fc.string({ unit: fc.constantFrom(...TCHAR), minLength: 1, maxLength: 20 })
 )
@@ -31,7 +32,7 @@ export const fieldName: fc.Arbitrary<string> = fc.oneof(
  * @since 0.3.0
  * @category arbitraries
  */
-export const fieldValue: fc.Arbitrary<string> = fc
+export const fieldValue: Arbitrary<string> = fc
   .array(fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0x21, max: 0x7e }) }, fc.constantFrom(0x20, 0x09), fc.integer({ min: 0x80, max: 0xff })), {
     maxLength: 40
   })
@@ -43,7 +44,7 @@ export const fieldValue: fc.Arbitrary<string> = fc
  * @since 0.3.0
  * @category arbitraries
  */
-export const headers: fc.Arbitrary<Headers> = fc.array(fc.tuple(fieldName, fieldValue), { maxLength: 12 })
+export const headers: Arbitrary<Headers> = fc.array(fc.tuple(fieldName, fieldValue), { maxLength: 12 })
 
 const segment = fc.string({ unit: fc.constantFrom(..."abcxyz019-._~%20"), maxLength: 8 }).map((s) => s.replace(/%(?![0-9A-F]{2})/g, "%25"))
 
@@ -54,7 +55,7 @@ const segment = fc.string({ unit: fc.constantFrom(..."abcxyz019-._~%20"), maxLen
  * @since 0.3.0
  * @category arbitraries
  */
-export const target: fc.Arbitrary<string> = fc
+export const target: Arbitrary<string> = fc
   .tuple(fc.array(segment, { maxLength: 4 }), fc.option(fc.string({ unit: fc.constantFrom(..."ab=&%20+"), maxLength: 12 }), { nil: undefined }))
   .map(([segments, query]) => "/" + segments.join("/") + (query === undefined ? "" : `?${query}`))
 
@@ -64,7 +65,7 @@ export const target: fc.Arbitrary<string> = fc
  * @since 0.3.0
  * @category arbitraries
  */
-export const httpScope: fc.Arbitrary<HttpScope> = fc
+export const httpScope: Arbitrary<HttpScope> = fc
   .record({
     method: fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND"),
     path: target,
@@ -79,7 +80,7 @@ export const httpScope: fc.Arbitrary<HttpScope> = fc
  * @since 0.3.0
  * @category arbitraries
  */
-export const websocketScope: fc.Arbitrary<WebSocketScope> = fc
+export const websocketScope: Arbitrary<WebSocketScope> = fc
   .record({ path: target, headers, subprotocols: fc.array(fc.constantFrom("chat", "v2.chat", "mqtt"), { maxLength: 3 }) })
   .map(({ path, headers, subprotocols }) => {
     const base = testScope({ path, headers })
@@ -92,7 +93,7 @@ export const websocketScope: fc.Arbitrary<WebSocketScope> = fc
  * @since 0.3.0
  * @category arbitraries
  */
-export const lifespanScope: fc.Arbitrary<LifespanScope> = fc.constant({
+export const lifespanScope: Arbitrary<LifespanScope> = fc.constant({
   type: "lifespan",
   egi: { version: "0.1" },
   connectionId: 0,
@@ -107,7 +108,7 @@ export const lifespanScope: fc.Arbitrary<LifespanScope> = fc.constant({
  * @since 0.3.0
  * @category arbitraries
  */
-export const chunked = (bytes: Uint8Array): fc.Arbitrary<Array<Uint8Array>> =>
+export const chunked = (bytes: Uint8Array): Arbitrary<Array<Uint8Array>> =>
   fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 10 }).map((cuts) => {
     const points = [...cuts].sort((a, b) => a - b)
     const out: Array<Uint8Array> = []
@@ -126,7 +127,7 @@ export const chunked = (bytes: Uint8Array): fc.Arbitrary<Array<Uint8Array>> =>
  * @since 0.3.0
  * @category arbitraries
  */
-export const requestBody: fc.Arbitrary<{ readonly chunks: Array<Uint8Array>; readonly disconnectAfter: number | undefined }> = fc
+export const requestBody: Arbitrary<{ readonly chunks: Array<Uint8Array>; readonly disconnectAfter: number | undefined }> = fc
   .uint8Array({ maxLength: 20_000 })
   .chain((bytes) => fc.tuple(chunked(bytes), fc.option(fc.nat({ max: 10 }), { nil: undefined })))
   .map(([chunks, cut]) => ({ chunks, disconnectAfter: cut === undefined || cut >= chunks.length ? undefined : cut }))
@@ -138,7 +139,7 @@ export const requestBody: fc.Arbitrary<{ readonly chunks: Array<Uint8Array>; rea
  * @since 0.3.0
  * @category arbitraries
  */
-export const websocketMessages = (maxSize = 65_536): fc.Arbitrary<Array<{ readonly text: string } | { readonly bytes: Uint8Array }>> =>
+export const websocketMessages = (maxSize = 65_536): Arbitrary<Array<{ readonly text: string } | { readonly bytes: Uint8Array }>> =>
   fc.array(
     fc.oneof(
       fc.string({ unit: "grapheme", maxLength: Math.min(maxSize, 2000) }).map((text) => ({ text })),

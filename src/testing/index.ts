@@ -6,4 +6,5 @@
 export { chunked, fieldName, fieldValue, headers, httpScope, lifespanScope, requestBody, target, websocketMessages, websocketScope } from "./arbitraries.ts"
 export { request, type TestRequest, type TestResponse, testScope } from "./client.ts"
 export { definedRules, namingTests, unnumberedMusts } from "./coverage.ts"
+export { MissingPeerDependencyError } from "./fast-check.ts"
 export { ServerViolationError, validate } from "./validate.ts"
