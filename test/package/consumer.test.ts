@@ -123,13 +123,15 @@ describe("the npm package", () => {
   ])("on %s", (_name, nodeBin) => {
     const env = () => withNode(nodeBin)
 
-    it("imports egi and egi/testing from an .mjs file, and egi --help runs from node_modules/.bin", async () => {
+    it("imports egi and egi/testing from an .mjs file, and egi --help and --version run from node_modules/.bin", async () => {
       const check = await run(nodeBin, ["check.mjs"], { cwd: project })
       expect(check.stderr).toBe("")
       expect(check.stdout).toMatch(/^ok v2[24]\./)
       const help = await run(path.join(project, "node_modules/.bin/egi"), ["--help"], { cwd: project, env: env() })
       expect(help.code, help.stderr).toBe(0)
       expect(help.stdout).toContain("egi serve <module>[:export] [options]")
+      const version = await run(path.join(project, "node_modules/.bin/egi"), ["--version"], { cwd: project, env: env() })
+      expect(version.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version)
     })
 
     it("the consumer's property test runs with egi/testing; without fast-check, egi/testing says what to install", async () => {
