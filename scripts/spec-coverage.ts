@@ -4,7 +4,7 @@
  * rule ID), 0 otherwise.
  */
 import { readFileSync } from "node:fs"
-import { definedRules, namingTests, unnumberedMusts } from "../src/testing/coverage.ts"
+import { definedRules, namingTests, unnumberedMusts } from "../test/support/coverage.ts"
 
 const root = new URL("..", import.meta.url).pathname
 const spec = readFileSync(`${root}spec.md`, "utf8")

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { definedRules, namingTests, unnumberedMusts } from "../src/testing/coverage.ts"
+import { definedRules, namingTests, unnumberedMusts } from "./support/coverage.ts"
 
 const root = new URL("..", import.meta.url).pathname
 const spec = readFileSync(`${root}spec.md`, "utf8")

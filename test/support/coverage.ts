@@ -1,24 +1,22 @@
 /**
- * Rule coverage (spec.md Appendix A): which tests name which rule. Every
- * MUST in spec.md carries a rule ID (`- **HTTP-7** …`); a test names the
- * rules it exercises at the start of its title (`it("HTTP-7 HTTP-8: …")`).
+ * Repository tooling, not part of the package: rule coverage (spec.md
+ * Appendix A), which tests name which rule. Every MUST in spec.md carries a
+ * rule ID (`- **HTTP-7** …`); a test names the rules it exercises at the
+ * start of its title (`it("HTTP-7 HTTP-8: …")`). Used by
+ * `scripts/spec-coverage.ts` (`npm run spec:coverage`) and
+ * `test/spec-coverage.test.ts`; it reads the repository's files with
+ * node:fs, which is why it lives here and not in `egi/testing`.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
 
 /**
  * The rule IDs spec.md defines, in order of definition.
- *
- * @since 0.3.0
- * @category coverage
  */
 export const definedRules = (spec: string): Array<string> => [...spec.matchAll(/^- \*\*([A-Z]+-\d+)\*\*/gm)].map((m) => m[1]!)
 
 /**
  * Lines of spec.md with a MUST in a rule list item that carries no rule ID.
- *
- * @since 0.3.0
- * @category coverage
  */
 export const unnumberedMusts = (spec: string): Array<string> =>
   spec.split("\n").filter((l) => /\bMUST\b/.test(l) && l.startsWith("- **") && !/^- \*\*[A-Z]+-\d+\*\*/.test(l))
@@ -34,9 +32,6 @@ const testFiles = (dir: string): Array<string> =>
 /**
  * For each rule ID named in a test title under `dirs`, the tests that name
  * it (`file › title`, file relative to `root`).
- *
- * @since 0.3.0
- * @category coverage
  */
 export const namingTests = (root: string, dirs: ReadonlyArray<string>): Map<string, Array<string>> => {
   const named = new Map<string, Array<string>>()
