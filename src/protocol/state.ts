@@ -1,16 +1,61 @@
 /**
- * The per-stream event state machines as transition tables (spec.md §4.7, §6.5).
+ * The per-stream event state machines as transition tables (spec.md §4.7
+ * tables 1 and 2, §6.5 table 3, §11.5 table 4) — the one source of the
+ * event order. The runner, `validate(app)` and the in-memory client all
+ * step these tables; test/protocol/state.test.ts holds each against the
+ * table spec.md prints, pair by pair.
  *
- * Everything that decides whether an event may be sent or received in a
- * given state lives in this file, as data: `(state, input) → next state`. A
- * pair missing from a table is a protocol violation, reported with the rule
- * ID that forbids it. The runner checks every send against tables 1 and 3;
- * its exchange produces the receive events of table 2, and the property
- * tests check both against these tables. Pure: no Node imports.
+ * All four have one total shape, `Table<State, Input>`: every
+ * `(state, input)` pair maps to the next state or to the `Violation` (rule
+ * ID and detail) it is. Pure: no I/O, no Node imports.
  *
  * @since 0.1.0
  */
 import { LocalProtocolError } from "./errors.ts"
+
+/**
+ * A pair a table forbids: the rule it breaks (a spec.md rule ID) and a
+ * detail for the error message.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface Violation {
+  readonly rule: string
+  readonly detail: string
+}
+
+/**
+ * A total transition table: for every state and every input, the next
+ * state or the `Violation` the pair is.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type Table<S extends string, I extends string> = { readonly [K in S]: { readonly [J in I]: S | Violation } }
+
+/**
+ * One step of `table`: the next state, or the `LocalProtocolError` naming
+ * the rule `(state, input)` breaks.
+ *
+ * @since 0.4.0
+ * @category transitions
+ */
+export const step = <S extends string, I extends string>(table: Table<S, I>, state: S, input: I): S | LocalProtocolError => {
+  const cell: S | Violation = table[state][input]
+  return typeof cell === "string" ? cell : new LocalProtocolError({ rule: cell.rule, detail: cell.detail })
+}
+
+/** Builds a total table from the allowed transitions and a function naming the violation of every other pair. */
+const total = <S extends string, I extends string>(
+  states: ReadonlyArray<S>,
+  inputs: ReadonlyArray<I>,
+  allowed: { readonly [K in S]: { readonly [J in I]?: S } },
+  violation: (state: S, input: I) => Violation
+): Table<S, I> =>
+  Object.fromEntries(
+    states.map((state) => [state, Object.fromEntries(inputs.map((input) => [input, allowed[state][input] ?? violation(state, input)]))])
+  ) as Table<S, I>
 
 // ---------------------------------------------------------------------------
 // http response (what the app sends)
@@ -41,36 +86,15 @@ export type ResponseState = "start" | "head" | "body" | "trailers" | "done" | "r
  * @since 0.1.0
  * @category models
  */
-export type ResponseInput = "start" | "more" | "last" | "file" | "trailers" | "push" | "hint" | "reset"
+export type ResponseInput = "start" | "more" | "last" | "file" | "trailers" | "push" | "hint" | "reset" | "goaway"
 
-/**
- * The send-side transition table (spec.md §4.7, table 1). `last` and `file`
- * lead to `done`, or to `trailers` when the start announced trailers (see
- * `nextResponseState`).
- *
- * @since 0.1.0
- * @category tables
- */
-export const responseTable: { readonly [S in ResponseState]: { readonly [I in ResponseInput]?: ResponseState } } = {
-  start: { start: "head", push: "start", hint: "start", reset: "reset" },
-  head: { more: "body", last: "done", file: "done", push: "head", reset: "reset" },
-  body: { more: "body", last: "done", push: "body", reset: "reset" },
-  trailers: { trailers: "done", reset: "reset" },
-  done: { reset: "reset" },
-  reset: {}
-}
+/** The states and inputs of table 1, in the spec's order. @since 0.4.0 @category tables */
+export const responseStates: ReadonlyArray<ResponseState> = ["start", "head", "body", "trailers", "done", "reset"]
+/** @since 0.4.0 @category tables */
+export const responseInputs: ReadonlyArray<ResponseInput> = ["start", "more", "last", "file", "trailers", "push", "hint", "reset", "goaway"]
 
-/**
- * The rule a `(state, input)` pair missing from `responseTable` breaks, with
- * its detail text (spec.md §4.7, Appendix A).
- *
- * @since 0.1.0
- * @category tables
- */
-export const responseViolation = (
-  state: ResponseState,
-  input: ResponseInput
-): { readonly rule: string; readonly detail: string } => {
+/** The rule a pair table 1 forbids breaks, with its detail (spec.md §4.7, Appendix A). */
+const responseViolation = (state: ResponseState, input: ResponseInput): Violation => {
   if (state === "done") return { rule: "HTTP-3", detail: `${eventOf[input]} sent after the response completed` }
   if (state === "reset") return { rule: "HTTP-3", detail: `${eventOf[input]} sent after the stream was reset` }
   switch (input) {
@@ -95,6 +119,8 @@ export const responseViolation = (
       return { rule: "HTTP-19", detail: "http.response.early_hint sent after http.response.start" }
     case "reset":
       return { rule: "HTTP-3", detail: "http.response.reset sent twice" }
+    case "goaway":
+      return { rule: "HTTP-3", detail: "http.goaway sent after the stream was reset" }
   }
 }
 
@@ -106,8 +132,27 @@ const eventOf: { readonly [I in ResponseInput]: string } = {
   trailers: "http.response.trailers",
   push: "http.response.push",
   hint: "http.response.early_hint",
-  reset: "http.response.reset"
+  reset: "http.response.reset",
+  goaway: "http.goaway"
 }
+
+/**
+ * Table 1 (spec.md §4.7): what the app sends on an `http` stream. `last`
+ * and `file` lead to `done`, or to `trailers` when the start announced
+ * trailers (see `nextResponseState`); `goaway` is valid in every state but
+ * `reset` and changes none.
+ *
+ * @since 0.1.0
+ * @category tables
+ */
+export const responseTable: Table<ResponseState, ResponseInput> = total(responseStates, responseInputs, {
+  start: { start: "head", push: "start", hint: "start", reset: "reset", goaway: "start" },
+  head: { more: "body", last: "done", file: "done", push: "head", reset: "reset", goaway: "head" },
+  body: { more: "body", last: "done", push: "body", reset: "reset", goaway: "body" },
+  trailers: { trailers: "done", reset: "reset", goaway: "trailers" },
+  done: { reset: "reset", goaway: "done" },
+  reset: {}
+}, responseViolation)
 
 /**
  * The next send-side state, or the `LocalProtocolError` naming the rule the
@@ -122,11 +167,7 @@ export const nextResponseState = (
   input: ResponseInput,
   announced = false
 ): ResponseState | LocalProtocolError => {
-  const next = responseTable[state][input]
-  if (next === undefined) {
-    const v = responseViolation(state, input)
-    return new LocalProtocolError({ rule: v.rule, detail: v.detail })
-  }
+  const next = step(responseTable, state, input)
   if (announced && next === "done" && (input === "last" || input === "file")) return "trailers"
   return next
 }
@@ -159,18 +200,37 @@ export type RequestState = "receiving" | "trailers" | "complete" | "disconnected
  */
 export type RequestInput = "more" | "last" | "lastThenTrailers" | "trailers" | "disconnect"
 
+/** The states and inputs of table 2, in the spec's order. @since 0.4.0 @category tables */
+export const requestStates: ReadonlyArray<RequestState> = ["receiving", "trailers", "complete", "disconnected"]
+/** @since 0.4.0 @category tables */
+export const requestInputs: ReadonlyArray<RequestInput> = ["more", "last", "lastThenTrailers", "trailers", "disconnect"]
+
 /**
- * The receive-side transition table (spec.md §4.7, table 2).
+ * The rule a pair table 2 forbids breaks (spec.md §4.7): anything but a
+ * disconnect after one, HTTP-8; body after the last body, HTTP-14 (its
+ * `moreBody: false` said the body was complete); request trailers that were
+ * not announced, or anything but them after the last body announced them,
+ * HTTP-23.
+ */
+const requestViolation = (state: RequestState, input: RequestInput): Violation => ({
+  rule: state === "disconnected" ? "HTTP-8" : state === "complete" && input !== "trailers" ? "HTTP-14" : "HTTP-23",
+  detail: `${input} received in request state ${state}`
+})
+
+/**
+ * Table 2 (spec.md §4.7): what `receive` yields on an `http` stream. A
+ * server steps it for each event it delivers; `validate` steps it to check
+ * a server.
  *
  * @since 0.1.0
  * @category tables
  */
-export const requestTable: { readonly [S in RequestState]: { readonly [I in RequestInput]?: RequestState } } = {
+export const requestTable: Table<RequestState, RequestInput> = total(requestStates, requestInputs, {
   receiving: { more: "receiving", last: "complete", lastThenTrailers: "trailers", disconnect: "disconnected" },
   trailers: { trailers: "complete", disconnect: "disconnected" },
   complete: { disconnect: "disconnected" },
   disconnected: { disconnect: "disconnected" }
-}
+}, requestViolation)
 
 // ---------------------------------------------------------------------------
 // lifespan (what the app sends)
@@ -188,17 +248,36 @@ export const requestTable: { readonly [S in RequestState]: { readonly [I in Requ
 export type LifespanState = "startup" | "running" | "shutdown" | "done"
 
 /**
- * The lifespan send table (spec.md §6.5). Inputs are outbound event types.
+ * Inputs of table 3: the lifespan replies (spec.md §6.3).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type LifespanInput = "lifespan.startup.complete" | "lifespan.startup.failed" | "lifespan.shutdown.complete" | "lifespan.shutdown.failed"
+
+/** The states and inputs of table 3, in the spec's order. @since 0.4.0 @category tables */
+export const lifespanStates: ReadonlyArray<LifespanState> = ["startup", "running", "shutdown", "done"]
+/** @since 0.4.0 @category tables */
+export const lifespanInputs: ReadonlyArray<LifespanInput> = [
+  "lifespan.startup.complete",
+  "lifespan.startup.failed",
+  "lifespan.shutdown.complete",
+  "lifespan.shutdown.failed"
+]
+
+/**
+ * Table 3 (spec.md §6.5): the lifespan replies; a reply that is not due is
+ * LIFE-2.
  *
  * @since 0.1.0
  * @category tables
  */
-export const lifespanTable: { readonly [S in LifespanState]: Readonly<Record<string, LifespanState>> } = {
+export const lifespanTable: Table<LifespanState, LifespanInput> = total(lifespanStates, lifespanInputs, {
   startup: { "lifespan.startup.complete": "running", "lifespan.startup.failed": "done" },
   running: {},
   shutdown: { "lifespan.shutdown.complete": "done", "lifespan.shutdown.failed": "done" },
   done: {}
-}
+}, (state, input) => ({ rule: "LIFE-2", detail: `${input} sent in lifespan state ${state}` }))
 
 /**
  * The next lifespan state, or the `LocalProtocolError` (rule LIFE-2) for a
@@ -209,11 +288,10 @@ export const lifespanTable: { readonly [S in LifespanState]: Readonly<Record<str
  * @since 0.1.0
  * @category transitions
  */
-export const nextLifespanState = (state: LifespanState, type: string): LifespanState | LocalProtocolError => {
-  const row = lifespanTable[state]
-  if (Object.hasOwn(row, type)) return row[type]!
-  return new LocalProtocolError({ rule: "LIFE-2", detail: `${type} sent in lifespan state ${state}` })
-}
+export const nextLifespanState = (state: LifespanState, type: string): LifespanState | LocalProtocolError =>
+  (lifespanInputs as ReadonlyArray<string>).includes(type)
+    ? step(lifespanTable, state, type as LifespanInput)
+    : new LocalProtocolError({ rule: "LIFE-2", detail: `${type} sent in lifespan state ${state}` })
 
 // ---------------------------------------------------------------------------
 // websocket (what the app sends)
@@ -245,6 +323,34 @@ export type WebSocketInput =
   | "websocket.http.response.body"
   | "websocket.http.response.body.last"
 
+/** The states and inputs of table 4, in the spec's order. @since 0.4.0 @category tables */
+export const websocketStates: ReadonlyArray<WebSocketState> = ["connecting", "open", "denying", "closed"]
+/** @since 0.4.0 @category tables */
+export const websocketInputs: ReadonlyArray<WebSocketInput> = [
+  "websocket.accept",
+  "websocket.send",
+  "websocket.close",
+  "websocket.http.response.start",
+  "websocket.http.response.body",
+  "websocket.http.response.body.last"
+]
+
+/** Table 4 written with rules only: each violation gets its detail. */
+const withDetails = (
+  table: { readonly [S in WebSocketState]: { readonly [I in WebSocketInput]: WebSocketState | { readonly rule: string } } }
+): Table<WebSocketState, WebSocketInput> =>
+  Object.fromEntries(
+    websocketStates.map((state) => [
+      state,
+      Object.fromEntries(
+        websocketInputs.map((input) => {
+          const cell = table[state][input]
+          return [input, typeof cell === "string" ? cell : { rule: cell.rule, detail: `${input} sent in websocket state ${state}` }]
+        })
+      )
+    ])
+  ) as Table<WebSocketState, WebSocketInput>
+
 /**
  * Table 4 (spec.md §11.5): each (state, input) either moves to a state or
  * names the rule it breaks.
@@ -252,9 +358,7 @@ export type WebSocketInput =
  * @since 0.3.0
  * @category tables
  */
-export const websocketTable: {
-  readonly [S in WebSocketState]: { readonly [I in WebSocketInput]: WebSocketState | { readonly rule: string } }
-} = {
+export const websocketTable: Table<WebSocketState, WebSocketInput> = withDetails({
   connecting: {
     "websocket.accept": "open",
     "websocket.send": { rule: "WS-2" },
@@ -287,7 +391,7 @@ export const websocketTable: {
     "websocket.http.response.body": { rule: "WS-7" },
     "websocket.http.response.body.last": { rule: "WS-7" }
   }
-}
+})
 
 /**
  * The next websocket state, or the `LocalProtocolError` naming the broken
@@ -296,8 +400,5 @@ export const websocketTable: {
  * @since 0.3.0
  * @category transitions
  */
-export const nextWebSocketState = (state: WebSocketState, input: WebSocketInput): WebSocketState | LocalProtocolError => {
-  const next = websocketTable[state][input]
-  if (typeof next === "string") return next
-  return new LocalProtocolError({ rule: next.rule, detail: `${input} sent in websocket state ${state}` })
-}
+export const nextWebSocketState = (state: WebSocketState, input: WebSocketInput): WebSocketState | LocalProtocolError =>
+  step(websocketTable, state, input)

@@ -9,7 +9,7 @@ import type { App } from "../protocol/app.ts"
 import type { InboundEvent, LifespanInboundEvent, OutboundEvent } from "../protocol/events.ts"
 import { checkCorrelator, type LifespanScope } from "../protocol/scope.ts"
 import { egiInfo } from "./http-scope.ts"
-import { type LifespanState, lifespanTable, nextLifespanState } from "../protocol/state.ts"
+import { lifespanInputs, type LifespanState, nextLifespanState } from "../protocol/state.ts"
 import { ServeError } from "./errors.ts"
 import type { Logger } from "./options.ts"
 import { appReturnErrorOf, callApp } from "./supervisor.ts"
@@ -28,7 +28,7 @@ export interface Lifespan {
 }
 
 /** Every reply type of table 3. */
-const lifespanReplies: ReadonlySet<string> = new Set(Object.values(lifespanTable).flatMap((row) => Object.keys(row)))
+const lifespanReplies: ReadonlySet<string> = new Set(lifespanInputs)
 
 /**
  * Runs the startup phase. Fails with `ServeError` (`StartupFailed`) when the

@@ -45,6 +45,7 @@ import {
   type RequestState,
   requestTable,
   type ResponseState,
+  step,
   type WebSocketState
 } from "../protocol/state.ts"
 
@@ -190,16 +191,6 @@ const requestInput = (event: HttpInboundEvent): RequestInput =>
     ? "trailers"
     : "disconnect"
 
-/**
- * The rule a `(state, input)` pair missing from table 2 breaks (spec.md
- * §4.7): anything but a disconnect after one, HTTP-8; body after the last
- * body, HTTP-14 (its `moreBody: false` said the body was complete); request
- * trailers that were not announced, or anything but them after the last
- * body announced them, HTTP-23.
- */
-const requestViolation = (state: RequestState, input: RequestInput): string =>
-  state === "disconnected" ? "HTTP-8" : state === "complete" && input !== "trailers" ? "HTTP-14" : "HTTP-23"
-
 /** A final status whose response carries no content (RFC 9110 §6.4.1). */
 const noContent = (status: number): boolean => status === 204 || status === 304
 
@@ -228,8 +219,8 @@ const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive
       return server("CORE-1", `event correlator ${event.connectionId}/${event.streamId} is not the scope's`)
     }
     const input = requestInput(event)
-    const next = requestTable[request][input]
-    if (next === undefined) return server(requestViolation(request, input), `${event.type} (${input}) received in request state ${request}`)
+    const next = step(requestTable, request, input)
+    if (typeof next !== "string") return server(next.rule, `${event.type} (${input}) received in request state ${request}`)
     request = next
     if (event.type === "http.disconnect" && event.errorCode !== undefined && event.end !== undefined && event.end !== "reset" && event.end !== "goaway") {
       return server("HTTP-30", `http.disconnect with end ${event.end} carries errorCode ${event.errorCode}: only a peer's RST_STREAM or GOAWAY has one`)

@@ -4,7 +4,7 @@
  * table 3 (lifespan), §11.5 table 4 (WebSocket) — are driven through the
  * runner and through `validate`/`request()`, and both accept, or both fail
  * with the same rule, which is the one spec.md's table names (the tables
- * are read from spec.md itself, test/testing/spec-tables.ts).
+ * are read from spec.md itself, test/support/spec-tables.ts).
  *
  * - Table 1 and the field rules: a real server (src/runner, over sockets)
  *   and the in-memory client run the same scripted app on HTTP/2, HTTP/1.1
@@ -37,7 +37,7 @@ import { type Handshake, WebSocketSession } from "../../src/websocket/session.ts
 import { request, testScope, validate } from "../../src/testing/index.ts"
 import { cancel, connect, request as h2request } from "../support/h2client.ts"
 import { listen, memoryLogger, type TestServer } from "../support/server.ts"
-import { type Cell, table1, table2, table3, table4 } from "./spec-tables.ts"
+import { type Cell, table1, table2, table3, table4 } from "../support/spec-tables.ts"
 
 type Version = "2" | "1.1" | "1.0"
 const VERSIONS: ReadonlyArray<Version> = ["2", "1.1", "1.0"]

@@ -17,7 +17,7 @@ import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
 import type { LifespanScope, WebSocketScope } from "../../src/protocol/scope.ts"
 import { lifespanTable, nextLifespanState } from "../../src/protocol/state.ts"
 import { request, type TestRequest, testScope, validate } from "../../src/testing/index.ts"
-import { listedExtensions } from "./spec-tables.ts"
+import { listedExtensions } from "../support/spec-tables.ts"
 
 const run = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromiseExit(effect)
 
