@@ -473,12 +473,35 @@ export type LifespanInboundEvent = typeof LifespanInboundEvent.Type
 /** The type of the `LifespanOutboundEvent` schema (spec.md §6.3). @since 0.1.0 @category models */
 export type LifespanOutboundEvent = typeof LifespanOutboundEvent.Type
 
+/** The type of the `LifespanStartup` schema (spec.md §6.2). @since 0.4.0 @category models */
+export type LifespanStartup = typeof LifespanStartup.Type
+/** The type of the `LifespanShutdown` schema (spec.md §6.2). @since 0.4.0 @category models */
+export type LifespanShutdown = typeof LifespanShutdown.Type
+/** The type of the `LifespanStartupComplete` schema (spec.md §6.3). @since 0.4.0 @category models */
+export type LifespanStartupComplete = typeof LifespanStartupComplete.Type
+/** The type of the `LifespanStartupFailed` schema (spec.md §6.3). @since 0.4.0 @category models */
+export type LifespanStartupFailed = typeof LifespanStartupFailed.Type
+/** The type of the `LifespanShutdownComplete` schema (spec.md §6.3). @since 0.4.0 @category models */
+export type LifespanShutdownComplete = typeof LifespanShutdownComplete.Type
+/** The type of the `LifespanShutdownFailed` schema (spec.md §6.3). @since 0.4.0 @category models */
+export type LifespanShutdownFailed = typeof LifespanShutdownFailed.Type
+
 /** The type of the `WebsocketConnect` schema (spec.md §11.2). @since 0.3.0 @category models */
 export type WebsocketConnect = typeof WebsocketConnect.Type
 /** The type of the `WebsocketReceive` schema (spec.md §11.2). @since 0.3.0 @category models */
 export type WebsocketReceive = typeof WebsocketReceive.Type
 /** The type of the `WebsocketDisconnect` schema (spec.md §11.2). @since 0.3.0 @category models */
 export type WebsocketDisconnect = typeof WebsocketDisconnect.Type
+/** The type of the `WebsocketAccept` schema (spec.md §11.3). @since 0.4.0 @category models */
+export type WebsocketAccept = typeof WebsocketAccept.Type
+/** The type of the `WebsocketSend` schema (spec.md §11.3). @since 0.4.0 @category models */
+export type WebsocketSend = typeof WebsocketSend.Type
+/** The type of the `WebsocketClose` schema (spec.md §11.3). @since 0.4.0 @category models */
+export type WebsocketClose = typeof WebsocketClose.Type
+/** The type of the `WebsocketHttpResponseStart` schema (spec.md §11.4). @since 0.4.0 @category models */
+export type WebsocketHttpResponseStart = typeof WebsocketHttpResponseStart.Type
+/** The type of the `WebsocketHttpResponseBody` schema (spec.md §11.4). @since 0.4.0 @category models */
+export type WebsocketHttpResponseBody = typeof WebsocketHttpResponseBody.Type
 /** The type of the `WebsocketInboundEvent` schema (spec.md §11.2). @since 0.3.0 @category models */
 export type WebsocketInboundEvent = typeof WebsocketInboundEvent.Type
 /** The type of the `WebsocketOutboundEvent` schema (spec.md §11.3). @since 0.3.0 @category models */
