@@ -15,16 +15,21 @@ import type {
   HttpDisconnect,
   HttpRequest,
   HttpRequestTrailers,
+  HttpResponseEarlyHint,
   HttpResponsePathsend,
   HttpResponsePush,
+  HttpResponseReset,
+  HttpResponseTrailers,
   HttpResponseZerocopysend,
   InboundEvent,
   OutboundEvent
 } from "../protocol/events.ts"
-import { type Headers, isFieldName, isFieldValue, singleValue } from "../protocol/headers.ts"
-import { checkPreload, preloadLink } from "../protocol/preload.ts"
-import { checkCorrelator, type HttpScope } from "../protocol/scope.ts"
-import { nextResponseState, type RequestState, type ResponseInput, type ResponseState } from "../protocol/state.ts"
+import { ErrorCode } from "../protocol/fields.ts"
+import type { Headers } from "../protocol/headers.ts"
+import { ResponseSide } from "../protocol/http-response.ts"
+import { preloadLink } from "../protocol/preload.ts"
+import type { HttpScope } from "../protocol/scope.ts"
+import type { RequestState, ResponseState } from "../protocol/state.ts"
 import { planFile } from "./file-plan.ts"
 import { openFile, type OpenedFile } from "./file-open.ts"
 import { readAt } from "./file-read.ts"
@@ -33,14 +38,6 @@ const EMPTY = new Uint8Array(0)
 
 /** Bytes of a file body read at a time (spec.md §7.9): node's own stream chunk. */
 const FILE_CHUNK = 64 * 1024
-
-/** RFC 9113 §7 error codes the runner sends. */
-export const ErrorCode = {
-  NO_ERROR: 0,
-  PROTOCOL_ERROR: 1,
-  INTERNAL_ERROR: 2,
-  CANCEL: 8
-} as const
 
 /** Why a stream ended early, for the access log and the disconnect event. */
 export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown" | "app-reset" | "file-error"
@@ -60,9 +57,6 @@ export const CONNECTION_LOST: PeerEnd = { end: "connection" }
 /** A stream closed under an incomplete response with no code of its own: the peer's RST_STREAM NO_ERROR. */
 const RESET_NO_ERROR: PeerEnd = { end: "reset", errorCode: ErrorCode.NO_ERROR }
 
-/** The largest RFC 9113 §7 error code (32 bits). */
-const MAX_ERROR_CODE = 0xffff_ffff
-
 /** What the exchange needs from its server. */
 export interface ExchangeHost {
   readonly maxBodySize: number
@@ -76,11 +70,6 @@ type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
 const reasonPhrase = (status: number): string =>
   status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : status === 408 ? "Request Timeout" : "Bad Request"
 
-/** A final status whose response carries no content (RFC 9110 §6.4.1). */
-const noContent = (status: number): boolean => status === 204 || status === 304
-
-const DECIMAL = /^\d{1,15}$/
-
 /** The request's `te` field lists `trailers` (RFC 9110 §10.1.4). */
 const acceptsTrailers = (headers: Headers): boolean => {
   for (let i = 0; i < headers.length; i++) {
@@ -88,65 +77,6 @@ const acceptsTrailers = (headers: Headers): boolean => {
     if (h[0] === "te" && /(^|,)\s*trailers\s*(;|,|$)/i.test(h[1])) return true
   }
   return false
-}
-
-/** The HTTP-5/HTTP-6 violation of field `i` of an outbound list, if any. */
-const fieldError = (h: unknown, i: number, what: string): LocalProtocolError | undefined => {
-  if (!Array.isArray(h) || h.length !== 2) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} ${i} is not a [name, value] pair` })
-  if (!isFieldName(h[0])) {
-    return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} name ${JSON.stringify(h[0])} is not a lower-case token` })
-  }
-  if (!isFieldValue(h[1])) return new LocalProtocolError({ rule: "HTTP-6", detail: `value of ${what} ${h[0]} is not an RFC 9110 field value` })
-  return undefined
-}
-
-/** Checks an outbound field list for HTTP-5/HTTP-6 only (trailers, push fields, WebSocket handshake fields). */
-export const checkFields = (headers: Headers, what: string): LocalProtocolError | undefined => {
-  if (!Array.isArray(headers)) return new LocalProtocolError({ rule: "HTTP-5", detail: `${what} is not a list of [name, value] pairs` })
-  for (let i = 0; i < headers.length; i++) {
-    const bad = fieldError(headers[i], i, what)
-    if (bad !== undefined) return bad
-  }
-  return undefined
-}
-
-/** Checks a `neverIndex` list: lower-case field names (HTTP-5). */
-const checkNames = (names: ReadonlyArray<string> | undefined): LocalProtocolError | undefined => {
-  if (names === undefined) return undefined
-  if (!Array.isArray(names) || !names.every(isFieldName)) {
-    return new LocalProtocolError({ rule: "HTTP-5", detail: "neverIndex is not a list of lower-case field names" })
-  }
-  return undefined
-}
-
-/**
- * Checks the app's response header list in one pass (HTTP-5, HTTP-6,
- * HTTP-16, HTTP-17) and returns the declared content-length (-1 if none),
- * or the error naming the rule broken.
- */
-const checkHeaders = (headers: Headers): number | LocalProtocolError => {
-  let declared = -1
-  let seen: Set<string> | undefined
-  let firstSingle: string | undefined
-  for (let i = 0; i < headers.length; i++) {
-    const h = headers[i]!
-    const bad = fieldError(h, i, "header")
-    if (bad !== undefined) return bad
-    const name = h[0]
-    if (!singleValue.has(name)) continue
-    // Most responses carry one single-value field at most: no Set for those.
-    if (firstSingle === undefined) firstSingle = name
-    else {
-      seen ??= new Set([firstSingle])
-      if (seen.has(name)) return new LocalProtocolError({ rule: "HTTP-16", detail: `${name} sent twice` })
-      seen.add(name)
-    }
-    if (name === "content-length") {
-      if (!DECIMAL.test(h[1])) return new LocalProtocolError({ rule: "HTTP-17", detail: "content-length is not a decimal integer" })
-      declared = Number(h[1])
-    }
-  }
-  return declared
 }
 
 /**
@@ -158,8 +88,8 @@ export abstract class Exchange {
   readonly send: (event: OutboundEvent) => Effect.Effect<void, SendError>
   readonly startedAt: number
 
-  /** Send-side state (spec.md §4.7 table 1). */
-  response: ResponseState = "start"
+  /** The send side's rules and state (spec.md §4.5–§4.7), shared with `validate` and the in-memory client. */
+  readonly core: ResponseSide
   /** Receive-side state (spec.md §4.7 table 2). */
   request: RequestState = "receiving"
   /** Status put on the wire; 0 while nothing was sent. */
@@ -185,18 +115,12 @@ export abstract class Exchange {
   private pendingLinks: Array<string> | undefined = undefined
   /** Field names the app asked never to index, for the head and then the trailers (spec.md §7.8). */
   protected neverIndex: ReadonlyArray<string> | undefined = undefined
-  /** The start announced trailers (rule HTTP-18). */
-  private announced = false
   /** Announced trailers go on the wire (the client sent `te: trailers`, the framing allows them). */
   protected trailersOnWire = false
   /** The app asked to close the connection after this response (HTTP/1.1 `http.goaway`). */
   protected closeConnection = false
   /** Stream IDs this stream promised (spec.md §7.10). */
   readonly pushed: Array<number> = []
-  /** The content-length the app declared, or -1. */
-  private declared = -1
-  /** The response carries no body (HEAD, 204, 304): body events are accepted and dropped. */
-  private bodyless = false
   private eof = false
   private armed = false
   private waiters: Array<Resume<InboundEvent>> | undefined = undefined
@@ -209,6 +133,7 @@ export abstract class Exchange {
 
   constructor(scope: HttpScope, host: ExchangeHost, readable: Readable, contentLength: number, noBody: boolean) {
     this.scope = scope
+    this.core = new ResponseSide(scope)
     this.host = host
     this.readable = readable
     this.contentLength = contentLength
@@ -243,6 +168,14 @@ export abstract class Exchange {
    */
   wireGone(): boolean {
     return !this.responseComplete() && this.wireClosed()
+  }
+
+  /** Send-side state (spec.md §4.7 table 1), held by the core. */
+  get response(): ResponseState {
+    return this.core.state
+  }
+  set response(state: ResponseState) {
+    this.core.state = state
   }
 
   /** The stream ended before the response did: the runner ended it, or the peer went away. */
@@ -508,75 +441,39 @@ export abstract class Exchange {
       : new StreamClosedError({ connectionId: this.scope.connectionId, streamId: this.scope.streamId, errorCode: peer.errorCode })
   }
 
-  /** Rule CORE-7: an extension event needs its extension in `scope.extensions`. */
-  private unoffered(type: string): LocalProtocolError | undefined {
-    return (this.scope.extensions as Record<string, unknown>)[type] === undefined
-      ? new LocalProtocolError({ rule: "CORE-7", detail: `${type} sent but the scope does not list the ${type} extension` })
-      : undefined
-  }
-
-  /** The next send state for `input`, or the error naming the rule it breaks. */
-  private advance(input: ResponseInput): ResponseState | LocalProtocolError {
-    return nextResponseState(this.response, input, this.announced)
-  }
-
+  /**
+   * `send`: the core checks every rule first (the same checks `validate`
+   * makes); then a stream that is over fails with StreamClosedError
+   * (HTTP-9); then the wire.
+   */
   private onSend(event: OutboundEvent): Effect.Effect<void, SendError> {
-    const foreign = checkCorrelator(event, this.scope)
-    if (foreign !== undefined) return Effect.fail(foreign)
+    const core = this.core
+    const bad = core.check(event)
+    if (bad !== undefined) return Effect.fail(bad)
     switch (event.type) {
       case "http.response.start": {
-        const next = this.advance("start")
-        if (typeof next !== "string") return Effect.fail(next)
         // The runner ended the stream (malformed, too large) or the peer went
         // away: the app learns it as a closed stream (HTTP-9).
         if (this.ended()) return Effect.fail(this.closedError())
-        const status = event.status
-        if (!Number.isInteger(status) || status < 200 || status > 599) {
-          return Effect.fail(new LocalProtocolError({ rule: "HTTP-4", detail: `status ${status} is not an integer in 200–599` }))
-        }
-        const headers = event.headers ?? []
-        const declared = checkHeaders(headers)
-        if (typeof declared !== "number") return Effect.fail(declared)
+        core.accept(event)
+        if (event.neverIndex !== undefined) this.neverIndex = event.neverIndex
+        this.pendingStatus = event.status
+        this.pendingHeaders = event.headers ?? []
         if (event.trailers === true) {
-          const unoffered = this.unoffered("http.response.trailers")
-          if (unoffered !== undefined) return Effect.fail(unoffered)
-        }
-        if (event.neverIndex !== undefined) {
-          const bad = checkNames(event.neverIndex)
-          if (bad !== undefined) return Effect.fail(bad)
-          this.neverIndex = event.neverIndex
-        }
-        this.response = next
-        this.pendingStatus = status
-        this.pendingHeaders = headers
-        this.declared = declared
-        this.bodyless = noContent(status) || this.scope.method === "HEAD"
-        if (event.trailers === true) {
-          this.announced = true
-          this.trailersOnWire = !this.bodyless && this.trailerFraming(declared) && acceptsTrailers(this.scope.headers)
+          this.trailersOnWire = !core.bodyless && this.trailerFraming(core.declared) && acceptsTrailers(this.scope.headers)
         }
         return Effect.void
       }
       case "http.response.body": {
-        const more = event.moreBody === true
-        const next = this.advance(more ? "more" : "last")
-        if (typeof next !== "string") return Effect.fail(next)
         if (this.ended()) return Effect.fail(this.closedError())
+        core.accept(event)
+        const more = event.moreBody === true
         const body = event.body ?? EMPTY
-        const bodyless = this.bodyless
-        if (this.declared >= 0 && !bodyless) {
-          const total = this.bytesOut + body.length
-          if (total > this.declared || (!more && total !== this.declared)) {
-            return Effect.fail(
-              new LocalProtocolError({ rule: "HTTP-17", detail: `body of ${more ? "at least " : ""}${total} bytes, content-length ${this.declared}` })
-            )
-          }
-        }
-        this.response = next
+        const bodyless = core.bodyless
         // Trailers on the wire keep the stream open after the last body.
         const ends = !more && !this.trailersOnWire
         if (this.pendingStatus !== 0) {
-          const contentLength = !more && !bodyless && this.declared < 0 && !this.trailersOnWire ? body.length : -1
+          const contentLength = !more && !bodyless && core.declared < 0 && !this.trailersOnWire ? body.length : -1
           const endStream = bodyless ? !this.trailersOnWire : ends && body.length === 0
           const failed = this.flushHead(endStream, contentLength)
           if (failed !== undefined) return Effect.fail(failed)
@@ -601,29 +498,22 @@ export abstract class Exchange {
         return this.waitDrain()
       }
       case "http.response.trailers":
-        return this.sendTrailers(event.headers, event.neverIndex)
+        return this.sendTrailers(event)
       case "http.response.push":
         return this.sendPush(event)
       case "http.response.early_hint":
-        return this.sendEarlyHint(event.links)
+        return this.sendEarlyHint(event)
       case "http.response.reset":
-        return this.sendReset(event.errorCode)
-      case "http.goaway": {
-        const unoffered = this.unoffered(event.type)
-        if (unoffered !== undefined) return Effect.fail(unoffered)
-        if (this.response === "reset") {
-          return Effect.fail(new LocalProtocolError({ rule: "HTTP-3", detail: "http.goaway sent after the stream was reset" }))
-        }
+        return this.sendReset(event)
+      case "http.goaway":
         this.wireGoaway()
         return Effect.void
-      }
       case "http.response.pathsend":
       case "http.response.zerocopysend":
         return this.sendFile(event)
       default:
-        return Effect.fail(
-          new LocalProtocolError({ rule: "CORE-6", detail: `event type ${String((event as { type: unknown }).type)} is not valid in an http scope` })
-        )
+        // The core refused every other type (CORE-6).
+        return Effect.void
     }
   }
 
@@ -660,80 +550,43 @@ export abstract class Exchange {
     return headers
   }
 
-  private sendTrailers(headers: Headers, neverIndex: ReadonlyArray<string> | undefined): Effect.Effect<void, SendError> {
-    const unoffered = this.unoffered("http.response.trailers")
-    if (unoffered !== undefined) return Effect.fail(unoffered)
-    const next = this.advance("trailers")
-    if (typeof next !== "string") return Effect.fail(next)
-    const bad = checkFields(headers, "trailers") ?? checkNames(neverIndex)
-    if (bad !== undefined) return Effect.fail(bad)
+  private sendTrailers(event: HttpResponseTrailers): Effect.Effect<void, SendError> {
     if (this.ended()) return Effect.fail(this.closedError())
-    this.response = next
+    this.core.accept(event)
     if (!this.trailersOnWire) return Effect.void
-    if (neverIndex !== undefined) this.neverIndex = neverIndex
-    this.wireTrailers(headers)
+    if (event.neverIndex !== undefined) this.neverIndex = event.neverIndex
+    this.wireTrailers(event.headers)
     return Effect.void
   }
 
   private sendPush(event: HttpResponsePush): Effect.Effect<void, SendError> {
-    const unoffered = this.unoffered("http.response.push")
-    if (unoffered !== undefined) return Effect.fail(unoffered)
-    const next = this.advance("push")
-    if (typeof next !== "string") return Effect.fail(next)
-    const path = event.path
-    const headers = event.headers ?? []
-    if (typeof path !== "string" || !path.startsWith("/") || !isFieldValue(path) || /[\s]/.test(path)) {
-      return Effect.fail(new LocalProtocolError({ rule: "HTTP-20", detail: `push path ${JSON.stringify(path)} is not an absolute path` }))
-    }
-    const badPreload = checkPreload(event.as, event.linkParams)
-    if (badPreload !== undefined) return Effect.fail(new LocalProtocolError({ rule: "HTTP-20", detail: badPreload }))
-    const bad = checkFields(headers, "push headers")
-    if (bad !== undefined) return Effect.fail(bad)
     if (this.ended()) return Effect.fail(this.closedError())
-    return Effect.map(this.wirePush(path, headers), (promised) => {
+    this.core.accept(event)
+    const path = event.path
+    return Effect.map(this.wirePush(path, event.headers ?? []), (promised) => {
       if (promised !== undefined) this.pushed.push(promised)
       // Could not promise: a preload link on a head not yet on the wire.
       else if (this.status === 0 && !this.answered) (this.pendingLinks ??= []).push(preloadLink(path, event.as, event.linkParams))
     })
   }
 
-  private sendEarlyHint(links: ReadonlyArray<string>): Effect.Effect<void, SendError> {
-    const unoffered = this.unoffered("http.response.early_hint")
-    if (unoffered !== undefined) return Effect.fail(unoffered)
-    const next = this.advance("hint")
-    if (typeof next !== "string") return Effect.fail(next)
-    if (!Array.isArray(links) || !links.every((l) => typeof l === "string" && isFieldValue(l) && l.length > 0)) {
-      return Effect.fail(new LocalProtocolError({ rule: "HTTP-6", detail: "early hint links are not non-empty field values" }))
-    }
+  private sendEarlyHint(event: HttpResponseEarlyHint): Effect.Effect<void, SendError> {
     if (this.ended()) return Effect.fail(this.closedError())
-    if (links.length > 0) this.wireEarlyHint(links)
+    this.core.accept(event)
+    if (event.links.length > 0) this.wireEarlyHint(event.links)
     return Effect.void
   }
 
-  private sendReset(errorCode: number): Effect.Effect<void, SendError> {
-    const unoffered = this.unoffered("http.response.reset")
-    if (unoffered !== undefined) return Effect.fail(unoffered)
-    const next = this.advance("reset")
-    if (typeof next !== "string") return Effect.fail(next)
-    if (!Number.isInteger(errorCode) || errorCode < 0 || errorCode > MAX_ERROR_CODE) {
-      return Effect.fail(new LocalProtocolError({ rule: "HTTP-22", detail: `error code ${errorCode} is not an integer in 0–2^32-1` }))
-    }
+  private sendReset(event: HttpResponseReset): Effect.Effect<void, SendError> {
     const wasComplete = this.responseComplete()
-    this.response = next
+    this.core.accept(event)
     this.pendingStatus = 0
     this.endReason ??= "app-reset"
-    if (!wasComplete || !this.wireClosed()) this.wireReset(errorCode)
+    if (!wasComplete || !this.wireClosed()) this.wireReset(event.errorCode)
     return Effect.void
   }
 
   private sendFile(event: HttpResponsePathsend | HttpResponseZerocopysend): Effect.Effect<void, SendError> {
-    const unoffered = this.unoffered(event.type)
-    if (unoffered !== undefined) return Effect.fail(unoffered)
-    const next = this.advance("file")
-    if (typeof next !== "string") return Effect.fail(next)
-    if (event.type === "http.response.pathsend" && (typeof event.path !== "string" || !event.path.startsWith("/"))) {
-      return Effect.fail(new LocalProtocolError({ rule: "HTTP-21", detail: `pathsend path ${JSON.stringify(event.path)} is not absolute` }))
-    }
     if (this.ended()) return Effect.fail(this.closedError())
     // While the file opens, the state says a body is under way: nothing else may be sent.
     const before = this.response
@@ -750,7 +603,8 @@ export abstract class Exchange {
       this.trailersOnWire = false
       if (plan.length === 0) {
         file.close()
-        this.response = next
+        this.response = before
+        this.core.accept(event)
         this.wireStart(plan.status, plan.headers, true, -1)
         return Effect.void
       }
@@ -758,7 +612,12 @@ export abstract class Exchange {
       // send completes once the last byte is read, never while a read is under way (HTTP-29).
       return this.pumpFile(file, file.base + plan.offset, file.base + plan.offset + plan.length).pipe(
         Effect.ensuring(Effect.sync(file.close)),
-        Effect.tap(() => Effect.sync(() => void (this.response = next)))
+        Effect.tap(() =>
+          Effect.sync(() => {
+            this.response = before
+            this.core.accept(event)
+          })
+        )
       )
     }).pipe(
       Effect.tapError((error: SendError) =>

@@ -9,7 +9,8 @@ import { defaultNeverIndexed } from "../protocol/extensions.ts"
 import { connectionSpecific, fromRaw, type Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import { type ConnectionInfo, connectionOf } from "./connection.ts"
-import { CONNECTION_LOST, ErrorCode, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
+import { ErrorCode } from "../protocol/fields.ts"
+import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
 import { ConnectionView, recordPush } from "./extensions.ts"
 
 type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }

@@ -6,7 +6,7 @@
 import * as http2 from "node:http2"
 import type { Headers } from "../protocol/headers.ts"
 import { type ConnectionInfo, connectionOf, tagAlso } from "./connection.ts"
-import { ErrorCode } from "./exchange.ts"
+import { ErrorCode } from "../protocol/fields.ts"
 import { h2Extensions } from "./extensions.ts"
 import { H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { RunnerOptions } from "./options.ts"

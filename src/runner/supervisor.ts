@@ -6,7 +6,9 @@
 import { Cause, Data, Deferred, Effect, Exit, type Fiber } from "effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
-import { type EndReason, ErrorCode, type Exchange, type ExchangeHost } from "./exchange.ts"
+import { ErrorCode } from "../protocol/fields.ts"
+import type { EndReason, Exchange, ExchangeHost } from "./exchange.ts"
+import { streamEnded, streamStarted } from "./extensions.ts"
 import type { RunnerOptions } from "./options.ts"
 import type { WebSocketSession } from "../websocket/session.ts"
 import type { EgiScope } from "../protocol/scope.ts"
@@ -142,6 +144,8 @@ export class Supervisor {
         })
       )
     }
+    // Listed in http.connection's openStreams while its app runs (spec.md §7.10).
+    streamStarted(ex.scope)
     const effect = callApp(this.app, ex.scope, ex.receive, ex.send)
     ex.admitted = true
     const fiber = Effect.runFork(effect)
@@ -222,6 +226,7 @@ export class Supervisor {
   }
 
   private finish(ex: Exchange, exit: Exit.Exit<void, unknown>): void {
+    streamEnded(ex.scope)
     const logger = this.opts.logger
     if (Exit.isSuccess(exit)) {
       if (!ex.responseComplete() && ex.endReason === undefined && !ex.wireGone()) {

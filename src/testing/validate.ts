@@ -32,19 +32,17 @@ import {
   WebsocketInboundEvent as WebsocketInboundSchema,
   WebsocketOutboundEvent as WebsocketOutboundSchema
 } from "../protocol/events.ts"
-import { Extension } from "../protocol/extensions.ts"
-import { get, isFieldName, isFieldValue, singleValue } from "../protocol/headers.ts"
-import { checkPreload } from "../protocol/preload.ts"
+import { checkFields } from "../protocol/fields.ts"
+import { get, isFieldName } from "../protocol/headers.ts"
+import { ResponseSide } from "../protocol/http-response.ts"
 import { checkCorrelator, type EgiScope, type HttpScope, type WebSocketScope } from "../protocol/scope.ts"
 import {
   type LifespanState,
   nextLifespanState,
-  nextResponseState,
   nextWebSocketState,
   type RequestInput,
   type RequestState,
   requestTable,
-  type ResponseState,
   step,
   type WebSocketState
 } from "../protocol/state.ts"
@@ -115,74 +113,10 @@ const scopeViolation = (scope: EgiScope): ServerViolationError | undefined => {
 }
 
 // ---------------------------------------------------------------------------
-// field rules of what the app sends (the runner's checks, spec.md §3.4, §4.5)
-// ---------------------------------------------------------------------------
-
-/** The HTTP-5/HTTP-6 violation of one outbound field, if any. */
-const fieldViolation = (h: unknown, what: string): LocalProtocolError | undefined => {
-  if (!Array.isArray(h) || h.length !== 2) return violation("HTTP-5", `a ${what} is not a [name, value] pair`)
-  if (!isFieldName(h[0])) return violation("HTTP-5", `${what} name ${JSON.stringify(h[0])} is not a lower-case token`)
-  if (!isFieldValue(h[1])) return violation("HTTP-6", `${what} ${h[0]} has a value that is not an RFC 9110 field value`)
-  return undefined
-}
-
-/** A field list checked for HTTP-5/HTTP-6 only (trailers, push fields, WebSocket handshake fields); absent is empty. */
-const fieldsViolation = (headers: unknown, what: string): LocalProtocolError | undefined => {
-  if (headers === undefined) return undefined
-  if (!Array.isArray(headers)) return violation("HTTP-5", `the ${what} list is not a list of [name, value] pairs`)
-  for (const h of headers) {
-    const bad = fieldViolation(h, what)
-    if (bad !== undefined) return bad
-  }
-  return undefined
-}
-
-/** A `neverIndex` list: lower-case field names (HTTP-5, spec.md §7.8). */
-const namesViolation = (names: unknown): LocalProtocolError | undefined =>
-  names === undefined || (Array.isArray(names) && names.every(isFieldName))
-    ? undefined
-    : violation("HTTP-5", "neverIndex is not a list of lower-case field names")
-
-const DECIMAL = /^\d{1,15}$/
-
-/**
- * A response header list in one pass, in the runner's order: each field
- * (HTTP-5, HTTP-6), a single-value field sent twice (HTTP-16), a
- * `content-length` that is not a decimal integer (HTTP-17). Yields the
- * declared content-length in bytes (-1 when none), or the error.
- */
-const headViolation = (headers: unknown): number | LocalProtocolError => {
-  if (headers === undefined) return -1
-  if (!Array.isArray(headers)) return violation("HTTP-5", "the header list is not a list of [name, value] pairs")
-  let declared = -1
-  // Most responses carry one single-value field at most: no Set for those.
-  let first: string | undefined
-  let seen: Set<string> | undefined
-  for (const h of headers) {
-    const bad = fieldViolation(h, "header")
-    if (bad !== undefined) return bad
-    const name = h[0] as string
-    if (!singleValue.has(name)) continue
-    if (first === undefined) first = name
-    else {
-      seen ??= new Set([first])
-      if (seen.has(name)) return violation("HTTP-16", `${name} sent twice`)
-      seen.add(name)
-    }
-    if (name === "content-length") {
-      if (!DECIMAL.test(h[1])) return violation("HTTP-17", "content-length is not a decimal integer")
-      declared = Number(h[1])
-    }
-  }
-  return declared
-}
-
-/** The largest RFC 9113 §7 error code (32 bits). */
-const MAX_ERROR_CODE = 0xffff_ffff
-
-// ---------------------------------------------------------------------------
 // http
 // ---------------------------------------------------------------------------
+
+const DECIMAL = /^\d{1,15}$/
 
 const requestInput = (event: HttpInboundEvent): RequestInput =>
   event.type === "http.request"
@@ -191,22 +125,8 @@ const requestInput = (event: HttpInboundEvent): RequestInput =>
     ? "trailers"
     : "disconnect"
 
-/** A final status whose response carries no content (RFC 9110 §6.4.1). */
-const noContent = (status: number): boolean => status === 204 || status === 304
-
 /** The http side: table 1 and the field rules for sends, table 2 and Content-Length for receives. */
 const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
-  const extensions = scope.extensions as Readonly<Record<string, unknown>>
-  /** CORE-7: `type`'s extension is not in the scope. */
-  const unlisted = (type: string): LocalProtocolError | undefined =>
-    extensions[type] === undefined ? violation("CORE-7", `${type} sent but the scope does not list the ${type} extension`) : undefined
-
-  // Send side: table 1, and what the start said about the body.
-  let response: ResponseState = "start"
-  let announced = false
-  let declared = -1
-  let bodyless = false
-  let sent = 0
   // Receive side: table 2 and the request's content-length.
   let request: RequestState = "receiving"
   let received = 0
@@ -234,129 +154,26 @@ const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive
     return Effect.succeed(event as InboundEvent)
   })
 
+  // The send side is the runner's own core: the same checks, in the same order.
+  const core = new ResponseSide(scope)
   const checkedSend: Send = (event) =>
     Effect.suspend(() => {
       if (typeof event !== "object" || event === null) return app("CORE-6", "an event is an object")
-      const foreign = checkCorrelator(event, scope)
-      if (foreign !== undefined) return Effect.fail(foreign)
-      switch (event.type) {
-        case "http.response.start": {
-          const next = nextResponseState(response, "start", announced)
-          if (typeof next !== "string") return Effect.fail(next)
-          const status = event.status
-          if (!Number.isInteger(status) || status < 200 || status > 599) return app("HTTP-4", `status ${status} is not an integer in 200–599`)
-          const length = headViolation(event.headers)
-          if (typeof length !== "number") return Effect.fail(length)
-          const bad = (event.trailers === true ? unlisted(Extension.responseTrailers) : undefined) ?? namesViolation(event.neverIndex)
-          if (bad !== undefined) return Effect.fail(bad)
-          if (!isHttpOutbound(event)) return shapeError(event, "an http")
-          return sendThen(send, event, () => {
-            response = next
-            announced = event.trailers === true
-            declared = length
-            bodyless = noContent(status) || scope.method === "HEAD"
-            sent = 0
-          })
-        }
-        case "http.response.body": {
-          const more = event.moreBody === true
-          const next = nextResponseState(response, more ? "more" : "last", announced)
-          if (typeof next !== "string") return Effect.fail(next)
-          if (!isHttpOutbound(event)) return shapeError(event, "an http")
-          const length = event.body?.length ?? 0
-          // HEAD, 204 and 304 declare a length and send no body: their body events are dropped.
-          if (declared >= 0 && !bodyless) {
-            const total = sent + length
-            if (total > declared || (!more && total !== declared)) {
-              return app("HTTP-17", `body of ${more ? "at least " : ""}${total} bytes, content-length ${declared}`)
-            }
-          }
-          return sendThen(send, event, () => {
-            response = next
-            sent += length
-          })
-        }
-        case "http.response.trailers": {
-          const next = unlisted(event.type) ?? nextResponseState(response, "trailers", announced)
-          if (typeof next !== "string") return Effect.fail(next)
-          const bad = fieldsViolation(event.headers, "trailer") ?? namesViolation(event.neverIndex)
-          if (bad !== undefined) return Effect.fail(bad)
-          if (!isHttpOutbound(event)) return shapeError(event, "an http")
-          return sendThen(send, event, () => {
-            response = next
-          })
-        }
-        case "http.response.push": {
-          const next = unlisted(event.type) ?? nextResponseState(response, "push", announced)
-          if (typeof next !== "string") return Effect.fail(next)
-          const path = event.path
-          if (typeof path !== "string" || !path.startsWith("/") || !isFieldValue(path) || /\s/.test(path)) {
-            return app("HTTP-20", `push path ${JSON.stringify(path)} is not an absolute path`)
-          }
-          const preload = checkPreload(event.as, event.linkParams)
-          if (preload !== undefined) return app("HTTP-20", preload)
-          const bad = fieldsViolation(event.headers, "push header")
-          if (bad !== undefined) return Effect.fail(bad)
-          if (!isHttpOutbound(event)) return shapeError(event, "an http")
-          return sendThen(send, event, () => {
-            response = next
-          })
-        }
-        case "http.response.early_hint": {
-          const next = unlisted(event.type) ?? nextResponseState(response, "hint", announced)
-          if (typeof next !== "string") return Effect.fail(next)
-          const links: unknown = event.links
-          if (!Array.isArray(links) || !links.every((l) => typeof l === "string" && l.length > 0 && isFieldValue(l))) {
-            return app("HTTP-6", "early hint links are not non-empty field values")
-          }
-          if (!isHttpOutbound(event)) return shapeError(event, "an http")
-          return sendThen(send, event, () => {
-            response = next
-          })
-        }
-        case "http.response.reset": {
-          const next = unlisted(event.type) ?? nextResponseState(response, "reset", announced)
-          if (typeof next !== "string") return Effect.fail(next)
-          const code = event.errorCode
-          if (!Number.isInteger(code) || code < 0 || code > MAX_ERROR_CODE) {
-            return app("HTTP-22", `error code ${code} is not an integer in 0–2^32-1`)
-          }
-          if (!isHttpOutbound(event)) return shapeError(event, "an http")
-          return sendThen(send, event, () => {
-            response = next
-          })
-        }
-        case "http.goaway": {
-          const bad = unlisted(event.type)
-          if (bad !== undefined) return Effect.fail(bad)
-          // Valid in every state but `reset`, and changes none (spec.md §4.7).
-          if (response === "reset") return app("HTTP-3", "http.goaway sent after the stream was reset")
-          if (!isHttpOutbound(event)) return shapeError(event, "an http")
-          return send(event)
-        }
-        case "http.response.pathsend":
-        case "http.response.zerocopysend": {
-          const next = unlisted(event.type) ?? nextResponseState(response, "file", announced)
-          if (typeof next !== "string") return Effect.fail(next)
-          if (event.type === "http.response.pathsend" && (typeof event.path !== "string" || !event.path.startsWith("/"))) {
-            return app("HTTP-21", `pathsend path ${JSON.stringify(event.path)} is not absolute`)
-          }
-          if (!isHttpOutbound(event)) return shapeError(event, "an http")
-          return send(event).pipe(
-            Effect.tapError((error) =>
-              Effect.sync(() => {
-                // Nothing was sent: the app may send another response (spec.md §7.9).
-                if (error._tag === "FileSendError" && response === "head") response = "start"
-              })
-            ),
-            Effect.map(() => {
-              response = next
+      const bad = core.check(event)
+      if (bad !== undefined) return Effect.fail(bad)
+      if (!isHttpOutbound(event)) return shapeError(event, "an http")
+      if (event.type === "http.response.pathsend" || event.type === "http.response.zerocopysend") {
+        return send(event).pipe(
+          Effect.tapError((error) =>
+            Effect.sync(() => {
+              // Nothing was sent: the app may send another response (spec.md §7.9).
+              if (error._tag === "FileSendError" && core.state === "head") core.state = "start"
             })
-          )
-        }
-        default:
-          return app("CORE-6", `event type ${typeOf(event)} is not valid in an http scope`)
+          ),
+          Effect.map(() => core.accept(event))
+        )
       }
+      return sendThen(send, event, () => core.accept(event))
     })
   return { receive: checkedReceive, send: checkedSend }
 }
@@ -411,7 +228,7 @@ const validateWebSocket = (scope: WebSocketScope, receive: Receive, send: Send):
           if (sub !== undefined && !scope.subprotocols.includes(sub)) {
             return app("WS-1", `subprotocol ${JSON.stringify(sub)} was not offered by the client`)
           }
-          const bad = fieldsViolation(event.headers, "accept header")
+          const bad = checkFields(event.headers, "accept header")
           if (bad !== undefined) return Effect.fail(bad)
           return advance(event, "websocket.accept")
         }
@@ -429,7 +246,7 @@ const validateWebSocket = (scope: WebSocketScope, receive: Receive, send: Send):
         case "websocket.http.response.start": {
           const status = event.status
           if (!Number.isInteger(status) || status < 200 || status > 599) return app("WS-3", `denial status ${status} is not an integer in 200–599`)
-          const bad = fieldsViolation(event.headers, "denial header")
+          const bad = checkFields(event.headers, "denial header")
           if (bad !== undefined) return Effect.fail(bad)
           return advance(event, "websocket.http.response.start")
         }

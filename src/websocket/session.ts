@@ -12,7 +12,7 @@ import type { InboundEvent, OutboundEvent, WebsocketDisconnect } from "../protoc
 import type { Headers } from "../protocol/headers.ts"
 import { checkCorrelator, type WebSocketScope } from "../protocol/scope.ts"
 import { nextWebSocketState, type WebSocketInput, type WebSocketState } from "../protocol/state.ts"
-import { checkFields } from "../runner/exchange.ts"
+import { checkFields } from "../protocol/fields.ts"
 import type { RunnerOptions } from "../runner/options.ts"
 
 /**
