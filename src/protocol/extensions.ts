@@ -115,6 +115,19 @@ export interface PriorityExtension extends Priority {
  * client-initiated stream); `pushedStreams` the streams this one promised so
  * far, in order.
  *
+ * Since 0.4.0 it is also a view of the whole connection (rule HTTP-31), so
+ * that an app needs no map of its own keyed by `connectionId`:
+ *
+ * - `openStreams` yields the IDs of this connection's `http` streams whose
+ *   app is running (called and not yet returned; this stream included while
+ *   its app runs), ascending: HTTP/2 stream IDs, client and pushed; on
+ *   HTTP/1.x the request's number on its connection (1, 2, …, as
+ *   `scope.streamId`). It yields `[]` once the connection closed.
+ * - `closed` completes when the connection's transport closed (the TCP or
+ *   TLS connection, whichever side closed it), at once if it already has;
+ *   it never fails. An app races it, or forks a fiber that awaits it to
+ *   release what it keeps per connection. Interrupting it is safe.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -125,6 +138,19 @@ export interface ConnectionExtension {
   readonly httpVersion: "1.0" | "1.1" | "2"
   readonly pushedBy: number | null
   readonly pushedStreams: Effect.Effect<ReadonlyArray<number>>
+  /**
+   * The stream IDs of this connection whose app is running, ascending; `[]`
+   * once the connection closed (spec.md §7.10, rule HTTP-31).
+   *
+   * @since 0.4.0
+   */
+  readonly openStreams: Effect.Effect<ReadonlyArray<number>>
+  /**
+   * Completes when the connection has closed (spec.md §7.10, rule HTTP-31).
+   *
+   * @since 0.4.0
+   */
+  readonly closed: Effect.Effect<void>
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type * as http from "node:http"
 import type * as net from "node:net"
+import { ConnectionStreams } from "./connection-streams.ts"
 
 const kConnection = Symbol("egi.connection")
 
@@ -19,11 +20,17 @@ export interface ConnectionInfo {
   protocol: "pending" | "h2" | "h1"
   /** HTTP/2: the RFC 9113 §7 code of the last GOAWAY the peer sent, if any. */
   peerGoawayCode: number | undefined
+  /** The streams whose app is running, and whether the socket closed (`http.connection`, spec.md §7.10). */
+  readonly streams: ConnectionStreams
 }
 
 type Tagged = { [kConnection]?: ConnectionInfo }
 
-/** Numbers connections from 1 and tags each socket with its info. */
+/**
+ * Numbers connections from 1 and tags each socket with its info. The
+ * socket's close empties the connection's stream registry and completes
+ * `http.connection`'s `closed` (spec.md §7.10).
+ */
 export const connectionTagger = () => {
   let next = 0
   return (socket: net.Socket, scheme: "http" | "https"): ConnectionInfo => {
@@ -34,9 +41,11 @@ export const connectionTagger = () => {
       scheme,
       requests: 0,
       protocol: "pending",
-      peerGoawayCode: undefined
+      peerGoawayCode: undefined,
+      streams: new ConnectionStreams()
     }
     ;(socket as Tagged)[kConnection] = info
+    socket.once("close", () => info.streams.close())
     return info
   }
 }

@@ -21,6 +21,8 @@ import {
 } from "../protocol/extensions.ts"
 import type { Headers } from "../protocol/headers.ts"
 import { defaultPriority, parsePriority } from "../protocol/priority.ts"
+import type { HttpScope } from "../protocol/scope.ts"
+import type { ConnectionStreams } from "./connection-streams.ts"
 
 const plain: PlainExtension = Object.freeze({ version: EXTENSION_VERSION })
 const pushPromise: PushExtension = Object.freeze({ version: EXTENSION_VERSION, promise: true })
@@ -43,9 +45,20 @@ const priorityOf = (headers: Headers): PriorityExtension => {
 /** The streams each view's stream promised, out of the app's reach (rule CORE-8). */
 const promised = new WeakMap<ConnectionView, Array<number>>()
 
+/** Set by ConnectionView's static block: the private registry of a view. */
+let bindView: (view: ConnectionView, streams: ConnectionStreams) => void
+let streamsOf: (view: ConnectionView) => ConnectionStreams | undefined
+
+/** An unbound view's registry: no stream listed, never closed. */
+const noConnection: Effect.Effect<ReadonlyArray<number>> = Effect.sync(() => [])
+
 /**
  * `http.connection` (spec.md §7.10): the stream's place on its connection.
- * The runner records each stream it promises with `recordPush`.
+ * The runner records each stream it promises with `recordPush`, binds the
+ * view to its connection's registry with `bindConnection`, and enters and
+ * leaves the stream with `streamStarted` / `streamEnded` around its app.
+ * The registry is a private field: an app reads it through `openStreams`
+ * and `closed`, and can neither reach nor change it (rule CORE-8).
  */
 export class ConnectionView implements ConnectionExtension {
   readonly version = EXTENSION_VERSION
@@ -53,6 +66,14 @@ export class ConnectionView implements ConnectionExtension {
   readonly streamId: number
   readonly httpVersion: "1.0" | "1.1" | "2"
   readonly pushedBy: number | null
+  #streams: ConnectionStreams | undefined = undefined
+
+  static {
+    bindView = (view, streams) => {
+      view.#streams = streams
+    }
+    streamsOf = (view) => view.#streams
+  }
 
   constructor(connectionId: number, streamId: number, httpVersion: "1.0" | "1.1" | "2", pushedBy: number | null) {
     this.connectionId = connectionId
@@ -64,6 +85,15 @@ export class ConnectionView implements ConnectionExtension {
   get pushedStreams(): Effect.Effect<ReadonlyArray<number>> {
     return Effect.sync(() => promised.get(this)?.slice() ?? [])
   }
+
+  get openStreams(): Effect.Effect<ReadonlyArray<number>> {
+    const streams = this.#streams
+    return streams === undefined ? noConnection : Effect.sync(() => streams.list())
+  }
+
+  get closed(): Effect.Effect<void> {
+    return this.#streams?.closed ?? Effect.never
+  }
 }
 
 /** Records that the stream of `view` promised stream `id` (RFC 9113 §8.4); `pushedStreams` lists it from then on. */
@@ -71,6 +101,28 @@ export const recordPush = (view: ConnectionView, id: number): void => {
   const list = promised.get(view)
   if (list === undefined) promised.set(view, [id])
   else list.push(id)
+}
+
+/**
+ * Binds the `http.connection` view among `extensions` (if it is one the
+ * runner made) to its connection's registry: `openStreams` and `closed`
+ * read it from then on (spec.md §7.10).
+ */
+export const bindConnection = (extensions: HttpExtensions, streams: ConnectionStreams): void => {
+  const view = extensions["http.connection"]
+  if (view instanceof ConnectionView) bindView(view, streams)
+}
+
+/** The app of `scope`'s stream is about to be called: its connection lists the stream (rule HTTP-31). */
+export const streamStarted = (scope: HttpScope): void => {
+  const view = scope.extensions["http.connection"]
+  if (view instanceof ConnectionView) streamsOf(view)?.enter(view.streamId)
+}
+
+/** The app of `scope`'s stream returned: its connection no longer lists the stream (rule HTTP-31). */
+export const streamEnded = (scope: HttpScope): void => {
+  const view = scope.extensions["http.connection"]
+  if (view instanceof ConnectionView) streamsOf(view)?.leave(view.streamId)
 }
 
 /** The largest flow-control window (RFC 9113 §6.9.1). */

@@ -7,6 +7,7 @@ import type { HttpExtensions } from "../protocol/extensions.ts"
 import { fromRaw, type Headers } from "../protocol/headers.ts"
 import { decodePath, EGI_VERSION, type EgiInfo, type HttpScope } from "../protocol/scope.ts"
 import type { ConnectionInfo } from "./connection.ts"
+import { bindConnection } from "./extensions.ts"
 
 /** `scope.egi` of EGI 0.1, shared by every scope. */
 export const egiInfo: EgiInfo = Object.freeze({ version: EGI_VERSION })
@@ -45,7 +46,8 @@ export const parseContentLength = (value: string | undefined): number => {
  * The `http` scope of one request: target split at the first `?`
  * (HTTP-13), headers lower-cased with cookies joined on HTTP/2 (HTTP-12),
  * the connection's correlator and addresses (CORE-2), and the extensions
- * `extend` builds from the request's headers (spec.md §7).
+ * `extend` builds from the request's headers (spec.md §7), its connection
+ * view bound to the connection's stream registry (§7.10).
  */
 export const makeHttpScope = (
   head: RequestHead,
@@ -57,6 +59,8 @@ export const makeHttpScope = (
   const q = target.indexOf("?")
   const rawPath = q < 0 ? target : target.slice(0, q)
   const headers = fromRaw(head.rawHeaders, head.httpVersion === "2")
+  const extensions = extend(headers)
+  bindConnection(extensions, conn.streams)
   return {
     type: "http",
     egi: egiInfo,
@@ -73,7 +77,7 @@ export const makeHttpScope = (
     server: conn.server,
     connectionId: conn.id,
     streamId: head.streamId,
-    extensions: extend(headers),
+    extensions,
     state: defaults.state()
   }
 }

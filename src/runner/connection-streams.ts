@@ -1,0 +1,58 @@
+/**
+ * The per-connection registry behind `http.connection`'s `openStreams` and
+ * `closed` (spec.md §7.10, rule HTTP-31): which streams of one connection
+ * have an app running, and whether the connection has closed. One per
+ * connection, created with its ConnectionInfo; the runner adds a stream just
+ * before its app is called and removes it when the app returns (a Set add
+ * and delete per request, nothing else). Closing empties it for good and
+ * releases every waiter: nothing is retained for a closed connection.
+ */
+import { Deferred, Effect, Exit } from "effect"
+
+export class ConnectionStreams {
+  /** Streams whose app is running; emptied, and never filled again, on close. */
+  readonly #open = new Set<number>()
+  #closed = false
+  /** Created by the first `closed` that has to wait; completed and dropped on close. */
+  #onClose: Deferred.Deferred<void> | undefined = undefined
+
+  /** The app of stream `id` is about to be called. Ignored once the connection closed. */
+  enter(id: number): void {
+    if (!this.#closed) this.#open.add(id)
+  }
+
+  /** The app of stream `id` returned (or was interrupted). */
+  leave(id: number): void {
+    this.#open.delete(id)
+  }
+
+  /** The connection closed: empties the registry and completes `closed`. Idempotent. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#open.clear()
+    const d = this.#onClose
+    this.#onClose = undefined
+    if (d !== undefined) Deferred.doneUnsafe(d, Exit.void)
+  }
+
+  /** True once `close` ran. */
+  get isClosed(): boolean {
+    return this.#closed
+  }
+
+  /** How many streams are listed (0 once closed). */
+  get size(): number {
+    return this.#open.size
+  }
+
+  /** The listed stream IDs, ascending, as a fresh array. */
+  list(): Array<number> {
+    return [...this.#open].sort((a, b) => a - b)
+  }
+
+  /** Completes once the connection closed (at once if it already has). Interrupting it removes its waiter. */
+  readonly closed: Effect.Effect<void> = Effect.suspend(() =>
+    this.#closed ? Effect.void : Deferred.await((this.#onClose ??= Deferred.makeUnsafe<void>()))
+  )
+}
