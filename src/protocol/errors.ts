@@ -37,6 +37,19 @@ export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<{
  * over the size limit, a body that stalls). `status` is the HTTP
  * status the runner answers with when it still can; `code` the RFC 9113 §7
  * error code of the RST_STREAM it sends otherwise (1 = PROTOCOL_ERROR).
+ * `reason`:
+ *
+ * - `ContentLengthMismatch`: the body is longer or shorter than its
+ *   Content-Length (RFC 9113 §8.1.1, RFC 9112 §6.3): 400;
+ * - `IncompleteBody`: the peer ended the body early (an HTTP/1.1 chunked
+ *   body cut short by the client's FIN): 400;
+ * - `BodyTooLarge`: over `RunnerOptions.maxBodySize` bytes (rule RUN-8):
+ *   413;
+ * - `BodyTimeout`: the body stalled for `RunnerOptions.idleTimeout` ms
+ *   while the app waited for it (spec.md §8.3): 408.
+ *
+ * The app does not see this error: it gets `http.disconnect` with `end`
+ * `malformed`, `too-large` or `timeout` (spec.md §4.4).
  *
  * @since 0.1.0
  * @category errors
@@ -54,9 +67,10 @@ export class RemoteProtocolError extends Data.TaggedError("RemoteProtocolError")
 
 /**
  * `send` was called on a stream the peer has already closed or reset
- * (spec.md §4.6, rule HTTP-9). `errorCode` is the RFC 9113 §7 code of the
+ * (spec.md §4.6, rule HTTP-9). `connectionId`/`streamId` are the stream's
+ * correlator (spec.md §3.2); `errorCode` is the RFC 9113 §7 code of the
  * peer's RST_STREAM when there was one (HTTP/2), else absent (the connection
- * closed).
+ * closed). Not an app failure: the runner logs nothing for it.
  *
  * @since 0.1.0
  * @category errors
@@ -73,9 +87,10 @@ export class StreamClosedError extends Data.TaggedError("StreamClosedError")<{
 }
 
 /**
- * The app was called with a scope type it does not handle. Apps fail with it
- * (rule CORE-4) so that a runner can tell, for instance, that lifespan is not
- * supported.
+ * The app was called with a scope type it does not handle (`scopeType`,
+ * e.g. `"lifespan"`). Apps fail with it (spec.md §3.3, rule CORE-4) so that
+ * a runner can tell, for instance, that lifespan is not supported; see
+ * `unsupportedScope`.
  *
  * @since 0.1.0
  * @category errors
@@ -112,7 +127,9 @@ export class FileSendError extends Data.TaggedError("FileSendError")<{
 }
 
 /**
- * What `send` can fail with (spec.md §4.6).
+ * What `send` can fail with (spec.md §4.6): `LocalProtocolError` (the app
+ * broke a rule), `StreamClosedError` (the peer went away, HTTP-9),
+ * `FileSendError` (a file body, §7.9).
  *
  * @since 0.1.0
  * @category errors

@@ -35,7 +35,8 @@ const LOWER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 /**
- * True when every code unit of `s` is an octet (0x00–0xFF).
+ * True when `s` is a string whose every code unit is an octet (0x00–0xFF):
+ * a WebIDL ByteString (spec.md §3.4).
  *
  * @since 0.1.0
  * @category predicates
@@ -145,7 +146,9 @@ export const fromRaw = (raw: ReadonlyArray<string>, joinCookies: boolean): Heade
 }
 
 /**
- * The value of the first field called `name` (lower-case), or `undefined`.
+ * The value of the first field called `name` (give it lower-case, as the
+ * list holds names), or `undefined` when there is none. Later fields of the
+ * same name are not joined (spec.md §3.4).
  *
  * @since 0.1.0
  * @category getters

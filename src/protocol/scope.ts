@@ -55,7 +55,8 @@ export interface Correlator {
 }
 
 /**
- * An `http` scope (spec.md §4.1): one request/response exchange on one stream.
+ * An `http` scope (spec.md §4.1): one request/response exchange on one
+ * stream (an HTTP/2 stream, or one request of an HTTP/1.x connection).
  *
  * - `httpVersion`: `"1.0"`, `"1.1"` or `"2"`.
  * - `method`: as received (ByteString, case kept).
@@ -84,7 +85,11 @@ export interface HttpScope extends RequestFields {
 
 /**
  * What the `http` and `websocket` scopes share: the request's target,
- * fields and addresses (spec.md §4.1, §11.1).
+ * fields and addresses (spec.md §4.1, §11.1). Strings are ByteStrings
+ * (one code unit per octet, spec.md §3.4) except `path`, which is decoded
+ * (rule HTTP-13); `client` and `server` are `[host, port]` (a TCP port
+ * number) or `null` when unknown; `state` is the lifespan state, copied
+ * (§6.4).
  *
  * @since 0.3.0
  * @category models
@@ -117,16 +122,15 @@ export interface LifespanScope extends Correlator {
 }
 
 /**
- * Any scope an app can be called with. An app MUST fail on a scope type it
- * does not know (rule CORE-4), so that a runner can tell lifespan is
- * unsupported.
- *
- * @since 0.1.0
- * @category models
- */
-/**
  * The `websocket` scope (spec.md §11.1): one per WebSocket, over an
- * HTTP/1.1 Upgrade (RFC 6455) or an HTTP/2 extended CONNECT (RFC 8441).
+ * HTTP/1.1 Upgrade (RFC 6455 §4) or an HTTP/2 extended CONNECT (RFC 8441).
+ * The request fields are those of {@link RequestFields}; besides them:
+ *
+ * - `httpVersion`: `"1.1"` (Upgrade) or `"2"` (extended CONNECT);
+ * - `scheme`: `"ws"`, or `"wss"` over TLS;
+ * - `subprotocols`: the client's `sec-websocket-protocol` offers, in order
+ *   (the app picks one in `websocket.accept`);
+ * - `extensions`: none are defined for WebSockets in this release.
  *
  * @since 0.3.0
  * @category models
@@ -140,6 +144,15 @@ export interface WebSocketScope extends RequestFields {
   readonly extensions: Extensions
 }
 
+/**
+ * Any scope an app can be called with, told apart by `type`: `"http"`
+ * (spec.md §4.1), `"websocket"` (§11.1), `"lifespan"` (§6.1). An app MUST
+ * fail on a scope type it does not know (rule CORE-4, `unsupportedScope`),
+ * so that a runner can tell lifespan is unsupported.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type EgiScope = HttpScope | LifespanScope | WebSocketScope
 
 /**

@@ -7,8 +7,14 @@ import { Effect } from "effect"
 import { UnsupportedScopeError } from "./errors.ts"
 
 /**
- * Fails with `UnsupportedScopeError` for `scope.type`. An app returns this for
- * every scope type it does not serve: `return yield* unsupportedScope(scope)`.
+ * An Effect that fails with `UnsupportedScopeError` (`scopeType:
+ * scope.type`) and never succeeds (spec.md §3.3, rule CORE-4). An app
+ * returns it for every scope type it does not serve, which is how a runner
+ * learns that, say, lifespan is unsupported:
+ *
+ * ```ts
+ * if (scope.type !== "http") return yield* unsupportedScope(scope)
+ * ```
  *
  * @since 0.1.0
  * @category constructors

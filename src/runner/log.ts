@@ -2,6 +2,8 @@
  * The runner's log lines: access lines buffered and flushed once per event
  * loop turn (a synchronous pipe write per request would cost more than the
  * request), info and error lines written at once.
+ *
+ * @since 0.1.0
  */
 import type { Logger } from "./options.ts"
 
@@ -47,7 +49,8 @@ export const consoleLogger = (): Logger & { readonly flush: () => void } => {
 }
 
 /**
- * A logger that drops every line (tests, benchmarks).
+ * A `Logger` that drops every line (tests, benchmarks); with it the runner
+ * writes nothing to stdout or stderr.
  *
  * @since 0.1.0
  * @category constructors

@@ -5,7 +5,11 @@
  */
 
 /**
- * Options of the Node runner. Sizes are in bytes, times in milliseconds.
+ * Options of the Node runner (spec.md §8.2, §8.3, §11.7). Sizes are in
+ * bytes, times in milliseconds; `start` and `serve` take a `Partial` and
+ * fill the rest from `defaults`, and fail with `ServeError` (`Options`)
+ * when a value is out of range. The CLI flags set the same options
+ * (`--max-body-size` → `maxBodySize`, times in seconds there).
  *
  * @since 0.1.0
  * @category models
@@ -13,7 +17,7 @@
 export interface RunnerOptions {
   /** Interface to bind. Default `"127.0.0.1"`. */
   readonly host: string
-  /** TCP port; 0 picks a free one. Default `8000`. */
+  /** TCP port, 0–65535; 0 picks a free one. Default `8000`. */
   readonly port: number
   /**
    * Cleartext HTTP/2 only, with prior knowledge (no HTTP/1.1 detection).
@@ -23,29 +27,33 @@ export interface RunnerOptions {
   readonly h2cOnly: boolean
   /** PEM certificate chain and key; when set the listener serves TLS with ALPN h2, http/1.1. */
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined
-  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised on HTTP/2. Default 128. */
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised on HTTP/2 (RFC 9113 §6.5.2), 0–2^32-1. Default 128. */
   readonly maxConcurrentStreams: number
-  /** SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2 and the header size limit on HTTP/1.1 (431). Default 65536. */
+  /** Bytes: SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2 (RFC 9113 §6.5.2) and the header size limit on HTTP/1.1 (431). Default 65536. */
   readonly maxHeaderListSize: number
-  /** Largest request body accepted; larger gets 413 (rule RUN-8). Default 1 GiB. */
+  /** Largest request body accepted, bytes; larger gets 413 (rule RUN-8). Default 1 GiB. */
   readonly maxBodySize: number
-  /** HTTP/1.1: time to receive a request head (408 after it). Default 30000. */
+  /**
+   * ms to receive an HTTP/1.1 request head (408 after it), and to tell a
+   * new cleartext connection's protocol from its first bytes (closed after
+   * it, rule RUN-9). Default 30000 (spec.md §8.3).
+   */
   readonly headerTimeout: number
   /**
    * Idle connection lifetime: HTTP/2 GOAWAY, HTTP/1.1 keep-alive close; also
    * how long a request body may stall while the app waits for it (then 408).
-   * 0 turns both off. Default 60000 (spec.md §8.3).
+   * In ms; 0 turns both off. Default 60000 (spec.md §8.3).
    */
   readonly idleTimeout: number
-  /** On shutdown, how long in-flight streams may take before they are reset. Default 10000. */
+  /** ms in-flight streams may take on shutdown before they are reset (spec.md §8.4, rule RUN-7). Default 10000. */
   readonly drainTimeout: number
-  /** Response bytes a stream may queue before `send` waits (rule HTTP-10). Default 262144. */
+  /** Response bytes a stream may queue before `send` waits (rule HTTP-10). Default 262144 (256 KiB). */
   readonly writeBufferSize: number
-  /** Write an access-log line per request. Default true. */
+  /** Write an access-log line per request (method, path, status, bytes, ms, `conn=`, `stream=`; spec.md §8.5). Default true. */
   readonly accessLog: boolean
-  /** Where log lines go. Default: process.stdout (access) and process.stderr (errors). */
+  /** Where log lines go. Default: `consoleLogger()`, process.stdout (access) and process.stderr (info, errors). */
   readonly logger: Logger
-  /** `scope.rootPath`. Default `""`. */
+  /** `scope.rootPath` (spec.md §4.1): the mount point the app is served under, e.g. `"/api"`. Default `""`. */
   readonly rootPath: string
   /** Largest WebSocket message, bytes; a larger one closes the WebSocket with 1009 (rule WS-11). Default 16 MiB. */
   readonly wsMaxMessageSize: number
@@ -63,8 +71,10 @@ export interface RunnerOptions {
 }
 
 /**
- * Where the runner's lines go. `access` gets one line per request, `info` and
- * `error` the rest. Each is called with one line without its newline.
+ * Where the runner's lines go (spec.md §8.5). `access` gets one line per
+ * request, `info` and `error` the rest. Each is called with one line
+ * without its newline, and must not throw. See `consoleLogger`,
+ * `silentLogger`.
  *
  * @since 0.1.0
  * @category models
@@ -75,18 +85,23 @@ export interface Logger {
   readonly error: (line: string) => void
 }
 
-/**
- * The defaults every option falls back to.
- *
- * @since 0.1.0
- * @category constants
- */
 /** Largest HTTP/2 SETTINGS value (RFC 9113 §6.5.1: 32 bits). @since 0.1.0 @category constants */
 export const maxSetting = 2 ** 32 - 1
 
 /** Largest delay a Node timer takes, in ms (2^31 − 1). @since 0.1.0 @category constants */
 export const maxTimerMs = 2 ** 31 - 1
 
+/**
+ * The defaults every option but `logger` falls back to (spec.md §8.2):
+ * 127.0.0.1:8000, h2c and HTTP/1.1 on one port, 128 concurrent streams,
+ * 64 KiB of header list, 1 GiB of body, 30 s header timeout, 60 s idle
+ * timeout, 10 s drain, 256 KiB write buffer, access log on, 16 MiB
+ * WebSocket messages with permessage-deflate, a ping every 30 s answered
+ * within 20 s.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaults: Omit<RunnerOptions, "logger"> = {
   host: "127.0.0.1",
   port: 8000,

@@ -21,7 +21,7 @@ import { Supervisor } from "./supervisor.ts"
 import { missingWsInternals, wsVersion } from "../websocket/ws-over-stream.ts"
 
 /**
- * A running server (spec.md §8).
+ * A running server (spec.md §8), as `start` gives it.
  *
  * - `url`: the base URL it serves, e.g. `http://127.0.0.1:8000`.
  * - `port`: the bound TCP port.
@@ -47,9 +47,21 @@ export interface Server {
 const closeGrace = 1000
 
 /**
- * Starts serving `app`. The server lives as long as the enclosing Scope;
- * closing the Scope runs `shutdown`. Fails with `ServeError` when the port
- * cannot be bound, the TLS material is bad, or lifespan startup fails.
+ * Starts serving `app` (spec.md §8) with `options` over `defaults`: runs
+ * lifespan startup (§6), then listens; no connection is accepted before
+ * the app's startup reply (rule LIFE-1). The server lives as long as the
+ * enclosing Scope; closing the Scope runs `shutdown` (§8.4). Fails with
+ * `ServeError`: `Options` (a value out of range), `Listen` (the address
+ * cannot be bound), `Tls` (the certificate or key cannot be loaded),
+ * `StartupFailed` (`lifespan.startup.failed`, or a `ws` without what
+ * WebSockets over HTTP/2 need, §11.6).
+ *
+ * ```ts
+ * Effect.scoped(Effect.gen(function*() {
+ *   const server = yield* start(app, { port: 0 })
+ *   // server.url, server.port …
+ * }))
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -1,6 +1,8 @@
 /**
  * The classic interface (spec.md §10, modelled on PEP 3333): the types a
  * classic, blocking app is written against.
+ *
+ * @since 0.3.0
  */
 import type { Input } from "./input.ts"
 import type { ModuleRef } from "./wire.ts"
@@ -40,7 +42,10 @@ export type Write = (data: Uint8Array | string) => void
 export type StartResponse = (status: string, headers: ClassicHeaders, excInfo?: unknown) => Write
 
 /**
- * `egi.errors`: text written here goes to the server's standard error.
+ * `egi.errors` (spec.md §10.2, PEP 3333 "Input and Error Streams"): text
+ * written here goes to the server's standard error; `writelines` writes
+ * each string as given (no newlines added); `flush` is a no-op kept for
+ * PEP 3333 code.
  *
  * @since 0.3.0
  * @category classic
@@ -86,7 +91,12 @@ export type Upgrade = (app: ModuleRef, startResponse: StartResponse) => ClassicB
 export type FileWrapper = (file: string | number, blockSize?: number) => ClassicBody
 
 /**
- * The environ (spec.md §10.2): CGI keys as strings plus the `egi.*` keys.
+ * The environ (spec.md §10.2, PEP 3333 "environ Variables"): the CGI keys
+ * as strings (`HTTP_*` for the request's header fields, several fields of
+ * one name joined with `, `, `cookie` with `; `), plus the `egi.*` keys: `egi.input` (the
+ * blocking body, {@link Input}), `egi.errors`, `egi.file_wrapper`,
+ * `egi.upgrade` (the escape, §10.6), `egi.correlator` (spec.md §3.2) and
+ * the PEP 3333 flags.
  *
  * @since 0.3.0
  * @category classic

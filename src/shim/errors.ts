@@ -1,5 +1,7 @@
 /**
  * The sync shim's typed errors (spec.md §10.8).
+ *
+ * @since 0.3.0
  */
 import { Data } from "effect"
 
@@ -19,7 +21,9 @@ export class ClientDisconnectedError extends Data.TaggedError("ClientDisconnecte
  * Raised inside a classic app when it breaks the classic interface:
  * `start_response` twice without `excInfo`, a malformed status or header
  * list, `write()` before `start_response`, a response chunk that is not
- * bytes or a string (spec.md §10.5; `rule` names the rule).
+ * bytes or a string (spec.md §10.5; `rule` names the spec.md rule:
+ * `"CLASSIC-1"`, `"CLASSIC-2"` or `"CLASSIC-3"`). Uncaught, it fails the
+ * request as `ClassicAppError`.
  *
  * @since 0.3.0
  * @category errors
@@ -53,7 +57,8 @@ export class ClassicAppError extends Data.TaggedError("ClassicAppError")<{
 
 /**
  * The worker thread running the request died (`process.exit`, an uncaught
- * asynchronous error, out of memory): the request fails (500 or reset) and
+ * asynchronous error, out of memory; `exitCode` is its exit code, -1 when
+ * the pool closed under the request): the request fails (500 or reset) and
  * the pool starts a new worker (spec.md §10.7).
  *
  * @since 0.3.0

@@ -4,6 +4,8 @@
  *
  * Runs in a worker thread over a blocking {@link ChunkSource}; pure apart
  * from what the source does.
+ *
+ * @since 0.3.0
  */
 
 /**
@@ -34,10 +36,12 @@ const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Array => 
 }
 
 /**
- * The blocking input stream of one request. Reads never go past the end of
- * the body (its Content-Length, or END_STREAM): at the end they return an
+ * The blocking input stream of one request, `environ["egi.input"]`
+ * (spec.md §10.3). Sizes are in bytes. Reads never go past the end of the
+ * body (its Content-Length, or END_STREAM): at the end they return an
  * empty array, as often as they are called (`egi.input_terminated` is
- * true).
+ * true). Every read blocks the worker, never the event loop, and throws
+ * `ClientDisconnectedError` once the client has gone away.
  *
  * @since 0.3.0
  * @category classic

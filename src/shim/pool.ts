@@ -3,6 +3,8 @@
  * workers, one request each at a time, a FIFO of requests waiting for one,
  * a watchdog for requests that stop making progress, and replacement of any
  * worker that dies.
+ *
+ * @since 0.3.0
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
@@ -15,7 +17,9 @@ import { CANCELLED_SLOTS, isChunk, type ModuleRef, type RequestData, Slot, SLOTS
 const workerEntry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url)
 
 /**
- * Pool settings.
+ * Pool settings (spec.md §10.7), for `fromClassic(ref, options)` (a
+ * `Partial`, over `poolDefaults`) and `new WorkerPool(options)`. Sizes are
+ * in bytes, times in ms.
  *
  * @since 0.3.0
  * @category classic
@@ -44,7 +48,14 @@ export interface PoolOptions {
   readonly logger: Pick<Logger, "error" | "info">
 }
 
-/** Pool defaults (spec.md §10.7). */
+/**
+ * Pool defaults (spec.md §10.7): as many workers as the machine's
+ * parallelism (at least 2), a 30 000 ms timeout, 256 KiB input and output
+ * buffers, a pipeline of 4.
+ *
+ * @since 0.3.0
+ * @category classic
+ */
 export const poolDefaults: Omit<PoolOptions, "logger"> = {
   workers: Math.max(2, availableParallelism()),
   timeout: 30_000,

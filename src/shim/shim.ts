@@ -3,6 +3,8 @@
  * thread's half of a classic request: streams the body to the worker as it
  * reads it, relays the response to `send`, answers failures, and runs the
  * async app of an escape.
+ *
+ * @since 0.3.0
  */
 import { Effect, Exit, Fiber } from "effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
@@ -18,8 +20,10 @@ import { DISCONNECTED, MORE } from "./ring.ts"
 import { type ChunkMessage, type FromWorker, isChunk, type ModuleRef, type RequestData, type WorkerMessage } from "./wire.ts"
 
 /**
- * A classic app served through a worker pool: an EGI app (it answers
- * `http` and `lifespan` scopes) that also exposes its `pool`.
+ * A classic app served through a worker pool, as `fromClassic` returns it:
+ * an EGI `App` (it answers `http` and `lifespan` scopes, and fails others
+ * with `UnsupportedScopeError`) that also exposes its `pool` and the `ref`
+ * it runs (spec.md §10.4).
  *
  * @since 0.3.0
  * @category classic
@@ -229,9 +233,10 @@ class ClassicRequest implements PoolJob {
 }
 
 /**
- * A receive that yields `first`, then goes on with `receive` (which, after
+ * A `Receive` that yields `first`, then goes on with `receive` (which, after
  * a last `http.request`, yields what the runner has next: `http.disconnect`
- * once the stream is over).
+ * once the stream is over). What `handOff` uses to give a classic app the
+ * bytes an async app took but did not use (spec.md §10.6); never fails.
  *
  * @since 0.3.0
  * @category classic

@@ -49,7 +49,16 @@ export const isCancelled = (control: Int32Array, seq: number): boolean => {
   return false
 }
 
-/** Where a worker finds its classic app (or where an escape finds its async app). */
+/**
+ * Where a worker finds its classic app (or where an escape finds its async
+ * app, spec.md §10.6): functions do not cross threads, so an app is named
+ * by its module and export, and each worker imports it (spec.md §10.4).
+ * `{ module: import.meta.url, export: "legacy" }` names this module's
+ * `legacy` export.
+ *
+ * @since 0.3.0
+ * @category classic
+ */
 export interface ModuleRef {
   /** A module specifier a worker can `import()`: a `file:` URL or an absolute path. */
   readonly module: string

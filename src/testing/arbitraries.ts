@@ -3,7 +3,11 @@
  * realistic and odd-but-legal headers, request bodies cut into arbitrary
  * chunks, disconnects at arbitrary points, WebSocket message sequences.
  * Everything they produce passes `validate` (the scopes) or is what a
- * client may legally send.
+ * client may legally send. Importing them needs fast-check (an optional
+ * peer dependency): without it `egi/testing` fails at import with
+ * `MissingPeerDependencyError`.
+ *
+ * @since 0.3.0
  */
 import type { Arbitrary } from "fast-check"
 import type { Headers } from "../protocol/headers.ts"
@@ -14,8 +18,9 @@ import { fc } from "./fast-check.ts"
 const TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
 
 /**
- * A lower-case field name (an RFC 9110 token): common names, and odd but
- * legal ones (`x-a.b`, `~`, digits only).
+ * A lower-case field name (an RFC 9110 §5.1 token, spec.md rule HTTP-5),
+ * 1–20 characters: common names, and odd but legal ones (`x-a.b`, `~`,
+ * digits only).
  *
  * @since 0.3.0
  * @category arbitraries
@@ -26,8 +31,9 @@ export const fieldName: Arbitrary<string> = fc.oneof(
 )
 
 /**
- * A field value: visible ASCII and obs-text bytes, with inner spaces and
- * tabs; possibly empty (RFC 9110 §5.5).
+ * A field value, a ByteString of 0–40 octets: visible ASCII and obs-text
+ * bytes, with inner spaces and tabs, no leading or trailing whitespace;
+ * possibly empty (RFC 9110 §5.5, spec.md rule HTTP-6).
  *
  * @since 0.3.0
  * @category arbitraries
@@ -39,7 +45,8 @@ export const fieldValue: Arbitrary<string> = fc
   .map((codes) => String.fromCharCode(...codes).trim())
 
 /**
- * A header list with repeats kept in order (spec.md §3.4).
+ * A header list of 0–12 `[fieldName, fieldValue]` pairs, repeats kept in
+ * order (spec.md §3.4).
  *
  * @since 0.3.0
  * @category arbitraries
@@ -60,7 +67,9 @@ export const target: Arbitrary<string> = fc
   .map(([segments, query]) => "/" + segments.join("/") + (query === undefined ? "" : `?${query}`))
 
 /**
- * An `http` scope (connection 1, stream 1).
+ * An `http` scope (spec.md §4.1) as `testScope` builds it (connection 1,
+ * stream 1): a method among GET, POST, PUT, DELETE, PATCH, OPTIONS, HEAD
+ * and PROPFIND, a `target`, `headers`, and HTTP version 1.0, 1.1 or 2.
  *
  * @since 0.3.0
  * @category arbitraries
@@ -75,7 +84,8 @@ export const httpScope: Arbitrary<HttpScope> = fc
   .map((r) => testScope(r))
 
 /**
- * A `websocket` scope with 0–3 offered subprotocols.
+ * A `websocket` scope (spec.md §11.1) over HTTP/1.1 with a `target`,
+ * `headers` and 0–3 offered subprotocols.
  *
  * @since 0.3.0
  * @category arbitraries
@@ -88,7 +98,7 @@ export const websocketScope: Arbitrary<WebSocketScope> = fc
   })
 
 /**
- * The `lifespan` scope (correlator 0/0).
+ * The `lifespan` scope (spec.md §6.1; correlator 0/0, empty state).
  *
  * @since 0.3.0
  * @category arbitraries
@@ -102,8 +112,9 @@ export const lifespanScope: Arbitrary<LifespanScope> = fc.constant({
 })
 
 /**
- * `bytes` cut into chunks at arbitrary points (empty chunks included):
- * how a client's writes may arrive.
+ * `bytes` cut into 1–11 chunks at up to 10 arbitrary points (empty chunks
+ * included; the chunks are views of `bytes`, concatenated they are
+ * `bytes`): how a client's writes may arrive (spec.md rule HTTP-14).
  *
  * @since 0.3.0
  * @category arbitraries
@@ -121,8 +132,9 @@ export const chunked = (bytes: Uint8Array): Arbitrary<Array<Uint8Array>> =>
   })
 
 /**
- * A request body and its chunking, with possibly a disconnect after some
- * chunk (`disconnectAfter`, for `request`).
+ * A request body of 0–20 000 bytes and its chunking (`chunked`), with
+ * possibly a disconnect after chunk `disconnectAfter` (an index into
+ * `chunks`; for `request`'s `disconnectAfter`, spec.md §4.4).
  *
  * @since 0.3.0
  * @category arbitraries
@@ -133,8 +145,9 @@ export const requestBody: Arbitrary<{ readonly chunks: Array<Uint8Array>; readon
   .map(([chunks, cut]) => ({ chunks, disconnectAfter: cut === undefined || cut >= chunks.length ? undefined : cut }))
 
 /**
- * A WebSocket message sequence: text (any Unicode) and binary, 0 B up to
- * `maxSize` bytes each.
+ * A WebSocket message sequence of 0–20 messages (spec.md §11.2): text (any
+ * Unicode, up to `min(maxSize, 2000)` graphemes) and binary (0 up to
+ * `maxSize` bytes, default 65 536).
  *
  * @since 0.3.0
  * @category arbitraries
