@@ -26,6 +26,7 @@ import type {
 } from "../protocol/events.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import type { Headers } from "../protocol/headers.ts"
+import { RequestSide } from "../protocol/http-request.ts"
 import { ResponseSide } from "../protocol/http-response.ts"
 import { preloadLink } from "../protocol/preload.ts"
 import type { HttpScope } from "../protocol/scope.ts"
@@ -90,14 +91,12 @@ export abstract class Exchange {
 
   /** The send side's rules and state (spec.md §4.5–§4.7), shared with `validate` and the in-memory client. */
   readonly core: ResponseSide
-  /** Receive-side state (spec.md §4.7 table 2). */
-  request: RequestState = "receiving"
+  /** The receive side's order and length rule (spec.md §4.3, §4.7 table 2), shared with `validate`. */
+  readonly requestSide: RequestSide
   /** Status put on the wire; 0 while nothing was sent. */
   status = 0
   /** Response body bytes handed to the wire. */
   bytesOut = 0
-  /** Request body bytes delivered to the app. */
-  bytesIn = 0
   /** Set when the stream ended abnormally. */
   endReason: EndReason | undefined = undefined
 
@@ -134,6 +133,7 @@ export abstract class Exchange {
   constructor(scope: HttpScope, host: ExchangeHost, readable: Readable, contentLength: number, noBody: boolean) {
     this.scope = scope
     this.core = new ResponseSide(scope)
+    this.requestSide = new RequestSide(contentLength)
     this.host = host
     this.readable = readable
     this.contentLength = contentLength
@@ -168,6 +168,16 @@ export abstract class Exchange {
    */
   wireGone(): boolean {
     return !this.responseComplete() && this.wireClosed()
+  }
+
+  /** Receive-side state (spec.md §4.7 table 2), held by the request side. */
+  get request(): RequestState {
+    return this.requestSide.state
+  }
+
+  /** Request body bytes delivered to the app. */
+  get bytesIn(): number {
+    return this.requestSide.received
   }
 
   /** Send-side state (spec.md §4.7 table 1), held by the core. */
@@ -284,7 +294,7 @@ export abstract class Exchange {
         return this.disconnectEvent
       case "trailers": {
         if (this.response === "reset") return this.disconnect(undefined)
-        this.request = "complete"
+        this.requestSide.deliver("trailers")
         const event: HttpRequestTrailers = {
           type: "http.request.trailers",
           connectionId: this.scope.connectionId,
@@ -302,14 +312,14 @@ export abstract class Exchange {
       case "receiving": {
         // The app reset its own stream: nothing more will arrive.
         if (this.response === "reset") return this.disconnect(undefined)
+        const side = this.requestSide
         if (this.noBody) {
-          this.request = "complete"
+          side.deliver("last")
           return this.event(EMPTY, false)
         }
         const chunk: Buffer | null = this.readable.read()
         if (chunk !== null) {
-          this.bytesIn += chunk.length
-          if (this.contentLength >= 0 && this.bytesIn > this.contentLength) {
+          if (side.chunk(chunk.length) === "overrun") {
             return this.malformed("ContentLengthMismatch", `body exceeds content-length ${this.contentLength}`)
           }
           if (this.bytesIn > this.host.maxBodySize) {
@@ -323,6 +333,7 @@ export abstract class Exchange {
               "too-large"
             )
           }
+          side.deliver("more")
           return this.event(chunk, true)
         }
         // 'end' may have fired before any receiver armed the listeners.
@@ -330,17 +341,17 @@ export abstract class Exchange {
           // 'end' can precede the close of a reset stream: only a stream that
           // is not reset and whose length matches has a complete body.
           if (this.peerEnd() !== undefined) return this.disconnect("peer")
-          if (this.contentLength >= 0 && this.bytesIn !== this.contentLength) {
+          if (side.end() !== "ok") {
             // A body cut short by a connection that is gone is a lost connection, not a malformed request.
             if (this.wireGone()) return this.disconnect("peer")
             return this.malformed("ContentLengthMismatch", `body of ${this.bytesIn} bytes, content-length ${this.contentLength}`)
           }
           if (!this.bodyComplete()) return this.malformed("IncompleteBody", `body ended after ${this.bytesIn} bytes, before its last chunk`)
           if (this.requestTrailers().length > 0) {
-            this.request = "trailers"
+            side.deliver("lastThenTrailers")
             return { ...this.event(EMPTY, false), trailers: true }
           }
-          this.request = "complete"
+          side.deliver("last")
           return this.event(EMPTY, false)
         }
         if (this.wireGone()) return this.disconnect("peer")
@@ -370,7 +381,7 @@ export abstract class Exchange {
    */
   private disconnect(why: EndReason | undefined): HttpDisconnect {
     if (this.disconnectEvent !== undefined) return this.disconnectEvent
-    this.request = "disconnected"
+    this.requestSide.deliver("disconnect")
     if (why !== undefined) this.endReason ??= why
     const reason = this.endReason
     const { connectionId, streamId } = this.scope

@@ -34,16 +34,13 @@ import {
 } from "../protocol/events.ts"
 import { checkFields } from "../protocol/fields.ts"
 import { get, isFieldName } from "../protocol/headers.ts"
+import { RequestSide, requestInputOf } from "../protocol/http-request.ts"
 import { ResponseSide } from "../protocol/http-response.ts"
 import { checkCorrelator, type EgiScope, type HttpScope, type WebSocketScope } from "../protocol/scope.ts"
 import {
   type LifespanState,
   nextLifespanState,
   nextWebSocketState,
-  type RequestInput,
-  type RequestState,
-  requestTable,
-  step,
   type WebSocketState
 } from "../protocol/state.ts"
 
@@ -118,38 +115,26 @@ const scopeViolation = (scope: EgiScope): ServerViolationError | undefined => {
 
 const DECIMAL = /^\d{1,15}$/
 
-const requestInput = (event: HttpInboundEvent): RequestInput =>
-  event.type === "http.request"
-    ? event.moreBody ? "more" : event.trailers === true ? "lastThenTrailers" : "last"
-    : event.type === "http.request.trailers"
-    ? "trailers"
-    : "disconnect"
-
 /** The http side: table 1 and the field rules for sends, table 2 and Content-Length for receives. */
 const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
-  // Receive side: table 2 and the request's content-length.
-  let request: RequestState = "receiving"
-  let received = 0
+  // Receive side: table 2 and the request's content-length, the runner's own request side.
   const requestLength = get(scope.headers, "content-length")
-  const expected = requestLength !== undefined && DECIMAL.test(requestLength) ? Number(requestLength) : -1
+  const side = new RequestSide(requestLength !== undefined && DECIMAL.test(requestLength) ? Number(requestLength) : -1)
 
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
     if (!isHttpInbound(event)) return server("CORE-6", `receive yielded ${typeOf(event)}, not an http event`)
     if (event.connectionId !== scope.connectionId || event.streamId !== scope.streamId) {
       return server("CORE-1", `event correlator ${event.connectionId}/${event.streamId} is not the scope's`)
     }
-    const input = requestInput(event)
-    const next = step(requestTable, request, input)
-    if (typeof next !== "string") return server(next.rule, `${event.type} (${input}) received in request state ${request}`)
-    request = next
+    const input = requestInputOf(event)
+    const before = side.state
+    const bad = side.deliver(input)
+    if (bad !== undefined) return server(bad.rule, `${event.type} (${input}) received in request state ${before}`)
     if (event.type === "http.disconnect" && event.errorCode !== undefined && event.end !== undefined && event.end !== "reset" && event.end !== "goaway") {
       return server("HTTP-30", `http.disconnect with end ${event.end} carries errorCode ${event.errorCode}: only a peer's RST_STREAM or GOAWAY has one`)
     }
-    if (event.type === "http.request") {
-      received += event.body.length
-      if (expected >= 0 && (received > expected || (!event.moreBody && received !== expected))) {
-        return server("HTTP-7", `${received} body bytes delivered, content-length ${expected}`)
-      }
+    if (event.type === "http.request" && (side.chunk(event.body.length) !== "ok" || (!event.moreBody && side.end() !== "ok"))) {
+      return server("HTTP-7", `${side.received} body bytes delivered, content-length ${side.declared}`)
     }
     return Effect.succeed(event as InboundEvent)
   })
