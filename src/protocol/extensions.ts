@@ -55,9 +55,10 @@ export interface PushExtension {
 }
 
 /**
- * `http.response.header_indexing` (spec.md §7.8, RFC 7541 §7.1.3):
- * `neverIndexed` lists the field names the runner always sends as HPACK
- * literals never indexed; an event's `neverIndex` adds more.
+ * `http.response.header_indexing` (spec.md §7.8, RFC 7541 §7.1.3, HTTP/2
+ * only): `neverIndexed` lists the field names the runner always sends as
+ * HPACK literals never indexed; an event's `neverIndex` adds more.
+ * `requestNeverIndexed` lists the request fields that arrived that way.
  *
  * @since 0.2.0
  * @category models
@@ -65,6 +66,17 @@ export interface PushExtension {
 export interface HeaderIndexingExtension {
   readonly version: typeof EXTENSION_VERSION
   readonly neverIndexed: ReadonlyArray<string>
+  /**
+   * The names of the request head's fields that arrived as HPACK literals
+   * never indexed (RFC 7541 §6.2.3), lower-case, each once, in order of
+   * arrival; `[]` when none did (spec.md §7.8, rule HTTP-32). A sender marks
+   * a field so because its value is sensitive; an app that forwards or
+   * echoes one lists it in its event's `neverIndex`, as RFC 7541 §6.2.3 asks
+   * of an intermediary.
+   *
+   * @since 0.4.0
+   */
+  readonly requestNeverIndexed: ReadonlyArray<string>
 }
 
 /**

@@ -27,7 +27,25 @@ import type { ConnectionStreams } from "./connection-streams.ts"
 const plain: PlainExtension = Object.freeze({ version: EXTENSION_VERSION })
 const pushPromise: PushExtension = Object.freeze({ version: EXTENSION_VERSION, promise: true })
 const pushLink: PushExtension = Object.freeze({ version: EXTENSION_VERSION, promise: false })
-const headerIndexing: HeaderIndexingExtension = Object.freeze({ version: EXTENSION_VERSION, neverIndexed: defaultNeverIndexed })
+const noNames: ReadonlyArray<string> = Object.freeze([])
+const headerIndexing: HeaderIndexingExtension = Object.freeze({
+  version: EXTENSION_VERSION,
+  neverIndexed: defaultNeverIndexed,
+  requestNeverIndexed: noNames
+})
+
+/**
+ * `http.response.header_indexing` of a request whose head carried the
+ * fields `sensitive` as HPACK literals never indexed (node:http2 lists them
+ * under `http2.sensitiveHeaders`, one entry per field line): each name once,
+ * in order (spec.md §7.8, rule HTTP-32). The shared value when there are none.
+ */
+const headerIndexingOf = (sensitive: ReadonlyArray<string> | undefined): HeaderIndexingExtension =>
+  sensitive === undefined || sensitive.length === 0 ? headerIndexing : Object.freeze({
+    version: EXTENSION_VERSION,
+    neverIndexed: defaultNeverIndexed,
+    requestNeverIndexed: Object.freeze([...new Set(sensitive)])
+  })
 const defaultPriorityExtension: PriorityExtension = Object.freeze({ version: EXTENSION_VERSION, ...defaultPriority })
 
 /** `http.priority` from the request's `priority` fields (RFC 9218 §5; several are joined with ", "). */
@@ -176,13 +194,16 @@ class H2FlowControl implements FlowControlExtension {
 /**
  * Extensions of an HTTP/2 stream. `pushedBy`: the stream that promised this
  * one, or null; a pushed stream cannot push (RFC 9113 §8.4), nor can a
- * client that sent SETTINGS_ENABLE_PUSH 0.
+ * client that sent SETTINGS_ENABLE_PUSH 0. `neverIndexedIn`: the names of
+ * the request fields that arrived never indexed (node:http2's
+ * `headers[http2.sensitiveHeaders]`; none for a pushed stream).
  */
 export const h2Extensions = (
   stream: ServerHttp2Stream,
   connectionId: number,
   headers: Headers,
-  pushedBy: number | null
+  pushedBy: number | null,
+  neverIndexedIn?: ReadonlyArray<string>
 ): HttpExtensions => ({
   "http.response.push": pushedBy === null && stream.pushAllowed ? pushPromise : pushLink,
   "http.response.early_hint": plain,
@@ -192,7 +213,7 @@ export const h2Extensions = (
   "http.goaway": plain,
   "http.response.pathsend": plain,
   "http.response.zerocopysend": plain,
-  "http.response.header_indexing": headerIndexing,
+  "http.response.header_indexing": headerIndexingOf(neverIndexedIn),
   "http.flow_control": new H2FlowControl(stream),
   "http.priority": priorityOf(headers),
   "http.connection": new ConnectionView(connectionId, stream.id ?? 0, "2", pushedBy)

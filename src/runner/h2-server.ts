@@ -17,6 +17,10 @@ import { admitExtendedConnect, isExtendedConnect } from "../websocket/h2-connect
 const ignore = (): void => {}
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM
 
+/** The request fields that arrived never indexed: node:http2 lists them under `http2.sensitiveHeaders` (spec.md §7.8). */
+const sensitiveOf = (headers: http2.IncomingHttpHeaders): ReadonlyArray<string> | undefined =>
+  (headers as Record<symbol, ReadonlyArray<string> | undefined>)[http2.sensitiveHeaders]
+
 /** Builds the HTTP/2 server; open sessions are kept in `sessions`. */
 export const makeH2Server = (
   opts: RunnerOptions,
@@ -93,7 +97,7 @@ export const makeH2Server = (
       },
       conn,
       defaults,
-      (fields: Headers) => h2Extensions(stream, conn.id, fields, null)
+      (fields: Headers) => h2Extensions(stream, conn.id, fields, null, sensitiveOf(headers))
     )
     const contentLength = parseContentLength(headers["content-length"])
     supervisor.admit(new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0, admitPushed))
