@@ -32,6 +32,7 @@ import { preloadLink } from "../protocol/preload.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import type { RequestState, ResponseState } from "../protocol/state.ts"
 import { planFile } from "./file-plan.ts"
+import { Inbox } from "./inbox.ts"
 import { openFile, type OpenedFile } from "./file-open.ts"
 import { readAt } from "./file-read.ts"
 
@@ -65,8 +66,6 @@ export interface ExchangeHost {
   readonly writeBufferSize: number
   readonly onRemoteError: (ex: Exchange, error: RemoteProtocolError) => void
 }
-
-type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
 
 const reasonPhrase = (status: number): string =>
   status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : status === 408 ? "Request Timeout" : "Bad Request"
@@ -122,7 +121,8 @@ export abstract class Exchange {
   readonly pushed: Array<number> = []
   private eof = false
   private armed = false
-  private waiters: Array<Resume<InboundEvent>> | undefined = undefined
+  /** Receivers waiting for the next event; `poll` says what is ready (the read credit, HTTP-11). */
+  private readonly inbox: Inbox<InboundEvent>
   private disconnectEvent: HttpDisconnect | undefined = undefined
   /** The runner sent a complete response of its own (500, 400, 413). */
   private answered = false
@@ -139,7 +139,11 @@ export abstract class Exchange {
     this.contentLength = contentLength
     this.noBody = noBody
     this.startedAt = performance.now()
-    this.receive = Effect.callback<InboundEvent>((resume) => this.onReceive(resume))
+    // Concurrent receivers are served in the order they asked; the source is armed on the first wait.
+    this.inbox = new Inbox(() => this.poll(), () => {
+      if (!this.armed) this.arm()
+    })
+    this.receive = this.inbox.take
     this.send = (event) => Effect.suspend(() => this.onSend(event))
   }
 
@@ -239,36 +243,13 @@ export abstract class Exchange {
   // receive
   // -------------------------------------------------------------------------
 
-  private onReceive(resume: Resume<InboundEvent>): Effect.Effect<void> | void {
-    const waiters = this.waiters
-    if (waiters === undefined || waiters.length === 0) {
-      const event = this.poll()
-      if (event !== undefined) return resume(Effect.succeed(event))
-    }
-    // Concurrent receivers are served in the order they asked.
-    ;(this.waiters ??= []).push(resume)
-    if (!this.armed) this.arm()
-    return Effect.sync(() => {
-      const list = this.waiters!
-      const i = list.indexOf(resume)
-      if (i >= 0) list.splice(i, 1)
-    })
-  }
-
-  /** Hands ready events to waiting receivers, oldest first. */
-  private wake(): void {
-    const waiters = this.waiters
-    if (waiters === undefined) return
-    while (waiters.length > 0) {
-      const event = this.poll()
-      if (event === undefined) return
-      waiters.shift()!(Effect.succeed(event))
-    }
-  }
-
   /** A receiver is waiting in `receive`. */
   private waiting(): boolean {
-    return this.waiters !== undefined && this.waiters.length > 0
+    return this.inbox.waiting
+  }
+
+  private wake(): void {
+    this.inbox.wake()
   }
 
   private arm(): void {

@@ -13,6 +13,7 @@ import { lifespanInputs, type LifespanState, nextLifespanState } from "../protoc
 import { ServeError } from "./errors.ts"
 import type { Logger } from "./options.ts"
 import { appReturnErrorOf, callApp } from "./supervisor.ts"
+import { Inbox } from "./inbox.ts"
 
 /** The outcome of a startup or shutdown phase. */
 type Reply = { readonly ok: true } | { readonly ok: false; readonly message: string } | { readonly unsupported: true }
@@ -41,24 +42,17 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
     const state: Record<string, unknown> = {}
     const scope: LifespanScope = { type: "lifespan", egi: egiInfo, connectionId: 0, streamId: 0, state }
     let phase: LifespanState = "startup"
-    let inbox: LifespanInboundEvent | undefined = { type: "lifespan.startup", connectionId: 0, streamId: 0 }
-    // Receivers waiting for the next event, oldest first.
-    const waiters: Array<(e: Effect.Effect<InboundEvent>) => void> = []
+    let pending: LifespanInboundEvent | undefined = { type: "lifespan.startup", connectionId: 0, streamId: 0 }
+    // The next event is handed to the oldest waiting receiver.
+    const inbox = new Inbox<InboundEvent>(() => {
+      const event = pending
+      pending = undefined
+      return event
+    })
     let reply = yield* Deferred.make<Reply>()
     let answered = false
 
-    const receive = Effect.callback<InboundEvent>((resume) => {
-      if (inbox !== undefined) {
-        const event = inbox
-        inbox = undefined
-        return resume(Effect.succeed(event))
-      }
-      waiters.push(resume)
-      return Effect.sync(() => {
-        const i = waiters.indexOf(resume)
-        if (i >= 0) waiters.splice(i, 1)
-      })
-    })
+    const receive = inbox.take
     const send = (event: OutboundEvent) =>
       Effect.suspend(() => {
         const foreign = checkCorrelator(event, scope)
@@ -108,9 +102,8 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
         answered = false
         phase = "shutdown"
         const event: LifespanInboundEvent = { type: "lifespan.shutdown", connectionId: 0, streamId: 0 }
-        const w = waiters.shift()
-        if (w !== undefined) w(Effect.succeed(event))
-        else inbox = event
+        pending = event
+        inbox.wake()
         const done = yield* Deferred.await(reply).pipe(Effect.timeoutOption(timeoutMs))
         if (done._tag === "None") logger.error(`lifespan: no shutdown reply within ${timeoutMs} ms`)
         else if ("ok" in done.value && !done.value.ok) logger.error(`lifespan: shutdown failed: ${done.value.message}`)

@@ -11,6 +11,7 @@ import type { App, Receive, Send } from "../protocol/app.ts"
 import type { HttpRequest, InboundEvent } from "../protocol/events.ts"
 import type { EgiScope, HttpScope } from "../protocol/scope.ts"
 import { unsupportedScope } from "../protocol/unsupported.ts"
+import { Inbox } from "../runner/inbox.ts"
 import { consoleLogger } from "../runner/log.ts"
 import { requestData } from "./environ.ts"
 import { ClassicAppError, ClassicTimeoutError, HandOffError, WorkerCrashError } from "./errors.ts"
@@ -52,7 +53,12 @@ class ClassicRequest implements PoolJob {
 
   // mail from the worker (response output and the end), in order
   private readonly mail: Array<Mail> = []
-  private waiter: ((next: Mail) => void) | undefined = undefined
+  /** The app's fiber waiting for the next mail; a chunk is acked as it is taken (the worker's output bound counts what is not taken yet). */
+  private readonly inbox = new Inbox<Mail>(() => {
+    const m = this.mail.shift()
+    if (m !== undefined && isChunk(m)) this.link!.ack()
+    return m
+  })
   /** The app's fiber is gone (the client left, or the response failed): output is dropped. */
   private detached = false
 
@@ -111,27 +117,12 @@ class ClassicRequest implements PoolJob {
   }
 
   private deliver(m: Mail): void {
-    const waiter = this.waiter
-    if (waiter === undefined) return void this.mail.push(m)
-    this.waiter = undefined
-    waiter(m)
+    this.mail.push(m)
+    this.inbox.wake()
   }
 
-  /** The next mail; acks a chunk as it is taken (the worker's output bound counts what is not taken yet). */
-  readonly take: Effect.Effect<Mail> = Effect.callback<Mail>((resume) => {
-    const m = this.mail.shift()
-    if (m !== undefined) {
-      if (isChunk(m)) this.link!.ack()
-      return resume(Effect.succeed(m))
-    }
-    this.waiter = (next) => {
-      if (isChunk(next)) this.link!.ack()
-      resume(Effect.succeed(next))
-    }
-    return Effect.sync(() => {
-      this.waiter = undefined
-    })
-  })
+  /** The next mail, in order. */
+  readonly take: Effect.Effect<Mail> = this.inbox.take
 
   /** The app's fiber ended before the response did: cancel the worker's I/O and drop its output. */
   detach(): void {

@@ -14,6 +14,7 @@ import { checkCorrelator, type WebSocketScope } from "../protocol/scope.ts"
 import { nextWebSocketState, type WebSocketInput, type WebSocketState } from "../protocol/state.ts"
 import { checkFields } from "../protocol/fields.ts"
 import type { RunnerOptions } from "../runner/options.ts"
+import { Inbox } from "../runner/inbox.ts"
 
 /**
  * The transport's half of the opening handshake: `accept` completes it
@@ -68,7 +69,8 @@ export class WebSocketSession {
   private readonly limits: SessionLimits
   private socket: WebSocket | undefined = undefined
   private readonly inbox: Array<InboundEvent>
-  private waiters: Array<(event: Effect.Effect<InboundEvent>) => void> = []
+  /** Receivers waiting for the next event (queued messages, then the sticky disconnect). */
+  private readonly waiting: Inbox<InboundEvent>
   private disconnect: WebsocketDisconnect | undefined = undefined
   private paused = false
 
@@ -80,14 +82,8 @@ export class WebSocketSession {
     handshake.onGone(() => {
       if (this.state === "connecting" || this.state === "denying") this.closed(1006, "")
     })
-    this.receive = Effect.callback<InboundEvent>((resume) => {
-      const next = this.take()
-      if (next !== undefined) return resume(Effect.succeed(next))
-      this.waiters.push(resume)
-      return Effect.sync(() => {
-        this.waiters = this.waiters.filter((w) => w !== resume)
-      })
-    })
+    this.waiting = new Inbox(() => this.take())
+    this.receive = this.waiting.take
     this.send = (event) => Effect.suspend(() => this.onSend(event))
   }
 
@@ -102,9 +98,8 @@ export class WebSocketSession {
   }
 
   private push(event: InboundEvent): void {
-    const waiter = this.waiters.shift()
-    if (waiter !== undefined) return waiter(Effect.succeed(event))
     this.inbox.push(event)
+    this.waiting.wake()
     if (!this.paused && this.inbox.length >= this.limits.receiveQueue) {
       // A slow app stops the reading of the socket (TCP, or the HTTP/2 stream window, pushes back).
       this.paused = true
@@ -117,9 +112,7 @@ export class WebSocketSession {
     if (this.disconnect !== undefined) return
     this.state = "closed"
     this.disconnect = { type: "websocket.disconnect", connectionId: this.scope.connectionId, streamId: this.scope.streamId, code, reason }
-    const waiters = this.waiters
-    this.waiters = []
-    if (waiters.length > 0) for (const w of waiters) w(Effect.succeed(this.disconnect))
+    this.waiting.wake()
   }
 
   private closedError(): StreamClosedError {

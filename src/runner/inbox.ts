@@ -1,0 +1,69 @@
+/**
+ * The one waiting-receiver primitive behind every `receive` the runner and
+ * the shim hand out (the http exchange, the WebSocket session, lifespan,
+ * the shim's worker mail): `take` yields the next item `poll` has ready, or
+ * waits; `wake()` hands ready items to the waiting receivers, oldest first.
+ * An interrupted `take` leaves its place and loses nothing (its item stays
+ * for the next receiver). Items are pulled, never pushed: `poll` decides
+ * what is ready, so a producer that reads only when asked (the request
+ * body's read credit, spec.md HTTP-11) keeps its backpressure.
+ *
+ * @since 0.4.0
+ */
+import { Effect } from "effect"
+
+type Resume<A> = (effect: Effect.Effect<A>) => void
+
+/**
+ * Receivers waiting for items that `poll` produces.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export class Inbox<A> {
+  private waiters: Array<Resume<A>> | undefined = undefined
+  private readonly poll: () => A | undefined
+  private readonly onWait: (() => void) | undefined
+
+  /**
+   * `poll` returns the next ready item (and consumes it) or `undefined`;
+   * `onWait` runs each time a receiver starts waiting (e.g. to start
+   * listening to the source lazily).
+   */
+  constructor(poll: () => A | undefined, onWait?: () => void) {
+    this.poll = poll
+    this.onWait = onWait
+  }
+
+  /** The next item: at once when one is ready and nobody waits before us, else when `wake()` finds one. */
+  readonly take: Effect.Effect<A> = Effect.callback<A>((resume) => {
+    const waiters = this.waiters
+    if (waiters === undefined || waiters.length === 0) {
+      const item = this.poll()
+      if (item !== undefined) return resume(Effect.succeed(item))
+    }
+    ;(this.waiters ??= []).push(resume)
+    this.onWait?.()
+    return Effect.sync(() => {
+      const list = this.waiters!
+      const i = list.indexOf(resume)
+      if (i >= 0) list.splice(i, 1)
+    })
+  })
+
+  /** Hands ready items to waiting receivers, oldest first, while `poll` has any. */
+  wake(): void {
+    const waiters = this.waiters
+    if (waiters === undefined) return
+    while (waiters.length > 0) {
+      const item = this.poll()
+      if (item === undefined) return
+      waiters.shift()!(Effect.succeed(item))
+    }
+  }
+
+  /** A receiver is waiting. */
+  get waiting(): boolean {
+    return this.waiters !== undefined && this.waiters.length > 0
+  }
+}
