@@ -3,7 +3,8 @@
  * stalls a streaming app (HTTP-10), and an app that does not receive stalls an
  * uploading client (HTTP-11) — on HTTP/2 through the flow-control windows, on
  * HTTP/1.1 through TCP. Each side then resumes and the transfer completes
- * intact.
+ * intact. An app that took one chunk and waits bounds the upload to the
+ * stream window plus node's buffer.
  */
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
@@ -238,5 +239,64 @@ describe("HTTP-11: receive is the read credit", () => {
     expect(response.startsWith("HTTP/1.1 200 OK\r\n")).toBe(true)
     const body = response.slice(response.indexOf("\r\n\r\n") + 4)
     expect(JSON.parse(body)).toEqual({ length: total, sha256 })
+  })
+
+  it("HTTP-11: HTTP/2: an app that took ONE chunk and waits: a 16 MiB upload gets under 300 KiB onto the client's socket (64 KiB window + 64 KiB buffer + the chunk) and stays there; released, the app reads the rest and the upload arrives intact", async () => {
+    const total = 16 * MiB
+    const { chunks, sha256 } = uploadChunks(total)
+
+    const go = deferred()
+    const tookOne = deferred<number>()
+    cleanups.push(() => go.resolve())
+    const app = Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
+      if (scope.type !== "http") return yield* unsupportedScope(scope)
+      const h = createHash("sha256")
+      let length = 0
+      let complete = false
+      const first = yield* receive
+      if (first.type === "http.request") {
+        h.update(first.body)
+        length += first.body.length
+        complete = !first.moreBody
+      }
+      tookOne.resolve(length)
+      yield* Effect.promise(() => go.promise)
+      for (let i = 0; i < 1_000_000 && !complete; i++) {
+        const event = yield* receive
+        if (event.type !== "http.request") break
+        h.update(event.body)
+        length += event.body.length
+        complete = !event.moreBody
+      }
+      yield* send({ type: "http.response.start", status: complete ? 200 : 400 })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode(JSON.stringify({ length, sha256: h.digest("hex") })) })
+    })
+    const server = await serve(app)
+    const session = await connect(server.url)
+    cleanups.push(() => closeSession(session))
+    const socket = session.socket
+    const before = socket.bytesWritten
+
+    const stream = session.request({ ":method": "POST", ":path": "/upload" })
+    const result = collect(stream)
+    const writer = (async () => {
+      for (const chunk of chunks) if (!stream.write(chunk)) await once(stream, "drain")
+      stream.end()
+    })()
+    const firstChunk = await within(tookOne.promise, 3000, "the app's first chunk")
+    expect(firstChunk).toBeGreaterThan(0)
+
+    await sleep(500)
+    const a = socket.bytesWritten - before
+    await sleep(200)
+    const b = socket.bytesWritten - before
+    expect(a).toBeLessThan(300 * KiB)
+    expect(b).toBe(a)
+
+    go.resolve()
+    await within(writer, 10_000, "the upload")
+    const r = await within(result, 10_000, "the response")
+    expect(r.status).toBe(200)
+    expect(JSON.parse(r.body.toString())).toEqual({ length: total, sha256 })
   })
 })

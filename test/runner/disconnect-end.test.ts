@@ -8,12 +8,12 @@
 import { Effect } from "effect"
 import * as http2 from "node:http2"
 import * as net from "node:net"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { HttpDisconnect } from "../../src/protocol/events.ts"
 import { sleep, until } from "../support/clients.ts"
 import { cancel } from "../support/h2client.ts"
 import { httpApp } from "../support/outcome.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 /** The disconnect event each request's app got, by its path. */
 const got = new Map<string, HttpDisconnect>()
@@ -48,16 +48,10 @@ const app = httpApp((scope, receive, send) =>
   })
 )
 
-let server: TestServer
-beforeAll(async () => {
-  server = await listen(app, { maxBodySize: 64 * 1024, drainTimeout: 300 })
-})
-afterAll(async () => {
-  await server.close()
-})
+const server = useServer(app, { maxBodySize: 64 * 1024, drainTimeout: 300 })
 
 const h2session = async (): Promise<http2.ClientHttp2Session> => {
-  const s = http2.connect(server.url)
+  const s = http2.connect(server().url)
   s.on("error", () => {})
   await new Promise((resolve) => s.once("remoteSettings", resolve))
   return s
@@ -144,7 +138,7 @@ describe("HTTP-30: http.disconnect says why, and carries only the peer's codes",
   // A FIN mid-body is a half-close: the client may still read, and gets 400
   // (malformed). Only a reset connection is lost outright.
   it("HTTP-30: HTTP/1.1 connection reset mid-body: end connection, no errorCode", async () => {
-    const socket = net.connect(server.port, "127.0.0.1")
+    const socket = net.connect(server().port, "127.0.0.1")
     socket.on("error", () => {})
     socket.write("POST /h1-dropped HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc")
     await sleep(50)

@@ -5,11 +5,11 @@
 import { Effect } from "effect"
 import * as http2 from "node:http2"
 import * as net from "node:net"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { sleep, until } from "../support/clients.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 const log: Array<string> = []
 
@@ -38,15 +38,9 @@ const app: App = (scope, receive, send) => {
   }).pipe(Effect.onInterrupt(() => Effect.sync(() => void log.push(`${tag} interrupted`))))
 }
 
-let server: TestServer
-beforeAll(async () => {
-  server = await listen(app)
-})
-afterAll(async () => {
-  await server.close()
-})
+const server = useServer(app)
 
-const h2 = () => http2.connect(server.url)
+const h2 = () => http2.connect(server().url)
 
 describe("peer going away (spec.md §4.6)", () => {
   it("HTTP-15: an h2 client reset interrupts an app that is not in receive; the connection keeps serving", async () => {
@@ -56,7 +50,7 @@ describe("peer going away (spec.md §4.6)", () => {
       await new Promise<void>((resolve) => req.once("data", () => resolve()))
       req.close(http2.constants.NGHTTP2_CANCEL)
       await until(() => log.includes("/hang interrupted"), "the /hang app to be interrupted")
-      expect(server.inflight()).toBe(0)
+      expect(server().inflight()).toBe(0)
       const again = client.request({ ":path": "/background" })
       const status = await new Promise<number>((resolve) => again.once("response", (h) => resolve(Number(h[":status"]))))
       again.resume()
@@ -67,7 +61,7 @@ describe("peer going away (spec.md §4.6)", () => {
   })
 
   it("HTTP-15: an HTTP/1.1 client that closes its connection interrupts an app that is not in receive", async () => {
-    const socket = net.connect(server.port, "127.0.0.1")
+    const socket = net.connect(server().port, "127.0.0.1")
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()))
     socket.write("GET /hang HTTP/1.1\r\nhost: x\r\n\r\n")
     await new Promise<void>((resolve) => socket.once("data", () => resolve()))

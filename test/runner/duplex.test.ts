@@ -6,17 +6,13 @@
  */
 import * as http from "node:http"
 import type * as http2 from "node:http2"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import duplex from "../../examples/duplex.ts"
 import type { App } from "../../src/protocol/app.ts"
 import { closeSession, connect } from "../support/h2client.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
-let server: TestServer
-beforeAll(async () => {
-  server = await listen(duplex as App)
-})
-afterAll(() => server.close())
+const server = useServer(duplex as App)
 
 /** Resolves with the next `data` chunk of `readable`. */
 const nextData = (readable: NodeJS.ReadableStream): Promise<string> =>
@@ -24,7 +20,7 @@ const nextData = (readable: NodeJS.ReadableStream): Promise<string> =>
 
 describe("full duplex (spec.md §4.6)", () => {
   it("HTTP-28: on one HTTP/2 stream, each chunk is echoed before the client sends the next", async () => {
-    const session: http2.ClientHttp2Session = await connect(server.url)
+    const session: http2.ClientHttp2Session = await connect(server().url)
     const stream = session.request({ ":method": "POST", ":path": "/" })
     const status = await new Promise<number>((resolve) => stream.once("response", (h) => resolve(Number(h[":status"]))))
     expect(status).toBe(200) // before any request body was sent
@@ -44,7 +40,7 @@ describe("full duplex (spec.md §4.6)", () => {
   })
 
   it("HTTP-28: on HTTP/1.1 too, the response streams while the chunked request is still open", async () => {
-    const req = http.request({ host: "127.0.0.1", port: server.port, method: "POST", path: "/", headers: { "transfer-encoding": "chunked" } })
+    const req = http.request({ host: "127.0.0.1", port: server().port, method: "POST", path: "/", headers: { "transfer-encoding": "chunked" } })
     req.flushHeaders()
     const res = await new Promise<http.IncomingMessage>((resolve) => req.once("response", resolve))
     expect(res.statusCode).toBe(200)

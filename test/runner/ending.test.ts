@@ -4,12 +4,12 @@
  */
 import { Effect } from "effect"
 import * as http2 from "node:http2"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import type { InboundEvent } from "../../src/protocol/events.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { rawHttp, statusOf, until } from "../support/clients.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { listen, useServer } from "../support/server.ts"
 
 const seen: Array<string> = []
 const note = (e: unknown) => Effect.sync(() => void seen.push(`${(e as { _tag?: string })._tag}:${(e as { rule?: string }).rule ?? ""}`))
@@ -50,32 +50,26 @@ const app: App = (scope, receive, send) => {
   })
 }
 
-let server: TestServer
-beforeAll(async () => {
-  server = await listen(app, { idleTimeout: 400 })
-})
-afterAll(async () => {
-  await server.close()
-})
+const server = useServer(app, { idleTimeout: 400 })
 
 describe("normal ends (spec.md §4.5, §8.5)", () => {
   it("HTTP-3 HTTP-8: after a complete response and its http.disconnect, a further send still breaks HTTP-3; the access log has no end= reason", async () => {
     seen.length = 0
-    const client = http2.connect(server.url)
+    const client = http2.connect(server().url)
     const req = client.request({ ":path": "/after-end" })
     req.resume()
     await new Promise<void>((resolve) => req.on("close", () => resolve()))
     client.close()
     await until(() => seen.length >= 2, "the app to send after the end")
     expect(seen).toEqual(["disconnect:none", "LocalProtocolError:HTTP-3"])
-    await until(() => server.lines.access.some((l) => l.includes("/after-end")), "the access line")
-    expect(server.lines.access.find((l) => l.includes("/after-end"))).not.toContain("end=")
+    await until(() => server().lines.access.some((l) => l.includes("/after-end")), "the access line")
+    expect(server().lines.access.find((l) => l.includes("/after-end"))).not.toContain("end=")
   })
 })
 
 describe("late receivers (spec.md §4.3)", () => {
   it("HTTP-14: a body whose end arrives while no receive is waiting still completes, on HTTP/2 and HTTP/1.1", async () => {
-    const session = http2.connect(server.url)
+    const session = http2.connect(server().url)
     const stream = session.request({ ":method": "POST", ":path": "/late-receives" })
     stream.end(Buffer.alloc(3000, 1))
     const chunks: Array<Buffer> = []
@@ -84,7 +78,7 @@ describe("late receivers (spec.md §4.3)", () => {
     session.close()
     expect(Buffer.concat(chunks).toString()).toBe("http.request 3000")
     const r = await rawHttp(
-      server.port,
+      server().port,
       ["POST /late-receives HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"]
     )
     expect(statusOf(r.text)).toBe(200)
@@ -95,7 +89,7 @@ describe("late receivers (spec.md §4.3)", () => {
 describe("stalled request bodies (spec.md §8.3)", () => {
   it("HTTP-8 RUN-8: an h2 body that stops arriving while the app waits ends with 408 and http.disconnect after the idle timeout", async () => {
     seen.length = 0
-    const client = http2.connect(server.url)
+    const client = http2.connect(server().url)
     const req = client.request({ ":path": "/stall", ":method": "POST" })
     req.write("partial")
     const status = await new Promise<number>((resolve) => req.on("response", (h) => resolve(Number(h[":status"]))))
@@ -103,12 +97,12 @@ describe("stalled request bodies (spec.md §8.3)", () => {
     client.close()
     expect(status).toBe(408)
     await until(() => seen.includes("stall:http.disconnect"), "the app to see the disconnect")
-    expect(server.lines.access.find((l) => l.includes("/stall") && l.includes("HTTP/2"))).toContain("end=timeout")
+    expect(server().lines.access.find((l) => l.includes("/stall") && l.includes("HTTP/2"))).toContain("end=timeout")
   })
 
   it("HTTP-8 RUN-8: an HTTP/1.1 body that stops arriving gets 408 and the connection closes", async () => {
     seen.length = 0
-    const r = await rawHttp(server.port, ["POST /stall HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\npartial"], { timeoutMs: 3000 })
+    const r = await rawHttp(server().port, ["POST /stall HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\npartial"], { timeoutMs: 3000 })
     expect(statusOf(r.text)).toBe(408)
     expect(r.closed).toBe(true)
     expect(seen).toContain("stall:http.disconnect")

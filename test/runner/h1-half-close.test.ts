@@ -6,11 +6,11 @@
  */
 import { Effect } from "effect"
 import * as net from "node:net"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import type { InboundEvent } from "../../src/protocol/events.ts"
 import { statusOf, until } from "../support/clients.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 interface Sent {
   /** Everything the server sent, latin-1. */
@@ -71,59 +71,55 @@ const app: App = (scope, receive, send) =>
   })
 
 describe("HTTP-7: a short HTTP/1.1 body, then the client half-closes", () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(app)
-  })
-  afterAll(() => server.close())
+  const server = useServer(app)
   afterEach(() => {
     events.length = 0
-    server.lines.error.length = 0
-    server.lines.access.length = 0
+    server().lines.error.length = 0
+    server().lines.access.length = 0
   })
 
   it("HTTP-7: content-length 10, 4 bytes, FIN while the app waits in receive → 400, disconnect, one log line", async () => {
-    const res = await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd")
+    const res = await halfClose(server().port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd")
     expect(res.closed).toBe(true)
     expect(statusOf(res.text)).toBe(400)
     expect(res.text).toMatch(/\r\nconnection: close\r\n/i)
-    await until(() => server.lines.access.length === 1, "the access-log line")
+    await until(() => server().lines.access.length === 1, "the access-log line")
     expect(events).toEqual([["request 4 true", "http.disconnect"]])
-    expect(server.lines.error).toHaveLength(1)
-    expect(server.lines.error[0]).toMatch(/POST \/upload HTTP\/1\.1: ContentLengthMismatch: body of 4 bytes, content-length 10/)
-    expect(server.lines.access[0]).toMatch(/"POST \/upload HTTP\/1\.1" 400 .* end=malformed$/)
+    expect(server().lines.error).toHaveLength(1)
+    expect(server().lines.error[0]).toMatch(/POST \/upload HTTP\/1\.1: ContentLengthMismatch: body of 4 bytes, content-length 10/)
+    expect(server().lines.access[0]).toMatch(/"POST \/upload HTTP\/1\.1" 400 .* end=malformed$/)
   })
 
   it("HTTP-7: the FIN arrives before the app reads anything → 400 once it reads", async () => {
-    const res = await halfClose(server.port, "POST /upload?wait=150 HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd", 10)
+    const res = await halfClose(server().port, "POST /upload?wait=150 HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd", 10)
     expect(res.closed).toBe(true)
     expect(statusOf(res.text)).toBe(400)
     expect(events).toEqual([["request 4 true", "http.disconnect"]])
-    expect(server.lines.error).toHaveLength(1)
+    expect(server().lines.error).toHaveLength(1)
   })
 
   it("HTTP-7: no body byte at all before the FIN → 400", async () => {
-    const res = await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n")
+    const res = await halfClose(server().port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n")
     expect(statusOf(res.text)).toBe(400)
     expect(events).toEqual([["http.disconnect"]])
   })
 
   it("HTTP-7 HTTP-14: a complete body then a FIN is answered normally", async () => {
-    const res = await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nabcd")
+    const res = await halfClose(server().port, "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nabcd")
     expect(statusOf(res.text)).toBe(200)
     expect(res.text.endsWith("\r\n\r\n4")).toBe(true)
-    expect(server.lines.error).toEqual([])
+    expect(server().lines.error).toEqual([])
   })
 
   it("HTTP-14 HTTP-7: a chunked body cut short by a FIN never completes for the app, and gets 400 and one log line", async () => {
-    const res = await halfClose(server.port, "POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n")
+    const res = await halfClose(server().port, "POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n")
     await until(() => events.length === 1 && events[0]!.at(-1) === "http.disconnect", "the app's disconnect")
     expect(events[0]).not.toContain("request 0 false")
     expect(res.closed).toBe(true)
     expect(statusOf(res.text)).toBe(400)
-    await until(() => server.lines.access.length === 1, "the access-log line")
-    expect(server.lines.error).toHaveLength(1)
-    expect(server.lines.error[0]).toMatch(/IncompleteBody: /)
-    expect(server.lines.access[0]).toMatch(/ 400 .* end=malformed$/)
+    await until(() => server().lines.access.length === 1, "the access-log line")
+    expect(server().lines.error).toHaveLength(1)
+    expect(server().lines.error[0]).toMatch(/IncompleteBody: /)
+    expect(server().lines.access[0]).toMatch(/ 400 .* end=malformed$/)
   })
 })

@@ -13,7 +13,7 @@ import stream from "../../examples/stream.ts"
 import type { EgiScope, Receive, Send } from "../../src/index.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { run } from "../support/async.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -97,16 +97,10 @@ const parseLines = (out: Buffer): Array<any> =>
 // ---------------------------------------------------------------------------
 
 describe("examples/hello.ts with curl and nghttp", () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(hello)
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(hello)
 
   it("RUN-9, RUN-10: curl over HTTP/1.1 gets 200 Hello, world! with content-length 13, not chunked", async () => {
-    const r = await curlOk([H1, `${server.url}/`])
+    const r = await curlOk([H1, `${server().url}/`])
     expect(r.statusLine).toBe("HTTP/1.1 200 OK")
     expect(header(r, "content-type")).toEqual(["text/plain"])
     expect(header(r, "content-length")).toEqual(["13"])
@@ -115,7 +109,7 @@ describe("examples/hello.ts with curl and nghttp", () => {
   })
 
   it("RUN-9, RUN-10: curl --http2-prior-knowledge on the same port gets HTTP/2 200 with content-length 13", async () => {
-    const r = await curlOk([H2, `${server.url}/any/path?x=1`])
+    const r = await curlOk([H2, `${server().url}/any/path?x=1`])
     expect(r.statusLine).toBe("HTTP/2 200")
     expect(header(r, "content-type")).toEqual(["text/plain"])
     expect(header(r, "content-length")).toEqual(["13"])
@@ -123,13 +117,13 @@ describe("examples/hello.ts with curl and nghttp", () => {
   })
 
   it("RUN-9: an HTTP/1.1 request asking to upgrade to h2c (curl --http2) is answered over HTTP/1.1", async () => {
-    const r = await curlOk(["--http2", "-H", "connection: keep-alive", `${server.url}/`])
+    const r = await curlOk(["--http2", "-H", "connection: keep-alive", `${server().url}/`])
     expect(r.statusLine).toBe("HTTP/1.1 200 OK")
     expect(r.body.toString()).toBe("Hello, world!")
   })
 
   it("RUN-9: nghttp -nv gets :status 200 and one 13-byte DATA frame with END_STREAM", async () => {
-    const r = await run("nghttp", ["-nv", "-t", "5", `${server.url}/`])
+    const r = await run("nghttp", ["-nv", "-t", "5", `${server().url}/`])
     const out = r.stdout.toString("latin1")
     expect(r.code, out + r.stderr).toBe(0)
     const status = /recv \(stream_id=(\d+)\) :status: (\d+)/.exec(out)
@@ -147,12 +141,11 @@ describe("examples/hello.ts with curl and nghttp", () => {
 // ---------------------------------------------------------------------------
 
 describe("examples/echo.ts with curl", () => {
-  let server: TestServer
+  const server = useServer(echo)
   let dir: string
   let payload: Buffer
   let file: string
-  beforeAll(async () => {
-    server = await listen(echo)
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "egi-http1-"))
     // 300 KiB of every byte value, in a pseudo-random order
     payload = Buffer.alloc(300 * 1024)
@@ -166,8 +159,7 @@ describe("examples/echo.ts with curl", () => {
     file = join(dir, "payload.bin")
     writeFileSync(file, payload)
   })
-  afterAll(async () => {
-    await server?.close()
+  afterAll(() => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
@@ -183,7 +175,7 @@ describe("examples/echo.ts with curl", () => {
         "-H", "expect:",
         "-H", "content-type: application/x-egi-test",
         "--data-binary", `@${file}`,
-        `${server.url}/echo`
+        `${server().url}/echo`
       ])
       expect(r.statusLine).toBe(statusLine)
       expect(header(r, "content-type")).toEqual(["application/x-egi-test"])
@@ -193,7 +185,7 @@ describe("examples/echo.ts with curl", () => {
   }
 
   it("HTTP-14: curl over HTTP/1.1: an empty POST body is echoed as an empty body with content-length 0", async () => {
-    const r = await curlOk([H1, "--data-binary", "", `${server.url}/`])
+    const r = await curlOk([H1, "--data-binary", "", `${server().url}/`])
     expect(r.status).toBe(200)
     expect(header(r, "content-length")).toEqual(["0"])
     expect(r.body.length).toBe(0)
@@ -201,7 +193,7 @@ describe("examples/echo.ts with curl", () => {
 
   it("HTTP-14: curl -T (PUT from a file) over h2c is echoed byte for byte", async () => {
     const out = join(dir, "out.bin")
-    const r = await curl([H2, "-T", file, "-o", out, "-w", "%{http_code} %{http_version}", `${server.url}/put`])
+    const r = await curl([H2, "-T", file, "-o", out, "-w", "%{http_code} %{http_version}", `${server().url}/put`])
     expect(r.stderr).toBe("")
     expect(r.stdout.toString()).toBe("200 2")
     expect(readFileSync(out).equals(payload)).toBe(true)
@@ -213,16 +205,10 @@ describe("examples/echo.ts with curl", () => {
 // ---------------------------------------------------------------------------
 
 describe("the correlator and the request head, seen by curl", () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(scopeApp)
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(scopeApp)
 
   it("CORE-2: two requests on one HTTP/1.1 keep-alive connection get streamId 1 and 2 and the same connectionId", async () => {
-    const r = await curl([H1, "-v", `${server.url}/a`, `${server.url}/b`, `${server.url}/c`])
+    const r = await curl([H1, "-v", `${server().url}/a`, `${server().url}/b`, `${server().url}/c`])
     expect(r.code).toBe(0)
     expect(r.stderr).toContain("Re-using existing connection")
     const [a, b, c] = parseLines(r.stdout)
@@ -231,14 +217,14 @@ describe("the correlator and the request head, seen by curl", () => {
     expect(b.connectionId).toBe(a.connectionId)
     expect(c.connectionId).toBe(a.connectionId)
     // another curl, another connection
-    const [d] = parseLines((await curl([H1, `${server.url}/d`])).stdout)
+    const [d] = parseLines((await curl([H1, `${server().url}/d`])).stdout)
     expect(d.streamId).toBe(1)
     expect(d.connectionId).not.toBe(a.connectionId)
   })
 
   it("CORE-2: two requests with nghttp on one HTTP/2 connection get the client's stream ids and the same connectionId", async () => {
     // (curl 7.88 cannot reuse an h2c prior-knowledge connection: "Error in the HTTP2 framing layer".)
-    const r = await run("nghttp", ["-v", "-t", "5", `${server.url}/a`, `${server.url}/b`])
+    const r = await run("nghttp", ["-v", "-t", "5", `${server().url}/a`, `${server().url}/b`])
     const out = r.stdout.toString("utf8")
     expect(r.code, out).toBe(0)
     const bodies = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
@@ -257,7 +243,7 @@ describe("the correlator and the request head, seen by curl", () => {
       "-H", "X-Other: o",
       "-H", "x-dup: 2",
       "-H", "COOKIE: b=2",
-      `${server.url}/`
+      `${server().url}/`
     ])
     expect(r.code).toBe(0)
     const [s] = parseLines(r.stdout)
@@ -271,7 +257,7 @@ describe("the correlator and the request head, seen by curl", () => {
   })
 
   it("HTTP-13: over HTTP/1.1, rawPath and queryString are the request target as sent, path is decoded", async () => {
-    const r = await curl([H1, "--path-as-is", `${server.url}/a%20b/../%E2%82%AC%2F?x=%41&y=a+b?z`])
+    const r = await curl([H1, "--path-as-is", `${server().url}/a%20b/../%E2%82%AC%2F?x=%41&y=a+b?z`])
     expect(r.code).toBe(0)
     const [s] = parseLines(r.stdout)
     expect({ rawPath: s.rawPath, queryString: s.queryString, path: s.path }).toEqual({
@@ -287,26 +273,20 @@ describe("the correlator and the request head, seen by curl", () => {
 // ---------------------------------------------------------------------------
 
 describe("examples/stream.ts with curl", () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(stream)
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(stream)
 
   it("RUN-10: over HTTP/1.1 a streamed response is chunked (transfer-encoding: chunked, no content-length), one chunk per send", async () => {
-    const raw = await curlOk([H1, "--raw", `${server.url}/?chunks=3&size=5&delay=0`])
+    const raw = await curlOk([H1, "--raw", `${server().url}/?chunks=3&size=5&delay=0`])
     expect(raw.statusLine).toBe("HTTP/1.1 200 OK")
     expect(header(raw, "transfer-encoding")).toEqual(["chunked"])
     expect(header(raw, "content-length")).toEqual([])
     expect(raw.body.toString("latin1")).toBe("5\r\naaaaa\r\n".repeat(3) + "0\r\n\r\n")
-    const decoded = await curlOk([H1, `${server.url}/?chunks=4&size=1000&delay=10`])
+    const decoded = await curlOk([H1, `${server().url}/?chunks=4&size=1000&delay=10`])
     expect(decoded.body.toString()).toBe("a".repeat(4000))
   })
 
   it("RUN-10: over h2c a streamed response has no content-length and the whole body", async () => {
-    const r = await curlOk([H2, `${server.url}/?chunks=3&size=7&delay=0`])
+    const r = await curlOk([H2, `${server().url}/?chunks=3&size=7&delay=0`])
     expect(r.statusLine).toBe("HTTP/2 200")
     expect(header(r, "content-length")).toEqual([])
     expect(header(r, "transfer-encoding")).toEqual([])
@@ -325,20 +305,14 @@ describe("HEAD and 204 responses", () => {
     yield* send({ type: "http.response.start", status, headers: [["x-status", String(status)]] })
     yield* send({ type: "http.response.body", body: new TextEncoder().encode("Hello, world!") })
   })
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(app)
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(app)
 
   it("RUN-10: over HTTP/2, HEAD and a 204 complete with the head and no body", async () => {
-    const head = await curlOk([H2, "-I", `${server.url}/`])
+    const head = await curlOk([H2, "-I", `${server().url}/`])
     expect(head.statusLine).toBe("HTTP/2 200")
     expect(header(head, "x-status")).toEqual(["200"])
     expect(head.body.length).toBe(0)
-    const noContent = await curlOk([H2, `${server.url}/204`])
+    const noContent = await curlOk([H2, `${server().url}/204`])
     expect(noContent.statusLine).toBe("HTTP/2 204")
     expect(noContent.body.length).toBe(0)
   })
@@ -347,10 +321,10 @@ describe("HEAD and 204 responses", () => {
   // HTTP/1.1 wire that ignored endStream never flushed the head, and curl
   // waited until its timeout with 0 bytes received.
   it("RUN-10: over HTTP/1.1, HEAD and a 204 complete with the head and no body", async () => {
-    const head = await run("curl", ["-sS", "-i", "--max-time", "1", H1, "-I", `${server.url}/`])
+    const head = await run("curl", ["-sS", "-i", "--max-time", "1", H1, "-I", `${server().url}/`])
     expect(head.code, head.stderr).toBe(0)
     expect(parseResponse(head.stdout).statusLine).toBe("HTTP/1.1 200 OK")
-    const noContent = await run("curl", ["-sS", "-i", "--max-time", "1", H1, `${server.url}/204`])
+    const noContent = await run("curl", ["-sS", "-i", "--max-time", "1", H1, `${server().url}/204`])
     expect(noContent.code, noContent.stderr).toBe(0)
     expect(parseResponse(noContent.stdout).statusLine).toBe("HTTP/1.1 204 No Content")
   })
@@ -361,24 +335,18 @@ describe("HEAD and 204 responses", () => {
 // ---------------------------------------------------------------------------
 
 describe("a server started with h2cOnly: true", () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(hello, { h2cOnly: true })
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(hello, { h2cOnly: true })
 
   it("RUN-9: serves HTTP/2 prior knowledge but gives an HTTP/1.1 request no HTTP/1.1 response", async () => {
-    expect(server.protocols).toBe("h2c")
-    const h1 = await curl(["-i", H1, `${server.url}/`])
+    expect(server().protocols).toBe("h2c")
+    const h1 = await curl(["-i", H1, `${server().url}/`])
     expect(h1.code).not.toBe(0)
     expect(h1.stdout.toString("latin1")).not.toMatch(/^HTTP\/1\.[01] /)
-    const h2 = await curlOk([H2, `${server.url}/`])
+    const h2 = await curlOk([H2, `${server().url}/`])
     expect(h2.statusLine).toBe("HTTP/2 200")
     expect(h2.body.toString()).toBe("Hello, world!")
     // and it still serves HTTP/2 after the HTTP/1.1 attempt
-    const again = await curlOk([H2, `${server.url}/`])
+    const again = await curlOk([H2, `${server().url}/`])
     expect(again.status).toBe(200)
   })
 })

@@ -1,14 +1,19 @@
 /**
  * Malformed and oversized requests on real sockets: Content-Length
  * mismatches on h2 (a frame-level python-h2 probe sends what node:http2
- * clients refuse to), bad HTTP/1.1 heads, client resets mid-upload, and the
- * body limit (maxBodySize).
+ * clients refuse to), bad HTTP/1.1 heads (one pipelined behind a streaming
+ * response among them), client resets mid-upload, and the body limit
+ * (maxBodySize), with what the app's `send` gets after it.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bodyOf, rawHttp, statusOf, until } from "../support/clients.ts"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import type { App } from "../../src/protocol/app.ts"
+import { unsupportedScope } from "../../src/protocol/unsupported.ts"
+import { bodyOf, completeResponse, h2close, h2connect, h2request, rawHttp, statusOf, until } from "../support/clients.ts"
 import { h2probe, startProbe } from "../support/h2probe.ts"
+import { exitOutcome as outcome, type SendOutcome } from "../support/outcome.ts"
 import { bodyBytes, bodyText, type Call, recorder, sawComplete } from "../support/recorder.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer, withServer } from "../support/server.ts"
 
 /** The app saw a disconnect as its last event, no complete body, and HTTP-8's repeat. */
 const expectDisconnected = (call: Call | undefined, maxBytes: number): Call => {
@@ -25,15 +30,30 @@ const expectDisconnected = (call: Call | undefined, maxBytes: number): Call => {
   return c
 }
 
+const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+/** Decodes an HTTP/1.1 chunked body; `complete` when the last-chunk and its CRLF arrived. */
+const dechunk = (body: string): { readonly data: string; readonly complete: boolean; readonly rest: string } => {
+  let data = ""
+  let at = 0
+  for (;;) {
+    const eol = body.indexOf("\r\n", at)
+    if (eol < 0) return { data, complete: false, rest: body.slice(at) }
+    const size = parseInt(body.slice(at, eol), 16)
+    if (!Number.isFinite(size)) return { data, complete: false, rest: body.slice(at) }
+    if (size === 0) {
+      const end = body.indexOf("\r\n", eol + 2)
+      return end === eol + 2 ? { data, complete: true, rest: body.slice(end + 2) } : { data, complete: false, rest: body.slice(eol + 2) }
+    }
+    if (body.length < eol + 2 + size + 2) return { data, complete: false, rest: body.slice(at) }
+    data += body.slice(eol + 2, eol + 2 + size)
+    at = eol + 2 + size + 2
+  }
+}
+
 describe("HTTP-7 content-length mismatch on h2", () => {
   const rec = recorder()
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(rec.app)
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(rec.app)
 
   /**
    * POSTs `path` declaring `declared` bytes and sending `sent`, the DATA held
@@ -41,7 +61,7 @@ describe("HTTP-7 content-length mismatch on h2", () => {
    */
   const lengthMismatch = async (path: string, declared: number, sent: number) => {
     const probe = startProbe({
-      port: server.port,
+      port: server().port,
       timeout: 4,
       requests: [
         { method: "POST", path, headers: [["content-length", String(declared)]], data: sent, hold: ["data"] },
@@ -94,7 +114,7 @@ describe("HTTP-7 content-length mismatch on h2", () => {
     expect(rec.find("/over-after")).toBeUndefined()
 
     // The server itself is fine: a new connection is served.
-    const again = await h2probe({ port: server.port, timeout: 3, requests: [{ method: "GET", path: "/over-new" }] })
+    const again = await h2probe({ port: server().port, timeout: 3, requests: [{ method: "GET", path: "/over-new" }] })
     expect(again.status(1), again.summary).toBe(200)
     expect(again.body(1)).toBe("got 0")
   })
@@ -102,7 +122,7 @@ describe("HTTP-7 content-length mismatch on h2", () => {
   it("HTTP-14, HTTP-8: a client RST_STREAM CANCEL after a partial upload: receive yields the bytes sent, then http.disconnect with errorCode 8, never moreBody:false", async () => {
     // The RST_STREAM goes out once the app has received the 5 bytes.
     const probe = startProbe({
-      port: server.port,
+      port: server().port,
       timeout: 4,
       requests: [
         { method: "POST", path: "/cancel", data: "hello", endStream: false, rst: 8, hold: ["rst"] },
@@ -131,18 +151,12 @@ describe("HTTP-7 content-length mismatch on h2", () => {
 
 describe("HTTP-7 forbidden request fields on h2 (RFC 9113 §8.2.2)", () => {
   const rec = recorder()
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(rec.app)
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(rec.app)
 
   for (const [name, value] of [["connection", "keep-alive"], ["transfer-encoding", "chunked"], ["te", "gzip"], ["X-Upper", "1"]] as const) {
     it(`HTTP-7, RUN-5: a request carrying \`${name}: ${value}\` is a stream error (RST_STREAM PROTOCOL_ERROR), the app never runs, the connection keeps serving`, async () => {
       const r = await h2probe({
-        port: server.port,
+        port: server().port,
         timeout: 3,
         requests: [{ method: "GET", path: `/bad-${name}`, headers: [[name, value]] }, { method: "GET", path: "/fine" }]
       })
@@ -156,42 +170,61 @@ describe("HTTP-7 forbidden request fields on h2 (RFC 9113 §8.2.2)", () => {
 
 describe("HTTP/1.1 malformed heads", () => {
   const rec = recorder()
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(rec.app)
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(rec.app)
 
   it("HTTP-7: an HTTP/1.1 request with an invalid header line gets 400 from the runner, the app does not run, the process keeps serving", async () => {
-    const bad = await rawHttp(server.port, ["GET /bad HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n"])
+    const bad = await rawHttp(server().port, ["GET /bad HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n"])
     expect(statusOf(bad.text), bad.text).toBe(400)
     expect(/\r\nconnection: close\r\n/i.test(bad.text)).toBe(true)
     expect(bad.closed).toBe(true)
     expect(rec.calls).toHaveLength(0)
-    expect(server.lines.error.some((l) => l.includes("malformed HTTP/1.1 request") && l.includes("400"))).toBe(true)
+    expect(server().lines.error.some((l) => l.includes("malformed HTTP/1.1 request") && l.includes("400"))).toBe(true)
 
-    const good = await rawHttp(server.port, ["GET /good HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+    const good = await rawHttp(server().port, ["GET /good HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
     expect(statusOf(good.text), good.text).toBe(200)
     expect(bodyOf(good.text)).toBe("got 0")
     expect(rec.calls.map((c) => c.path)).toEqual(["/good"])
+  })
+
+  it("RUN-5: HTTP/1.1 pipelining: a bad request line behind a streaming response gets no 400 spliced into that response; the response arrives whole, then the connection closes", async () => {
+    const app: App = (scope, _receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "text/plain"]] })
+        for (let i = 1; i <= 3; i++) {
+          yield* send({ type: "http.response.body", body: text(`chunk${i};`), moreBody: true })
+          yield* Effect.sleep(200)
+        }
+        yield* send({ type: "http.response.body" })
+      })
+    }
+    await withServer(app, { drainTimeout: 500 }, async (server) => {
+      const r = await rawHttp(server.port, ["GET /slow HTTP/1.1\r\nHost: x\r\n\r\nBAD REQUEST LINE\x01\r\n\r\n"], { timeoutMs: 2500 })
+      const head = r.text.indexOf("\r\n\r\n")
+      const body = dechunk(head < 0 ? "" : r.text.slice(head + 4))
+      expect(
+        {
+          spliced400: r.text.includes("HTTP/1.1 400"),
+          status: statusOf(r.text),
+          chunked: head >= 0 && r.text.slice(0, head).toLowerCase().includes("transfer-encoding: chunked"),
+          body: body.data,
+          lastChunk: body.complete,
+          trailing: body.rest,
+          closed: r.closed
+        },
+        `received ${JSON.stringify(r.text)}`
+      ).toEqual({ spliced400: false, status: 200, chunked: true, body: "chunk1;chunk2;chunk3;", lastChunk: true, trailing: "", closed: true })
+    })
   })
 })
 
 describe("RUN-8 body limit (maxBodySize 1000)", () => {
   const rec = recorder()
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(rec.app, { maxBodySize: 1000 })
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useServer(rec.app, { maxBodySize: 1000 })
 
   it("RUN-8: a Content-Length over maxBodySize gets 413 without running the app (h2 and HTTP/1.1); exactly maxBodySize is accepted", async () => {
     const h2 = await h2probe({
-      port: server.port,
+      port: server().port,
       timeout: 4,
       requests: [
         { method: "POST", path: "/cl-h2", headers: [["content-length", "5000"]], endStream: false },
@@ -203,7 +236,7 @@ describe("RUN-8 body limit (maxBodySize 1000)", () => {
     expect(h2.status(3), h2.summary).toBe(200)
     expect(h2.body(3)).toBe("got 1000")
 
-    const h1 = await rawHttp(server.port, ["POST /cl-h1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"])
+    const h1 = await rawHttp(server().port, ["POST /cl-h1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"])
     expect(statusOf(h1.text), h1.text).toBe(413)
     expect(bodyOf(h1.text)).toBe("Content Too Large\n")
     expect(/\r\nconnection: close\r\n/i.test(h1.text)).toBe(true)
@@ -211,14 +244,14 @@ describe("RUN-8 body limit (maxBodySize 1000)", () => {
 
     // The app ran for the accepted request only.
     expect(rec.calls.map((c) => c.path)).toEqual(["/cl-h2-exact"])
-    expect(server.lines.access.filter((l) => / 413 .*end=too-large$/.test(l))).toHaveLength(2)
+    expect(server().lines.access.filter((l) => / 413 .*end=too-large$/.test(l))).toHaveLength(2)
   })
 
   it("RUN-8: a chunked HTTP/1.1 upload crossing maxBodySize: the app sees http.disconnect (at most 1000 bytes), the client gets 413", async () => {
     const chunk = `1f4\r\n${"y".repeat(500)}\r\n`
     // Three 500-byte chunks, no last chunk: the third crosses the limit.
     const r = await rawHttp(
-      server.port,
+      server().port,
       ["POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", chunk, chunk, chunk],
       { gapMs: 20 }
     )
@@ -232,7 +265,7 @@ describe("RUN-8 body limit (maxBodySize 1000)", () => {
 
   it("RUN-8: an h2 upload without content-length crossing maxBodySize: the app sees http.disconnect (at most 1000 bytes), the client gets 413, the connection keeps serving", async () => {
     const probe = startProbe({
-      port: server.port,
+      port: server().port,
       timeout: 4,
       requests: [
         { method: "POST", path: "/nolength", data: 3000, chunk: 500, dataDelayMs: 15, hold: ["data"] },
@@ -252,5 +285,47 @@ describe("RUN-8 body limit (maxBodySize 1000)", () => {
     expect(r.goaway).toBeUndefined()
     await until(() => rec.find("/nolength")?.done === true, "the /nolength app to end")
     expectDisconnected(rec.find("/nolength"), 1000)
+  })
+
+  it("HTTP-9 RUN-8: a body over maxBodySize ends the stream; the app's send after http.disconnect fails with StreamClosedError (not HTTP-3) and is not logged as an app failure, on h2 and HTTP/1.1", async () => {
+    const outcomes = new Map<string, SendOutcome>()
+    const app: App = (scope, receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        for (;;) {
+          const e = yield* receive
+          if (e.type === "http.disconnect") break
+          if (e.type === "http.request" && !e.moreBody) {
+            outcomes.set(scope.path, { tag: "whole body delivered" })
+            break
+          }
+        }
+        yield* send({ type: "http.response.start", status: 200 }).pipe(
+          Effect.onExit((exit) => Effect.sync(() => void (outcomes.has(scope.path) || outcomes.set(scope.path, outcome(exit)))))
+        )
+        yield* send({ type: "http.response.body", body: text("late") })
+      })
+    }
+    await withServer(app, { maxBodySize: 1000 }, async (server) => {
+      const session = await h2connect(server.url)
+      let h2: Awaited<ReturnType<typeof h2request>>
+      try {
+        h2 = await h2request(session, { ":method": "POST", ":path": "/h2" }, "x".repeat(5000))
+      } finally {
+        await h2close(session)
+      }
+      const h1 = await rawHttp(
+        server.port,
+        ["POST /h1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", `1388\r\n${"x".repeat(5000)}\r\n0\r\n\r\n`],
+        { done: completeResponse, timeoutMs: 2000 }
+      )
+      await until(() => server.lines.access.length >= 2 && server.inflight() === 0, "both requests finished", 1000)
+      expect({ h2: h2.status, h1: statusOf(h1.text) }).toEqual({ h2: 413, h1: 413 })
+      expect({ h2: outcomes.get("/h2"), h1: outcomes.get("/h1") }).toEqual({
+        h2: { tag: "StreamClosedError" },
+        h1: { tag: "StreamClosedError" }
+      })
+      expect(server.lines.error.filter((l) => l.includes("app failed"))).toEqual([])
+    })
   })
 })

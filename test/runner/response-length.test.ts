@@ -4,11 +4,11 @@
  */
 import { Effect } from "effect"
 import * as http2 from "node:http2"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { bodyOf, rawHttp, statusOf } from "../support/clients.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 const rules: Array<string> = []
 const bytes = (n: number) => new Uint8Array(n).fill(97)
@@ -26,17 +26,11 @@ const app: App = (scope, _receive, send) => {
   }).pipe(Effect.tapError((e) => Effect.sync(() => void rules.push((e as { rule?: string }).rule ?? String(e)))))
 }
 
-let server: TestServer
-beforeAll(async () => {
-  server = await listen(app)
-})
-afterAll(async () => {
-  await server.close()
-})
+const server = useServer(app)
 
 const h2get = (path: string) =>
   new Promise<{ status: number | undefined; body: number; rstCode: number | undefined }>((resolve) => {
-    const client = http2.connect(server.url)
+    const client = http2.connect(server().url)
     const req = client.request({ ":path": path })
     let status: number | undefined
     let body = 0
@@ -54,7 +48,7 @@ describe("response length (spec.md §4.5)", () => {
     rules.length = 0
     expect(await h2get("/?declared=10&chunks=5")).toMatchObject({ status: 500 })
     expect(await h2get("/?declared=10&chunks=20")).toMatchObject({ status: 500 })
-    const h1 = await rawHttp(server.port, ["GET /?declared=10&chunks=5 HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n"])
+    const h1 = await rawHttp(server().port, ["GET /?declared=10&chunks=5 HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n"])
     expect(statusOf(h1.text)).toBe(500)
     expect(rules).toEqual(["HTTP-17", "HTTP-17", "HTTP-17"])
   })
@@ -71,7 +65,7 @@ describe("response length (spec.md §4.5)", () => {
   it("HTTP-17: an exact body and a malformed content-length value", async () => {
     rules.length = 0
     expect(await h2get("/?declared=10&chunks=4,6")).toMatchObject({ status: 200, body: 10 })
-    const h1 = await rawHttp(server.port, ["GET /?declared=ten&chunks=3 HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n"])
+    const h1 = await rawHttp(server().port, ["GET /?declared=ten&chunks=3 HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n"])
     expect(statusOf(h1.text)).toBe(500)
     expect(bodyOf(h1.text)).toContain("Internal Server Error")
     expect(rules).toEqual(["HTTP-17"])

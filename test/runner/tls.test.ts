@@ -7,11 +7,11 @@ import { readFileSync } from "node:fs"
 import * as https from "node:https"
 import type * as tls from "node:tls"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { h2close, h2connect, h2request, until } from "../support/clients.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 const CERT = new URL("../fixtures/localhost.crt", import.meta.url)
 const KEY = new URL("../fixtures/localhost.key", import.meta.url)
@@ -34,28 +34,22 @@ const curl = (args: ReadonlyArray<string>): Promise<{ code: number; stdout: stri
     })
   })
 
-let server: TestServer
-beforeAll(async () => {
-  server = await listen(app, { tls: { cert, key } })
-})
-afterAll(async () => {
-  await server?.close()
-})
+const server = useServer(app, { tls: { cert, key } })
 
 describe("RUN-9 over TLS", () => {
   it("RUN-9: the TLS listener announces https and both protocols", () => {
-    expect(server.url).toBe(`https://127.0.0.1:${server.port}`)
-    expect(server.protocols).toBe("h2, http/1.1")
+    expect(server().url).toBe(`https://127.0.0.1:${server().port}`)
+    expect(server().protocols).toBe("h2, http/1.1")
   })
 
   it("RUN-9: a node:http2 client (ca = the fixture cert) negotiates h2 by ALPN and gets 200; scope.scheme is https", async () => {
-    const session = await h2connect(`https://localhost:${server.port}`, { ca: cert })
+    const session = await h2connect(`https://localhost:${server().port}`, { ca: cert })
     try {
       const socket = session.socket as tls.TLSSocket
       expect(socket.alpnProtocol).toBe("h2")
       expect(socket.authorized).toBe(true)
       const o = await h2request(session, { ":path": "/tls" })
-      expect([o.status, o.body]).toEqual([200, `https 2 localhost:${server.port}`])
+      expect([o.status, o.body]).toEqual([200, `https 2 localhost:${server().port}`])
     } finally {
       await h2close(session)
     }
@@ -65,7 +59,7 @@ describe("RUN-9 over TLS", () => {
     const result = await new Promise<{ status: number; version: string; alpn: string | false; body: string }>((resolve, reject) => {
       const options: https.RequestOptions & Pick<tls.ConnectionOptions, "ALPNProtocols"> = {
         host: "127.0.0.1",
-        port: server.port,
+        port: server().port,
         path: "/h1",
         ca: cert,
         ALPNProtocols: ["http/1.1"],
@@ -89,24 +83,24 @@ describe("RUN-9 over TLS", () => {
       req.on("error", reject)
       req.end()
     })
-    expect(result).toEqual({ status: 200, version: "1.1", alpn: "http/1.1", body: `https 1.1 127.0.0.1:${server.port}` })
+    expect(result).toEqual({ status: 200, version: "1.1", alpn: "http/1.1", body: `https 1.1 127.0.0.1:${server().port}` })
   })
 
   it("RUN-9: curl -sk --http2 gets HTTP/2 and curl -sk --http1.1 gets HTTP/1.1, both 200", async () => {
-    const url = `https://127.0.0.1:${server.port}/curl`
+    const url = `https://127.0.0.1:${server().port}/curl`
     const fmt = "\n%{http_code} %{http_version}"
     const [h2, h1] = await Promise.all([
       curl(["-sk", "--http2", "-w", fmt, url]),
       curl(["-sk", "--http1.1", "-w", fmt, url])
     ])
-    expect(h2).toEqual({ code: 0, stdout: `https 2 127.0.0.1:${server.port}\n200 2`, stderr: "" })
-    expect(h1).toEqual({ code: 0, stdout: `https 1.1 127.0.0.1:${server.port}\n200 1.1`, stderr: "" })
+    expect(h2).toEqual({ code: 0, stdout: `https 2 127.0.0.1:${server().port}\n200 2`, stderr: "" })
+    expect(h1).toEqual({ code: 0, stdout: `https 1.1 127.0.0.1:${server().port}\n200 1.1`, stderr: "" })
   })
 
   it("RUN-9: a cleartext h2c client cannot talk to the TLS port (no plaintext fallback)", async () => {
-    const r = await curl(["-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${server.port}/`])
+    const r = await curl(["-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${server().port}/`])
     expect(r.code).not.toBe(0)
     expect(r.stdout).toBe("000")
-    await until(() => server.lines.error.some((l) => l.includes("TLS handshake failed")), "a TLS handshake error line")
+    await until(() => server().lines.error.some((l) => l.includes("TLS handshake failed")), "a TLS handshake error line")
   })
 })

@@ -2,7 +2,7 @@
  * Test support: apps that answer only `http` scopes, and the outcome of a
  * `send` (or extension call) as plain data, for assertions.
  */
-import { Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import type { App, Receive, Send } from "../../src/protocol/app.ts"
 import type { SendError } from "../../src/protocol/errors.ts"
 import type { OutboundEvent } from "../../src/protocol/events.ts"
@@ -38,3 +38,14 @@ export const trySend = (send: Send, event: unknown): Effect.Effect<Outcome> => o
 /** The outcome of a send that breaks rule `r`. */
 export const rule = (r: string): Outcome => ({ tag: "LocalProtocolError", rule: r })
 export const OK: Outcome = { ok: true }
+
+/** How a `send` ended, from its Exit: "ok", or the error's `_tag` (and `rule` when it has one). */
+export type SendOutcome = { readonly tag: string; readonly rule?: string } | "ok"
+
+export const exitOutcome = (exit: Exit.Exit<void, { readonly _tag: string; readonly rule?: string }>): SendOutcome => {
+  if (Exit.isSuccess(exit)) return "ok"
+  const fail = exit.cause.reasons.find(Cause.isFailReason)
+  if (fail === undefined) return { tag: `non-failure: ${Cause.pretty(exit.cause)}` }
+  const e = fail.error
+  return e.rule === undefined ? { tag: e._tag } : { tag: e._tag, rule: e.rule }
+}

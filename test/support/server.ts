@@ -1,10 +1,15 @@
 /**
- * Test support: serve an app in-process on a free loopback port.
+ * Test support: serve an app in-process on a free loopback port — per file
+ * or per `describe` block (`useServer`, `useSession`), per test
+ * (`withServer`), or by hand (`listen`).
  */
 import { Effect, Exit, Scope } from "effect"
+import type * as http2 from "node:http2"
+import { afterAll, beforeAll } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import type { Logger, RunnerOptions } from "../../src/runner/options.ts"
 import { type Server, start } from "../../src/runner/server.ts"
+import { closeSession, connect } from "./h2client.ts"
 
 /** A logger that keeps every line, for assertions. */
 export const memoryLogger = () => {
@@ -22,7 +27,7 @@ export interface TestServer extends Server {
   readonly lines: ReturnType<typeof memoryLogger>["lines"]
 }
 
-/** Starts `app` on 127.0.0.1:0; `close()` runs the graceful shutdown. */
+/** Starts `app` on 127.0.0.1:0 (drain timeout 2 s); `close()` runs the graceful shutdown. */
 export const listen = async (app: App, options: Partial<RunnerOptions> = {}): Promise<TestServer> => {
   const { logger, lines } = memoryLogger()
   const scope = Effect.runSync(Scope.make())
@@ -30,4 +35,62 @@ export const listen = async (app: App, options: Partial<RunnerOptions> = {}): Pr
     Scope.provide(scope)(start(app, { port: 0, logger, drainTimeout: 2000, ...options }))
   )
   return { ...server, lines, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+/**
+ * Serves `app` (as `listen` does) for the enclosing `describe` block, or for
+ * the whole file when called at its top level: started in `beforeAll`,
+ * closed in `afterAll`. Returns a getter for the running server, which
+ * exists once `beforeAll` has run:
+ *
+ * ```ts
+ * const server = useServer(app, { maxBodySize: 1000 })
+ * it("…", async () => { await fetch(server().url) })
+ * ```
+ */
+export const useServer = (app: App, options: Partial<RunnerOptions> = {}): () => TestServer => {
+  let server: TestServer | undefined
+  beforeAll(async () => {
+    server = await listen(app, options)
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+  return () => {
+    if (server === undefined) throw new Error("useServer: the server runs only between beforeAll and afterAll")
+    return server
+  }
+}
+
+/**
+ * An HTTP/2 session to `server()` for the enclosing block: opened in
+ * `beforeAll` (after the server's own), closed in `afterAll` (before the
+ * server's: vitest runs after-hooks in reverse). Returns a getter.
+ */
+export const useSession = (server: () => TestServer): () => http2.ClientHttp2Session => {
+  let session: http2.ClientHttp2Session | undefined
+  beforeAll(async () => {
+    session = await connect(server().url)
+  })
+  afterAll(async () => {
+    if (session !== undefined) await closeSession(session)
+  })
+  return () => {
+    if (session === undefined) throw new Error("useSession: the session is open only between beforeAll and afterAll")
+    return session
+  }
+}
+
+/** Runs `body` against a server of its own, started with `listen`, and always closes it. */
+export const withServer = async <A>(
+  app: App,
+  options: Partial<RunnerOptions>,
+  body: (server: TestServer) => Promise<A>
+): Promise<A> => {
+  const server = await listen(app, options)
+  try {
+    return await body(server)
+  } finally {
+    await server.close()
+  }
 }

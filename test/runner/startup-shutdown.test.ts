@@ -1,26 +1,22 @@
 /**
- * Stronger, in-process versions of rules other files check more loosely:
- * LIFE-1 (no connection is accepted while lifespan startup is pending),
- * RUN-7 (the drain timeout resets a stream with RST_STREAM CANCEL, interrupts
- * its app and logs end=shutdown) and HTTP-11 (an app that took one chunk
- * bounds the client's upload to the stream window plus node's buffer).
+ * Startup and shutdown of an in-process server (spec.md §6, §8.4): no
+ * connection is accepted while lifespan startup is pending (LIFE-1); the
+ * drain timeout resets a stream with RST_STREAM CANCEL, interrupts its app
+ * and logs end=shutdown (RUN-7); a lifespan fiber that returned after its
+ * startup reply does not hold the shutdown up (LIFE-3).
  */
 import { Effect, Exit, Scope } from "effect"
-import { createHash } from "node:crypto"
-import { once } from "node:events"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import type { EgiScope, Receive, Send } from "../../src/index.ts"
+import type { App, Receive, Send } from "../../src/protocol/app.ts"
+import type { EgiScope } from "../../src/protocol/scope.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { start } from "../../src/runner/server.ts"
 import { deferred, sleep, within } from "../support/async.ts"
 import { rawHttp, statusOf } from "../support/clients.ts"
-import { closeSession, collect, connect } from "../support/h2client.ts"
 import { ended, FrameType, goaway, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
 import { listen, memoryLogger } from "../support/server.ts"
 
-const KiB = 1024
-const MiB = 1024 * KiB
 const CANCEL = 8
 
 const cleanups: Array<() => Promise<void> | void> = []
@@ -154,73 +150,22 @@ describe("RUN-7: the drain timeout resets what still runs", () => {
   })
 })
 
-describe("HTTP-11: one chunk taken, the rest waits", () => {
-  it("HTTP-11: HTTP/2: an app that took ONE chunk and waits: a 16 MiB upload gets under 300 KiB onto the client's socket (64 KiB window + 64 KiB buffer + the chunk) and stays there; released, the app reads the rest and the upload arrives intact", async () => {
-    const total = 16 * MiB
-    const piece = 64 * KiB
-    const chunks: Array<Buffer> = []
-    const hash = createHash("sha256")
-    for (let at = 0; at < total; at += piece) {
-      const c = Buffer.alloc(piece)
-      for (let i = 0; i < piece; i += 4) c.writeUInt32LE((at + i) >>> 0, i)
-      chunks.push(c)
-      hash.update(c)
+describe("LIFE-3: a lifespan that returned early", () => {
+  it("LIFE-3: an app whose lifespan fiber returned after startup.complete: close() is quick (drainTimeout 3000) and logs no missing shutdown reply", async () => {
+    const app: App = (scope, receive, send) => {
+      if (scope.type === "lifespan") {
+        return Effect.gen(function*() {
+          yield* receive
+          yield* send({ type: "lifespan.startup.complete" })
+        })
+      }
+      return Effect.andThen(send({ type: "http.response.start", status: 200 }), send({ type: "http.response.body" }))
     }
-    const sha256 = hash.digest("hex")
-
-    const go = deferred()
-    const tookOne = deferred<number>()
-    cleanups.push(() => go.resolve())
-    const app = Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
-      if (scope.type !== "http") return yield* unsupportedScope(scope)
-      const h = createHash("sha256")
-      let length = 0
-      let complete = false
-      const first = yield* receive
-      if (first.type === "http.request") {
-        h.update(first.body)
-        length += first.body.length
-        complete = !first.moreBody
-      }
-      tookOne.resolve(length)
-      yield* Effect.promise(() => go.promise)
-      for (let i = 0; i < 1_000_000 && !complete; i++) {
-        const event = yield* receive
-        if (event.type !== "http.request") break
-        h.update(event.body)
-        length += event.body.length
-        complete = !event.moreBody
-      }
-      yield* send({ type: "http.response.start", status: complete ? 200 : 400 })
-      yield* send({ type: "http.response.body", body: new TextEncoder().encode(JSON.stringify({ length, sha256: h.digest("hex") })) })
-    })
-    const server = await listen(app, { drainTimeout: 500 })
-    cleanups.push(() => server.close())
-    const session = await connect(server.url)
-    cleanups.push(() => closeSession(session))
-    const socket = session.socket
-    const before = socket.bytesWritten
-
-    const stream = session.request({ ":method": "POST", ":path": "/upload" })
-    const result = collect(stream)
-    const writer = (async () => {
-      for (const chunk of chunks) if (!stream.write(chunk)) await once(stream, "drain")
-      stream.end()
-    })()
-    const firstChunk = await within(tookOne.promise, 3000, "the app's first chunk")
-    expect(firstChunk).toBeGreaterThan(0)
-
-    await sleep(500)
-    const a = socket.bytesWritten - before
-    await sleep(200)
-    const b = socket.bytesWritten - before
-    expect(a).toBeLessThan(300 * KiB)
-    expect(b).toBe(a)
-
-    go.resolve()
-    await within(writer, 10_000, "the upload")
-    const r = await within(result, 10_000, "the response")
-    expect(r.status).toBe(200)
-    expect(JSON.parse(r.body.toString())).toEqual({ length: total, sha256 })
+    const server = await listen(app, { drainTimeout: 3000 })
+    const t0 = Date.now()
+    await server.close()
+    const ms = Date.now() - t0
+    expect(ms).toBeLessThan(1000)
+    expect(server.lines.error.filter((l) => l.includes("no shutdown reply"))).toEqual([])
   })
 })
