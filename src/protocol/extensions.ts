@@ -111,14 +111,40 @@ export interface FlowControlExtension {
 }
 
 /**
- * `http.priority` (spec.md §7.7, RFC 9218): the request's `priority` field
- * parsed (urgency 0–7, default 3; incremental, default false).
+ * `http.priority` (spec.md §7.7, RFC 9218): `urgency` and `incremental` are
+ * the request's `priority` field parsed (urgency 0–7, default 3;
+ * incremental, default false) and never change. Since 0.4.0 the priority in
+ * force is also readable as it changes: a client reprioritizes an HTTP/2
+ * response with PRIORITY_UPDATE frames (RFC 9218 §7.1), and the app learns
+ * of it without polling (rule HTTP-33).
+ *
+ * The Node runner cannot see PRIORITY_UPDATE frames (node:http2 drops them,
+ * spec.md §7.7): there `current` always yields the request's priority.
  *
  * @since 0.2.0
  * @category models
  */
 export interface PriorityExtension extends Priority {
   readonly version: typeof EXTENSION_VERSION
+  /**
+   * The priority in force: the request's, replaced whole by each
+   * PRIORITY_UPDATE received for the stream, the last one winning (spec.md
+   * §7.7, rule HTTP-33).
+   *
+   * @since 0.4.0
+   */
+  readonly current: Effect.Effect<Priority>
+  /**
+   * Completes with the priority in force as soon as it differs from `from`
+   * (at once when it already does); never completes while it does not.
+   * Pass the last priority seen, so that no change is missed:
+   * `let p = ext; for (;;) { p = yield* ext.changed(p); … }`. Changes that
+   * come in quick succession may be seen as one, the latest. Interrupting it
+   * is harmless (spec.md §7.7, rule HTTP-33).
+   *
+   * @since 0.4.0
+   */
+  readonly changed: (from: Priority) => Effect.Effect<Priority>
 }
 
 /**

@@ -16,13 +16,12 @@ import {
   type HeaderIndexingExtension,
   type HttpExtensions,
   type PlainExtension,
-  type PriorityExtension,
   type PushExtension
 } from "../protocol/extensions.ts"
 import type { Headers } from "../protocol/headers.ts"
-import { defaultPriority, parsePriority } from "../protocol/priority.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import type { ConnectionStreams } from "./connection-streams.ts"
+import { priorityOf } from "./priority-view.ts"
 
 const plain: PlainExtension = Object.freeze({ version: EXTENSION_VERSION })
 const pushPromise: PushExtension = Object.freeze({ version: EXTENSION_VERSION, promise: true })
@@ -46,19 +45,6 @@ const headerIndexingOf = (sensitive: ReadonlyArray<string> | undefined): HeaderI
     neverIndexed: defaultNeverIndexed,
     requestNeverIndexed: Object.freeze([...new Set(sensitive)])
   })
-const defaultPriorityExtension: PriorityExtension = Object.freeze({ version: EXTENSION_VERSION, ...defaultPriority })
-
-/** `http.priority` from the request's `priority` fields (RFC 9218 §5; several are joined with ", "). */
-const priorityOf = (headers: Headers): PriorityExtension => {
-  let value: string | undefined
-  for (let i = 0; i < headers.length; i++) {
-    const h = headers[i]!
-    if (h[0] === "priority") value = value === undefined ? h[1] : `${value}, ${h[1]}`
-  }
-  if (value === undefined) return defaultPriorityExtension
-  const p = parsePriority(value)
-  return p === defaultPriority ? defaultPriorityExtension : { version: EXTENSION_VERSION, urgency: p.urgency, incremental: p.incremental }
-}
 
 /** The streams each view's stream promised, out of the app's reach (rule CORE-8). */
 const promised = new WeakMap<ConnectionView, Array<number>>()
