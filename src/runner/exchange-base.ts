@@ -1,0 +1,377 @@
+/**
+ * The half of an exchange below its send side: the state both directions
+ * keep (held by the protocol core, `ResponseSide` and `RequestSide`), the
+ * wire operations each protocol implements, and the receive side — the
+ * request body pulled from a Node readable as the app asks for it (the read
+ * credit, spec.md HTTP-11), the events of table 2, the length and size
+ * limits, the sticky disconnect and what it says (HTTP-8, HTTP-30), the
+ * stalled-body sweep. `Exchange` (exchange.ts) adds the send side.
+ *
+ * Hot path: no Effect.gen, no per-event closures.
+ */
+import type { Effect } from "effect"
+import type { Readable } from "node:stream"
+import { RemoteProtocolError } from "../protocol/errors.ts"
+import type { HttpDisconnect, HttpRequest, HttpRequestTrailers, InboundEvent } from "../protocol/events.ts"
+import { ErrorCode } from "../protocol/fields.ts"
+import type { Headers } from "../protocol/headers.ts"
+import { RequestSide } from "../protocol/http-request.ts"
+import { ResponseSide } from "../protocol/http-response.ts"
+import type { HttpScope } from "../protocol/scope.ts"
+import type { RequestState, ResponseState } from "../protocol/state.ts"
+import { Inbox } from "./inbox.ts"
+
+const EMPTY = new Uint8Array(0)
+
+/** Why a stream ended early, for the access log and the disconnect event. */
+export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown" | "app-reset" | "file-error"
+
+/**
+ * How the peer's side ended a stream (spec.md §4.4): its RST_STREAM or
+ * GOAWAY, with the RFC 9113 §7 code it sent, or the connection closed or
+ * failed under the stream (no code: any code there would be the server's).
+ */
+export type PeerEnd =
+  | { readonly end: "reset" | "goaway"; readonly errorCode: number }
+  | { readonly end: "connection" }
+
+/** A connection that closed or failed under the stream. */
+export const CONNECTION_LOST: PeerEnd = { end: "connection" }
+
+/** A stream closed under an incomplete response with no code of its own: the peer's RST_STREAM NO_ERROR. */
+const RESET_NO_ERROR: PeerEnd = { end: "reset", errorCode: ErrorCode.NO_ERROR }
+
+/**
+ * An exchange's state, wire and receive side. Subclasses implement the
+ * `wire*` methods (per protocol) and the send side.
+ */
+export abstract class ExchangeBase {
+  readonly scope: HttpScope
+  readonly receive: Effect.Effect<InboundEvent>
+  readonly startedAt: number
+
+  /** The send side's rules and state (spec.md §4.5–§4.7), shared with `validate` and the in-memory client. */
+  readonly core: ResponseSide
+  /** The receive side's order and length rule (spec.md §4.3, §4.7 table 2), shared with `validate`. */
+  readonly requestSide: RequestSide
+  /** Status put on the wire; 0 while nothing was sent. */
+  status = 0
+  /** Response body bytes handed to the wire. */
+  bytesOut = 0
+  /** Set when the stream ended abnormally. */
+  endReason: EndReason | undefined = undefined
+
+  protected readonly readable: Readable
+  /** Declared request Content-Length in bytes, or -1. */
+  readonly contentLength: number
+  /** The request body limit in bytes (RUN-8). */
+  protected readonly maxBodySize: number
+  /** The supervisor started the app (false for a request rejected up front). */
+  admitted = false
+  /** The request has no body at all (END_STREAM on HEADERS, or no length and no chunking). */
+  protected readonly noBody: boolean
+  /** The runner sent a complete response of its own (500, 400, 413). */
+  protected answered = false
+  private eof = false
+  private armed = false
+  /** Receivers waiting for the next event; `poll` says what is ready (the read credit, HTTP-11). */
+  private readonly inbox: Inbox<InboundEvent>
+  private disconnectEvent: HttpDisconnect | undefined = undefined
+  /** Stall sweep: bytesIn at the last sweep and since when (ms), -1 when not waiting. */
+  private stallBytes = 0
+  private stallSince = -1
+
+  constructor(scope: HttpScope, readable: Readable, contentLength: number, noBody: boolean, maxBodySize: number) {
+    this.scope = scope
+    this.core = new ResponseSide(scope)
+    this.requestSide = new RequestSide(contentLength)
+    this.readable = readable
+    this.contentLength = contentLength
+    this.noBody = noBody
+    this.maxBodySize = maxBodySize
+    this.startedAt = performance.now()
+    // Concurrent receivers are served in the order they asked; the source is armed on the first wait.
+    this.inbox = new Inbox(() => this.poll(), () => {
+      if (!this.armed) this.arm()
+    })
+    this.receive = this.inbox.take
+  }
+
+  // -------------------------------------------------------------------------
+  // wire operations (per protocol)
+  // -------------------------------------------------------------------------
+
+  /**
+   * Puts the response head on the wire; `endStream` when no body follows;
+   * `contentLength` ≥ 0 adds a content-length field the app did not send.
+   */
+  protected abstract wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void
+  /** Writes a body chunk; false when the stream's buffer is full. */
+  protected abstract wireWrite(chunk: Uint8Array): boolean
+  /** Bytes written but not yet handed to the peer (node's writable buffer). */
+  protected abstract wireQueued(): number
+  /** Ends the response body, with a last chunk. */
+  protected abstract wireEnd(chunk: Uint8Array): void
+  /** The stream or its connection is closed (for whatever reason). */
+  protected abstract wireClosed(): boolean
+  /**
+   * The stream can no longer carry the response: it closed before the app
+   * completed it (the peer reset it or went away). Node ends the writable
+   * side itself when a stream closes, so only our own state says whether the
+   * response was complete.
+   */
+  wireGone(): boolean {
+    return !this.responseComplete() && this.wireClosed()
+  }
+
+  /** Receive-side state (spec.md §4.7 table 2), held by the request side. */
+  get request(): RequestState {
+    return this.requestSide.state
+  }
+
+  /** Request body bytes delivered to the app. */
+  get bytesIn(): number {
+    return this.requestSide.received
+  }
+
+  /** Send-side state (spec.md §4.7 table 1), held by the core. */
+  get response(): ResponseState {
+    return this.core.state
+  }
+  set response(state: ResponseState) {
+    this.core.state = state
+  }
+
+  /** The stream ended before the response did: the runner ended it, or the peer went away. */
+  ended(): boolean {
+    return this.endReason !== undefined || this.wireGone()
+  }
+
+  /** The response is complete: the app sent its last body, or the runner answered for it. */
+  responseComplete(): boolean {
+    return this.response === "done" || this.response === "reset" || this.answered
+  }
+
+  /** Resets the stream with an RFC 9113 code (HTTP/1.1: closes the connection). */
+  abstract wireReset(code: number): void
+  /** Ends the response with trailer fields (only when `trailersOnWire`). */
+  protected abstract wireTrailers(headers: Headers): void
+  /**
+   * Promises a GET of `path` (RFC 9113 §8.4) and runs the app on it; yields
+   * the promised stream ID, or undefined when push is impossible now.
+   */
+  protected abstract wirePush(path: string, headers: Headers): Effect.Effect<number | undefined>
+  /** Sends a 103 Early Hints response with these `link` values (RFC 8297). */
+  protected abstract wireEarlyHint(links: ReadonlyArray<string>): void
+  /** Drains the connection (HTTP/2 GOAWAY; HTTP/1.1 close after this response). */
+  protected abstract wireGoaway(): void
+  /**
+   * The request body that ended was framed completely (HTTP/1.1: the last
+   * chunk arrived; a body the client cut short with its FIN was ended by the
+   * runner, spec.md §4.3). HTTP/2 frames every body completely.
+   */
+  protected bodyComplete(): boolean {
+    return true
+  }
+  /** The request's trailer fields once its body ended (empty when none). */
+  protected abstract requestTrailers(): Headers
+  /**
+   * How the peer's side ended the stream once it closed, if it did: its
+   * RST_STREAM or its GOAWAY (with their codes), or the connection closing
+   * or failing under it (spec.md §4.4). `undefined` while the stream is open
+   * and when the runner ended it.
+   */
+  protected abstract peerEnd(): PeerEnd | undefined
+  /** Puts a head that is still buffered on the wire (HTTP/1.1 holds it for the first body bytes). */
+  protected wireFlush(): void {}
+  /** The emitter of `drain` and `close` for the response side. */
+  protected abstract get sink(): NodeJS.EventEmitter
+  /** The response is complete on the wire. */
+  protected abstract wireFinished(): boolean
+
+  /** Reports a request the runner refuses (malformed, too large, too slow) to the server, which answers it. */
+  protected abstract onRemoteError(error: RemoteProtocolError): void
+
+  // -------------------------------------------------------------------------
+  // receive
+  // -------------------------------------------------------------------------
+
+  /** A receiver is waiting in `receive`. */
+  private waiting(): boolean {
+    return this.inbox.waiting
+  }
+
+  private wake(): void {
+    this.inbox.wake()
+  }
+
+  private arm(): void {
+    this.armed = true
+    const wake = (): void => this.wake()
+    const r = this.readable
+    r.on("readable", wake)
+    r.on("end", () => {
+      this.eof = true
+      this.wake()
+    })
+    this.sink.on("close", wake)
+  }
+
+  private event(body: Uint8Array, moreBody: boolean): HttpRequest {
+    return { type: "http.request", connectionId: this.scope.connectionId, streamId: this.scope.streamId, body, moreBody }
+  }
+
+  /** The next inbound event if one is ready (spec.md §4.7 table 2). */
+  private poll(): InboundEvent | undefined {
+    switch (this.request) {
+      case "disconnected":
+        return this.disconnectEvent
+      case "trailers": {
+        if (this.response === "reset") return this.disconnect(undefined)
+        this.requestSide.deliver("trailers")
+        const event: HttpRequestTrailers = {
+          type: "http.request.trailers",
+          connectionId: this.scope.connectionId,
+          streamId: this.scope.streamId,
+          headers: this.requestTrailers()
+        }
+        return event
+      }
+      case "complete":
+        if (this.response === "reset") return this.disconnect(undefined)
+        // node:http2 may emit a stream's 'close' before its 'finish': a
+        // closed wire ends the exchange as much as a finished response.
+        if (this.wireGone()) return this.disconnect("peer")
+        return this.wireClosed() || this.wireFinished() ? this.disconnect(undefined) : undefined
+      case "receiving": {
+        // The app reset its own stream: nothing more will arrive.
+        if (this.response === "reset") return this.disconnect(undefined)
+        const side = this.requestSide
+        if (this.noBody) {
+          side.deliver("last")
+          return this.event(EMPTY, false)
+        }
+        const chunk: Buffer | null = this.readable.read()
+        if (chunk !== null) {
+          if (side.chunk(chunk.length) === "overrun") {
+            return this.malformed("ContentLengthMismatch", `body exceeds content-length ${this.contentLength}`)
+          }
+          if (this.bytesIn > this.maxBodySize) {
+            return this.remote(
+              new RemoteProtocolError({
+                reason: "BodyTooLarge",
+                status: 413,
+                code: ErrorCode.CANCEL,
+                detail: `body exceeds ${this.maxBodySize} bytes`
+              }),
+              "too-large"
+            )
+          }
+          side.deliver("more")
+          return this.event(chunk, true)
+        }
+        // 'end' may have fired before any receiver armed the listeners.
+        if (this.eof || this.readable.readableEnded) {
+          // 'end' can precede the close of a reset stream: only a stream that
+          // is not reset and whose length matches has a complete body.
+          if (this.peerEnd() !== undefined) return this.disconnect("peer")
+          if (side.end() !== "ok") {
+            // A body cut short by a connection that is gone is a lost connection, not a malformed request.
+            if (this.wireGone()) return this.disconnect("peer")
+            return this.malformed("ContentLengthMismatch", `body of ${this.bytesIn} bytes, content-length ${this.contentLength}`)
+          }
+          if (!this.bodyComplete()) return this.malformed("IncompleteBody", `body ended after ${this.bytesIn} bytes, before its last chunk`)
+          if (this.requestTrailers().length > 0) {
+            side.deliver("lastThenTrailers")
+            return { ...this.event(EMPTY, false), trailers: true }
+          }
+          side.deliver("last")
+          return this.event(EMPTY, false)
+        }
+        if (this.wireGone()) return this.disconnect("peer")
+        return undefined
+      }
+    }
+  }
+
+  private malformed(reason: "ContentLengthMismatch" | "IncompleteBody", detail: string): HttpDisconnect {
+    return this.remote(
+      new RemoteProtocolError({ reason, status: 400, code: ErrorCode.PROTOCOL_ERROR, detail }),
+      "malformed"
+    )
+  }
+
+  private remote(error: RemoteProtocolError, why: EndReason): HttpDisconnect {
+    const event = this.disconnect(why)
+    this.onRemoteError(error)
+    return event
+  }
+
+  /**
+   * Moves to `disconnected` (sticky, rule HTTP-8) and returns the event;
+   * `why` names an early end (none when the exchange simply finished). The
+   * event's `end` and `errorCode` follow spec.md §4.4 (HTTP-30): a code only
+   * when the peer sent one.
+   */
+  private disconnect(why: EndReason | undefined): HttpDisconnect {
+    if (this.disconnectEvent !== undefined) return this.disconnectEvent
+    this.requestSide.deliver("disconnect")
+    if (why !== undefined) this.endReason ??= why
+    const reason = this.endReason
+    const { connectionId, streamId } = this.scope
+    if (reason === "peer") {
+      const peer = this.peerEnd() ?? RESET_NO_ERROR
+      this.disconnectEvent = peer.end === "connection"
+        ? { type: "http.disconnect", connectionId, streamId, end: "connection" }
+        : { type: "http.disconnect", connectionId, streamId, end: peer.end, errorCode: peer.errorCode }
+    } else {
+      this.disconnectEvent = { type: "http.disconnect", connectionId, streamId, end: reason ?? "complete" }
+    }
+    return this.disconnectEvent
+  }
+
+  /**
+   * Called by the supervisor's periodic sweep (spec.md §8.3): a request body
+   * that the app is waiting for and that has not grown for `timeoutMs` ends
+   * the exchange with 408 (or a reset when the response has started).
+   */
+  checkStall(now: number, timeoutMs: number): void {
+    if (this.request !== "receiving" || !this.waiting()) {
+      this.stallSince = -1
+      return
+    }
+    if (this.stallSince < 0 || this.bytesIn !== this.stallBytes) {
+      this.stallBytes = this.bytesIn
+      this.stallSince = now
+      return
+    }
+    if (now - this.stallSince < timeoutMs) return
+    this.remote(
+      new RemoteProtocolError({
+        reason: "BodyTimeout",
+        status: 408,
+        code: ErrorCode.CANCEL,
+        detail: `no request body for ${timeoutMs} ms`
+      }),
+      "timeout"
+    )
+    this.wake()
+  }
+
+  /**
+   * Calls `onGone` once when the peer closes or resets the stream before the
+   * app learnt it from `receive` (HTTP-15). A pending `receive` is answered
+   * with `http.disconnect` instead.
+   */
+  watchPeer(onGone: () => void): void {
+    const sink = this.sink
+    const onClose = (): void => {
+      sink.off("close", onClose)
+      // A waiting receiver is answered by arm()'s own close listener.
+      if (!this.wireGone() || this.request === "disconnected" || this.waiting()) return
+      this.endReason ??= "peer"
+      onGone()
+    }
+    sink.on("close", onClose)
+  }
+}
