@@ -136,6 +136,21 @@ describe("CORE-8: extension objects expose no runner internals", () => {
     }
   })
 
+  it("CORE-8: the priority and connection views offer only their listed members; nothing an app can write changes what they yield", async () => {
+    for (const s of scopes) {
+      const p = s.extensions["http.priority"]!
+      expect(Object.keys(p).sort()).toEqual(["incremental", "urgency", "version"])
+      expect(Object.getOwnPropertyNames(Object.getPrototypeOf(p)).sort()).toEqual(["changed", "constructor", "current"])
+      const before = await Effect.runPromise(p.current)
+      expect(Reflect.set(p, "current", Effect.succeed({ urgency: 0, incremental: true }))).toBe(false)
+      expect(await Effect.runPromise(p.current)).toEqual(before)
+      const view = s.extensions["http.connection"]!
+      expect(Object.getOwnPropertyNames(Object.getPrototypeOf(view)).sort()).toEqual(["closed", "constructor", "openStreams", "pushedStreams"])
+      ;(view as unknown as Record<string, unknown>)["streams"] = new Set([99])
+      expect(await Effect.runPromise(view.openStreams)).not.toContain(99)
+    }
+  })
+
   it("CORE-8: the whole scope of each stream holds no EventEmitter either", () => {
     expect(scopes.flatMap((s) => leaks(s, `HTTP/${s.httpVersion} scope`))).toEqual([])
   })
