@@ -29,7 +29,7 @@ import { preloadLink } from "../protocol/preload.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import { ExchangeBase } from "./exchange-base.ts"
 import { openFile } from "./file-open.ts"
-import { planFile } from "./file-plan.ts"
+import { planFile } from "../protocol/file-plan.ts"
 import { type FileSink, pumpFile } from "./file-send.ts"
 
 export { CONNECTION_LOST, type EndReason, type PeerEnd } from "./exchange-base.ts"

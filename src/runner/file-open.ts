@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import { FileSendError } from "../protocol/errors.ts"
 import type { HttpResponsePathsend, HttpResponseZerocopysend } from "../protocol/events.ts"
-import type { FileStat } from "./file-plan.ts"
+import type { FileStat } from "../protocol/file-plan.ts"
 
 /**
  * An open file region: `fd`, the region's first byte in the file (`base`),

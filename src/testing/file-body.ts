@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import { FileSendError } from "../protocol/errors.ts"
 import type { HttpResponsePathsend, HttpResponseZerocopysend } from "../protocol/events.ts"
 import type { Headers } from "../protocol/headers.ts"
-import { type FilePlan, planFile } from "../runner/file-plan.ts"
+import { type FilePlan, planFile } from "../protocol/file-plan.ts"
 
 /** A `FileSendError` from a node:fs error (its errno code, else `EIO`). */
 const fileError = (file: string | number, cause: unknown): FileSendError => {

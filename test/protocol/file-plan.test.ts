@@ -1,7 +1,7 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { Headers } from "../../src/protocol/headers.ts"
-import { etagOf, type FilePlan, formatHttpDate, parseHttpDate, planFile, resolveRange } from "../../src/runner/file-plan.ts"
+import { etagOf, type FilePlan, formatHttpDate, parseHttpDate, planFile, resolveRange } from "../../src/protocol/file-plan.ts"
 
 // Sun, 06 Nov 1994 08:49:37 GMT, plus 123.4 ms.
 const MTIME = 784111777123.4

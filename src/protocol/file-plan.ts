@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import type { Header, Headers } from "../protocol/headers.ts"
+import type { Header, Headers } from "./headers.ts"
 
 /**
  * What the planner needs from the file's stat: its size in bytes and its
