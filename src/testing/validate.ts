@@ -32,17 +32,12 @@ import {
   WebsocketInboundEvent as WebsocketInboundSchema,
   WebsocketOutboundEvent as WebsocketOutboundSchema
 } from "../protocol/events.ts"
-import { checkFields } from "../protocol/fields.ts"
 import { get, isFieldName } from "../protocol/headers.ts"
 import { RequestSide, requestInputOf } from "../protocol/http-request.ts"
 import { ResponseSide } from "../protocol/http-response.ts"
 import { checkCorrelator, type EgiScope, type HttpScope, type WebSocketScope } from "../protocol/scope.ts"
-import {
-  type LifespanState,
-  nextLifespanState,
-  nextWebSocketState,
-  type WebSocketState
-} from "../protocol/state.ts"
+import { type LifespanState, nextLifespanState } from "../protocol/state.ts"
+import { WebSocketSide } from "../protocol/websocket.ts"
 
 /**
  * The server handed the app something spec.md forbids (`rule` names the
@@ -167,19 +162,12 @@ const validateHttp = (scope: HttpScope, receive: Receive, send: Send): { receive
 // websocket
 // ---------------------------------------------------------------------------
 
-const utf8 = new TextEncoder()
-
-/** Close codes an app may send (RFC 6455 §7.4: 1000–1003, 1007–1014, 3000–4999). */
-const sendableCode = (code: number): boolean =>
-  Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
-
 /**
  * The websocket side: table 4 and the handshake rules for sends (WS-1, WS-3,
  * WS-4, WS-10, HTTP-5/6); for receives, `websocket.connect` first and only
  * first (WS-5), one of bytes/text (WS-4), a sticky disconnect (WS-5).
  */
 const validateWebSocket = (scope: WebSocketScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
-  let state: WebSocketState = "connecting"
   let received = 0
   let disconnected = false
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
@@ -193,53 +181,15 @@ const validateWebSocket = (scope: WebSocketScope, receive: Receive, send: Send):
     if (event.type === "websocket.disconnect") disconnected = true
     return Effect.succeed(event as InboundEvent)
   })
-  /** Table 4, then the event's shape; the state moves when the server took it. */
-  const advance = (event: OutboundEvent, input: Parameters<typeof nextWebSocketState>[1]) => {
-    const next = nextWebSocketState(state, input)
-    if (typeof next !== "string") return Effect.fail(next)
-    if (!isWebsocketOutbound(event)) return shapeError(event, "a websocket")
-    return sendThen(send, event, () => {
-      state = next
-    })
-  }
+  // The send side is the runner's own: the same checks, in the same order.
+  const side = new WebSocketSide(scope)
   const checkedSend: Send = (event) =>
     Effect.suspend(() => {
       if (typeof event !== "object" || event === null) return app("CORE-6", "an event is an object")
-      const foreign = checkCorrelator(event, scope)
-      if (foreign !== undefined) return Effect.fail(foreign)
-      switch (event.type) {
-        case "websocket.accept": {
-          const sub = event.subprotocol
-          if (sub !== undefined && !scope.subprotocols.includes(sub)) {
-            return app("WS-1", `subprotocol ${JSON.stringify(sub)} was not offered by the client`)
-          }
-          const bad = checkFields(event.headers, "accept header")
-          if (bad !== undefined) return Effect.fail(bad)
-          return advance(event, "websocket.accept")
-        }
-        case "websocket.send":
-          if ((event.bytes === undefined) === (event.text === undefined)) return app("WS-4", "websocket.send needs exactly one of bytes and text")
-          return advance(event, "websocket.send")
-        case "websocket.close": {
-          const code = event.code ?? 1000
-          const reason = event.reason ?? ""
-          if (state === "open" && (!sendableCode(code) || typeof reason !== "string" || utf8.encode(reason).length > 123)) {
-            return app("WS-10", `close code ${code} or a reason over 123 bytes cannot be sent`)
-          }
-          return advance(event, "websocket.close")
-        }
-        case "websocket.http.response.start": {
-          const status = event.status
-          if (!Number.isInteger(status) || status < 200 || status > 599) return app("WS-3", `denial status ${status} is not an integer in 200–599`)
-          const bad = checkFields(event.headers, "denial header")
-          if (bad !== undefined) return Effect.fail(bad)
-          return advance(event, "websocket.http.response.start")
-        }
-        case "websocket.http.response.body":
-          return advance(event, event.moreBody === true ? "websocket.http.response.body" : "websocket.http.response.body.last")
-        default:
-          return app("CORE-6", `event type ${typeOf(event)} is not valid in a websocket scope`)
-      }
+      const bad = side.check(event)
+      if (bad !== undefined) return Effect.fail(bad)
+      if (!isWebsocketOutbound(event)) return shapeError(event, "a websocket")
+      return sendThen(send, event, () => side.accept(event))
     })
   return { receive: checkedReceive, send: checkedSend }
 }

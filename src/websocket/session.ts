@@ -7,12 +7,12 @@ import { Effect, Exit } from "effect"
 import { STATUS_CODES } from "node:http"
 import type { WebSocket } from "ws"
 import type { Receive, Send } from "../protocol/app.ts"
-import { LocalProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
+import { type SendError, StreamClosedError } from "../protocol/errors.ts"
 import type { InboundEvent, OutboundEvent, WebsocketDisconnect } from "../protocol/events.ts"
 import type { Headers } from "../protocol/headers.ts"
 import { checkCorrelator, type WebSocketScope } from "../protocol/scope.ts"
-import { nextWebSocketState, type WebSocketInput, type WebSocketState } from "../protocol/state.ts"
-import { checkFields } from "../protocol/fields.ts"
+import type { WebSocketState } from "../protocol/state.ts"
+import { WebSocketSide } from "../protocol/websocket.ts"
 import type { RunnerOptions } from "../runner/options.ts"
 import { Inbox } from "../runner/inbox.ts"
 
@@ -54,15 +54,14 @@ const EMPTY = new Uint8Array(0)
 const utf8 = new TextEncoder()
 
 /** Close codes an app may send (RFC 6455 §7.4: 1000–1003, 1007–1014, 3000–4999). */
-const sendableCode = (code: number): boolean =>
-  Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
 
 /** One WebSocket's events and state. */
 export class WebSocketSession {
   readonly scope: WebSocketScope
   readonly receive: Receive
   readonly send: Send
-  state: WebSocketState = "connecting"
+  /** The send side's rules and table-4 state (spec.md §11.3–§11.5), shared with `validate`. */
+  readonly side: WebSocketSide
   /** The status of the handshake's answer (101/200, a denial's, 403), for the access log. */
   status = 0
   private readonly handshake: Handshake
@@ -76,6 +75,7 @@ export class WebSocketSession {
 
   constructor(scope: WebSocketScope, handshake: Handshake, limits: SessionLimits) {
     this.scope = scope
+    this.side = new WebSocketSide(scope)
     this.handshake = handshake
     this.limits = limits
     this.inbox = [{ type: "websocket.connect", connectionId: scope.connectionId, streamId: scope.streamId }]
@@ -119,30 +119,32 @@ export class WebSocketSession {
     return new StreamClosedError({ connectionId: this.scope.connectionId, streamId: this.scope.streamId })
   }
 
-  private advance(input: WebSocketInput): LocalProtocolError | undefined {
-    const next = nextWebSocketState(this.state, input)
-    if (typeof next !== "string") return next
-    this.state = next
-    return undefined
+  /** Table 4's state (spec.md §11.5), held by the side. */
+  get state(): WebSocketState {
+    return this.side.state
+  }
+  set state(state: WebSocketState) {
+    this.side.state = state
   }
 
+  /**
+   * `send`: a WebSocket the peer closed fails with StreamClosedError (as a
+   * stream does, HTTP-9); then every rule, checked by the side (the checks
+   * `validate` makes); then the socket.
+   */
   private onSend(event: OutboundEvent): Effect.Effect<void, SendError> {
-    const foreign = checkCorrelator(event, this.scope)
-    if (foreign !== undefined) return Effect.fail(foreign)
-    if (this.disconnect !== undefined && this.state !== "denying") return Effect.fail(this.closedError())
+    if (this.disconnect !== undefined && this.state !== "denying" && checkCorrelator(event, this.scope) === undefined) {
+      return Effect.fail(this.closedError())
+    }
+    const bad = this.side.check(event)
+    if (bad !== undefined) return Effect.fail(bad)
+    const was = this.state
+    this.side.accept(event)
     switch (event.type) {
       case "websocket.accept": {
         const sub = event.subprotocol
-        if (sub !== undefined && !this.scope.subprotocols.includes(sub)) {
-          return Effect.fail(new LocalProtocolError({ rule: "WS-1", detail: `subprotocol ${JSON.stringify(sub)} was not offered by the client` }))
-        }
-        const headers = event.headers ?? []
-        const bad = checkFields(headers, "accept header")
-        if (bad !== undefined) return Effect.fail(bad)
-        const failed = this.advance("websocket.accept")
-        if (failed !== undefined) return Effect.fail(failed)
         return Effect.callback<void, StreamClosedError>((resume) => {
-          this.handshake.accept(sub, headers).then(
+          this.handshake.accept(sub, event.headers ?? []).then(
             (socket) => {
               this.status = this.scope.httpVersion === "2" ? 200 : 101
               this.attach(socket)
@@ -155,53 +157,21 @@ export class WebSocketSession {
           )
         })
       }
-      case "websocket.send": {
-        const { bytes, text } = event
-        if ((bytes === undefined) === (text === undefined)) {
-          return Effect.fail(new LocalProtocolError({ rule: "WS-4", detail: "websocket.send needs exactly one of bytes and text" }))
-        }
-        const failed = this.advance("websocket.send")
-        if (failed !== undefined) return Effect.fail(failed)
-        return this.write(bytes ?? text!, bytes !== undefined)
-      }
-      case "websocket.close": {
-        const code = event.code ?? 1000
-        const reason = event.reason ?? ""
-        if (this.state === "open" && (!sendableCode(code) || utf8.encode(reason).length > 123)) {
-          return Effect.fail(new LocalProtocolError({ rule: "WS-10", detail: `close code ${code} or a reason over 123 bytes cannot be sent` }))
-        }
-        const was = this.state
-        const failed = this.advance("websocket.close")
-        if (failed !== undefined) return Effect.fail(failed)
+      case "websocket.send":
+        return this.write(event.bytes ?? event.text!, event.bytes !== undefined)
+      case "websocket.close":
         if (was === "connecting") this.refuse(403)
-        else this.socket!.close(code, reason)
+        else this.socket!.close(event.code ?? 1000, event.reason ?? "")
         return Effect.void
-      }
-      case "websocket.http.response.start": {
-        const status = event.status
-        if (!Number.isInteger(status) || status < 200 || status > 599) {
-          return Effect.fail(new LocalProtocolError({ rule: "WS-3", detail: `denial status ${status} is not an integer in 200–599` }))
-        }
-        const headers = event.headers ?? []
-        const bad = checkFields(headers, "denial header")
-        if (bad !== undefined) return Effect.fail(bad)
-        const failed = this.advance("websocket.http.response.start")
-        if (failed !== undefined) return Effect.fail(failed)
-        this.status = status
-        this.handshake.deny(status, headers)
+      case "websocket.http.response.start":
+        this.status = event.status
+        this.handshake.deny(event.status, event.headers ?? [])
         return Effect.void
-      }
-      case "websocket.http.response.body": {
-        const last = event.moreBody !== true
-        const failed = this.advance(last ? "websocket.http.response.body.last" : "websocket.http.response.body")
-        if (failed !== undefined) return Effect.fail(failed)
-        this.handshake.denyBody(event.body ?? EMPTY, last)
+      case "websocket.http.response.body":
+        this.handshake.denyBody(event.body ?? EMPTY, event.moreBody !== true)
         return Effect.void
-      }
       default:
-        return Effect.fail(
-          new LocalProtocolError({ rule: "CORE-6", detail: `event type ${String((event as { type: unknown }).type)} is not valid in a websocket scope` })
-        )
+        return Effect.void
     }
   }
 

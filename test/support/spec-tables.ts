@@ -62,7 +62,7 @@ export const table4 = (): Map<string, Map<string, Cell>> =>
 
 /** spec.md §7: the extension names the Node runner lists for an `http` scope of `httpVersion`. */
 export const listedExtensions = (httpVersion: "2" | "1.1" | "1.0"): Array<string> => {
-  const { head, rows } = tableAfter("What the Node runner lists:")
+  const { head, rows } = tableAfter("Where each extension can be listed, by protocol")
   const column = head.indexOf(httpVersion === "2" ? "HTTP/2" : `HTTP/${httpVersion}`)
   if (column < 0) throw new Error(`no column for HTTP/${httpVersion}`)
   return rows
