@@ -3,13 +3,12 @@
  * (spec.md §5): 500 before anything was sent, a reset after.
  */
 import { Data, Effect } from "effect"
-import type * as http2 from "node:http2"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { bodyOf, completeResponse, h2close, h2connect, h2request, rawHttp, sleep, statusOf, until } from "../support/clients.ts"
 import { h2probe } from "../support/h2probe.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer, useSession } from "../support/server.ts"
 
 class BoomError extends Data.TaggedError("BoomError")<{ readonly message: string }> {}
 
@@ -79,18 +78,10 @@ const app: App = (scope, _receive, send) => {
   })
 }
 
-let server: TestServer
-let session: http2.ClientHttp2Session
-beforeAll(async () => {
-  server = await listen(app)
-  session = await h2connect(server.url)
-})
-afterAll(async () => {
-  if (session !== undefined) await h2close(session)
-  await server?.close()
-})
+const server = useServer(app)
+const session = useSession(server)
 
-const errorLinesFor = (path: string): Array<string> => server.lines.error.filter((l) => l.includes(` ${path} HTTP/`))
+const errorLinesFor = (path: string): Array<string> => server().lines.error.filter((l) => l.includes(` ${path} HTTP/`))
 
 /** A 200 whose "partial" body was cut by RST_STREAM INTERNAL_ERROR, never ended (RUN-3). */
 const expectResetAfterPartial = (h2: Awaited<ReturnType<typeof h2request>>): void => {
@@ -111,13 +102,13 @@ describe("RUN-2: failures before any response byte → 500", () => {
   ] as const) {
     it(`RUN-2: an app that ${what} gets a 500 on h2 and HTTP/1.1, and the error is logged`, async () => {
       const before = errorLinesFor(path).length
-      const h2 = await h2request(session, { ":path": path })
+      const h2 = await h2request(session(), { ":path": path })
       expect(h2.status).toBe(500)
       expect(h2.body).toBe("Internal Server Error\n")
       expect(h2.ended).toBe(true)
       expect(h2.rstCode ?? 0).toBe(0)
 
-      const h1 = await rawHttp(server.port, [`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`], { done: completeResponse })
+      const h1 = await rawHttp(server().port, [`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`], { done: completeResponse })
       expect(statusOf(h1.text), h1.text).toBe(500)
       expect(bodyOf(h1.text)).toBe("Internal Server Error\n")
 
@@ -131,17 +122,17 @@ describe("RUN-2: failures before any response byte → 500", () => {
 
 describe("RUN-4: an app that returns without completing the response", () => {
   it("RUN-4: returning without sending anything → 500 (h2 and HTTP/1.1), logged as RUN-4", async () => {
-    const h2 = await h2request(session, { ":path": "/return-nothing" })
+    const h2 = await h2request(session(), { ":path": "/return-nothing" })
     expect(h2.status).toBe(500)
     expect(h2.body).toBe("Internal Server Error\n")
-    const h1 = await rawHttp(server.port, ["GET /return-nothing HTTP/1.1\r\nHost: x\r\n\r\n"], { done: completeResponse })
+    const h1 = await rawHttp(server().port, ["GET /return-nothing HTTP/1.1\r\nHost: x\r\n\r\n"], { done: completeResponse })
     expect(statusOf(h1.text), h1.text).toBe(500)
     await until(() => errorLinesFor("/return-nothing").length >= 2, "two RUN-4 lines")
     for (const line of errorLinesFor("/return-nothing")) expect(line).toContain("RUN-4")
   })
 
   it("RUN-4: returning after http.response.start alone (no body event, nothing on the wire) → 500", async () => {
-    const h2 = await h2request(session, { ":path": "/return-after-start" })
+    const h2 = await h2request(session(), { ":path": "/return-after-start" })
     expect(h2.status).toBe(500)
     expect(h2.body).toBe("Internal Server Error\n")
     await until(() => errorLinesFor("/return-after-start").length >= 1, "a RUN-4 line")
@@ -152,17 +143,17 @@ describe("RUN-4: an app that returns without completing the response", () => {
   // empty DATA frame with END_STREAM and no RST_STREAM: the client gets a "complete" truncated 200.
   // H2Exchange.wireReset destroys the stream instead (spec.md §8.6).
   it("RUN-4, RUN-3: returning after start + a partial body → h2 RST_STREAM INTERNAL_ERROR (rstCode 2), not END_STREAM; the connection survives", async () => {
-    const h2 = await h2request(session, { ":path": "/return-partial" })
+    const h2 = await h2request(session(), { ":path": "/return-partial" })
     expectResetAfterPartial(h2)
     // Same session still serves.
-    const next = await h2request(session, { ":path": "/ok?n=next" })
+    const next = await h2request(session(), { ":path": "/ok?n=next" })
     expect(next.body).toBe("ok next")
     await until(() => errorLinesFor("/return-partial").some((l) => l.includes("HTTP/2")), "a RUN-4 line")
     expect(errorLinesFor("/return-partial").find((l) => l.includes("HTTP/2"))).toContain("RUN-4")
   })
 
   it("RUN-4, RUN-3: returning after start + a partial body on HTTP/1.1 → the connection is closed, the chunked body has no last chunk", async () => {
-    const h1 = await rawHttp(server.port, ["GET /return-partial HTTP/1.1\r\nHost: x\r\n\r\n"])
+    const h1 = await rawHttp(server().port, ["GET /return-partial HTTP/1.1\r\nHost: x\r\n\r\n"])
     expect(h1.closed).toBe(true)
     expect(statusOf(h1.text), h1.text).toBe(200)
     expect(h1.text.toLowerCase()).toContain("transfer-encoding: chunked")
@@ -175,10 +166,10 @@ describe("RUN-4: an app that returns without completing the response", () => {
 describe("RUN-3: failure after the response head was sent", () => {
   // Regression: END_STREAM instead of RST_STREAM (see above).
   it("RUN-3: h2: the stream is reset with INTERNAL_ERROR (rstCode 2) after the partial body, not ended, and the connection keeps serving", async () => {
-    const h2 = await h2request(session, { ":path": "/fail-after-body" })
+    const h2 = await h2request(session(), { ":path": "/fail-after-body" })
     expectResetAfterPartial(h2)
-    expect(session.closed || session.destroyed).toBe(false)
-    const next = await h2request(session, { ":path": "/ok?n=after" })
+    expect(session().closed || session().destroyed).toBe(false)
+    const next = await h2request(session(), { ":path": "/ok?n=after" })
     expect(next.status).toBe(200)
     expect(next.body).toBe("ok after")
     await until(() => errorLinesFor("/fail-after-body").length >= 1, "an app-failed line")
@@ -188,7 +179,7 @@ describe("RUN-3: failure after the response head was sent", () => {
   // Regression: with close(code) the probe saw DATA(7), DATA(0, END_STREAM), no RST_STREAM.
   it("RUN-3, RUN-4: h2 frames: after a partial body a failing or returning app's stream gets RST_STREAM INTERNAL_ERROR and never END_STREAM", async () => {
     const r = await h2probe({
-      port: server.port,
+      port: server().port,
       timeout: 3,
       requests: [
         { method: "GET", path: "/fail-after-body" },
@@ -206,7 +197,7 @@ describe("RUN-3: failure after the response head was sent", () => {
   })
 
   it("RUN-3: HTTP/1.1: the connection is closed and the client sees an incomplete chunked body", async () => {
-    const r = await rawHttp(server.port, ["GET /fail-after-body HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"])
+    const r = await rawHttp(server().port, ["GET /fail-after-body HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"])
     expect(r.closed).toBe(true)
     expect(statusOf(r.text), r.text).toBe(200)
     expect(r.text.toLowerCase()).toContain("transfer-encoding: chunked")
@@ -217,9 +208,9 @@ describe("RUN-3: failure after the response head was sent", () => {
 
 describe("RUN-5: failing streams do not affect their neighbours", () => {
   it("RUN-5: 20 concurrent streams on one h2 connection, every other one failing in some way: the others all succeed with their bodies", async () => {
-    const local = await h2connect(server.url)
+    const local = await h2connect(server().url)
     try {
-      const errorsBefore = server.lines.error.length
+      const errorsBefore = server().lines.error.length
       const paths = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? `/ok?n=${i}` : modes[(i >> 1) % modes.length]!))
       const outcomes = await Promise.all(paths.map((p) => h2request(local, { ":path": p })))
       // The neighbours: every one complete and correct.
@@ -238,9 +229,9 @@ describe("RUN-5: failing streams do not affect their neighbours", () => {
         }
       })
       // The 10 failing streams were logged, one error line each.
-      await until(() => server.lines.error.length >= errorsBefore + 10, "10 error lines")
+      await until(() => server().lines.error.length >= errorsBefore + 10, "10 error lines")
       await sleep(20)
-      expect(server.lines.error.slice(errorsBefore)).toHaveLength(10)
+      expect(server().lines.error.slice(errorsBefore)).toHaveLength(10)
       // The connection is still up and serving.
       expect(local.closed || local.destroyed).toBe(false)
       const last = await h2request(local, { ":path": "/ok?n=last" })
@@ -253,7 +244,7 @@ describe("RUN-5: failing streams do not affect their neighbours", () => {
 
 describe("RUN-1: one app invocation per stream, concurrently", () => {
   it("RUN-1: 5 streams on one h2 connection each wait until all 5 have started: all of them get there", async () => {
-    const local = await h2connect(server.url)
+    const local = await h2connect(server().url)
     try {
       const before = invoked.length
       const outcomes = await Promise.all(Array.from({ length: BARRIER }, () => h2request(local, { ":path": "/barrier" })))

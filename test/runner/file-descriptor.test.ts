@@ -14,12 +14,12 @@ import type * as http2 from "node:http2"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { sleep, within } from "../support/async.ts"
 import { until } from "../support/clients.ts"
-import { closeSession, collect, connect } from "../support/h2client.ts"
+import { collect } from "../support/h2client.ts"
 import { httpApp, outcome, type Outcome } from "../support/outcome.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer, useSession } from "../support/server.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -76,21 +76,15 @@ const app = httpApp((scope, _receive, send) =>
   })
 )
 
-let server: TestServer
-let session: http2.ClientHttp2Session
-beforeAll(async () => {
-  server = await listen(app, { drainTimeout: 500 })
-  session = await connect(server.url)
-})
-afterAll(async () => {
-  await closeSession(session)
-  await server.close()
+afterAll(() => {
   for (const fd of held) fs.close(fd, () => {})
 })
+const server = useServer(app, { drainTimeout: 500 })
+const session = useSession(server)
 
 /** An HTTP/2 GET whose client reads nothing for `pauseMs` (so a big file outlasts the window). */
 const h2get = async (p: string, pauseMs = 0) => {
-  const stream = session.request({ ":path": p }, { endStream: true })
+  const stream = session().request({ ":path": p }, { endStream: true })
   if (pauseMs > 0) {
     stream.pause()
     setTimeout(() => stream.resume(), pauseMs)
@@ -102,7 +96,7 @@ const h2get = async (p: string, pauseMs = 0) => {
 const h1get = (p: string, pauseMs = 0): Promise<{ head: string; body: Buffer }> =>
   within(
     new Promise((resolve, reject) => {
-      const socket = net.connect(server.port, "127.0.0.1")
+      const socket = net.connect(server().port, "127.0.0.1")
       const chunks: Array<Buffer> = []
       socket.on("data", (c: Buffer) => chunks.push(c))
       socket.on("error", reject)
@@ -155,7 +149,7 @@ describe("HTTP-29: the app may close its descriptor once send completed", () => 
 
   it("HTTP-29 HTTP-15: HTTP/2: a reset mid-file interrupts the app only once no read is under way; what arrived is a prefix of the first file", async () => {
     const tag = "h2-reset"
-    const stream = session.request({ ":path": `/swap/big/${tag}` }, { endStream: true })
+    const stream = session().request({ ":path": `/swap/big/${tag}` }, { endStream: true })
     const chunks: Array<Buffer> = []
     stream.on("data", (c: Buffer) => {
       chunks.push(c)
@@ -176,7 +170,7 @@ describe("HTTP-29: the app may close its descriptor once send completed", () => 
     const tag = "h1-disconnect"
     const body = await within(
       new Promise<Buffer>((resolve, reject) => {
-        const socket = net.connect(server.port, "127.0.0.1")
+        const socket = net.connect(server().port, "127.0.0.1")
         const chunks: Array<Buffer> = []
         socket.on("data", (c: Buffer) => {
           chunks.push(c)

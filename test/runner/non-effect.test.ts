@@ -16,7 +16,7 @@ import WebSocket from "ws"
 import type { App } from "../../src/protocol/app.ts"
 import { completeResponse, h2close, h2connect, h2request, rawHttp, statusOf, until } from "../support/clients.ts"
 import { logLines, runCli } from "../support/cli.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 /** A fetch handler, as Bun/Deno/Workers take it: `async (request) => Response`. */
 const fetchHandler = async (request: { readonly url: string }): Promise<Response> => {
@@ -42,7 +42,6 @@ const get = (port: number, path: string) =>
   rawHttp(port, [`GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`], { done: completeResponse })
 
 describe("RUN-11: an app call that returns something other than an Effect", () => {
-  let server: TestServer
   // Called for every scope, lifespan first: the lifespan call must not crash start().
   const app = ((scope: { readonly type: string; readonly path?: string }, _receive: unknown, send: unknown) => {
     switch (scope.type === "lifespan" ? "/promise" : scope.path) {
@@ -63,39 +62,36 @@ describe("RUN-11: an app call that returns something other than an Effect", () =
     }
   }) as unknown as App
 
-  beforeAll(async () => {
-    server = await listen(app)
-  })
-  afterAll(() => server.close())
+  const server = useServer(app)
   afterEach(() => {
-    server.lines.error.length = 0
+    server().lines.error.length = 0
   })
 
   it("RUN-11 RUN-5: a lifespan call that returns a Promise is lifespan unsupported, one line, no unhandled rejection", async () => {
     await settle()
     expect(unhandled).toEqual([])
-    const line = server.lines.error.concat(server.lines.info).filter((l) => l.startsWith("lifespan:"))
+    const line = server().lines.error.concat(server().lines.info).filter((l) => l.startsWith("lifespan:"))
     expect(line).toHaveLength(1)
     expect(line[0]).toContain("returned a Promise, not an Effect")
   })
 
   it("RUN-11 RUN-2: a fetch handler whose Promise rejects gives 500 on HTTP/1.1, one log line, and the server keeps serving", async () => {
     for (let i = 0; i < 2; i++) {
-      const res = await get(server.port, "/promise")
+      const res = await get(server().port, "/promise")
       expect(statusOf(res.text)).toBe(500)
     }
     await settle()
     expect(unhandled).toEqual([])
-    expect(server.lines.error).toHaveLength(2)
-    for (const l of server.lines.error) {
+    expect(server().lines.error).toHaveLength(2)
+    for (const l of server().lines.error) {
       expect(l).toMatch(/GET \/promise HTTP\/1\.1: RUN-11: the app returned a Promise, not an Effect/)
       expect(l).not.toContain("\n")
     }
-    expect(statusOf((await get(server.port, "/ok")).text)).toBe(200)
+    expect(statusOf((await get(server().port, "/ok")).text)).toBe(200)
   })
 
   it("RUN-11 RUN-2: undefined and a plain object give 500 on HTTP/2, naming what came back", async () => {
-    const session = await h2connect(server.url)
+    const session = await h2connect(server().url)
     try {
       const a = await h2request(session, { ":path": "/undefined" })
       const b = await h2request(session, { ":path": "/object" })
@@ -108,21 +104,21 @@ describe("RUN-11: an app call that returns something other than an Effect", () =
     }
     await settle()
     expect(unhandled).toEqual([])
-    expect(server.lines.error).toHaveLength(3)
-    expect(server.lines.error[0]).toContain("RUN-11: the app returned undefined, not an Effect")
-    expect(server.lines.error[1]).toContain("RUN-11: the app returned an object (Object), not an Effect")
-    expect(server.lines.error[2]).toContain("RUN-11: the app returned a Promise, not an Effect")
+    expect(server().lines.error).toHaveLength(3)
+    expect(server().lines.error[0]).toContain("RUN-11: the app returned undefined, not an Effect")
+    expect(server().lines.error[1]).toContain("RUN-11: the app returned an object (Object), not an Effect")
+    expect(server().lines.error[2]).toContain("RUN-11: the app returned a Promise, not an Effect")
   })
 
   it("RUN-2: a fetch handler that throws when called gives 500 and the server keeps serving", async () => {
-    expect(statusOf((await get(server.port, "/throw")).text)).toBe(500)
-    expect(statusOf((await get(server.port, "/ok")).text)).toBe(200)
-    expect(server.lines.error).toHaveLength(1)
-    expect(server.lines.error[0]).toContain("Invalid URL")
+    expect(statusOf((await get(server().port, "/throw")).text)).toBe(500)
+    expect(statusOf((await get(server().port, "/ok")).text)).toBe(200)
+    expect(server().lines.error).toHaveLength(1)
+    expect(server().lines.error[0]).toContain("Invalid URL")
   })
 
   it("RUN-11 WS-8: a WebSocket call that returns a Promise gets 500 for its handshake", async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/promise`)
+    const ws = new WebSocket(`ws://127.0.0.1:${server().port}/promise`)
     const status = await new Promise<number>((resolve, reject) => {
       ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0))
       ws.on("open", () => reject(new Error("the handshake was accepted")))
@@ -132,8 +128,8 @@ describe("RUN-11: an app call that returns something other than an Effect", () =
     expect(status).toBe(500)
     await settle()
     expect(unhandled).toEqual([])
-    await until(() => server.lines.error.length === 1, "the error line")
-    expect(server.lines.error[0]).toContain("RUN-11: the app returned a Promise, not an Effect")
+    await until(() => server().lines.error.length === 1, "the error line")
+    expect(server().lines.error[0]).toContain("RUN-11: the app returned a Promise, not an Effect")
   })
 })
 

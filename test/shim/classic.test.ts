@@ -10,20 +10,18 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fromClassic } from "../../src/shim/shim.ts"
 import { rawHttp, statusOf, until } from "../support/clients.ts"
-import { cancel, closeSession, collect, connect, request } from "../support/h2client.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { cancel, collect, request } from "../support/h2client.ts"
+import { useServer, useSession } from "../support/server.ts"
 
 const FIXTURE = new URL("./fixtures/classic-app.ts", import.meta.url).href
 const quiet = { error: () => {}, info: () => {} }
 
-let server: TestServer
-let session: http2.ClientHttp2Session
 let marksDir: string
 
 const get = (path: string, headers: Record<string, string> = {}) =>
-  request(session, { ":method": "GET", ":path": path, ...headers })
+  request(session(), { ":method": "GET", ":path": path, ...headers })
 const post = (path: string, chunks: ReadonlyArray<Uint8Array>, headers: Record<string, string> = {}) =>
-  request(session, { ":method": "POST", ":path": path, ...headers }, chunks)
+  request(session(), { ":method": "POST", ":path": path, ...headers }, chunks)
 const marks = (name: string): Array<string> => {
   try {
     return readFileSync(join(marksDir, name), "utf8").trim().split("\n")
@@ -32,21 +30,16 @@ const marks = (name: string): Array<string> => {
   }
 }
 
-beforeAll(async () => {
+afterAll(() => rmSync(marksDir, { recursive: true, force: true }))
+beforeAll(() => {
   marksDir = mkdtempSync(join(tmpdir(), "egi-shim-"))
-  server = await listen(fromClassic({ module: FIXTURE, export: "app" }, { workers: 2, logger: quiet }))
-  session = await connect(server.url)
 })
-
-afterAll(async () => {
-  await closeSession(session)
-  await server.close()
-  rmSync(marksDir, { recursive: true, force: true })
-})
+const server = useServer(fromClassic({ module: FIXTURE, export: "app" }, { workers: 2, logger: quiet }))
+const session = useSession(server)
 
 describe("environ", () => {
   it("CLASSIC-12: CGI keys, HTTP_* joining, REQUEST_URI as received, egi.* flags", async () => {
-    const r = await request(session, [
+    const r = await request(session(), [
       ":method", "GET", ":path", "/environ?a=1&b=%20", "x-dup", "one", "x-dup", "two",
       "cookie", "a=1", "cookie", "b=2", "x_under", "dropped", "content-type", "text/x"
     ])
@@ -61,11 +54,11 @@ describe("environ", () => {
       RAW_URI: "/environ?a=1&b=%20",
       SERVER_PROTOCOL: "HTTP/2",
       SERVER_NAME: "127.0.0.1",
-      SERVER_PORT: String(server.port),
+      SERVER_PORT: String(server().port),
       REMOTE_ADDR: "127.0.0.1",
       HTTP_X_DUP: "one, two",
       HTTP_COOKIE: "a=1; b=2",
-      HTTP_HOST: `127.0.0.1:${server.port}`,
+      HTTP_HOST: `127.0.0.1:${server().port}`,
       CONTENT_TYPE: "text/x",
       "egi.url_scheme": "http",
       "egi.input_terminated": true,
@@ -80,7 +73,7 @@ describe("environ", () => {
   })
 
   it("CLASSIC-12: over HTTP/1.1 too, with SERVER_PROTOCOL HTTP/1.1", async () => {
-    const r = await rawHttp(server.port, ["GET /environ HTTP/1.1\r\nhost: example.test:81\r\nconnection: close\r\n\r\n"])
+    const r = await rawHttp(server().port, ["GET /environ HTTP/1.1\r\nhost: example.test:81\r\nconnection: close\r\n\r\n"])
     expect(statusOf(r.text)).toBe(200)
     const env = JSON.parse(r.text.slice(r.text.indexOf("\r\n\r\n") + 4).replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, ""))
     expect(env).toMatchObject({ SERVER_PROTOCOL: "HTTP/1.1", SERVER_NAME: "example.test", SERVER_PORT: "81", HTTP_HOST: "example.test:81" })
@@ -135,7 +128,7 @@ describe("start_response, write, close", () => {
     const r = await get("/excinfo-after")
     expect(r.status).toBe(200)
     expect(r.rstCode).toBe(2) // INTERNAL_ERROR
-    expect(server.lines.error.some((l) => l.includes("too late"))).toBe(true)
+    expect(server().lines.error.some((l) => l.includes("too late"))).toBe(true)
   })
 
   it("CLASSIC-3: a body without start_response, or a chunk that is not bytes or a string, fails with 500 / reset", async () => {
@@ -143,7 +136,7 @@ describe("start_response, write, close", () => {
     expect(noStart.status).toBe(500)
     const badChunk = await get("/bad-chunk")
     expect(badChunk.status).toBe(500)
-    expect(server.lines.error.some((l) => l.includes("CLASSIC-3"))).toBe(true)
+    expect(server().lines.error.some((l) => l.includes("CLASSIC-3"))).toBe(true)
   })
 
   it("CLASSIC-4: write() output and the body go out in order; empty chunks send nothing", async () => {
@@ -153,7 +146,7 @@ describe("start_response, write, close", () => {
   })
 
   it("CLASSIC-4: the head waits for the first non-empty chunk", async () => {
-    const stream = session.request({ ":method": "GET", ":path": "/slow-head?ms=400" })
+    const stream = session().request({ ":method": "GET", ":path": "/slow-head?ms=400" })
     const started = Date.now()
     const head = await new Promise<number>((resolve) => stream.once("response", () => resolve(Date.now())))
     const r = await collect(stream)
@@ -162,7 +155,7 @@ describe("start_response, write, close", () => {
   })
 
   it("CLASSIC-4: each chunk reaches the client before the app is asked for the next", async () => {
-    const stream = session.request({ ":method": "GET", ":path": "/two-chunks?ms=400" })
+    const stream = session().request({ ":method": "GET", ":path": "/two-chunks?ms=400" })
     const first = await new Promise<string>((resolve) => stream.once("data", (c: Buffer) => resolve(c.toString())))
     // "second" comes 400 ms later from a blocked worker: the first chunk was not held back for it.
     const rest = await collect(stream)
@@ -176,7 +169,7 @@ describe("start_response, write, close", () => {
     expect(ok.body.toString()).toBe("ab")
     const raised = await get("/close?mode=raise", { "x-marks": file })
     expect(raised.rstCode).toBe(2)
-    const stream = session.request({ ":method": "GET", ":path": "/close?mode=long", "x-marks": file })
+    const stream = session().request({ ":method": "GET", ":path": "/close?mode=long", "x-marks": file })
     await new Promise((resolve) => stream.once("data", resolve))
     cancel(stream)
     await until(() => marks("close").length === 3, "close() after the client went away")
@@ -192,12 +185,12 @@ describe("failures", () => {
     expect(after.status).toBe(200)
     expect(after.body.toString()).toBe("partial")
     expect(after.rstCode).toBe(2)
-    expect(server.lines.error.some((l) => l.includes("boom before the head"))).toBe(true)
+    expect(server().lines.error.some((l) => l.includes("boom before the head"))).toBe(true)
   })
 
   it("CLASSIC-8: a client that goes away mid-body makes the app's read raise ClientDisconnectedError", async () => {
     const file = join(marksDir, "read-disconnect")
-    const stream = session.request({ ":method": "POST", ":path": "/read-disconnect", "x-marks": file })
+    const stream = session().request({ ":method": "POST", ":path": "/read-disconnect", "x-marks": file })
     stream.write(new Uint8Array(1000))
     await new Promise((r) => setTimeout(r, 100))
     cancel(stream)
@@ -208,7 +201,7 @@ describe("failures", () => {
   it("CLASSIC-9: a worker that exits fails only its request (500) and is replaced", async () => {
     const crashed = await get("/crash")
     expect(crashed.status).toBe(500)
-    await until(() => server.lines.error.some((l) => l.includes("WorkerCrashError")), "the crash logged")
+    await until(() => server().lines.error.some((l) => l.includes("WorkerCrashError")), "the crash logged")
     const after = await Promise.all(Array.from({ length: 6 }, () => get("/environ")))
     expect(after.every((r) => r.status === 200)).toBe(true)
   })
@@ -217,7 +210,7 @@ describe("failures", () => {
 describe("streaming and concurrency", () => {
   it("CLASSIC-7: a client that does not read stalls the worker's write(), not the heap", async () => {
     const file = join(marksDir, "flood")
-    const stream = session.request({ ":method": "GET", ":path": "/flood", "x-marks": file })
+    const stream = session().request({ ":method": "GET", ":path": "/flood", "x-marks": file })
     stream.pause()
     await until(() => marks("flood").length > 0, "the app started writing")
     await new Promise((r) => setTimeout(r, 500))

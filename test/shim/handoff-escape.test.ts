@@ -5,29 +5,21 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { createHash } from "node:crypto"
 import type * as http2 from "node:http2"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import handoff, { HEAD_BYTES } from "../../examples/handoff.ts"
 import type { App } from "../../src/protocol/app.ts"
 import { fromClassic, handOff } from "../../src/shim/shim.ts"
 import { UPGRADE_HEADER } from "../../src/shim/upgrade.ts"
 import { bodyOf, rawHttp, statusOf } from "../support/clients.ts"
-import { closeSession, connect, request } from "../support/h2client.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { request } from "../support/h2client.ts"
+import { useServer, useSession } from "../support/server.ts"
 import { pseudoRandomBytes } from "../support/bytes.ts"
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
 describe("hand-off (examples/handoff.ts)", () => {
-  let server: TestServer
-  let session: http2.ClientHttp2Session
-  beforeAll(async () => {
-    server = await listen(handoff as App)
-    session = await connect(server.url)
-  })
-  afterAll(async () => {
-    await closeSession(session)
-    await server.close()
-  })
+  const server = useServer(handoff as App)
+  const session = useSession(server)
 
   it("CLASSIC-10: the classic hasher's input starts at byte 65536, for any size and chunking around it", async () => {
     await fc.assert(
@@ -45,7 +37,7 @@ describe("hand-off (examples/handoff.ts)", () => {
             from += c
           }
           if (from < body.length) chunks.push(body.subarray(from))
-          const r = await request(session, { ":method": "POST", ":path": "/" }, chunks)
+          const r = await request(session(), { ":method": "POST", ":path": "/" }, chunks)
           expect(r.status).toBe(200)
           const rest = body.subarray(Math.min(HEAD_BYTES, body.length))
           expect(JSON.parse(r.body.toString())).toEqual({
@@ -59,7 +51,7 @@ describe("hand-off (examples/handoff.ts)", () => {
   })
 
   it("CLASSIC-10: a body without the PNG signature gets 415 from the async half", async () => {
-    const r = await request(session, { ":method": "POST", ":path": "/" }, [Buffer.alloc(100_000, 1)])
+    const r = await request(session(), { ":method": "POST", ":path": "/" }, [Buffer.alloc(100_000, 1)])
     expect(r.status).toBe(415)
   })
 })
@@ -95,19 +87,11 @@ describe("CONTENT_LENGTH after a hand-off", () => {
       const consumed = q.has("lie") ? Number(q.get("lie")) : used
       return yield* handOff(classic, scope, receive, send, q.get("tell") === "0" ? { body, moreBody } : { body, moreBody, consumed })
     })
-  let server: TestServer
-  let session: http2.ClientHttp2Session
-  beforeAll(async () => {
-    server = await listen(splitter)
-    session = await connect(server.url)
-  })
-  afterAll(async () => {
-    await closeSession(session)
-    await server.close()
-    await classic.pool.close()
-  })
+  afterAll(() => classic.pool.close())
+  const server = useServer(splitter)
+  const session = useSession(server)
   const post = async (path: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}) => {
-    const r = await request(session, { ":method": "POST", ":path": path, ...headers }, [body])
+    const r = await request(session(), { ":method": "POST", ":path": path, ...headers }, [body])
     return { status: r.status, json: r.status === 200 ? JSON.parse(r.body.toString()) : undefined }
   }
 
@@ -132,7 +116,7 @@ describe("CONTENT_LENGTH after a hand-off", () => {
             from += c
           }
           if (from < size || chunks.length === 0) chunks.push(body.subarray(from))
-          const r = await request(session, { ":method": "POST", ":path": `/length?k=${k}`, "content-length": String(size) }, chunks)
+          const r = await request(session(), { ":method": "POST", ":path": `/length?k=${k}`, "content-length": String(size) }, chunks)
           const left = Math.max(0, size - k)
           expect(r.status).toBe(200)
           expect(JSON.parse(r.body.toString())).toEqual({ contentLength: String(left), bytes: left })
@@ -148,12 +132,12 @@ describe("CONTENT_LENGTH after a hand-off", () => {
   })
 
   it("CLASSIC-13: over HTTP/1.1, content-length gives the remainder and chunked leaves it absent", async () => {
-    const fixed = await rawHttp(server.port, [
+    const fixed = await rawHttp(server().port, [
       "POST /length?k=3 HTTP/1.1\r\nhost: x\r\ncontent-length: 22\r\nconnection: close\r\n\r\n0123456789abcdefghijkl"
     ])
     expect(statusOf(fixed.text)).toBe(200)
     expect(JSON.parse(bodyOf(fixed.text))).toEqual({ contentLength: "19", bytes: 19 })
-    const chunked = await rawHttp(server.port, [
+    const chunked = await rawHttp(server().port, [
       "POST /length?k=3 HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n16\r\n0123456789abcdefghijkl\r\n0\r\n\r\n"
     ])
     expect(statusOf(chunked.text)).toBe(200)
@@ -169,7 +153,7 @@ describe("CONTENT_LENGTH after a hand-off", () => {
   it("CLASSIC-13: consumed past the declared length fails the hand-off (HandOffError, 500) before the classic app runs", async () => {
     const r = await post("/length?k=3&lie=23", Buffer.from("0123456789abcdefghijkl"), { "content-length": "22" })
     expect(r.status).toBe(500)
-    expect(server.lines.error.some((l) => l.includes("HandOffError"))).toBe(true)
+    expect(server().lines.error.some((l) => l.includes("HandOffError"))).toBe(true)
   })
 })
 
@@ -192,21 +176,15 @@ describe("upgrade escape", () => {
     const prefix = scope.path.slice(0, scope.path.indexOf("/", 1)) as keyof typeof hosts
     return hosts[prefix]({ ...scope, rootPath: prefix }, receive, send)
   }
-  let server: TestServer
-  let session: http2.ClientHttp2Session
-  beforeAll(async () => {
-    server = await listen(router)
-    session = await connect(server.url)
-  })
   afterAll(async () => {
-    await closeSession(session)
-    await server.close()
     await Promise.all(Object.values(hosts).map((h) => h.pool.close()))
   })
+  const server = useServer(router)
+  const session = useSession(server)
 
   it("CLASSIC-11: through a pass-through middleware the async app runs, with the body the classic app did not read", async () => {
     const body = pseudoRandomBytes(300_000, 42)
-    const r = await request(session, { ":method": "POST", ":path": "/pass/escape?skip=10" }, [
+    const r = await request(session(), { ":method": "POST", ":path": "/pass/escape?skip=10" }, [
       body.subarray(0, 5),
       body.subarray(5, 70_000),
       body.subarray(70_000)
@@ -219,7 +197,7 @@ describe("upgrade escape", () => {
 
   it("CLASSIC-11: a middleware that copies the body unchanged ([...app(environ, startResponse)]) leaves it unaltered: the async app runs", async () => {
     const body = pseudoRandomBytes(100_000, 7)
-    const r = await request(session, { ":method": "POST", ":path": "/copy/escape?skip=3" }, [body])
+    const r = await request(session(), { ":method": "POST", ":path": "/copy/escape?skip=3" }, [body])
     expect(r.status).toBe(200)
     expect(r.headers["x-escaped"]).toBe("1")
     expect(r.headers[UPGRADE_HEADER]).toBeUndefined()
@@ -227,7 +205,7 @@ describe("upgrade escape", () => {
   })
 
   it("CLASSIC-11: a middleware that re-yields the body's chunks from a generator of its own leaves it unaltered: the async app runs", async () => {
-    const r = await request(session, { ":method": "POST", ":path": "/reyield/escape" }, [Buffer.from("abc")])
+    const r = await request(session(), { ":method": "POST", ":path": "/reyield/escape" }, [Buffer.from("abc")])
     expect(r.status).toBe(200)
     expect(r.headers["x-escaped"]).toBe("1")
     expect(r.body.toString()).toBe("abc")
@@ -235,7 +213,7 @@ describe("upgrade escape", () => {
 
   it("CLASSIC-11, CLASSIC-14: a middleware that adds a header alters the response: it goes out as a 501 without the egi-upgrade field, one line logged", async () => {
     logged.length = 0
-    const r = await request(session, { ":method": "POST", ":path": "/alter/escape" }, [Buffer.from("abc")])
+    const r = await request(session(), { ":method": "POST", ":path": "/alter/escape" }, [Buffer.from("abc")])
     expect(r.status).toBe(501)
     expect(r.headers["x-added"]).toBe("1")
     expect(r.headers["x-escaped"]).toBeUndefined()
@@ -248,7 +226,7 @@ describe("upgrade escape", () => {
 
   it("CLASSIC-11, CLASSIC-14: a middleware that replaces the body: its response is sent without the egi-upgrade field, the async app never runs", async () => {
     logged.length = 0
-    const r = await request(session, { ":method": "GET", ":path": "/replace/escape" })
+    const r = await request(session(), { ":method": "GET", ":path": "/replace/escape" })
     expect(r.status).toBe(501)
     expect(r.headers["x-escaped"]).toBeUndefined()
     expect(r.headers[UPGRADE_HEADER]).toBeUndefined()
@@ -259,10 +237,10 @@ describe("upgrade escape", () => {
 
   it("CLASSIC-14: a tagged response replayed by a caching middleware to a later request goes out without its egi-upgrade field", async () => {
     logged.length = 0
-    const first = await request(session, { ":method": "POST", ":path": "/cache/escape" }, [Buffer.from("first")])
+    const first = await request(session(), { ":method": "POST", ":path": "/cache/escape" }, [Buffer.from("first")])
     expect(first.status).toBe(200)
     expect(first.body.toString()).toBe("first")
-    const replay = await request(session, { ":method": "POST", ":path": "/cache/escape" }, [Buffer.from("second")])
+    const replay = await request(session(), { ":method": "POST", ":path": "/cache/escape" }, [Buffer.from("second")])
     expect(replay.status).toBe(501)
     expect(replay.headers["x-escaped"]).toBeUndefined()
     expect(replay.headers[UPGRADE_HEADER]).toBeUndefined()

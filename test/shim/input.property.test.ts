@@ -7,12 +7,11 @@
  */
 import fc from "fast-check"
 import { createHash } from "node:crypto"
-import type * as http2 from "node:http2"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { type ChunkSource, Input } from "../../src/shim/input.ts"
 import { fromClassic } from "../../src/shim/shim.ts"
-import { closeSession, connect, request } from "../support/h2client.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { request } from "../support/h2client.ts"
+import { useServer, useSession } from "../support/server.ts"
 import { pseudoRandomBytes } from "../support/bytes.ts"
 
 const cut = (bytes: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
@@ -98,28 +97,19 @@ describe("egi.input (in memory)", () => {
 })
 
 describe("egi.input (worker threads, HTTP/2)", () => {
-  let server: TestServer
-  let session: http2.ClientHttp2Session
-
-  beforeAll(async () => {
-    const app = fromClassic(
-      { module: new URL("./fixtures/classic-app.ts", import.meta.url).href, export: "app" },
-      { workers: 2, inputBuffer: 32 * 1024, logger: { error: () => {}, info: () => {} } }
-    )
-    server = await listen(app)
-    session = await connect(server.url)
-  })
-  afterAll(async () => {
-    await closeSession(session)
-    await server.close()
-  })
+  const app = fromClassic(
+    { module: new URL("./fixtures/classic-app.ts", import.meta.url).href, export: "app" },
+    { workers: 2, inputBuffer: 32 * 1024, logger: { error: () => {}, info: () => {} } }
+  )
+  const server = useServer(app)
+  const session = useSession(server)
 
   it("CLASSIC-6: the classic app sees exactly the bytes sent, for any body, chunking and read pattern", async () => {
     await fc.assert(
       fc.asyncProperty(upload, async ({ size, seed, cuts, pattern }) => {
         const bytes = pseudoRandomBytes(size, seed, true)
         const r = await request(
-          session,
+          session(),
           { ":method": "POST", ":path": `/read?p=${pattern.join(",")}` },
           cut(bytes, cuts)
         )

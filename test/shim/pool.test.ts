@@ -5,16 +5,15 @@
  */
 import { Effect } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import type * as http2 from "node:http2"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { fromClassic } from "../../src/shim/shim.ts"
 import { until } from "../support/clients.ts"
 import { runCli } from "../support/cli.ts"
 import { cancel, closeSession, connect, request } from "../support/h2client.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer, useSession } from "../support/server.ts"
 
 const FIXTURE = new URL("./fixtures/classic-app.ts", import.meta.url).href
 const quiet = { error: () => {}, info: () => {} }
@@ -22,37 +21,29 @@ const hello = new TextEncoder().encode("async hello")
 
 describe("timeouts and replacement", () => {
   const classic = fromClassic({ module: FIXTURE, export: "app" }, { workers: 1, timeout: 300, logger: quiet })
-  let server: TestServer
-  let session: http2.ClientHttp2Session
-  beforeAll(async () => {
-    server = await listen(classic)
-    session = await connect(server.url)
-  })
-  afterAll(async () => {
-    await closeSession(session)
-    await server.close()
-  })
+  const server = useServer(classic)
+  const session = useSession(server)
 
   it("CLASSIC-9: app code that spins past the timeout gets 504; its worker is replaced and the next request is served", async () => {
-    const spun = await request(session, { ":method": "GET", ":path": "/spin" })
+    const spun = await request(session(), { ":method": "GET", ":path": "/spin" })
     expect(spun.status).toBe(504)
-    expect(server.lines.error.some((l) => l.includes("ClassicTimeoutError"))).toBe(true)
-    const next = await request(session, { ":method": "GET", ":path": "/environ" })
+    expect(server().lines.error.some((l) => l.includes("ClassicTimeoutError"))).toBe(true)
+    const next = await request(session(), { ":method": "GET", ":path": "/environ" })
     expect(next.status).toBe(200)
     expect(classic.pool.size()).toBe(1)
   })
 
   it("CLASSIC-9: a timeout after the head went out resets the stream (INTERNAL_ERROR)", async () => {
-    const r = await request(session, { ":method": "GET", ":path": "/spin-after-head" })
+    const r = await request(session(), { ":method": "GET", ":path": "/spin-after-head" })
     expect(r.status).toBe(200)
     expect(r.body.toString()).toBe("partial")
     expect(r.rstCode).toBe(2)
-    const next = await request(session, { ":method": "GET", ":path": "/environ" })
+    const next = await request(session(), { ":method": "GET", ":path": "/environ" })
     expect(next.status).toBe(200)
   })
 
   it("CLASSIC-9: time spent waiting for the client's body does not count towards the timeout", async () => {
-    const stream = session.request({ ":method": "POST", ":path": "/hash" })
+    const stream = session().request({ ":method": "POST", ":path": "/hash" })
     stream.write(new Uint8Array(10))
     await new Promise((r) => setTimeout(r, 700))
     stream.end(new Uint8Array(10))
@@ -68,14 +59,14 @@ describe("timeouts and replacement", () => {
     const dir = mkdtempSync(join(tmpdir(), "egi-pool-"))
     try {
       const file = join(dir, "marks")
-      const blocking = request(session, { ":method": "GET", ":path": "/block?ms=200" })
+      const blocking = request(session(), { ":method": "GET", ":path": "/block?ms=200" })
       await new Promise((r) => setTimeout(r, 50))
-      const queued = session.request({ ":method": "GET", ":path": "/close?mode=ok", "x-marks": file })
+      const queued = session().request({ ":method": "GET", ":path": "/close?mode=ok", "x-marks": file })
       queued.on("error", () => {})
       await new Promise((r) => setTimeout(r, 20))
       cancel(queued)
       expect((await blocking).status).toBe(200)
-      const after = await request(session, { ":method": "GET", ":path": "/close?mode=after", "x-marks": file })
+      const after = await request(session(), { ":method": "GET", ":path": "/close?mode=after", "x-marks": file })
       expect(after.body.toString()).toBe("ab")
       expect(readFileSync(file, "utf8").trim().split("\n")).toEqual(["close after"])
     } finally {
@@ -84,10 +75,10 @@ describe("timeouts and replacement", () => {
   })
 
   it("CLASSIC-9: a worker that crashes is replaced: the pool is back to its size", async () => {
-    const crashed = await request(session, { ":method": "GET", ":path": "/crash" })
+    const crashed = await request(session(), { ":method": "GET", ":path": "/crash" })
     expect(crashed.status).toBe(500)
     await until(() => classic.pool.size() === 1, "a new worker")
-    const next = await request(session, { ":method": "GET", ":path": "/environ" })
+    const next = await request(session(), { ":method": "GET", ":path": "/environ" })
     expect(next.status).toBe(200)
   })
 })
@@ -103,14 +94,10 @@ describe("the event loop while every worker blocks", () => {
     }
     return classic(scope, receive, send)
   }
-  let server: TestServer
-  beforeAll(async () => {
-    server = await listen(router)
-  })
-  afterAll(() => server.close())
+  const server = useServer(router)
 
   it("CLASSIC-7: async requests are answered while both workers sleep in app code", async () => {
-    const session = await connect(server.url)
+    const session = await connect(server().url)
     let blockedDone = 0
     const blocked = [1, 2, 3].map(() =>
       request(session, { ":method": "GET", ":path": "/block?ms=800" }).then((r) => {

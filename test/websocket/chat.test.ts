@@ -3,27 +3,20 @@
  * and HTTP/2 (undici over h2c) at once (spec.md §11.6).
  */
 import { Agent, WebSocket as H2WebSocket } from "undici"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import chat from "../../examples/chat.ts"
 import type { App } from "../../src/protocol/app.ts"
 import { until } from "../support/clients.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
-let server: TestServer
-let dispatcher: Agent
-beforeAll(async () => {
-  server = await listen(chat as App)
-  dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
-})
-afterAll(async () => {
-  await dispatcher.close()
-  await server.close()
-})
+const server = useServer(chat as App)
+const dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
+afterAll(() => dispatcher.close())
 
 describe("examples/chat.ts", () => {
   it("WS-9: a message from an HTTP/1.1 client reaches an HTTP/2 client and back", async () => {
-    const url = server.url.replace("http://", "ws://") + "/"
+    const url = server().url.replace("http://", "ws://") + "/"
     const fromH1: Array<string> = []
     const fromH2: Array<string> = []
     const h2 = new H2WebSocket(url, { dispatcher } as unknown as ConstructorParameters<typeof H2WebSocket>[1])
@@ -37,7 +30,7 @@ describe("examples/chat.ts", () => {
     await until(() => fromH2.includes("hello from h1"), "the HTTP/2 member got the HTTP/1.1 message")
     h2.send("hello from h2")
     await until(() => fromH1.includes("hello from h2"), "the HTTP/1.1 member got the HTTP/2 message")
-    const size = await fetch(server.url + "/").then((r) => r.text())
+    const size = await fetch(server().url + "/").then((r) => r.text())
     expect(size).toBe("2 in the room\n")
     h1.close()
     await until(() => fromH2.some((m) => m.includes("someone left (1 here)")), "the leave was announced")

@@ -9,14 +9,14 @@
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import echo from "../../examples/ws-echo.ts"
 import type { App } from "../../src/protocol/app.ts"
 import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
 import { until } from "../support/clients.ts"
 import { validate } from "../../src/testing/validate.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 const seen: Array<string> = []
 const note = (e: unknown) => Effect.sync(() => void seen.push(`${(e as { _tag?: string })._tag}:${(e as { rule?: string }).rule ?? ""}`))
@@ -89,18 +89,13 @@ const app: App = (scope, receive, send) => {
   })
 }
 
-let server: TestServer
-let base: string
-beforeAll(async () => {
-  // Under the validator: both directions of every WebSocket are checked against spec.md too.
-  server = await listen(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
-  base = server.url.replace("http://", "ws://")
-})
-afterAll(() => server.close())
+// Under the validator: both directions of every WebSocket are checked against spec.md too.
+const server = useServer(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
+const base = (): string => server().url.replace("http://", "ws://")
 
 const open = (path: string, protocols?: Array<string>): Promise<WebSocket> =>
   new Promise((resolve, reject) => {
-    const ws = new WebSocket(base + path, protocols)
+    const ws = new WebSocket(base() + path, protocols)
     ws.once("open", () => resolve(ws))
     ws.once("error", reject)
   })
@@ -111,7 +106,7 @@ const closeOf = (ws: WebSocket): Promise<[number, string]> =>
 /** The handshake's HTTP answer when it is not a 101. */
 const refused = (path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> =>
   new Promise((resolve, reject) => {
-    const ws = new WebSocket(base + path)
+    const ws = new WebSocket(base() + path)
     ws.on("error", () => {})
     ws.once("open", () => reject(new Error("accepted")))
     ws.once("unexpected-response", (_req, res) => {
@@ -132,12 +127,12 @@ describe("handshake (spec.md §11.3)", () => {
     expect((await refused("/return")).status).toBe(403)
     expect((await refused("/fail")).status).toBe(500)
     expect((await refused("/refuse")).status).toBe(403)
-    expect(server.lines.error.some((l) => l.includes("boom before accept"))).toBe(true)
+    expect(server().lines.error.some((l) => l.includes("boom before accept"))).toBe(true)
   })
 
   it("WS-15: a handshake without sec-websocket-key, or with extensions that do not parse, gets 400 and never reaches an app", async () => {
     const text = await new Promise<string>((resolve) => {
-      const socket = net.connect(server.port, "127.0.0.1", () =>
+      const socket = net.connect(server().port, "127.0.0.1", () =>
         socket.write("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\r\n")
       )
       let got = ""
@@ -145,9 +140,9 @@ describe("handshake (spec.md §11.3)", () => {
       socket.on("close", () => resolve(got))
     })
     expect(text.startsWith("HTTP/1.1 400 ")).toBe(true)
-    const before = server.lines.access.length
+    const before = server().lines.access.length
     const badExtensions = await new Promise<string>((resolve) => {
-      const socket = net.connect(server.port, "127.0.0.1", () =>
+      const socket = net.connect(server().port, "127.0.0.1", () =>
         socket.write(
           "GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
             "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-extensions: permessage-deflate; server_max_window_bits=99\r\n\r\n"
@@ -159,7 +154,7 @@ describe("handshake (spec.md §11.3)", () => {
     })
     expect(badExtensions.startsWith("HTTP/1.1 400 ")).toBe(true)
     await new Promise((r) => setTimeout(r, 100))
-    expect(server.lines.access.slice(before).filter((l) => l.includes("WEBSOCKET"))).toEqual([])
+    expect(server().lines.access.slice(before).filter((l) => l.includes("WEBSOCKET"))).toEqual([])
   })
 })
 
@@ -167,7 +162,7 @@ describe("send-side rules (spec.md §11.4, table 4)", () => {
   it("WS-1 WS-2 WS-3 WS-4 WS-7 WS-10: each misuse fails with its rule; the WebSocket still works", async () => {
     seen.length = 0
     const headers = new Promise<Record<string, unknown>>((resolve) => {
-      const ws = new WebSocket(base + "/misuse")
+      const ws = new WebSocket(base() + "/misuse")
       ws.once("upgrade", (res) => resolve(res.headers))
       ws.on("error", () => {})
       ws.once("close", () => {})

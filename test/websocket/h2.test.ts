@@ -10,13 +10,13 @@ import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import type * as http2 from "node:http2"
 import { Agent, fetch, WebSocket } from "undici"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import echo from "../../examples/ws-echo.ts"
 import type { App } from "../../src/protocol/app.ts"
 import { until } from "../support/clients.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
 import { validate } from "../../src/testing/validate.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServer } from "../support/server.ts"
 
 let flooded = 0
 
@@ -42,20 +42,13 @@ const app: App = (scope, receive, send) => {
   return echo(scope, receive, send)
 }
 
-let server: TestServer
-let dispatcher: Agent
-beforeAll(async () => {
-  // Under the validator: both directions of every WebSocket are checked against spec.md too.
-  server = await listen(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
-  // h2c with prior knowledge; undici's types do not list `useH2c` yet.
-  dispatcher = new Agent({ allowH2: true, useH2c: true, connections: 1 } as ConstructorParameters<typeof Agent>[0])
-})
-afterAll(async () => {
-  await dispatcher.close()
-  await server.close()
-})
+// Under the validator: both directions of every WebSocket are checked against spec.md too.
+const server = useServer(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
+// h2c with prior knowledge; undici's types do not list `useH2c` yet.
+const dispatcher = new Agent({ allowH2: true, useH2c: true, connections: 1 } as ConstructorParameters<typeof Agent>[0])
+afterAll(() => dispatcher.close())
 
-const url = (path: string) => server.url.replace("http://", "ws://") + path
+const url = (path: string) => server().url.replace("http://", "ws://") + path
 
 const open = (path: string, protocols?: Array<string>): Promise<WebSocket> =>
   new Promise((resolve, reject) => {
@@ -82,11 +75,11 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
     const done = closed(ws)
     ws.close()
     expect(await done).toBe(1005)
-    await until(() => server.lines.access.some((l) => l.includes('"WEBSOCKET /echo HTTP/2" 200')), "the access-log line")
+    await until(() => server().lines.access.some((l) => l.includes('"WEBSOCKET /echo HTTP/2" 200')), "the access-log line")
   })
 
   it("WS-9 WS-15: another :protocol gets 501; a websocket CONNECT without version 13, or with bad extensions, gets 400", async () => {
-    const session = await connect(server.url)
+    const session = await connect(server().url)
     expect(session.remoteSettings.enableConnectProtocol).toBe(true)
     const other = await collect(extendedConnect(session, "/", "webtransport", {}))
     expect(other.status).toBe(501)
@@ -101,7 +94,7 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
   })
 
   it("WS-3: a denial over HTTP/2 is an ordinary response on the CONNECT stream", async () => {
-    const session = await connect(server.url)
+    const session = await connect(server().url)
     const r = await collect(extendedConnect(session, "/deny"))
     expect(r.status).toBe(401)
     expect(r.headers["x-why"]).toBe("token")
@@ -110,9 +103,9 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
   })
 
   it("WS-9: several WebSockets and plain requests share one HTTP/2 connection", async () => {
-    const before = server.lines.access.length
+    const before = server().lines.access.length
     const sockets = await Promise.all([open("/echo"), open("/echo"), open("/echo")])
-    const plain = await Promise.all([1, 2].map(() => fetch(server.url + "/", { dispatcher }).then((r) => r.text())))
+    const plain = await Promise.all([1, 2].map(() => fetch(server().url + "/", { dispatcher }).then((r) => r.text())))
     expect(plain).toEqual(["WebSocket echo: connect with ws://\n", "WebSocket echo: connect with ws://\n"])
     const replies = await Promise.all(sockets.map((ws, i) =>
       new Promise<string>((resolve) => {
@@ -122,7 +115,7 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
     ))
     expect(replies).toEqual(["socket 0", "socket 1", "socket 2"])
     for (const ws of sockets) ws.close()
-    const lines = () => server.lines.access.slice(before)
+    const lines = () => server().lines.access.slice(before)
     await until(() => lines().filter((l) => l.includes("WEBSOCKET")).length === 3, "the three WebSockets logged")
     expect(lines().length).toBe(5)
     expect(new Set(lines().map((l) => /conn=(\d+)/.exec(l)?.[1])).size).toBe(1)
@@ -130,7 +123,7 @@ describe("RFC 8441 extended CONNECT (spec.md §11.6)", () => {
 
   it("WS-6: over HTTP/2 a client that does not read stalls websocket.send (the stream's window pushes back)", async () => {
     flooded = 0
-    const session = await connect(server.url)
+    const session = await connect(server().url)
     const stream = extendedConnect(session, "/flood")
     stream.pause() // never read: no WINDOW_UPDATE for the server
     await new Promise((r) => setTimeout(r, 500))

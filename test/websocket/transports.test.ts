@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import diagnostics from "node:diagnostics_channel"
 import { Agent, ping as undiciPing, WebSocket as UndiciWebSocket } from "undici"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import WsWebSocket from "ws"
 import echo from "../../examples/ws-echo.ts"
 import type { App } from "../../src/protocol/app.ts"
@@ -18,7 +18,7 @@ import type { InboundEvent } from "../../src/protocol/events.ts"
 import { validate } from "../../src/testing/validate.ts"
 import { within } from "../support/async.ts"
 import { until } from "../support/clients.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { listen, type TestServer, useServer } from "../support/server.ts"
 import { clientFrame, closePayload, Opcode, type RawPeer, rawH1, rawH2 } from "../support/ws-raw.ts"
 
 const seen: Array<string> = []
@@ -117,7 +117,8 @@ const adapt = (ws: BrowserLike, ping: (payload: Buffer) => Promise<Buffer>): Pro
     )
   })
 
-let dispatcher: Agent
+// h2c with prior knowledge; undici's types do not list `useH2c` yet.
+const dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
 
 /** Connects with the `ws` client over HTTP/1.1; pings with `ws.ping`. */
 const connectH1 = (base: string, path: string, protocols?: Array<string>): Promise<Client> => {
@@ -161,20 +162,12 @@ const transports: Array<Transport> = [
   { name: "HTTP/2 extended CONNECT, undici client", connect: connectH2, raw: (s, path) => rawH2(s.port, path) }
 ]
 
-let server: TestServer
-beforeAll(async () => {
-  // Under the validator: both directions of every WebSocket are checked against spec.md too.
-  server = await listen(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
-  // h2c with prior knowledge; undici's types do not list `useH2c` yet.
-  dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
-})
-afterAll(async () => {
-  await dispatcher.close()
-  await server.close()
-})
+// Under the validator: both directions of every WebSocket are checked against spec.md too.
+const server = useServer(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
+afterAll(() => dispatcher.close())
 
 describe.each(transports)("$name", ({ connect, raw }) => {
-  const open = (path: string, protocols?: Array<string>) => connect(server.url, path, protocols)
+  const open = (path: string, protocols?: Array<string>) => connect(server().url, path, protocols)
 
   it("WS-1: accept with the first subprotocol the client offers, permessage-deflate negotiated", async () => {
     const ws = await open("/echo", ["chat.v2", "chat.v1"])
@@ -232,7 +225,7 @@ describe.each(transports)("$name", ({ connect, raw }) => {
 
   it("WS-16: a close frame from the peer ends the connection at once with FIN / END_STREAM, not a reset", async () => {
     seen.length = 0
-    const peer = await raw(server, "/close")
+    const peer = await raw(server(), "/close")
     const close = await peer.frame(Opcode.CLOSE)
     expect(close.payload.readUInt16BE(0)).toBe(4321)
     expect(close.payload.subarray(2).toString()).toBe("app says bye")

@@ -4,12 +4,13 @@
  * that the server then refuses to start with one error naming the `ws`
  * version, instead of failing mid-request.
  */
-import { Effect, Exit, Scope } from "effect"
+import { it } from "@effect/vitest"
+import { Effect } from "effect"
 import { createRequire } from "node:module"
-import { describe, expect, it } from "vitest"
+import { describe, expect } from "vitest"
+import { silentLogger } from "../../src/runner/log.ts"
 import { start } from "../../src/runner/server.ts"
 import { missingWsInternals, wsVersion } from "../../src/websocket/ws-over-stream.ts"
-import { memoryLogger } from "../support/server.ts"
 
 const ws = createRequire(import.meta.url)("ws") as { prototype: Record<string, unknown>; PerMessageDeflate: unknown }
 
@@ -19,24 +20,18 @@ describe("the ws internals WebSockets over HTTP/2 use (spec.md §11.6)", () => {
     expect(missingWsInternals()).toBeUndefined()
   })
 
-  it("WS-9: without them the server does not start: ServeError StartupFailed naming the ws version and what is missing", async () => {
-    const setSocket = ws.prototype["setSocket"]
-    delete ws.prototype["setSocket"]
-    try {
-      expect(missingWsInternals()).toBe("WebSocket#setSocket")
-      const { logger } = memoryLogger()
-      const scope = Effect.runSync(Scope.make())
-      const exit = await Effect.runPromiseExit(Scope.provide(scope)(start(() => Effect.void, { port: 0, logger })))
-      await Effect.runPromise(Scope.close(scope, Exit.void))
-      expect(Exit.isFailure(exit)).toBe(true)
-      const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-      const message = String((error as { error?: Error } | undefined)?.error?.message)
-      expect(message).toBe(
+  it.live("WS-9: without them the server does not start: ServeError StartupFailed naming the ws version and what is missing", () =>
+    Effect.gen(function*() {
+      const setSocket = ws.prototype["setSocket"]
+      delete ws.prototype["setSocket"]
+      const missing = missingWsInternals()
+      const error = yield* Effect.flip(start(() => Effect.void, { port: 0, logger: silentLogger })).pipe(
+        Effect.ensuring(Effect.sync(() => void (ws.prototype["setSocket"] = setSocket)))
+      )
+      expect(missing).toBe("WebSocket#setSocket")
+      expect(error.message).toBe(
         `StartupFailed: ws ${wsVersion()} lacks WebSocket#setSocket, which EGI needs for WebSockets over HTTP/2 (RFC 8441); install a ws 8 release from 8.23 that has it`
       )
-    } finally {
-      ws.prototype["setSocket"] = setSocket
-    }
-    expect(missingWsInternals()).toBeUndefined()
-  })
+      expect(missingWsInternals()).toBeUndefined()
+    }))
 })
