@@ -10,12 +10,12 @@ import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { once } from "node:events"
 import * as net from "node:net"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { EgiScope, Receive, Send } from "../../src/index.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { type Deferred, deferred, sleep, within } from "../support/async.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServers } from "../support/server.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -37,15 +37,7 @@ const settle = async (read: () => number): Promise<[number, number]> => {
   return [first, read()]
 }
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-const serve = async (app: Parameters<typeof listen>[0]): Promise<TestServer> => {
-  const server = await listen(app, { drainTimeout: 500 })
-  cleanups.push(() => server.close())
-  return server
-}
+const { serve, defer } = useServers({ drainTimeout: 500 })
 
 // ---------------------------------------------------------------------------
 // HTTP-10: a client that does not read
@@ -72,7 +64,7 @@ describe("HTTP-10: send waits while the client does not read", () => {
     const started = deferred()
     const server = await serve(streamingApp(total, counter, started))
     const session = await connect(server.url)
-    cleanups.push(() => closeSession(session))
+    defer(() => closeSession(session))
 
     const stream = session.request({ ":path": "/" }, { endStream: true })
     stream.on("error", () => {})
@@ -97,7 +89,7 @@ describe("HTTP-10: send waits while the client does not read", () => {
     const started = deferred()
     const server = await serve(streamingApp(total, counter, started))
     const socket = net.connect(server.port, "127.0.0.1")
-    cleanups.push(() => void socket.destroy())
+    defer(() => void socket.destroy())
     socket.pause()
     await once(socket, "connect")
     socket.write("GET /stream HTTP/1.1\r\nhost: test\r\n\r\n")
@@ -170,10 +162,10 @@ describe("HTTP-11: receive is the read credit", () => {
     const { chunks, sha256 } = uploadChunks(total)
     const go = deferred()
     const started = deferred()
-    cleanups.push(() => go.resolve())
+    defer(() => go.resolve())
     const server = await serve(hashingApp(go, started))
     const session = await connect(server.url)
-    cleanups.push(() => closeSession(session))
+    defer(() => closeSession(session))
     const socket = session.socket
     const before = socket.bytesWritten
 
@@ -207,10 +199,10 @@ describe("HTTP-11: receive is the read credit", () => {
     const { chunks, sha256 } = uploadChunks(total)
     const go = deferred()
     const started = deferred()
-    cleanups.push(() => go.resolve())
+    defer(() => go.resolve())
     const server = await serve(hashingApp(go, started))
     const socket = net.connect(server.port, "127.0.0.1")
-    cleanups.push(() => void socket.destroy())
+    defer(() => void socket.destroy())
     await once(socket, "connect")
     let response = ""
     socket.setEncoding("latin1")
@@ -247,7 +239,7 @@ describe("HTTP-11: receive is the read credit", () => {
 
     const go = deferred()
     const tookOne = deferred<number>()
-    cleanups.push(() => go.resolve())
+    defer(() => go.resolve())
     const app = Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
       if (scope.type !== "http") return yield* unsupportedScope(scope)
       const h = createHash("sha256")
@@ -273,7 +265,7 @@ describe("HTTP-11: receive is the read credit", () => {
     })
     const server = await serve(app)
     const session = await connect(server.url)
-    cleanups.push(() => closeSession(session))
+    defer(() => closeSession(session))
     const socket = session.socket
     const before = socket.bytesWritten
 

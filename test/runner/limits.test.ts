@@ -4,34 +4,26 @@
  * that ignores the server's SETTINGS) and HTTP/1.1 (raw bytes).
  */
 import { Effect } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { EgiScope, Receive, Send } from "../../src/index.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { within } from "../support/async.ts"
 import { bodyOf, rawHttp, statusOf } from "../support/clients.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
 import { ended, FrameType, goaway, rawH2, type RawH2, requestHeaders, rstCode, staticStatus } from "../support/h2raw.ts"
-import { listen, type TestServer } from "../support/server.ts"
+import { useServers } from "../support/server.ts"
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-const serve = async (app: Parameters<typeof listen>[0], options: Parameters<typeof listen>[1]): Promise<TestServer> => {
-  const server = await listen(app, { drainTimeout: 500, ...options })
-  cleanups.push(() => server.close())
-  return server
-}
+const { serve, defer } = useServers({ drainTimeout: 500 })
 const raw = async (port: number): Promise<RawH2> => {
   const c = await rawH2(port)
-  cleanups.push(() => c.destroy())
+  defer(() => c.destroy())
   return c
 }
 
 /** Like rawH2, but sends HEADERS for `streams` in the first write, before the server's SETTINGS can be ACKed. */
 const rawH2Eager = async (port: number, streams: ReadonlyArray<number>): Promise<RawH2> => {
   const c = await rawH2(port, streams.map((s) => requestHeaders(s, port, `/s${s}`)))
-  cleanups.push(() => c.destroy())
+  defer(() => c.destroy())
   return c
 }
 
@@ -63,7 +55,7 @@ describe("§8.3 max concurrent streams (2)", () => {
     const { app, stats } = holdingApp(250)
     const server = await serve(app, { maxConcurrentStreams: 2 })
     const session = await connect(server.url)
-    cleanups.push(() => closeSession(session))
+    defer(() => closeSession(session))
     expect(session.remoteSettings.maxConcurrentStreams).toBe(2)
 
     const results = await within(
@@ -137,7 +129,7 @@ describe("§8.3 max header list size (4096)", () => {
     const { app, stats } = holdingApp(0)
     const server = await serve(app, { maxHeaderListSize: 4096 })
     const session = await connect(server.url)
-    cleanups.push(() => closeSession(session))
+    defer(() => closeSession(session))
     expect(session.remoteSettings.maxHeaderListSize).toBe(4096)
 
     const refused = await within(collect(session.request({ ":path": "/big", "x-big": big })), 3000, "the big request")
@@ -149,7 +141,7 @@ describe("§8.3 max header list size (4096)", () => {
     expect([same.status, same.body.toString()]).toEqual([200, "ok"])
 
     const fresh = await connect(server.url)
-    cleanups.push(() => closeSession(fresh))
+    defer(() => closeSession(fresh))
     const other = await within(collect(fresh.request({ ":path": "/new" })), 3000, "a small request on a new connection")
     expect([other.status, other.body.toString()]).toEqual([200, "ok"])
     expect(stats.paths).toEqual(["/same", "/new"])

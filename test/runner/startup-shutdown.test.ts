@@ -7,7 +7,7 @@
  */
 import { Effect, Exit, Scope } from "effect"
 import * as net from "node:net"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { App, Receive, Send } from "../../src/protocol/app.ts"
 import type { EgiScope } from "../../src/protocol/scope.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
@@ -15,14 +15,11 @@ import { start } from "../../src/runner/server.ts"
 import { deferred, sleep, within } from "../support/async.ts"
 import { rawHttp, statusOf } from "../support/clients.ts"
 import { ended, FrameType, goaway, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
-import { listen, memoryLogger } from "../support/server.ts"
+import { listen, memoryLogger, useServers } from "../support/server.ts"
 
 const CANCEL = 8
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const { defer } = useServers()
 
 /** A port in 19000–19999 that was free a moment ago (bound and closed). */
 const freePort = async (): Promise<number> => {
@@ -82,10 +79,10 @@ describe("LIFE-1: no connection before the startup reply", () => {
     })
     const { logger } = memoryLogger()
     const scope = Effect.runSync(Scope.make())
-    cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+    defer(() => Effect.runPromise(Scope.close(scope, Exit.void)))
     const starting = Effect.runPromise(Scope.provide(scope)(start(app, { port, logger, drainTimeout: 500 })))
     starting.catch(() => {}) // awaited below; no unhandled rejection if the test fails first
-    cleanups.push(() => reply.resolve())
+    defer(() => reply.resolve())
 
     await within(gotStartup.promise, 3000, "lifespan.startup")
     // Several probes over ~150 ms while the reply is still due.
@@ -117,10 +114,10 @@ describe("RUN-7: the drain timeout resets what still runs", () => {
     })
     const server = await listen(app, { drainTimeout: 300 })
     let closed = false
-    cleanups.push(() => (closed ? undefined : server.close()))
+    defer(() => (closed ? undefined : server.close()))
 
     const c = await rawH2(server.port, [requestHeaders(1, server.port, "/hold")])
-    cleanups.push(() => c.destroy())
+    defer(() => c.destroy())
     await within(sentChunk.promise, 3000, "the app's first chunk")
     expect(await c.until((f) => f.some((x) => x.type === FrameType.DATA && x.stream === 1 && x.payload.length > 0), 3000)).toBe(true)
 

@@ -1,11 +1,11 @@
 /**
  * Test support: serve an app in-process on a free loopback port — per file
  * or per `describe` block (`useServer`, `useSession`), per test
- * (`withServer`), or by hand (`listen`).
+ * (`withServer`, `useServers`), or by hand (`listen`).
  */
 import { Effect, Exit, Scope } from "effect"
 import type * as http2 from "node:http2"
-import { afterAll, beforeAll } from "vitest"
+import { afterAll, afterEach, beforeAll } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import type { Logger, RunnerOptions } from "../../src/runner/options.ts"
 import { type Server, start } from "../../src/runner/server.ts"
@@ -93,4 +93,25 @@ export const withServer = async <A>(
   } finally {
     await server.close()
   }
+}
+
+/**
+ * For tests that start servers of their own: `serve(app, options)` starts
+ * one (as `listen`, over `defaults`) that is closed after the test, and
+ * `defer(cleanup)` runs anything else then (a session to close, a socket to
+ * destroy, a promise to release). After each test the cleanups run in
+ * reverse order of registration, awaited one by one.
+ */
+export const useServers = (defaults: Partial<RunnerOptions> = {}) => {
+  const cleanups: Array<() => unknown> = []
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  })
+  const defer = (cleanup: () => unknown): void => void cleanups.push(cleanup)
+  const serve = async (app: App, options: Partial<RunnerOptions> = {}): Promise<TestServer> => {
+    const server = await listen(app, { ...defaults, ...options })
+    defer(() => server.close())
+    return server
+  }
+  return { serve, defer }
 }
