@@ -13,7 +13,8 @@ import type { HttpDisconnect, InboundEvent, OutboundEvent } from "../protocol/ev
 import type { HttpExtensions } from "../protocol/extensions.ts"
 import type { Headers } from "../protocol/headers.ts"
 import { decodePath, EGI_VERSION, type HttpScope } from "../protocol/scope.ts"
-import { ConnectionView, h1Extensions, h2Extensions, recordPush } from "../runner/extensions.ts"
+import { ConnectionStreams } from "../runner/connection-streams.ts"
+import { bindConnection, ConnectionView, h1Extensions, h2Extensions, recordPush, streamEnded, streamStarted } from "../runner/extensions.ts"
 import { fileBody } from "./file-body.ts"
 import { validate } from "./validate.ts"
 
@@ -256,7 +257,20 @@ export const request = (app: App, req: TestRequest = {}, options: { readonly val
         }
       })
     const run = options.validate === false ? app : validate(app)
-    yield* run(scope, receive, send)
+    if (req.extensions !== undefined) {
+      yield* run(scope, receive, send)
+    } else {
+      // One connection with this one stream: http.connection's openStreams lists it while the app runs, and closed completes after.
+      const connection = new ConnectionStreams()
+      bindConnection(scope.extensions, connection)
+      streamStarted(scope)
+      yield* run(scope, receive, send).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          streamEnded(scope)
+          connection.close()
+        }))
+      )
+    }
     const all = Buffer.concat(body)
     return { status, headers, body: all, text: all.toString("utf8"), trailers, pushes, complete, events }
   })
