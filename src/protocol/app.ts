@@ -12,8 +12,8 @@ import type { EgiScope } from "./scope.ts"
  * `receive`: an Effect that yields the next inbound event of the scope's
  * stream (`Events.InboundEvent`), waiting until there is one (spec.md §3.3;
  * the events: §4.3, §4.4, §6.2, §11.2). It never fails. Once it has yielded
- * a disconnect (`http.disconnect`, `websocket.disconnect`) it yields that
- * same event again on every later call (rules HTTP-8, WS-5). In an `http`
+ * `http.disconnect` it yields that same event again on every later call
+ * (rule HTTP-8). In an `http`
  * scope it is also the read credit: the runner reads no more request body
  * from the peer than the app has taken plus a bounded buffer (rule
  * HTTP-11; on HTTP/2, the stream's flow-control window plus Node's own

@@ -48,8 +48,9 @@ export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<{
  * - `BodyTimeout`: the body stalled for `RunnerOptions.idleTimeout` ms
  *   while the app waited for it (spec.md §8.3): 408.
  *
- * The app does not see this error: it gets `http.disconnect` with `end`
- * `malformed`, `too-large` or `timeout` (spec.md §4.4).
+ * The app does not see this error (spec.md §8.9): it gets `http.disconnect`
+ * with `end` `malformed`, `too-large` or `timeout` (§4.4), and its `send`
+ * then fails with `StreamClosedError`.
  *
  * @since 0.1.0
  * @category errors

@@ -319,7 +319,8 @@ export const WebsocketReceive = Schema.Struct({
  * Disconnect — `receive` event (spec.md §11.2): the WebSocket is closed,
  * by either side; `code` is the close code the client sent (1005 when its
  * close frame had none, 1006 when the connection dropped without one), or
- * the code the server closed with. Sticky (rule WS-5).
+ * the code the server closed with (when the server closed first, the code
+ * of the client's answer, WS-16).
  *
  * @since 0.3.0
  * @category schemas

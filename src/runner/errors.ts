@@ -1,16 +1,17 @@
 /**
- * Errors of starting and running a server (spec.md §8.5).
+ * Errors of starting and running a server (spec.md §8.9).
  *
  * @since 0.1.0
  */
 import { Data } from "effect"
 
 /**
- * The server could not start (spec.md §8.5): an option is out of range
+ * The server could not start (spec.md §8.9): an option is out of range
  * (`Options`), the address could not be bound (`Listen`: EADDRINUSE,
  * EACCES…), the TLS material could not be loaded (`Tls`), or the app
  * answered `lifespan.startup.failed` (`StartupFailed`, spec.md §6.3, its
- * `message` as `detail`). `cause` is the underlying error when there is
+ * `message` as `detail`), or the installed `ws` lacks what WebSockets over
+ * HTTP/2 need (`StartupFailed`, §8.8). `cause` is the underlying error when there is
  * one. The CLI prints its message as one `egi:` line and exits 1 (the
  * CLI checks its flags itself first: a bad flag exits 2 before any
  * server starts).

@@ -5,7 +5,8 @@
  */
 
 /**
- * Options of the Node runner (spec.md §8.2, §8.3, §11.7). Sizes are in
+ * Options of the Node runner (spec.md §8.1–§8.4, §8.8; the limits and
+ * their defaults are the table of §8.3). Sizes are in
  * bytes, times in milliseconds; `start` and `serve` take a `Partial` and
  * fill the rest from `defaults`, and fail with `ServeError` (`Options`)
  * when a value is out of range. The CLI flags set the same options
@@ -92,7 +93,7 @@ export const maxSetting = 2 ** 32 - 1
 export const maxTimerMs = 2 ** 31 - 1
 
 /**
- * The defaults every option but `logger` falls back to (spec.md §8.2):
+ * The defaults every option but `logger` falls back to (spec.md §8.3):
  * 127.0.0.1:8000, h2c and HTTP/1.1 on one port, 128 concurrent streams,
  * 64 KiB of header list, 1 GiB of body, 30 s header timeout, 60 s idle
  * timeout, 10 s drain, 256 KiB write buffer, access log on, 16 MiB

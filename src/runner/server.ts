@@ -54,7 +54,7 @@ const closeGrace = 1000
  * `ServeError`: `Options` (a value out of range), `Listen` (the address
  * cannot be bound), `Tls` (the certificate or key cannot be loaded),
  * `StartupFailed` (`lifespan.startup.failed`, or a `ws` without what
- * WebSockets over HTTP/2 need, §11.6).
+ * WebSockets over HTTP/2 need, §8.8).
  *
  * ```ts
  * Effect.scoped(Effect.gen(function*() {
@@ -84,7 +84,7 @@ const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Serve
 
 /**
  * Fails with `ServeError` (`StartupFailed`) when the installed `ws` lacks
- * what WebSockets over HTTP/2 use below its public API (spec.md §11.6), so
+ * what WebSockets over HTTP/2 use below its public API (spec.md §8.8), so
  * that a `ws` release that removed it stops the server at start, with the
  * version named, and never mid-request.
  */

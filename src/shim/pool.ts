@@ -1,5 +1,5 @@
 /**
- * The worker-thread pool of the shim (spec.md §10.7): a fixed number of
+ * The worker-thread pool of the shim (spec.md §10.4, §10.7): a fixed number of
  * workers, one request each at a time, a FIFO of requests waiting for one,
  * a watchdog for requests that stop making progress, and replacement of any
  * worker that dies.
@@ -17,7 +17,7 @@ import { CANCELLED_SLOTS, isChunk, type ModuleRef, type RequestData, Slot, SLOTS
 const workerEntry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url)
 
 /**
- * Pool settings (spec.md §10.7), for `fromClassic(ref, options)` (a
+ * Pool settings (spec.md §10.4), for `fromClassic(ref, options)` (a
  * `Partial`, over `poolDefaults`) and `new WorkerPool(options)`. Sizes are
  * in bytes, times in ms.
  *
@@ -49,7 +49,7 @@ export interface PoolOptions {
 }
 
 /**
- * Pool defaults (spec.md §10.7): as many workers as the machine's
+ * Pool defaults (spec.md §10.4): as many workers as the machine's
  * parallelism (at least 2), a 30 000 ms timeout, 256 KiB input and output
  * buffers, a pipeline of 4.
  *
