@@ -4,12 +4,11 @@
  * connection and `lifespan.shutdown` after the last stream ended.
  */
 import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
-import { LocalProtocolError } from "../protocol/errors.ts"
 import type { App } from "../protocol/app.ts"
 import type { InboundEvent, LifespanInboundEvent, OutboundEvent } from "../protocol/events.ts"
-import { checkCorrelator, type LifespanScope } from "../protocol/scope.ts"
+import type { LifespanScope } from "../protocol/scope.ts"
 import { egiInfo } from "./http-scope.ts"
-import { lifespanInputs, type LifespanState, nextLifespanState } from "../protocol/state.ts"
+import { LifespanSide } from "../protocol/lifespan.ts"
 import { ServeError } from "./errors.ts"
 import type { Logger } from "./options.ts"
 import { appReturnErrorOf, callApp } from "./supervisor.ts"
@@ -28,8 +27,6 @@ export interface Lifespan {
   readonly shutdown: (timeoutMs: number) => Effect.Effect<void>
 }
 
-/** Every reply type of table 3. */
-const lifespanReplies: ReadonlySet<string> = new Set(lifespanInputs)
 
 /**
  * Runs the startup phase. Fails with `ServeError` (`StartupFailed`) when the
@@ -41,7 +38,8 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
   Effect.gen(function*() {
     const state: Record<string, unknown> = {}
     const scope: LifespanScope = { type: "lifespan", egi: egiInfo, connectionId: 0, streamId: 0, state }
-    let phase: LifespanState = "startup"
+    // The replies' rules and table 3's state, shared with validate.
+    const side = new LifespanSide(scope)
     let pending: LifespanInboundEvent | undefined = { type: "lifespan.startup", connectionId: 0, streamId: 0 }
     // The next event is handed to the oldest waiting receiver.
     const inbox = new Inbox<InboundEvent>(() => {
@@ -55,14 +53,9 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
     const receive = inbox.take
     const send = (event: OutboundEvent) =>
       Effect.suspend(() => {
-        const foreign = checkCorrelator(event, scope)
-        if (foreign !== undefined) return Effect.fail(foreign)
-        if (!lifespanReplies.has(event.type)) {
-          return Effect.fail(new LocalProtocolError({ rule: "CORE-6", detail: `event type ${event.type} is not valid in a lifespan scope` }))
-        }
-        const next = nextLifespanState(phase, event.type)
-        if (next instanceof LocalProtocolError) return Effect.fail(next)
-        phase = next
+        const bad = side.check(event)
+        if (bad !== undefined) return Effect.fail(bad)
+        side.accept(event)
         answered = true
         const failed = event.type === "lifespan.startup.failed" || event.type === "lifespan.shutdown.failed"
         const message = failed && "message" in event ? event.message ?? "" : ""
@@ -97,10 +90,10 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
     const shutdown = (timeoutMs: number) =>
       Effect.gen(function*() {
         // An app that already returned has nothing more to say.
-        if (phase !== "running" || fiber.pollUnsafe() !== undefined) return
+        if (side.state !== "running" || fiber.pollUnsafe() !== undefined) return
         reply = yield* Deferred.make<Reply>()
         answered = false
-        phase = "shutdown"
+        side.shutdown()
         const event: LifespanInboundEvent = { type: "lifespan.shutdown", connectionId: 0, streamId: 0 }
         pending = event
         inbox.wake()

@@ -35,8 +35,8 @@ import {
 import { get, isFieldName } from "../protocol/headers.ts"
 import { RequestSide, requestInputOf } from "../protocol/http-request.ts"
 import { ResponseSide } from "../protocol/http-response.ts"
-import { checkCorrelator, type EgiScope, type HttpScope, type WebSocketScope } from "../protocol/scope.ts"
-import { type LifespanState, nextLifespanState } from "../protocol/state.ts"
+import { LifespanSide } from "../protocol/lifespan.ts"
+import type { EgiScope, HttpScope, LifespanScope, WebSocketScope } from "../protocol/scope.ts"
 import { WebSocketSide } from "../protocol/websocket.ts"
 
 /**
@@ -72,8 +72,6 @@ const isLifespanOutbound = byType(LifespanOutboundSchema) as (u: unknown) => u i
 const isWebsocketInbound = byType(WebsocketInboundSchema) as (u: unknown) => u is typeof WebsocketInboundSchema.Type
 const isWebsocketOutbound = byType(WebsocketOutboundSchema) as (u: unknown) => u is typeof WebsocketOutboundSchema.Type
 
-/** The lifespan replies (spec.md §6.3): the only event types of a lifespan scope's `send`. */
-const lifespanReplies: ReadonlySet<string> = new Set(LifespanOutboundSchema.members.map((m) => m.fields.type.literal))
 
 /** An event's `type`, quoted, for messages. */
 const typeOf = (event: unknown): string => JSON.stringify((event as { type?: unknown } | null)?.type)
@@ -199,25 +197,21 @@ const validateWebSocket = (scope: WebSocketScope, receive: Receive, send: Send):
 // ---------------------------------------------------------------------------
 
 /** The lifespan side: table 3 for replies. */
-const validateLifespan = (scope: EgiScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
-  let state: LifespanState = "running"
+const validateLifespan = (scope: LifespanScope, receive: Receive, send: Send): { receive: Receive; send: Send } => {
+  // The runner's own reply rules and table 3.
+  const side = new LifespanSide(scope)
   const checkedReceive: Receive = Effect.flatMap(receive, (event) => {
     if (!isLifespanInbound(event)) return server("CORE-6", `receive yielded ${typeOf(event)}, not a lifespan event`)
-    state = event.type === "lifespan.startup" ? "startup" : "shutdown"
+    if (event.type === "lifespan.shutdown") side.shutdown()
     return Effect.succeed(event as InboundEvent)
   })
   const checkedSend: Send = (event) =>
     Effect.suspend(() => {
       if (typeof event !== "object" || event === null) return app("CORE-6", "an event is an object")
-      const foreign = checkCorrelator(event, scope)
-      if (foreign !== undefined) return Effect.fail(foreign)
-      if (!lifespanReplies.has(event.type)) return app("CORE-6", `event type ${typeOf(event)} is not valid in a lifespan scope`)
-      const next = nextLifespanState(state, event.type)
-      if (typeof next !== "string") return Effect.fail(next)
+      const bad = side.check(event)
+      if (bad !== undefined) return Effect.fail(bad)
       if (!isLifespanOutbound(event)) return shapeError(event, "a lifespan")
-      return sendThen(send, event, () => {
-        state = next
-      })
+      return sendThen(send, event, () => side.accept(event))
     })
   return { receive: checkedReceive, send: checkedSend }
 }
