@@ -174,6 +174,16 @@ export const checkCorrelator = (
     })
     : undefined
 
+/**
+ * The request target as received: `rawPath`, then `?queryString` when there
+ * is one (spec.md §3.4) — for log lines and the classic `REQUEST_URI`.
+ *
+ * @since 0.4.0
+ * @category accessors
+ */
+export const targetOf = (scope: { readonly rawPath: string; readonly queryString: string }): string =>
+  scope.queryString === "" ? scope.rawPath : `${scope.rawPath}?${scope.queryString}`
+
 const NEEDS_DECODING = /[%\x80-\xff]/
 const HEX = /^[0-9a-fA-F]{2}$/
 const utf8 = new TextDecoder("utf-8", { fatal: true })

@@ -12,6 +12,7 @@ import type { RunnerOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
 import { attachH1WebSockets, isWebSocketUpgrade } from "../websocket/h1-upgrade.ts"
+import { rawErrorResponse } from "./raw-response.ts"
 
 /** Builds the HTTP/1.x server. */
 export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): http.Server => {
@@ -73,10 +74,7 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     }
     const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400
     opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} malformed HTTP/1.1 request (${code || err.message}): ${status}`)
-    const reason = http.STATUS_CODES[status] ?? "Bad Request"
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${reason.length + 1}\r\nconnection: close\r\n\r\n${reason}\n`
-    )
+    socket.end(rawErrorResponse(status))
   })
 
   /**

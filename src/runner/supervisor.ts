@@ -11,7 +11,7 @@ import type { EndReason, Exchange, ExchangeHost } from "./exchange.ts"
 import { streamEnded, streamStarted } from "./extensions.ts"
 import type { RunnerOptions } from "./options.ts"
 import type { WebSocketSession } from "../websocket/session.ts"
-import type { EgiScope } from "../protocol/scope.ts"
+import { type EgiScope, targetOf } from "../protocol/scope.ts"
 
 /**
  * The app's call returned something other than an Effect (rule RUN-11): a
@@ -79,8 +79,7 @@ const endReasonOf: Record<RemoteProtocolError["reason"], EndReason> = {
 /** `METHOD target HTTP/version` of an exchange, for log lines. */
 const requestLine = (ex: Exchange): string => {
   const s = ex.scope
-  const target = s.queryString === "" ? s.rawPath : `${s.rawPath}?${s.queryString}`
-  return `${s.method} ${target} HTTP/${s.httpVersion}`
+  return `${s.method} ${targetOf(s)} HTTP/${s.httpVersion}`
 }
 
 const where = (ex: Exchange): string => `conn=${ex.scope.connectionId} stream=${ex.scope.streamId} ${requestLine(ex)}`
@@ -182,7 +181,7 @@ export class Supervisor {
       }
       if (this.opts.accessLog) {
         const client = s.client === null ? "-" : s.client[0]
-        const target = s.queryString === "" ? s.rawPath : `${s.rawPath}?${s.queryString}`
+        const target = targetOf(s)
         const ms = (performance.now() - startedAt).toFixed(2)
         this.opts.logger.access(`${client} "WEBSOCKET ${target} HTTP/${s.httpVersion}" ${session.status || "-"} - ${ms}ms conn=${s.connectionId} stream=${s.streamId}`)
       }

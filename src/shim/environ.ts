@@ -3,7 +3,7 @@
  * thread flattens an `http` scope into a {@link RequestData} tuple (cheap to
  * post), the worker builds the CGI keys from it. Pure.
  */
-import type { HttpScope } from "../protocol/scope.ts"
+import { type HttpScope, targetOf } from "../protocol/scope.ts"
 import type { EnvironData, RequestData } from "./wire.ts"
 
 /** What of `scope` a worker needs, flat (headers as `[name, value, name, value, …]`). */
@@ -49,7 +49,7 @@ const cgiName = (name: string): string => "HTTP_" + name.toUpperCase().replaceAl
  */
 export const environData = (request: RequestData, multiprocess: boolean): EnvironData => {
   const [method, scheme, httpVersion, authority, path, rawPath, queryString, root, headers, clientHost, clientPort, serverHost, serverPort, connectionId, streamId] = request
-  const target = queryString === "" ? rawPath : `${rawPath}?${queryString}`
+  const target = targetOf({ rawPath, queryString })
   const pathInfo = root !== "" && path.startsWith(root) ? path.slice(root.length) : path
   const env: Record<string, EnvironData[string]> = {
     REQUEST_METHOD: method,

@@ -4,7 +4,7 @@
  * handshake the app answers; framing, masking, fragmentation, UTF-8 checks
  * and permessage-deflate are the `ws` library's.
  */
-import { type IncomingMessage, type Server, STATUS_CODES } from "node:http"
+import type { IncomingMessage, Server } from "node:http"
 import type * as net from "node:net"
 import { WebSocketServer } from "ws"
 import type { Headers } from "../protocol/headers.ts"
@@ -15,6 +15,7 @@ import type { Supervisor } from "../runner/supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { negotiateExtensions, socketLimits } from "./ws-over-stream.ts"
+import { rawHead } from "../runner/raw-response.ts"
 
 /** The `sec-websocket-extensions` value (if any) parses, so `ws` will complete the handshake. */
 const extensionsParse = (offer: string | undefined): boolean => {
@@ -30,11 +31,8 @@ const extensionsParse = (offer: string | undefined): boolean => {
 export const isWebSocketUpgrade = (req: IncomingMessage): boolean =>
   (req.headers.upgrade ?? "").toLowerCase() === "websocket"
 
-/** Writes an HTTP/1.1 response head on a raw socket (the denial of a handshake). */
-const head = (status: number, headers: Headers, length: number): string =>
-  `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Denied"}\r\n` +
-  headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") +
-  `content-length: ${length}\r\nconnection: close\r\n\r\n`
+/** An HTTP/1.1 response head on the raw socket (the denial of a handshake). */
+const head = rawHead
 
 /**
  * Handles `upgrade` events of `server`: a valid WebSocket handshake (RFC

@@ -1,0 +1,23 @@
+/**
+ * A whole HTTP/1.1 response written on a raw socket, for the answers the
+ * runner gives before or outside node:http's response object: a request
+ * node's parser refused (400, 408, 431), a WebSocket handshake denied or
+ * refused (RFC 9112 §4, §6.2). Always `connection: close`.
+ */
+import { STATUS_CODES } from "node:http"
+import type { Headers } from "../protocol/headers.ts"
+
+/**
+ * The response head: status line with the standard reason phrase, `headers`,
+ * `content-length: bodyLength` and `connection: close`.
+ */
+export const rawHead = (status: number, headers: Headers, bodyLength: number): string =>
+  `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
+  headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") +
+  `content-length: ${bodyLength}\r\nconnection: close\r\n\r\n`
+
+/** A complete plain-text error response: the head and the reason phrase as the body. */
+export const rawErrorResponse = (status: number): string => {
+  const body = `${STATUS_CODES[status] ?? "Error"}\n`
+  return rawHead(status, [["content-type", "text/plain"]], Buffer.byteLength(body)) + body
+}
