@@ -145,18 +145,43 @@ export class Supervisor {
     }
     // Listed in http.connection's openStreams while its app runs (spec.md §7.10).
     streamStarted(ex.scope)
-    const effect = callApp(this.app, ex.scope, ex.receive, ex.send)
     ex.admitted = true
-    const fiber = Effect.runFork(effect)
+    const fiber = this.fork(ex.scope, ex.receive, ex.send, this.running, ex, (exit) => this.finish(ex, exit))
+    if (fiber !== undefined) ex.watchPeer(() => fiber.interruptUnsafe())
+  }
+
+  /**
+   * Forks the app on one scope (a throw or a value that is no Effect is a
+   * failure, RUN-11) and keeps it in `registry` while it runs; `onExit` runs
+   * once with its exit. Most responses complete synchronously: those are
+   * never registered, and no fiber is returned.
+   */
+  private fork<T>(
+    scope: EgiScope,
+    receive: Receive,
+    send: Send,
+    registry: Map<Fiber.Fiber<void, unknown>, T>,
+    item: T,
+    onExit: (exit: Exit.Exit<void, unknown>) => void
+  ): Fiber.Fiber<void, unknown> | undefined {
+    const fiber = Effect.runFork(callApp(this.app, scope, receive, send))
     const exit = fiber.pollUnsafe()
-    // Most responses complete synchronously: no bookkeeping for those.
-    if (exit !== undefined) return this.finish(ex, exit)
-    this.running.set(fiber, ex)
+    if (exit !== undefined) {
+      onExit(exit)
+      return undefined
+    }
+    registry.set(fiber, item)
     fiber.addObserver((exit) => {
-      this.running.delete(fiber)
-      this.finish(ex, exit)
+      registry.delete(fiber)
+      onExit(exit)
     })
-    ex.watchPeer(() => fiber.interruptUnsafe())
+    return fiber
+  }
+
+  /** One log line for an app that failed (`where` names the stream): the cause, or RUN-11's when the call returned no Effect. */
+  private logFailure(where: string, cause: Cause.Cause<unknown>): void {
+    const notAnEffect = appReturnErrorOf(cause)
+    this.opts.logger.error(notAnEffect === undefined ? `${where}: app failed: ${Cause.pretty(cause)}` : `${where}: RUN-11: ${notAnEffect.message}`)
   }
 
   /**
@@ -167,17 +192,10 @@ export class Supervisor {
   admitWebSocket(session: WebSocketSession): void {
     const s = session.scope
     const startedAt = performance.now()
-    const fiber = Effect.runFork(callApp(this.app, s, session.receive, session.send))
-    this.sockets.set(fiber, session)
-    fiber.addObserver((exit) => {
-      this.sockets.delete(fiber)
+    this.fork(s, session.receive, session.send, this.sockets, session, (exit) => {
       session.finish(exit)
-      const where = `conn=${s.connectionId} stream=${s.streamId} WEBSOCKET ${s.rawPath}`
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
-        const notAnEffect = appReturnErrorOf(exit.cause)
-        this.opts.logger.error(
-          notAnEffect === undefined ? `${where}: app failed: ${Cause.pretty(exit.cause)}` : `${where}: RUN-11: ${notAnEffect.message}`
-        )
+        this.logFailure(`conn=${s.connectionId} stream=${s.streamId} WEBSOCKET ${s.rawPath}`, exit.cause)
       }
       if (this.opts.accessLog) {
         const client = s.client === null ? "-" : s.client[0]
@@ -237,8 +255,7 @@ export class Supervisor {
     } else if (ex.ended() && onlyStreamClosed(exit.cause)) {
       // The peer went away and the app learnt it from send: nothing to report.
     } else {
-      const notAnEffect = appReturnErrorOf(exit.cause)
-      logger.error(notAnEffect === undefined ? `${where(ex)}: app failed: ${Cause.pretty(exit.cause)}` : `${where(ex)}: RUN-11: ${notAnEffect.message}`)
+      this.logFailure(where(ex), exit.cause)
       if (!ex.respondError(500) && !ex.responseComplete()) ex.wireReset(ErrorCode.INTERNAL_ERROR)
     }
     if (this.opts.accessLog) this.accessLog(ex)
