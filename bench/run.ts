@@ -9,10 +9,11 @@
  * `git worktree` of an earlier commit, with `node_modules` linked in), so a
  * change's cost on the hello path is measured in the same run.
  *
- * Scenarios (`--scenarios hello,stream,files,shim`, default all): `hello`
+ * Scenarios (`--scenarios hello,hello-h1,stream,files,shim`, default all): `hello`
  * (h2load -c 16 -m 16 GET /) against `egi --h2c`, the default
  * auto-detecting listener, hello under `validate` (egi/testing), and the
- * raw server; `stream` (1 MiB responses in
+ * raw server; `hello-h1` (h2load --h1 -c 16, keep-alive) against the
+ * auto-detecting listener and a raw node:http server; `stream` (1 MiB responses in
  * 64 KiB chunks, -c 4 -m 4) against `egi --h2c` and raw; `files`: a 1 MiB
  * and a 16 KiB file by pathsend (examples/files.ts) against node's own
  * `respondWithFile`; `shim`: the
@@ -34,7 +35,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     requests: { type: "string", default: "200000" },
     baseline: { type: "string" },
-    scenarios: { type: "string", default: "hello,stream,files,shim" }
+    scenarios: { type: "string", default: "hello,hello-h1,stream,files,shim" }
   }
 })
 const scenarios = new Set(values.scenarios.split(","))
@@ -55,9 +56,9 @@ const cpuMicros = (pid: number): number => {
   return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
-const h2load = (url: string, n: number, c: number, m: number, data?: string): Promise<{ rps: number; failed: number }> =>
+const h2load = (url: string, n: number, c: number, m: number, data?: string, h1 = false): Promise<{ rps: number; failed: number }> =>
   new Promise((resolve, reject) => {
-    const args = ["-n", String(n), "-c", String(c), "-m", String(m), ...(data === undefined ? [] : ["-d", data]), url]
+    const args = ["-n", String(n), "-c", String(c), "-m", String(m), ...(h1 ? ["--h1"] : []), ...(data === undefined ? [] : ["-d", data]), url]
     execFile("h2load", args, { maxBuffer: 1 << 20 }, (err, stdout) => {
       if (err) return reject(err)
       const rps = /finished in [^,]+, ([\d.]+) req\/s/.exec(stdout)
@@ -79,17 +80,18 @@ const scenario = async (
   c: number,
   m: number,
   reference = "raw node:http2",
-  upload?: { readonly file: string; readonly bytes: number }
+  upload?: { readonly file: string; readonly bytes: number },
+  h1 = false
 ) => {
   const servers = await Promise.all(targets.map((t) => startServer(t.args)))
   try {
     const results = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
     const cpu = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
-    for (const t of targets) await h2load(`http://127.0.0.1:${t.port}${t.path}`, Math.min(n, 20000), c, m, upload?.file) // warm-up
+    for (const t of targets) await h2load(`http://127.0.0.1:${t.port}${t.path}`, Math.min(n, 20000), c, m, upload?.file, h1) // warm-up
     for (let r = 0; r < rounds; r++) {
       for (const [i, t] of targets.entries()) {
         const before = cpuMicros(servers[i]!.pid!)
-        const res = await h2load(`http://127.0.0.1:${t.port}${t.path}`, n, c, m, upload?.file)
+        const res = await h2load(`http://127.0.0.1:${t.port}${t.path}`, n, c, m, upload?.file, h1)
         cpu.get(t.name)!.push((cpuMicros(servers[i]!.pid!) - before) / n)
         if (res.failed > 0) throw new Error(`${t.name}: ${res.failed} failed requests`)
         results.get(t.name)!.push(res.rps)
@@ -98,7 +100,7 @@ const scenario = async (
     const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
     const base = median(results.get(reference)!)
     const baseCpu = median(cpu.get(reference)!)
-    process.stdout.write(`\n${title} (h2load -n ${n} -c ${c} -m ${m}, median of ${rounds} rounds)\n`)
+    process.stdout.write(`\n${title} (h2load${h1 ? " --h1" : ""} -n ${n} -c ${c} -m ${m}, median of ${rounds} rounds)\n`)
     for (const t of targets) {
       const med = median(results.get(t.name)!)
       const medCpu = median(cpu.get(t.name)!)
@@ -139,6 +141,27 @@ await scenario(
   16,
   16
 )
+}
+if (scenarios.has("hello-h1")) {
+  await scenario(
+    "hello over HTTP/1.1",
+    [
+      { name: "raw node:http", args: ["bench/raw-h1.ts", "9140"], port: 9140, path: "/" },
+      { name: "egi (auto: h2c + http/1.1)", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9141", "--no-access-log"], port: 9141, path: "/" },
+      ...(baseline === undefined ? [] : [{
+        name: "egi (baseline)",
+        args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/hello.ts`, "--port", "9142", "--no-access-log"],
+        port: 9142,
+        path: "/"
+      }])
+    ],
+    Math.max(1000, Math.floor(requests / 2)),
+    16,
+    1,
+    "raw node:http",
+    undefined,
+    true
+  )
 }
 if (scenarios.has("stream")) {
 await scenario(
