@@ -6,7 +6,7 @@
 import { isFieldName, isFieldValue } from "../protocol/headers.ts"
 import type { ClassicApp, ClassicBody, ClassicHeaders, Environ, StartResponse, Write } from "./classic.ts"
 import { ClassicUsageError } from "./errors.ts"
-import { UPGRADE_HEADER } from "./upgrade.ts"
+import { UPGRADE_HEADER, type UpgradeToken } from "./upgrade.ts"
 import type { ModuleRef } from "./wire.ts"
 
 /** A response head, validated. */
@@ -24,18 +24,6 @@ export interface Head {
 export interface ResponseSink {
   emit(head: Head | undefined, body: Uint8Array | undefined, end: boolean): void
   note(line: string): void
-}
-
-/** What `egi.upgrade` registered for this request (spec.md §10.6). */
-export interface UpgradeToken {
-  readonly app: ModuleRef
-  readonly status: string
-  /** The tagged header list: its `egi-upgrade` field holds `marker`. */
-  readonly headers: ClassicHeaders
-  readonly marker: string
-  readonly body: ClassicBody
-  /** What `body` yields: a copy of the body counts as the body when it yields exactly these bytes. */
-  readonly bytes: Uint8Array
 }
 
 const STATUS = /^([2-9]\d\d)(?: [^\r\n]*)?$/

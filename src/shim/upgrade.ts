@@ -3,14 +3,26 @@
  * response that asks the shim to run an async app on the stream.
  */
 import { randomUUID } from "node:crypto"
-import type { Upgrade } from "./classic.ts"
-import type { UpgradeToken } from "./respond.ts"
+import type { ClassicBody, ClassicHeaders, Upgrade } from "./classic.ts"
+import type { ModuleRef } from "./wire.ts"
 
 /** The status of a tagged response: what a client sees if a middleware altered it. */
 export const UPGRADE_STATUS = "501 Not Implemented"
 
 /** The header that carries the tag; the shim never sends it (spec.md §10.6, rule CLASSIC-14). */
 export const UPGRADE_HEADER = "egi-upgrade"
+
+/** What `egi.upgrade` registered for this request (spec.md §10.6). */
+export interface UpgradeToken {
+  readonly app: ModuleRef
+  readonly status: string
+  /** The tagged header list: its `egi-upgrade` field holds `marker`. */
+  readonly headers: ClassicHeaders
+  readonly marker: string
+  readonly body: ClassicBody
+  /** What `body` yields: a copy of the body counts as the body when it yields exactly these bytes. */
+  readonly bytes: Uint8Array
+}
 
 const fallback = new TextEncoder().encode(
   "This resource needs the EGI async API; a middleware altered the upgrade response, so it was sent as is.\n"
