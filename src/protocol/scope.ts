@@ -12,7 +12,10 @@ import type { HttpExtensions } from "./extensions.ts"
 import type { Headers } from "./headers.ts"
 
 /**
- * The EGI version a runner implements (spec.md §9 "Spec versions").
+ * `scope.egi.version`: the version of the interface's shape — the app
+ * signature, the correlator, how fields and bytes are represented
+ * (spec.md §3.5). It stays `"0.1"` while an app written for 0.1 runs
+ * unchanged.
  *
  * @since 0.1.0
  * @category constants
@@ -20,14 +23,62 @@ import type { Headers } from "./headers.ts"
 export const EGI_VERSION = "0.1" as const
 
 /**
- * `scope.egi`: the interface version (spec.md §3.1).
+ * `scope.egi.specVersion` for each scope type: the version of spec.md whose
+ * rules for that protocol a server implements (spec.md §3.5, rule CORE-10).
+ * Compare them numerically, major then minor.
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const SPEC_VERSIONS = { http: "0.4", websocket: "0.4", lifespan: "0.4" } as const
+
+/**
+ * `scope.egi` (spec.md §3.5): the interface version, and the spec version
+ * of the scope's protocol. `specVersion` is absent in scopes from servers
+ * older than spec.md 0.4; an app treats its absence as "before 0.4".
  *
  * @since 0.1.0
  * @category models
  */
 export interface EgiInfo {
   readonly version: typeof EGI_VERSION
+  /** The spec version of this scope type's protocol (`SPEC_VERSIONS`), e.g. `"0.4"`. @since 0.4.0 */
+  readonly specVersion?: string
 }
+
+/**
+ * The lifespan scope's `egi` (spec.md §3.5): also the spec version of every
+ * scope type the server will call the app with — an app that needs
+ * WebSockets checks `specVersions.websocket` at startup. A type the server
+ * never calls the app with is absent.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface LifespanEgiInfo extends EgiInfo {
+  readonly specVersions?: { readonly http?: string; readonly websocket?: string; readonly lifespan?: string }
+}
+
+/**
+ * The `egi` of every `websocket` scope of a server of spec.md 0.4.
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const websocketEgi: EgiInfo = Object.freeze({ version: EGI_VERSION, specVersion: SPEC_VERSIONS.websocket })
+
+/**
+ * The `egi` of the lifespan scope of a server that calls the app with all
+ * three scope types (spec.md §3.5).
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const lifespanEgi: LifespanEgiInfo = Object.freeze({
+  version: EGI_VERSION,
+  specVersion: SPEC_VERSIONS.lifespan,
+  specVersions: Object.freeze({ ...SPEC_VERSIONS })
+})
 
 /**
  * Extensions the runner supports on this stream, by name, each with its own
@@ -117,7 +168,7 @@ export interface RequestFields extends Correlator {
  */
 export interface LifespanScope extends Correlator {
   readonly type: "lifespan"
-  readonly egi: EgiInfo
+  readonly egi: LifespanEgiInfo
   readonly state: Record<string, unknown>
 }
 

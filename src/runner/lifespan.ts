@@ -6,8 +6,7 @@
 import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 import type { App } from "../protocol/app.ts"
 import type { InboundEvent, LifespanInboundEvent, OutboundEvent } from "../protocol/events.ts"
-import type { LifespanScope } from "../protocol/scope.ts"
-import { egiInfo } from "./http-scope.ts"
+import { lifespanEgi, type LifespanScope } from "../protocol/scope.ts"
 import { LifespanSide } from "../protocol/lifespan.ts"
 import { ServeError } from "./errors.ts"
 import type { Logger } from "./options.ts"
@@ -37,7 +36,7 @@ export interface Lifespan {
 export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan, ServeError> =>
   Effect.gen(function*() {
     const state: Record<string, unknown> = {}
-    const scope: LifespanScope = { type: "lifespan", egi: egiInfo, connectionId: 0, streamId: 0, state }
+    const scope: LifespanScope = { type: "lifespan", egi: lifespanEgi, connectionId: 0, streamId: 0, state }
     // The replies' rules and table 3's state, shared with validate.
     const side = new LifespanSide(scope)
     let pending: LifespanInboundEvent | undefined = { type: "lifespan.startup", connectionId: 0, streamId: 0 }

@@ -120,7 +120,10 @@ export interface Environ {
   readonly RAW_URI: string
   readonly REMOTE_ADDR?: string
   readonly REMOTE_PORT?: string
-  readonly "egi.version": readonly [number, number]
+  /** The interface version, `"0.1"`: the same form as `scope.egi.version` (spec.md §3.5, §10.2). */
+  readonly "egi.version": string
+  /** The version of spec.md whose §10 the shim implements, e.g. `"0.4"` (as `scope.egi.specVersion`). */
+  readonly "egi.spec_version": string
   readonly "egi.url_scheme": "http" | "https"
   readonly "egi.input": Input
   readonly "egi.input_terminated": true

@@ -3,7 +3,7 @@
  * thread flattens an `http` scope into a {@link RequestData} tuple (cheap to
  * post), the worker builds the CGI keys from it. Pure.
  */
-import { type HttpScope, targetOf } from "../protocol/scope.ts"
+import { EGI_VERSION, type HttpScope, targetOf } from "../protocol/scope.ts"
 import type { EnvironData, RequestData } from "./wire.ts"
 
 /** What of `scope` a worker needs, flat (headers as `[name, value, name, value, …]`). */
@@ -29,8 +29,14 @@ export const requestData = (scope: HttpScope): RequestData => {
   ]
 }
 
-/** `egi.version` of the classic interface. */
-export const CLASSIC_VERSION: readonly [number, number] = [0, 1]
+/**
+ * `egi.version` and `egi.spec_version` of the classic environ (spec.md
+ * §10.2): the same form as a scope's `egi.version` and `egi.specVersion`
+ * (§3.5) — the interface version, and the version of spec.md whose §10 the
+ * shim implements.
+ */
+export const CLASSIC_VERSION = EGI_VERSION
+export const CLASSIC_SPEC_VERSION = "0.4" as const
 
 const cgiName = (name: string): string => "HTTP_" + name.toUpperCase().replaceAll("-", "_")
 
@@ -60,6 +66,7 @@ export const environData = (request: RequestData, multiprocess: boolean): Enviro
     REQUEST_URI: target,
     RAW_URI: target,
     "egi.version": CLASSIC_VERSION,
+    "egi.spec_version": CLASSIC_SPEC_VERSION,
     "egi.url_scheme": scheme,
     "egi.input_terminated": true,
     "egi.multithread": false,

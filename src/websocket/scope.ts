@@ -1,7 +1,7 @@
 /**
  * Building a `websocket` scope (spec.md §11.1) from the handshake request.
  */
-import type { WebSocketScope } from "../protocol/scope.ts"
+import { type WebSocketScope, websocketEgi } from "../protocol/scope.ts"
 import type { ConnectionInfo } from "../runner/connection.ts"
 import { makeHttpScope, type ScopeDefaults } from "../runner/http-scope.ts"
 
@@ -16,8 +16,9 @@ export interface HandshakeHead {
 
 /**
  * The scope of the WebSocket a handshake asks for: path, query and headers
- * as for an `http` scope, `scheme` `ws`/`wss`, and the offered subprotocols
- * in order (`sec-websocket-protocol`, comma-separated, RFC 6455 §11.3.4).
+ * as for an `http` scope, `scheme` `ws`/`wss`, `egi.specVersion` the
+ * websocket protocol's (spec.md §3.5), and the offered subprotocols in
+ * order (`sec-websocket-protocol`, comma-separated, RFC 6455 §11.3.4).
  */
 export const makeWebSocketScope = (
   req: HandshakeHead,
@@ -35,7 +36,7 @@ export const makeWebSocketScope = (
   const offered = http.headers.filter(([n]) => n === "sec-websocket-protocol").flatMap(([, v]) => v.split(","))
   return {
     type: "websocket",
-    egi: http.egi,
+    egi: websocketEgi,
     httpVersion,
     scheme: conn.scheme === "https" ? "wss" : "ws",
     authority: http.authority,

@@ -65,7 +65,8 @@ describe("environ", () => {
       "egi.multithread": false,
       "egi.multiprocess": true,
       "egi.run_once": false,
-      version: [0, 1],
+      version: "0.1",
+      "egi.spec_version": "0.4",
       correlator: { streamId: r.streamId }
     })
     expect(env.HTTP_X_UNDER).toBeUndefined()
