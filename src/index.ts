@@ -123,5 +123,6 @@ export {
 } from "./shim/errors.ts"
 export type { Input } from "./shim/input.ts"
 export { type PoolOptions, poolDefaults, WorkerPool } from "./shim/pool.ts"
-export { type ClassicHost, fromClassic, handOff, type HandOffRest, pushBack } from "./shim/shim.ts"
+export { handOff, type HandOffRest, pushBack } from "./shim/handoff.ts"
+export { type ClassicHost, fromClassic } from "./shim/shim.ts"
 export type { ModuleRef } from "./shim/wire.ts"

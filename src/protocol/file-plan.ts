@@ -9,6 +9,10 @@
  * Covers RFC 9110 validators (§8.8), conditional requests (§13.1, evaluated
  * in the order of §13.2.2) and single byte-range requests (§14).
  *
+ * (Its length is RFC 9110's: three date formats, entity-tag lists, byte
+ * ranges and the precedence of five conditional fields, each with the edge
+ * cases the tests pin down; they belong together as one decision.)
+ *
  * @since 0.1.0
  */
 import type { Header, Headers } from "./headers.ts"
