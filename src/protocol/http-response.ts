@@ -65,7 +65,7 @@ export class ResponseSide {
 
   /**
    * The error `event` is in the current state — the first rule it breaks,
-   * in the order spec.md §4.5 gives — or `undefined` when a server may take
+   * in the order spec.md §4.6 gives (HTTP-34) — or `undefined` when a server may take
    * it. Moves nothing.
    */
   check(event: OutboundEvent): LocalProtocolError | undefined {

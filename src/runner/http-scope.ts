@@ -5,12 +5,12 @@
  */
 import type { HttpExtensions } from "../protocol/extensions.ts"
 import { fromRaw, type Headers } from "../protocol/headers.ts"
-import { decodePath, EGI_VERSION, type EgiInfo, type HttpScope } from "../protocol/scope.ts"
+import { decodePath, EGI_VERSION, type EgiInfo, type HttpScope, SPEC_VERSIONS } from "../protocol/scope.ts"
 import type { ConnectionInfo } from "./connection.ts"
 import { bindConnection } from "./extensions.ts"
 
 /** `scope.egi` of EGI 0.1, shared by every scope. */
-export const egiInfo: EgiInfo = Object.freeze({ version: EGI_VERSION })
+export const egiInfo: EgiInfo = Object.freeze({ version: EGI_VERSION, specVersion: SPEC_VERSIONS.http })
 
 /** Per-server values the protocol servers read for every request. */
 export interface ScopeDefaults {

@@ -11,7 +11,7 @@
  */
 import type { Arbitrary } from "fast-check"
 import type { Headers } from "../protocol/headers.ts"
-import type { HttpScope, LifespanScope, WebSocketScope } from "../protocol/scope.ts"
+import { type HttpScope, lifespanEgi, type LifespanScope, websocketEgi, type WebSocketScope } from "../protocol/scope.ts"
 import { testScope } from "./client.ts"
 import { fc } from "./fast-check.ts"
 
@@ -94,7 +94,7 @@ export const websocketScope: Arbitrary<WebSocketScope> = fc
   .record({ path: target, headers, subprotocols: fc.array(fc.constantFrom("chat", "v2.chat", "mqtt"), { maxLength: 3 }) })
   .map(({ path, headers, subprotocols }) => {
     const base = testScope({ path, headers })
-    return { ...base, type: "websocket", httpVersion: "1.1", scheme: "ws", subprotocols, extensions: {} }
+    return { ...base, type: "websocket", egi: websocketEgi, httpVersion: "1.1", scheme: "ws", subprotocols, extensions: {} }
   })
 
 /**
@@ -105,7 +105,7 @@ export const websocketScope: Arbitrary<WebSocketScope> = fc
  */
 export const lifespanScope: Arbitrary<LifespanScope> = fc.constant({
   type: "lifespan",
-  egi: { version: "0.1" },
+  egi: lifespanEgi,
   connectionId: 0,
   streamId: 0,
   state: {}

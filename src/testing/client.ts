@@ -12,7 +12,7 @@ import type { App, Receive, Send } from "../protocol/app.ts"
 import type { HttpDisconnect, InboundEvent, OutboundEvent } from "../protocol/events.ts"
 import type { HttpExtensions } from "../protocol/extensions.ts"
 import type { Headers } from "../protocol/headers.ts"
-import { decodePath, EGI_VERSION, type HttpScope } from "../protocol/scope.ts"
+import { decodePath, EGI_VERSION, type HttpScope, SPEC_VERSIONS } from "../protocol/scope.ts"
 import { ConnectionStreams } from "../runner/connection-streams.ts"
 import { bindConnection, ConnectionView, h1Extensions, h2Extensions, recordPush, streamEnded, streamStarted } from "../runner/extensions.ts"
 import { fileBody } from "./file-body.ts"
@@ -127,7 +127,7 @@ export const testScope = (req: TestRequest = {}): HttpScope => {
     (httpVersion === "2" ? h2Extensions(memoryStream(1), 1, headers, null) : h1Extensions(httpVersion, 1, 1, headers))
   return {
     type: "http",
-    egi: { version: EGI_VERSION },
+    egi: { version: EGI_VERSION, specVersion: SPEC_VERSIONS.http },
     httpVersion,
     method: req.method ?? "GET",
     scheme: "http",

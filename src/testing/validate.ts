@@ -86,13 +86,16 @@ const shapeError = (event: unknown, scope: string) => app("CORE-6", `${typeOf(ev
 
 const isId = (n: unknown): boolean => typeof n === "number" && Number.isInteger(n) && n >= 0
 
-/** Scope checks common to all types (CORE-2, CORE-5). */
+/** Scope checks common to all types (CORE-2, CORE-5, CORE-10). */
 const scopeViolation = (scope: EgiScope): ServerViolationError | undefined => {
   if (!isId(scope.connectionId) || !isId(scope.streamId)) {
     return new ServerViolationError({ rule: "CORE-2", detail: "the scope has no integer connectionId/streamId" })
   }
+  if (typeof scope.egi?.version !== "string" || typeof scope.egi.specVersion !== "string") {
+    return new ServerViolationError({ rule: "CORE-10", detail: `the ${scope.type} scope's egi lacks version or specVersion` })
+  }
   if (scope.type === "lifespan") return undefined
-  if (typeof scope.egi?.version !== "string" || typeof scope.extensions !== "object" || scope.extensions === null) {
+  if (typeof scope.extensions !== "object" || scope.extensions === null) {
     return new ServerViolationError({ rule: "CORE-5", detail: `the ${scope.type} scope lacks egi.version or extensions` })
   }
   for (const [name, value] of scope.headers) {

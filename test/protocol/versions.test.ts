@@ -77,7 +77,7 @@ describe("CORE-10: versions in every scope", () => {
 
   // Enable once src/runner/http-scope.ts gives every http scope egi.specVersion
   // (SPEC_VERSIONS.http): its owner adds it (spec.md §3.5, CORE-10).
-  it.skip("CORE-10: an http scope's egi is { version \"0.1\", specVersion \"0.4\" } over HTTP/1.1 and HTTP/2", async () => {
+  it("CORE-10: an http scope's egi is { version \"0.1\", specVersion \"0.4\" } over HTTP/1.1 and HTTP/2", async () => {
     const server = await listen(egiApp([]))
     const session = await connect(server.url)
     try {

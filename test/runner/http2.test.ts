@@ -195,7 +195,7 @@ describe("HTTP/2: streams and the correlator", () => {
     )
     const r = await getOnce(app)
     expect(r.status).toBe(200)
-    expect(parse(r)).toEqual({ egi: { version: "0.1" }, extensionsType: "object", httpVersion: "2", scheme: "http", method: "GET" })
+    expect(parse(r)).toEqual({ egi: { version: "0.1", specVersion: "0.4" }, extensionsType: "object", httpVersion: "2", scheme: "http", method: "GET" })
   })
 })
 

@@ -30,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { App, Receive } from "../../src/protocol/app.ts"
 import type { SendError } from "../../src/protocol/errors.ts"
 import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
-import type { LifespanScope, WebSocketScope } from "../../src/protocol/scope.ts"
+import { lifespanEgi, type LifespanScope, type WebSocketScope } from "../../src/protocol/scope.ts"
 import { etagOf } from "../../src/protocol/file-plan.ts"
 import { startLifespan } from "../../src/runner/lifespan.ts"
 import { type Handshake, WebSocketSession } from "../../src/websocket/session.ts"
@@ -522,7 +522,7 @@ describe("table 2: what the runner yields, the validator accepts; what the table
 // ---------------------------------------------------------------------------
 
 describe("table 3: the runner's lifespan driver and the validator agree (spec.md §6.5)", () => {
-  const lifespanScope: LifespanScope = { type: "lifespan", egi: { version: "0.1" }, connectionId: 0, streamId: 0, state: {} }
+  const lifespanScope: LifespanScope = { type: "lifespan", egi: lifespanEgi, connectionId: 0, streamId: 0, state: {} }
   const replies = ["lifespan.startup.complete", "lifespan.startup.failed", "lifespan.shutdown.complete", "lifespan.shutdown.failed"] as const
 
   /** Receives startup, reaches `state` with valid replies, sends `probe`; reports the outcomes. */

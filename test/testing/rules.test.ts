@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import type { App, Receive, Send } from "../../src/protocol/app.ts"
 import { FileSendError, LocalProtocolError, StreamClosedError } from "../../src/protocol/errors.ts"
 import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
-import type { LifespanScope, WebSocketScope } from "../../src/protocol/scope.ts"
+import { lifespanEgi, type LifespanScope, type WebSocketScope } from "../../src/protocol/scope.ts"
 import { lifespanTable, nextLifespanState } from "../../src/protocol/state.ts"
 import { request, type TestRequest, testScope, validate } from "../../src/testing/index.ts"
 import { listedExtensions } from "../support/spec-tables.ts"
@@ -245,7 +245,7 @@ describe("a state moves only when the server took the event (http, websocket and
   })
 
   it("LIFE-2: a reply the server refused is still due", async () => {
-    const scope: LifespanScope = { type: "lifespan", egi: { version: "0.1" }, connectionId: 0, streamId: 0, state: {} }
+    const scope: LifespanScope = { type: "lifespan", egi: lifespanEgi, connectionId: 0, streamId: 0, state: {} }
     let refused = false
     const send: Send = () =>
       Effect.suspend(() => {

@@ -12,7 +12,7 @@ import stream from "../../examples/stream.ts"
 import trailers from "../../examples/trailers.ts"
 import type { App, Receive, Send } from "../../src/protocol/app.ts"
 import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
-import type { EgiScope } from "../../src/protocol/scope.ts"
+import { type EgiScope, lifespanEgi } from "../../src/protocol/scope.ts"
 import { request, testScope, validate } from "../../src/testing/index.ts"
 
 const run = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromiseExit(effect)
@@ -73,7 +73,7 @@ describe("broken apps are caught with the rule they break", () => {
   })
 
   it("LIFE-2: a lifespan reply that is not due is caught", async () => {
-    const scope: EgiScope = { type: "lifespan", egi: { version: "0.1" }, connectionId: 0, streamId: 0, state: {} }
+    const scope: EgiScope = { type: "lifespan", egi: lifespanEgi, connectionId: 0, streamId: 0, state: {} }
     const receive: Receive = Effect.succeed({ type: "lifespan.startup", connectionId: 0, streamId: 0 })
     const app: App = (_s, rcv, send) => Effect.andThen(rcv, Effect.andThen(send({ type: "lifespan.startup.complete" }), send({ type: "lifespan.startup.complete" })))
     expect(ruleOf(await run(validate(app)(scope, receive, () => Effect.void)))).toBe("LIFE-2")
