@@ -3,12 +3,12 @@
  * (bench/ws.ts): `node bench/raw-ws.ts PORT [--no-deflate]` serves a `ws`
  * WebSocketServer on PORT (HTTP/1.1) and, on PORT+1, node:http2 with
  * RFC 8441 handing each extended CONNECT straight to `ws` (through
- * src/websocket/ws-over-stream.ts, as EGI does) — the same library and
+ * src/runner/websocket/ws-over-stream.ts, as EGI does) — the same library and
  * permessage-deflate offer, no EGI session or Effect in between.
  */
 import * as http2 from "node:http2"
 import { WebSocketServer } from "ws"
-import { negotiateExtensions, serverWebSocketOver } from "../src/websocket/ws-over-stream.ts"
+import { negotiateExtensions, serverWebSocketOver } from "../src/runner/websocket/ws-over-stream.ts"
 
 const port = Number(process.argv[2] ?? 9200)
 const deflate = !process.argv.includes("--no-deflate")

@@ -11,7 +11,7 @@ import { H1Exchange } from "./h1-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
-import { attachH1WebSockets, isWebSocketUpgrade } from "../websocket/h1-upgrade.ts"
+import { attachH1WebSockets, isWebSocketUpgrade } from "./websocket/h1-upgrade.ts"
 import { rawErrorResponse } from "./raw-response.ts"
 
 /** Builds the HTTP/1.x server. */

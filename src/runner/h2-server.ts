@@ -12,7 +12,7 @@ import { H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
-import { admitExtendedConnect, isExtendedConnect } from "../websocket/h2-connect.ts"
+import { admitExtendedConnect, isExtendedConnect } from "./websocket/h2-connect.ts"
 
 const ignore = (): void => {}
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM

@@ -18,7 +18,7 @@ import { type Lifespan, startLifespan } from "./lifespan.ts"
 import { consoleLogger } from "./log.ts"
 import { defaults, maxTimerMs, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
-import { missingWsInternals, wsVersion } from "../websocket/ws-over-stream.ts"
+import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
 
 /**
  * A running server (spec.md §8), as `start` gives it.

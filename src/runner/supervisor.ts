@@ -10,7 +10,7 @@ import { ErrorCode } from "../protocol/fields.ts"
 import type { EndReason, Exchange, ExchangeHost } from "./exchange.ts"
 import { streamEnded, streamStarted } from "./extensions.ts"
 import type { RunnerOptions } from "./options.ts"
-import type { WebSocketSession } from "../websocket/session.ts"
+import type { WebSocketSession } from "./websocket/session.ts"
 import { type EgiScope, targetOf } from "../protocol/scope.ts"
 
 /**

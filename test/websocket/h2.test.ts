@@ -4,7 +4,7 @@
  * undici would not send: what only HTTP/2 has (SETTINGS, other `:protocol`
  * values, streams shared with plain requests, the stream window). What both
  * transports share (messages, close handshake, pings, limits, shutdown) is
- * in transports.test.ts, which also covers src/websocket/ws-over-stream.ts.
+ * in transports.test.ts, which also covers src/runner/websocket/ws-over-stream.ts.
  */
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"

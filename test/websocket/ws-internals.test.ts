@@ -10,7 +10,7 @@ import { createRequire } from "node:module"
 import { describe, expect } from "vitest"
 import { silentLogger } from "../../src/runner/log.ts"
 import { start } from "../../src/runner/server.ts"
-import { missingWsInternals, wsVersion } from "../../src/websocket/ws-over-stream.ts"
+import { missingWsInternals, wsVersion } from "../../src/runner/websocket/ws-over-stream.ts"
 
 const ws = createRequire(import.meta.url)("ws") as { prototype: Record<string, unknown>; PerMessageDeflate: unknown }
 

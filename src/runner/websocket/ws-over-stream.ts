@@ -15,7 +15,7 @@
 import { createRequire } from "node:module"
 import type { Duplex } from "node:stream"
 import WebSocket, { WebSocketServer } from "ws"
-import type { RunnerOptions } from "../runner/options.ts"
+import type { RunnerOptions } from "../options.ts"
 
 /** `ws`'s permessage-deflate and extension-header parser, exported on its default export. */
 interface WsInternals {

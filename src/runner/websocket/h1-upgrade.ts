@@ -7,15 +7,15 @@
 import type { IncomingMessage, Server } from "node:http"
 import type * as net from "node:net"
 import { WebSocketServer } from "ws"
-import type { Headers } from "../protocol/headers.ts"
-import { connectionOf } from "../runner/connection.ts"
-import type { RunnerOptions } from "../runner/options.ts"
-import type { ScopeDefaults } from "../runner/http-scope.ts"
-import type { Supervisor } from "../runner/supervisor.ts"
+import type { Headers } from "../../protocol/headers.ts"
+import { connectionOf } from "../connection.ts"
+import type { RunnerOptions } from "../options.ts"
+import type { ScopeDefaults } from "../http-scope.ts"
+import type { Supervisor } from "../supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { negotiateExtensions, socketLimits } from "./ws-over-stream.ts"
-import { rawHead } from "../runner/raw-response.ts"
+import { rawHead } from "../raw-response.ts"
 
 /** The `sec-websocket-extensions` value (if any) parses, so `ws` will complete the handshake. */
 const extensionsParse = (offer: string | undefined): boolean => {

@@ -1,9 +1,9 @@
 /**
  * Building a `websocket` scope (spec.md §11.1) from the handshake request.
  */
-import { type WebSocketScope, websocketEgi } from "../protocol/scope.ts"
-import type { ConnectionInfo } from "../runner/connection.ts"
-import { makeHttpScope, type ScopeDefaults } from "../runner/http-scope.ts"
+import { type WebSocketScope, websocketEgi } from "../../protocol/scope.ts"
+import type { ConnectionInfo } from "../connection.ts"
+import { makeHttpScope, type ScopeDefaults } from "../http-scope.ts"
 
 /** What a handshake request brings, in either protocol. */
 export interface HandshakeHead {

@@ -5,11 +5,11 @@
  * Other `:protocol` values get 501.
  */
 import type * as http2 from "node:http2"
-import type { Headers } from "../protocol/headers.ts"
-import { type ConnectionInfo } from "../runner/connection.ts"
-import type { ScopeDefaults } from "../runner/http-scope.ts"
-import type { RunnerOptions } from "../runner/options.ts"
-import type { Supervisor } from "../runner/supervisor.ts"
+import type { Headers } from "../../protocol/headers.ts"
+import { type ConnectionInfo } from "../connection.ts"
+import type { ScopeDefaults } from "../http-scope.ts"
+import type { RunnerOptions } from "../options.ts"
+import type { Supervisor } from "../supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { type Negotiated, negotiateExtensions, serverWebSocketOver, socketLimits } from "./ws-over-stream.ts"
