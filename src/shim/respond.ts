@@ -26,7 +26,7 @@ export interface ResponseSink {
   note(line: string): void
 }
 
-const STATUS = /^([2-9]\d\d)(?: [^\r\n]*)?$/
+const STATUS = /^([2-5]\d\d)(?: [^\r\n]*)?$/
 const utf8 = new TextEncoder()
 
 const usage = (rule: string, detail: string) => new ClassicUsageError({ rule, detail })

@@ -105,6 +105,7 @@ describe("start_response, write, close", () => {
   it("CLASSIC-1 CLASSIC-2: start_response misuse raises ClassicUsageError in the app, naming the rule", async () => {
     const cases = [
       ["status", "CLASSIC-1"],
+      ["status-600", "CLASSIC-1"],
       ["reason-crlf", "CLASSIC-1"],
       ["name", "CLASSIC-1"],
       ["value", "CLASSIC-1"],
