@@ -72,6 +72,8 @@ export abstract class ExchangeBase {
   protected readonly noBody: boolean
   /** The runner sent a complete response of its own (500, 400, 413). */
   protected answered = false
+  /** The app asked for the request body at least once (node:http discards a body nobody touched by itself). */
+  protected bodyTouched = false
   private eof = false
   private armed = false
   /** Receivers waiting for the next event; `poll` says what is ready (the read credit, HTTP-11). */
@@ -166,6 +168,37 @@ export abstract class ExchangeBase {
   /** Drains the connection (HTTP/2 GOAWAY; HTTP/1.1 close after this response). */
   protected abstract wireGoaway(): void
   /**
+   * The app is done and left part of the request body unread (HTTP-35):
+   * tell the client to stop sending it, after the complete response —
+   * HTTP/2 RST_STREAM NO_ERROR (RFC 9113 §8.1), HTTP/1.1 close the
+   * connection after the response (the rest of the body was never read).
+   */
+  protected abstract wireAbandonBody(): void
+
+  /**
+   * Called when the app's fiber ended: a request body that is still
+   * arriving, and that the app will never read, is cut off after the
+   * complete response (HTTP-35). Nothing to do when the body ended (all of
+   * it arrived, read or not) or the stream is already over.
+   */
+  abandonUnreadBody(): void {
+    if (!this.bodyStillArriving() || !this.responseComplete() || this.wireClosed()) return
+    this.wireAbandonBody()
+  }
+
+  /** The request body has not ended yet: the app has not read to its end, and it has not all arrived. */
+  protected bodyStillArriving(): boolean {
+    return this.request === "receiving" && !this.noBody && !this.eof && !this.readable.readableEnded
+  }
+
+  /**
+   * The last body goes out while the request body is still arriving: a
+   * protocol whose head can still say that the connection may close after
+   * this response says so now (HTTP/1.1 `connection: close`); HTTP/2 needs
+   * nothing.
+   */
+  protected wireMayAbandonBody(): void {}
+  /**
    * The request body that ended was framed completely (HTTP/1.1: the last
    * chunk arrived; a body the client cut short with its FIN was ended by the
    * runner, spec.md §4.3). HTTP/2 frames every body completely.
@@ -251,6 +284,7 @@ export abstract class ExchangeBase {
           side.deliver("last")
           return this.event(EMPTY, false)
         }
+        this.bodyTouched = true
         const chunk: Buffer | null = this.readable.read()
         if (chunk !== null) {
           if (side.chunk(chunk.length) === "overrun") {

@@ -133,6 +133,8 @@ export abstract class Exchange extends ExchangeBase {
         // Trailers on the wire keep the stream open after the last body.
         const ends = !more && !this.trailersOnWire
         if (this.pendingStatus !== 0) {
+          // The whole response goes out while the request body is still arriving: say now that the connection may close (HTTP-35).
+          if (!more && this.bodyStillArriving()) this.wireMayAbandonBody()
           const contentLength = !more && !bodyless && core.declared < 0 && !this.trailersOnWire ? body.length : -1
           const endStream = bodyless ? !this.trailersOnWire : ends && body.length === 0
           const failed = this.flushHead(endStream, contentLength)

@@ -67,6 +67,16 @@ export class H1Exchange extends Exchange {
     else res.socket?.end()
   }
 
+  protected override wireMayAbandonBody(): void {
+    if (this.bodyTouched && !this.req.complete && !this.res.headersSent) this.res.shouldKeepAlive = false
+  }
+
+  protected wireAbandonBody(): void {
+    // node:http discards a body the app never started to read by itself; one it started is left to us: close after this response.
+    if (!this.bodyTouched || this.req.complete) return
+    this.wireGoaway()
+  }
+
   protected override bodyComplete(): boolean {
     return this.req.complete
   }

@@ -173,12 +173,18 @@ export class H2Exchange extends Exchange {
 
   reject(status: number, code: number): void {
     if (!this.respondError(status)) return this.wireReset(code)
+    this.wireAbandonBody()
+  }
+
+  protected wireAbandonBody(): void {
     // RFC 9113 §8.1: a complete response may be followed by RST_STREAM
     // NO_ERROR, which tells the client to stop sending the request body.
     const stream = this.stream
-    stream.once("finish", () => {
+    const close = (): void => {
       if (!stream.destroyed) stream.close(ErrorCode.NO_ERROR)
-    })
+    }
+    if (stream.writableFinished) close()
+    else stream.once("finish", close)
   }
 
   wireReset(code: number): void {

@@ -244,6 +244,7 @@ export class Supervisor {
 
   private finish(ex: Exchange, exit: Exit.Exit<void, unknown>): void {
     streamEnded(ex.scope)
+    ex.abandonUnreadBody()
     const logger = this.opts.logger
     if (Exit.isSuccess(exit)) {
       if (!ex.responseComplete() && ex.endReason === undefined && !ex.wireGone()) {

@@ -160,7 +160,7 @@ describe("§4.3 §8.7 Expect and unread bodies in the Node runner", () => {
       }
     }))
 
-  it("§8.7: HTTP/2 — an app that never read the body gets its stream reset with NO_ERROR after its complete response", async () => {
+  it("§8.7 HTTP-35: HTTP/2 — an app that never read the body gets its stream reset with NO_ERROR after its complete response", async () => {
     const server = await listen(httpApp((_scope, _receive, send) =>
       Effect.flatMap(
         send({ type: "http.response.start", status: 200, headers: [["content-length", "2"]] }),
@@ -181,7 +181,7 @@ describe("§4.3 §8.7 Expect and unread bodies in the Node runner", () => {
     }
   })
 
-  it("§8.7: HTTP/1.1 — an app that never read the body: the rest is read and discarded, and the connection serves the next request", async () => {
+  it("§8.7 HTTP-35: HTTP/1.1 — an app that never read the body: the rest is read and discarded, and the connection serves the next request", async () => {
     const server = await listen(httpApp((scope, _receive, send) =>
       Effect.flatMap(
         send({ type: "http.response.start", status: 200, headers: [["content-length", String(scope.rawPath.length)]] }),
