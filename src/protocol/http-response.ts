@@ -77,6 +77,9 @@ export class ResponseSide {
         if (bad !== undefined) return bad
         const declared = checkHead(event.headers)
         if (typeof declared !== "number") return declared
+        if (declared >= 0 && event.status === 204) {
+          return new LocalProtocolError({ rule: "HTTP-17", detail: "content-length on a 204 response (RFC 9110 §8.6 forbids it)" })
+        }
         this.checkedDeclared = declared
         return (event.trailers === true ? this.unlisted(TRAILERS) : undefined) ?? checkNames(event.neverIndex)
       }

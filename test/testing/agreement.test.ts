@@ -285,7 +285,9 @@ describe("table 1 and the field rules: the runner and request() agree (spec.md ย
     expect(got.get("HTTP-17 overrun in two")).toEqual(["ok", "ok", "HTTP-17"])
     expect(got.get("HTTP-17 short")).toEqual(["ok", "HTTP-17"])
     expect(got.get("HTTP-17 not decimal")).toEqual(["HTTP-17", "HTTP-2"])
-    for (const bodyless of ["HTTP-17 HEAD", "HTTP-17 HEAD empty", "HTTP-17 204", "HTTP-17 304"]) expect(got.get(bodyless), bodyless).toEqual(["ok", "ok"])
+    for (const bodyless of ["HTTP-17 HEAD", "HTTP-17 HEAD empty", "HTTP-17 304"]) expect(got.get(bodyless), bodyless).toEqual(["ok", "ok"])
+    // RFC 9110 ยง8.6: no content-length on a 204.
+    expect(got.get("HTTP-17 204")).toEqual(["HTTP-17", "HTTP-2"])
     expect(got.get("HTTP-16")).toEqual(["HTTP-16", "HTTP-2"])
     expect(got.get("HTTP-5 neverIndex")).toEqual(["HTTP-5", "HTTP-2"])
     expect(got.get("HTTP-5 neverIndex trailers")).toEqual(["ok", "ok", "HTTP-5"])
