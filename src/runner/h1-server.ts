@@ -1,7 +1,8 @@
 /**
  * The HTTP/1.x side of the runner: a node:http server that never listens
  * itself, turning each request into an `http` scope and an exchange
- * (spec.md §4.1, RFC 9112), and answering unparseable requests itself.
+ * (spec.md §4.1, RFC 9112), and answering unparseable requests, targets
+ * that are no http URI (400) and CONNECT (501) itself.
  */
 import * as http from "node:http"
 import type * as net from "node:net"
@@ -9,7 +10,7 @@ import { closeAfterResponse, connectionOf } from "./connection.ts"
 import { h1Extensions } from "./extensions.ts"
 import { H1Exchange } from "./h1-exchange.ts"
 import type { RunnerOptions } from "./options.ts"
-import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
+import { makeHttpScope, parseContentLength, requestTarget, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
 import { attachH1WebSockets, isWebSocketUpgrade } from "./websocket/h1-upgrade.ts"
 import { rawErrorResponse } from "./raw-response.ts"
@@ -36,6 +37,12 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     const conn = connectionOf(req.socket)
     if (conn === undefined) return void res.destroy()
+    // An absolute-form target gives the path and the authority (HTTP-36).
+    const target = requestTarget(req.url ?? "/", req.headers.host ?? null)
+    if (target === undefined) {
+      opts.logger.error(`conn=${conn.id} request target ${JSON.stringify(req.url)} is no http or https URI: 400`)
+      return void refuse(res, 400)
+    }
     conn.requests += 1
     if (defaults.draining()) res.shouldKeepAlive = false
     const httpVersion = req.httpVersion === "1.0" ? "1.0" : "1.1"
@@ -45,8 +52,8 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
         httpVersion,
         method: req.method ?? "GET",
         scheme: conn.scheme,
-        authority: req.headers.host ?? null,
-        target: req.url ?? "/",
+        authority: target.authority,
+        target: target.target,
         rawHeaders: req.rawHeaders,
         streamId
       },
@@ -58,6 +65,23 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     const noBody = req.headers["transfer-encoding"] === undefined && contentLength <= 0
     if (!noBody) framed.set(req.socket, req)
     supervisor.admit(new H1Exchange(scope, supervisor.host, req, res, contentLength, noBody))
+  })
+
+  // A CONNECT (authority-form, RFC 9110 §9.3.6): the runner makes no
+  // tunnels (spec.md §4.1, §8.7). node:http has let go of the connection:
+  // after the responses still due on it, 501, and the connection closes.
+  server.on("connect", (req: http.IncomingMessage, socket: net.Socket) => {
+    opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} CONNECT ${JSON.stringify(req.url)} over HTTP/1.1: 501`)
+    // Whatever the client sends from now on (its tunnel, more requests) is
+    // read and dropped, so the close after the 501 is a FIN, not a reset.
+    socket.on("error", () => {})
+    socket.resume()
+    afterResponses(socket, () => {
+      if (!socket.writable) return void socket.destroy()
+      socket.end(rawErrorResponse(501))
+      // The client closes once it has the response; one that does not is cut off.
+      socket.setTimeout(opts.headerTimeout > 0 ? opts.headerTimeout : 30_000, () => socket.destroy())
+    })
   })
 
   // A request node:http cannot parse: 400 (431 for an oversized head, 408
@@ -98,4 +122,28 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     return true
   }
   return server
+}
+
+/** A complete error response through node:http (`connection: close`): the request never reaches the app. */
+const refuse = (res: http.ServerResponse, status: number): void => {
+  const body = `${http.STATUS_CODES[status] ?? "Error"}\n`
+  res.shouldKeepAlive = false
+  res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(body) })
+  res.end(body)
+}
+
+/**
+ * Calls `then` once every response node:http still has to write on
+ * `socket` (pipelined requests before a CONNECT) is finished, at once when
+ * there is none. (node:http keeps the response it is writing as
+ * `socket._httpMessage` and hands the socket to the next one on `finish`,
+ * before this listener runs.)
+ */
+const afterResponses = (socket: net.Socket, then: () => void): void => {
+  const inProgress = (socket as net.Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage
+  if (inProgress == null) return then()
+  inProgress.once("finish", () => afterResponses(socket, then))
+  inProgress.once("close", () => {
+    if (!inProgress.writableFinished) socket.destroy()
+  })
 }

@@ -21,6 +21,16 @@ const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM
 const sensitiveOf = (headers: http2.IncomingHttpHeaders): ReadonlyArray<string> | undefined =>
   (headers as Record<symbol, ReadonlyArray<string> | undefined>)[http2.sensitiveHeaders]
 
+/**
+ * `scope.authority`: `:authority`, else the `host` field (RFC 9113 §8.3.1:
+ * a request without `:authority` may carry its authority in `host`, which
+ * stays in `headers` too), else null.
+ */
+const authorityOf = (headers: http2.IncomingHttpHeaders): string | null => {
+  const authority = headers[":authority"] ?? headers.host
+  return typeof authority === "string" ? authority : null
+}
+
 /** Builds the HTTP/2 server; open sessions are kept in `sessions`. */
 export const makeH2Server = (
   opts: RunnerOptions,
@@ -90,7 +100,7 @@ export const makeH2Server = (
         httpVersion: "2",
         method: headers[":method"] ?? "GET",
         scheme: headers[":scheme"] === "https" ? "https" : "http",
-        authority: headers[":authority"] ?? null,
+        authority: authorityOf(headers),
         target: headers[":path"] ?? "",
         rawHeaders: raw,
         streamId: stream.id ?? 0

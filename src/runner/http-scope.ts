@@ -28,11 +28,45 @@ export interface RequestHead {
   readonly method: string
   readonly scheme: HttpScope["scheme"]
   readonly authority: string | null
-  /** The request target as received: `:path` or the HTTP/1.1 request-target. */
+  /**
+   * The request target: `:path`, or the HTTP/1.x request-target in origin
+   * or asterisk form (an absolute-form one reduced to its path and query by
+   * `requestTarget`).
+   */
   readonly target: string
   /** Node's flat raw header list `[name, value, …]`. */
   readonly rawHeaders: ReadonlyArray<string>
   readonly streamId: number
+}
+
+/** An absolute-form target's scheme, authority and the rest (path, query), RFC 9112 §3.2.2. */
+const ABSOLUTE_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s
+
+/**
+ * An HTTP/1.x request-target as the scope takes it: its path and query
+ * (`target`, split later as HTTP-13 says) and the request's authority —
+ * rule HTTP-36. An origin-form or asterisk-form target is kept as is, with
+ * the `host` field as authority. An absolute-form target
+ * (`http://host/where?query`) gives its own authority, which replaces
+ * `host` (RFC 9112 §3.2.2), and its path and query octets as received, the
+ * path `"/"` when empty (RFC 9110 §4.2.3). Undefined for an absolute-form
+ * target that is no http or https URI with a valid authority (none,
+ * userinfo — RFC 9110 §4.2.4 —, a bad host or port): the runner answers
+ * 400.
+ */
+export const requestTarget = (
+  target: string,
+  host: string | null
+): { readonly target: string; readonly authority: string | null } | undefined => {
+  if (target.startsWith("/") || target === "*") return { target, authority: host }
+  const m = ABSOLUTE_FORM.exec(target)
+  if (m === null) return undefined
+  const scheme = m[1]!.toLowerCase()
+  const authority = m[2]!
+  const rest = m[3]!
+  if (scheme !== "http" && scheme !== "https") return undefined
+  if (authority === "" || authority.includes("@") || !URL.canParse(`${scheme}://${authority}/`)) return undefined
+  return { target: rest.startsWith("/") ? rest : `/${rest}`, authority }
 }
 
 /** A Content-Length field value as a number of bytes, or -1 (absent or not a number). */

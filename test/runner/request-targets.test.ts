@@ -7,9 +7,10 @@ import { Effect } from "effect"
 import * as net from "node:net"
 import { describe, expect, it } from "vitest"
 import type { HttpScope } from "../../src/protocol/scope.ts"
-import { rawHttp } from "../support/clients.ts"
+import { requestTarget } from "../../src/runner/http-scope.ts"
+import { completeResponse, rawHttp, statusOf } from "../support/clients.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
-import { ended, FrameType, frame, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
+import { ended, Flag, FrameType, frame, headerBlock, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
 import { httpApp } from "../support/outcome.ts"
 import { listen, type TestServer } from "../support/server.ts"
 
@@ -21,8 +22,8 @@ const echoScope = (calls: Array<HttpScope> = []) =>
     Effect.gen(function*() {
       calls.push(scope)
       yield* receive
-      const { method, scheme, authority, path, rawPath, queryString, rootPath, client, server } = scope
-      const body = enc.encode(JSON.stringify({ method, scheme, authority, path, rawPath, queryString, rootPath, client, server }))
+      const { method, scheme, authority, path, rawPath, queryString, rootPath, client, server, headers } = scope
+      const body = enc.encode(JSON.stringify({ method, scheme, authority, path, rawPath, queryString, rootPath, client, server, headers }))
       yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "application/json"]] })
       yield* send({ type: "http.response.body", body })
     })
@@ -62,11 +63,38 @@ describe("§4.1 request targets", () => {
       expect(jsonOf(other.text)).toMatchObject({ rootPath: "/mnt", path: "/elsewhere" })
     }, { rootPath: "/mnt" }))
 
-  it("§4.1 §8.7: absolute-form on HTTP/1.1 — the runner passes the whole target as rawPath and takes authority from host (not yet the SHOULD of §4.1)", () =>
+  it("HTTP-36: absolute-form on HTTP/1.1 — rawPath, path and queryString are the target's path and query, authority its authority (host ignored, kept in headers)", () =>
     withServer(async (server) => {
-      const r = await rawHttp(server.port, ["GET http://example.com:81/a?x=1 HTTP/1.1\r\nhost: other\r\n\r\n"], { done: whole })
-      expect(jsonOf(r.text)).toMatchObject({ rawPath: "http://example.com:81/a", queryString: "x=1", authority: "other" })
+      const r = await rawHttp(server.port, ["GET http://example.com:81/a%20b?x=1 HTTP/1.1\r\nhost: other\r\n\r\n"], { done: whole })
+      expect(jsonOf(r.text)).toMatchObject({ rawPath: "/a%20b", path: "/a b", queryString: "x=1", authority: "example.com:81" })
+      expect(jsonOf(r.text).headers).toContainEqual(["host", "other"])
+      // Scheme case-insensitive (RFC 3986 §3.1); an empty path is "/" (RFC 9110 §4.2.3).
+      const bare = await rawHttp(server.port, ["GET HTTPS://Example.com?q HTTP/1.1\r\nhost: other\r\n\r\n"], { done: whole })
+      expect(jsonOf(bare.text)).toMatchObject({ rawPath: "/", path: "/", queryString: "q", authority: "Example.com" })
+      const v6 = await rawHttp(server.port, ["GET http://[::1]:8080/x HTTP/1.1\r\nhost: other\r\n\r\n"], { done: whole })
+      expect(jsonOf(v6.text)).toMatchObject({ rawPath: "/x", authority: "[::1]:8080" })
+      // HTTP/1.0 needs no host: the target's authority is the only one.
+      const old = await rawHttp(server.port, ["GET http://example.com/p HTTP/1.0\r\n\r\n"], { done: whole })
+      expect(jsonOf(old.text)).toMatchObject({ rawPath: "/p", queryString: "", authority: "example.com" })
+      // Origin-form keeps host.
+      const origin = await rawHttp(server.port, ["GET /o HTTP/1.1\r\nhost: h:1\r\n\r\n"], { done: whole })
+      expect(jsonOf(origin.text)).toMatchObject({ rawPath: "/o", authority: "h:1" })
     }))
+
+  it("HTTP-36: an absolute-form target with a scheme other than http or https, or no valid http URI, gets 400 and never reaches the app", async () => {
+    const calls: Array<HttpScope> = []
+    const targets = ["ftp://example.com/a", "http:///a", "http://user@example.com/a", "http://example.com:x/a", "http://example.com:99999/a"]
+    await withServer(async (server) => {
+      for (const target of targets) {
+        const r = await rawHttp(server.port, [`GET ${target} HTTP/1.1\r\nhost: h\r\n\r\n`], { timeoutMs: 2000 })
+        expect(statusOf(r.text), target).toBe(400)
+        expect(r.text.toLowerCase(), target).toContain("connection: close")
+        expect(r.closed, target).toBe(true)
+      }
+      expect(server.lines.error.filter((l) => l.includes("request target")).length).toBe(targets.length)
+    }, {}, calls)
+    expect(calls).toEqual([])
+  })
 
   it("§4.1 §8.7: a CONNECT without :protocol on HTTP/2 reaches the app — method CONNECT, authority the target, rawPath and path \"\"", () =>
     withServer(async (server) => {
@@ -80,14 +108,71 @@ describe("§4.1 request targets", () => {
       }
     }))
 
-  it("§8.7: a CONNECT on HTTP/1.1 is closed without a response and never reaches the app", async () => {
+  it("§4.1 §8.7: a CONNECT on HTTP/1.1 gets 501 (connection: close, one log line) and never reaches the app", async () => {
     const calls: Array<HttpScope> = []
     await withServer(async (server) => {
-      const r = await rawHttp(server.port, ["CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n"], { timeoutMs: 2000 })
+      // Bytes after the head (a client that starts its tunnel at once) are discarded.
+      const r = await rawHttp(server.port, ["CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n\x16\x03\x01"], { timeoutMs: 2000 })
+      expect(statusOf(r.text)).toBe(501)
+      expect(completeResponse(r.text)).toBe(true)
+      expect(r.text.toLowerCase()).toContain("connection: close")
       expect(r.closed).toBe(true)
-      expect(r.text).toBe("")
+      expect(server.lines.error.filter((l) => l.includes("CONNECT"))).toHaveLength(1)
     }, {}, calls)
     expect(calls).toEqual([])
+  })
+
+  it("§4.1 §8.7: a CONNECT pipelined after a request on HTTP/1.1 gets its 501 after that request's response", async () => {
+    const calls: Array<HttpScope> = []
+    await withServer(async (server) => {
+      const r = await rawHttp(server.port, ["GET /first HTTP/1.1\r\nhost: h\r\n\r\nCONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n"], { timeoutMs: 2000 })
+      expect(statusOf(r.text)).toBe(200)
+      const second = r.text.indexOf("HTTP/1.1 501 ")
+      expect(second).toBeGreaterThan(r.text.indexOf("/first"))
+      expect(completeResponse(r.text.slice(second))).toBe(true)
+      expect(r.closed).toBe(true)
+    }, {}, calls)
+    expect(calls.map((c) => c.rawPath)).toEqual(["/first"])
+  })
+
+  it("§4.1 §8.7: an HTTP/2 request with host but no :authority gets the host value as authority; :authority wins when both came; nghttp2 resets one with neither", async () => {
+    const calls: Array<HttpScope> = []
+    await withServer(async (server) => {
+      const get = (stream: number, fields: ReadonlyArray<readonly [string, string]>) =>
+        frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream, headerBlock([[":method", "GET"], [":scheme", "http"], [":path", "/h"], ...fields]))
+      const h2 = await rawH2(server.port, [
+        get(1, [["host", "example.org:8443"]]),
+        get(3, [[":authority", "a.example"], ["host", "a.example"]]),
+        get(5, [])
+      ])
+      try {
+        await h2.until((f) => ended(f, 1) && ended(f, 3) && rstCode(f, 5) !== undefined, 3000)
+        const scopeOf = (stream: number) =>
+          JSON.parse(Buffer.concat(h2.frames.filter((f) => f.type === FrameType.DATA && f.stream === stream).map((f) => f.payload)).toString())
+        expect(scopeOf(1)).toMatchObject({ authority: "example.org:8443", rawPath: "/h" })
+        expect(scopeOf(1).headers).toContainEqual(["host", "example.org:8443"])
+        expect(scopeOf(3)).toMatchObject({ authority: "a.example" })
+        // RFC 9113 §8.3.1 wants one of them: RST_STREAM PROTOCOL_ERROR before the app.
+        expect(rstCode(h2.frames, 5)).toBe(1)
+      } finally {
+        h2.destroy()
+      }
+    }, {}, calls)
+    expect(calls.map((c) => c.streamId)).toEqual([1, 3])
+  })
+})
+
+describe("HTTP-36 requestTarget", () => {
+  it("HTTP-36: origin- and asterisk-form keep host; absolute-form gives its path, query and authority, octets as received; the rest is undefined", () => {
+    expect(requestTarget("/a?b", "h")).toEqual({ target: "/a?b", authority: "h" })
+    expect(requestTarget("*", null)).toEqual({ target: "*", authority: null })
+    expect(requestTarget("http://Ex.com:8080/a/../%7e?x?y", "h")).toEqual({ target: "/a/../%7e?x?y", authority: "Ex.com:8080" })
+    expect(requestTarget("https://ex.com", "h")).toEqual({ target: "/", authority: "ex.com" })
+    expect(requestTarget("hTTp://ex.com?q", null)).toEqual({ target: "/?q", authority: "ex.com" })
+    expect(requestTarget("http://[2001:db8::1]/", "h")).toEqual({ target: "/", authority: "[2001:db8::1]" })
+    for (const bad of ["ftp://ex.com/", "ws://ex.com/", "http:///a", "http://u:p@ex.com/", "http://ex.com:65536/", "http://ex.com:8x/", "http://[zz]/", "http:ex.com", "ex.com:80", "where"]) {
+      expect(requestTarget(bad, "h"), bad).toBeUndefined()
+    }
   })
 })
 
