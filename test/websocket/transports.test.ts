@@ -280,10 +280,13 @@ describe.each(transports)("$name", ({ connect, raw }) => {
     }
   })
 
-  it("WS-11: a message over wsMaxMessageSize closes the WebSocket with 1009", async () => {
-    const ws = await open("/echo")
+  it("WS-11: a message over wsMaxMessageSize closes the WebSocket with 1009, and the app's websocket.disconnect carries 1009", async () => {
+    seen.length = 0
+    const ws = await open("/hold")
     ws.send(new Uint8Array(2 * 1024 * 1024 + 1))
     expect((await ws.closed).code).toBe(1009)
+    await until(() => seen.length === 1, "the app's disconnect")
+    expect(seen).toEqual(["hold:1009:"])
   })
 
   it("WS-14: graceful shutdown closes open WebSockets with 1001 before the drain timeout", async () => {

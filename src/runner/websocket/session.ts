@@ -53,7 +53,39 @@ export const sessionLimits = (opts: RunnerOptions): SessionLimits => ({
 const EMPTY = new Uint8Array(0)
 const utf8 = new TextEncoder()
 
-/** Close codes an app may send (RFC 6455 §7.4: 1000–1003, 1007–1014, 3000–4999). */
+/** The close codes of `ws`'s documented error codes (its `err.code`), for a `ws` whose errors no longer carry the code itself. */
+const closeCodeOfWsError: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+  WS_ERR_UNEXPECTED_RSV_1: 1002,
+  WS_ERR_UNEXPECTED_RSV_2_3: 1002,
+  WS_ERR_INVALID_OPCODE: 1002,
+  WS_ERR_EXPECTED_FIN: 1002,
+  WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: 1002,
+  WS_ERR_EXPECTED_MASK: 1002,
+  WS_ERR_UNEXPECTED_MASK: 1002,
+  WS_ERR_INVALID_CLOSE_CODE: 1002
+}
+
+/**
+ * The close code `ws` sent on a frame it refused (rules WS-11, WS-12,
+ * WS-17), from its `error` event: `ws` hangs the code it passes to
+ * `close()` on the error under its own `Symbol('status-code')` (receiver,
+ * permessage-deflate); failing that, the code that goes with the error's
+ * documented `err.code`. `undefined` for any other error (a write that
+ * failed), which sends no close frame.
+ */
+export const sentCloseCode = (error: unknown): number | undefined => {
+  if (typeof error !== "object" || error === null) return undefined
+  for (const key of Object.getOwnPropertySymbols(error)) {
+    const code = (error as Record<symbol, unknown>)[key]
+    if (key.description === "status-code" && typeof code === "number" && Number.isInteger(code)) return code
+  }
+  const name = (error as { code?: unknown }).code
+  return typeof name === "string" ? closeCodeOfWsError[name] : undefined
+}
 
 /** One WebSocket's events and state. */
 export class WebSocketSession {
@@ -72,6 +104,10 @@ export class WebSocketSession {
   private readonly waiting: Inbox<InboundEvent>
   private disconnect: WebsocketDisconnect | undefined = undefined
   private paused = false
+  /** The handshake was answered with an HTTP response (a refusal, a denial): there is no WebSocket, and a `send` meets table 4 (WS-7), not StreamClosedError. */
+  private answeredWithHttp = false
+  /** The code of the close frame `ws` sent on a frame it refused; the connection's end then reports 1006, as `ws` reads nothing after it. */
+  private refusedFrame: number | undefined = undefined
 
   constructor(scope: WebSocketScope, handshake: Handshake, limits: SessionLimits) {
     this.scope = scope
@@ -129,11 +165,12 @@ export class WebSocketSession {
 
   /**
    * `send`: a WebSocket the peer closed fails with StreamClosedError (as a
-   * stream does, HTTP-9); then every rule, checked by the side (the checks
-   * `validate` makes); then the socket.
+   * stream does, HTTP-9) — not one the app answered with a refusal or a
+   * denial, which table 4 refuses (WS-7); then every rule, checked by the
+   * side (the checks `validate` makes); then the socket.
    */
   private onSend(event: OutboundEvent): Effect.Effect<void, SendError> {
-    if (this.disconnect !== undefined && this.state !== "denying" && checkCorrelator(event, this.scope) === undefined) {
+    if (this.disconnect !== undefined && this.state !== "denying" && !this.answeredWithHttp && checkCorrelator(event, this.scope) === undefined) {
       return Effect.fail(this.closedError())
     }
     const bad = this.side.check(event)
@@ -169,6 +206,7 @@ export class WebSocketSession {
         return Effect.void
       case "websocket.http.response.body":
         this.handshake.denyBody(event.body ?? EMPTY, event.moreBody !== true)
+        if (event.moreBody !== true) this.answered()
         return Effect.void
       default:
         return Effect.void
@@ -205,11 +243,15 @@ export class WebSocketSession {
     })
     socket.on("close", (code: number, reason: Buffer) => {
       this.stopPings()
-      this.closed(code, reason.toString("utf8"))
+      // After a frame it refused `ws` reads nothing more, so no close frame of the client's ever arrives: the app gets the code the server closed with (§11.2).
+      if (code === 1006 && this.refusedFrame !== undefined) this.closed(this.refusedFrame, "")
+      else this.closed(code, reason.toString("utf8"))
     })
     this.startPings(socket)
-    socket.on("error", () => {
-      // 'close' follows with the code (1002, 1007, 1009, …).
+    socket.on("error", (error: unknown) => {
+      // A frame `ws` refused (1002, 1007, 1009, …): it has sent its close frame with that code and stops reading; 'close' follows.
+      // Only while open: after the app's (or the runner's) close the server's close frame carried that close's code.
+      if (this.state === "open") this.refusedFrame ??= sentCloseCode(error)
     })
   }
 
@@ -244,6 +286,17 @@ export class WebSocketSession {
     this.status = status
     this.handshake.deny(status, [["content-type", "text/plain"]])
     this.handshake.denyBody(utf8.encode(`${STATUS_CODES[status] ?? "Denied"}\n`), true)
+    this.answered()
+  }
+
+  /**
+   * The refusal or denial is complete (its last byte handed to the
+   * transport): there never was a WebSocket, so `receive` yields
+   * `websocket.disconnect` 1006 from now on (rules WS-18, WS-5).
+   */
+  private answered(): void {
+    this.answeredWithHttp = true
+    this.closed(1006, "")
   }
 
   /** Graceful shutdown (rule WS-14): close 1001 when open, 503 when the handshake is still unanswered. */
