@@ -34,7 +34,7 @@ const usage = (rule: string, detail: string) => new ClassicUsageError({ rule, de
 /** Checks and normalises `start_response`'s arguments (rule CLASSIC-1). */
 export const parseHead = (status: unknown, headers: unknown): Head => {
   const m = typeof status === "string" ? STATUS.exec(status) : null
-  if (m === null) throw usage("CLASSIC-1", `status must be "NNN reason" with NNN from 200 to 999, got ${JSON.stringify(status)}`)
+  if (m === null) throw usage("CLASSIC-1", `status must be "NNN reason" with NNN from 200 to 599, got ${JSON.stringify(status)}`)
   if (!Array.isArray(headers)) throw usage("CLASSIC-1", "headers must be an array of [name, value] pairs")
   const out: Array<readonly [string, string]> = []
   for (const pair of headers as ReadonlyArray<unknown>) {
