@@ -89,6 +89,24 @@ export { defaultPriority, parsePriority, type Priority } from "./protocol/priori
  */
 export * as State from "./protocol/state.ts"
 
+/**
+ * The protocol core without I/O — what the Node runner, `validate(app)` and
+ * the in-memory client all drive, for a server on another runtime to drive
+ * too (spec.md §4–§7, §11): per stream, `ResponseSide` checks every event
+ * an app sends on an `http` scope (`check`, then `accept` once sent) and
+ * holds table 1's state; `RequestSide` steps table 2 for what `receive`
+ * yields and counts the body against its `content-length` (HTTP-7);
+ * `WebSocketSide` and `LifespanSide` do the same for the other scope
+ * types. `ErrorCode` names the RFC 9113 §7 codes the Node runner sends.
+ *
+ * @since 0.4.0
+ */
+export { ErrorCode } from "./protocol/fields.ts"
+export { RequestSide } from "./protocol/http-request.ts"
+export { ResponseSide } from "./protocol/http-response.ts"
+export { LifespanSide } from "./protocol/lifespan.ts"
+export { WebSocketSide } from "./protocol/websocket.ts"
+
 // ---------------------------------------------------------------------------
 // The Node runner (spec.md §8)
 // ---------------------------------------------------------------------------
