@@ -7,8 +7,8 @@
  * read. Raw frames and raw sockets.
  */
 import { Effect } from "effect"
-import * as net from "node:net"
 import { describe, expect, it } from "vitest"
+import { rawHttp } from "../support/clients.ts"
 import { ended, FrameType, frame, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
 import { httpApp } from "../support/outcome.ts"
 import { listen } from "../support/server.ts"
@@ -44,21 +44,7 @@ describe("HTTP-35: a body the app stopped reading", () => {
   it("HTTP-35: HTTP/1.1 — the response says connection: close and the server closes the connection, though the app read part of the body", async () => {
     const server = await listen(readOnce)
     try {
-      const result = await new Promise<{ text: string; closed: boolean }>((resolve) => {
-        const socket = net.connect(server.port, "127.0.0.1")
-        let text = ""
-        const timer = setTimeout(() => {
-          socket.destroy()
-          resolve({ text, closed: false })
-        }, 3000)
-        socket.on("data", (d: Buffer) => void (text += d.toString("latin1")))
-        socket.on("error", () => {})
-        socket.on("close", () => {
-          clearTimeout(timer)
-          resolve({ text, closed: true })
-        })
-        socket.write("POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 100000\r\n\r\n" + "x".repeat(1000))
-      })
+      const result = await rawHttp(server.port, ["POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 100000\r\n\r\n" + "x".repeat(1000)])
       expect(result.text).toMatch(/^HTTP\/1\.1 200 /)
       expect(result.text.toLowerCase()).toContain("connection: close")
       expect(result.closed).toBe(true)
