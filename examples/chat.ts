@@ -6,9 +6,12 @@
  *     npx egi serve examples/chat.ts
  *     # connect several clients to ws://127.0.0.1:8000/ and type
  *
- * The room is an Effect service (`ChatRoom`) with a Layer (`ChatRoom.layer`)
- * built once, so every connection's fiber sees the same state. Each member
- * has a sliding mailbox: a member that does not keep up loses its oldest
+ * The room is an Effect service (`ChatRoom`). The module exports its Layer
+ * as `layer`: `egi serve` builds it once before the server starts and
+ * closes it after the shutdown, so every connection's fiber sees the same
+ * room, and the room's finalizer — it says goodbye to whoever is left and
+ * shuts every mailbox — runs after the drain, not before. Each member has
+ * a sliding mailbox: a member that does not keep up loses its oldest
  * messages instead of slowing the room down.
  */
 import { Context, Effect, Fiber, Layer, Queue } from "effect"
@@ -27,16 +30,23 @@ export interface Room {
 
 /** The shared room, as a service. */
 export class ChatRoom extends Context.Service<ChatRoom, Room>()("examples/ChatRoom") {
-  /** One room for the whole server. */
+  /** One room for the whole server; closing it says goodbye to the members left and shuts their mailboxes. */
   static readonly layer = Layer.effect(ChatRoom)(
-    Effect.sync((): Room => {
+    Effect.gen(function*() {
       const members = new Set<Queue.Queue<string>>()
-      return {
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          yield* Effect.forEach(members, (m) => Effect.andThen(Queue.offer(m, "* the room is closing"), Queue.shutdown(m)), { discard: true })
+          yield* Effect.logInfo(`chat room closed (${members.size} still here)`)
+        })
+      )
+      const room: Room = {
         join: Effect.tap(Queue.sliding<string>(MAILBOX), (mailbox) => Effect.sync(() => void members.add(mailbox))),
         leave: (mailbox) => Effect.andThen(Effect.sync(() => void members.delete(mailbox)), Queue.shutdown(mailbox)),
         broadcast: (text) => Effect.forEach(members, (m) => Queue.offer(m, text), { discard: true }),
         size: Effect.sync(() => members.size)
       }
+      return room
     })
   )
 }
@@ -60,6 +70,7 @@ const member = (receive: Receive, send: Send) =>
     yield* room.broadcast(`* someone left (${yield* room.size} here)`)
   })
 
+/** The app: requires the `ChatRoom` service, which `layer` provides. */
 const app = (scope: EgiScope, receive: Receive, send: Send) =>
   Effect.gen(function*() {
     if (scope.type === "http") {
@@ -73,7 +84,7 @@ const app = (scope: EgiScope, receive: Receive, send: Send) =>
     yield* member(receive, send)
   })
 
-/** The room, built once when the module loads: every connection shares it. */
-const context = Effect.runSync(Layer.build(ChatRoom.layer).pipe(Effect.scoped))
+export default app
 
-export default (scope: EgiScope, receive: Receive, send: Send) => Effect.provide(app(scope, receive, send), context)
+/** What the app requires: `egi serve` provides it (built once per server run, closed after the shutdown). */
+export const layer = ChatRoom.layer

@@ -114,7 +114,7 @@ export { WebSocketSide } from "./protocol/websocket.ts"
 export { ServeError } from "./runner/errors.ts"
 export { consoleLogger, silentLogger } from "./runner/log.ts"
 export { defaults, type Logger, type RunnerOptions } from "./runner/options.ts"
-export { type Server, serve, start } from "./runner/server.ts"
+export { layer, type Server, serve, start } from "./runner/server.ts"
 
 // ---------------------------------------------------------------------------
 // The classic interface and the sync shim (spec.md §10)

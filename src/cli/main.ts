@@ -6,7 +6,7 @@
  * loaded.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Exit } from "effect"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url"
 import type { App } from "../protocol/app.ts"
 import { consoleLogger } from "../runner/log.ts"
 import { defaults, type Logger, maxSetting, maxTimerMs, type RunnerOptions } from "../runner/options.ts"
+import type { ServeError } from "../runner/errors.ts"
 import { serve } from "../runner/server.ts"
 import { fromClassic } from "../shim/shim.ts"
 
@@ -75,7 +76,21 @@ const splitTarget = (target: string): { readonly module: string; readonly export
  * Loads the app `target` names. With `syncWorkers`, the export is a classic
  * app (spec.md §10.1), served through a pool of that many worker threads.
  */
-const loadApp = async (target: string, syncWorkers: number | undefined, logger: Logger): Promise<App> => {
+/** The app to serve, and the module's `layer` export when it has one (what the app requires, spec.md §8.9). */
+interface Loaded {
+  readonly app: App<unknown, unknown>
+  readonly layer: Layer.Layer<unknown, unknown> | undefined
+}
+
+/** The module's `layer` export: a Layer, or undefined when there is none; anything else is a usage error. */
+const layerOf = (mod: Record<string, unknown>, module: string): Layer.Layer<unknown, unknown> | undefined => {
+  const layer = mod["layer"]
+  if (layer === undefined) return undefined
+  if (!Layer.isLayer(layer)) throw new UsageError(`export "layer" of ${module} is ${kindOf(layer)}, not a Layer (the services the app requires)`)
+  return layer as Layer.Layer<unknown, unknown>
+}
+
+const loadApp = async (target: string, syncWorkers: number | undefined, logger: Logger): Promise<Loaded> => {
   const { module, exportName } = splitTarget(target)
   let mod: Record<string, unknown>
   try {
@@ -92,11 +107,11 @@ const loadApp = async (target: string, syncWorkers: number | undefined, logger: 
     const candidate = mod[name]
     if (syncWorkers !== undefined) {
       if (typeof candidate !== "function") throw new UsageError(`export ${JSON.stringify(name)} of ${module} is ${kindOf(candidate)}, not a classic app (a function)`)
-      return fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers, logger })
+      return { app: fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers, logger }), layer: undefined }
     }
     const notAnApp = notAnEgiApp(candidate)
     if (notAnApp !== undefined) throw new UsageError(`export ${JSON.stringify(name)} of ${module} ${notAnApp}`)
-    return candidate as App
+    return { app: candidate as App<unknown, unknown>, layer: layerOf(mod, module) }
   }
   throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")} (a function)`)
 }
@@ -188,7 +203,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
   }
 
   let options: Partial<RunnerOptions>
-  let app: App
+  let loaded: Loaded
   const logger = consoleLogger()
   try {
     const port = number("port", values.port, defaults.port, 65535)
@@ -226,7 +241,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       ? undefined
       : number("sync-workers", values["sync-workers"], 0, 1024)
     if (syncWorkers === 0) throw new UsageError("--sync-workers takes a number from 1 to 1024")
-    app = await loadApp(target, syncWorkers, logger)
+    loaded = await loadApp(target, syncWorkers, logger)
   } catch (cause) {
     if (cause instanceof UsageError) {
       process.stderr.write(`egi: ${cause.message}\n`)
@@ -235,12 +250,11 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
     throw cause
   }
 
-  return { app, options: { ...options, logger }, logger }
+  return { ...loaded, options: { ...options, logger }, logger }
 }
 
 /** What `main` decided to serve, with the logger to flush at exit. */
-interface Serving {
-  readonly app: App
+interface Serving extends Loaded {
   readonly options: Partial<RunnerOptions>
   readonly logger: Logger & { readonly flush: () => void }
 }
@@ -251,8 +265,10 @@ interface Serving {
  * graceful shutdown (spec.md §8.4). The exit code stays EGI's: 0 after a
  * signal-driven shutdown, 1 when the server fails (with one `egi:` line).
  * The signals are also logged; one during the drain changes nothing (RUN-12).
+ * The module's `layer` is built once before the server starts and closed
+ * after its shutdown (its finalizers run after the drain).
  */
-const run = ({ app, options, logger }: Serving): void => {
+const run = ({ app, layer, options, logger }: Serving): void => {
   let signalled = false
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info(signalled ? `${signal} received again: already shutting down` : `${signal} received`)
@@ -260,7 +276,12 @@ const run = ({ app, options, logger }: Serving): void => {
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
-  NodeRuntime.runMain(serve(app, options), {
+  const server = serve(app, options)
+  // A module without `layer` serves an app that requires nothing (R = never).
+  const program: Effect.Effect<never, unknown> = layer === undefined
+    ? server as Effect.Effect<never, ServeError>
+    : Effect.provide(server, layer)
+  NodeRuntime.runMain(program, {
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
       logger.flush()

@@ -55,7 +55,12 @@ export type Send = (event: OutboundEvent) => Effect.Effect<void, SendError>
  * not serve it fails with `UnsupportedScopeError` (rule CORE-4, see
  * `unsupportedScope`).
  *
+ * `R` is what the app requires (its services): the server runs every call
+ * with the context it was started in, so `serve(app).pipe(Effect.provide(
+ * layer))` gives each request the Layer's services, built once per server
+ * run (spec.md §3.3, §8).
+ *
  * @since 0.1.0
  * @category models
  */
-export type App = (scope: EgiScope, receive: Receive, send: Send) => Effect.Effect<void, unknown>
+export type App<E = unknown, R = never> = (scope: EgiScope, receive: Receive, send: Send) => Effect.Effect<void, E, R>

@@ -33,8 +33,10 @@ export interface Lifespan {
  * returns before answering anything does not support lifespan: the server
  * goes on without it, and says so in one log line (rule CORE-4).
  */
-export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan, ServeError> =>
+export const startLifespan = <R>(app: App<unknown, R>, logger: Logger): Effect.Effect<Lifespan, ServeError, R> =>
   Effect.gen(function*() {
+    // The lifespan call runs with the server's context, as every stream does.
+    const context = yield* Effect.context<R>()
     const state: Record<string, unknown> = {}
     const scope: LifespanScope = { type: "lifespan", egi: lifespanEgi, connectionId: 0, streamId: 0, state }
     // The replies' rules and table 3's state, shared with validate.
@@ -62,7 +64,7 @@ export const startLifespan = (app: App, logger: Logger): Effect.Effect<Lifespan,
       })
 
     // A call that throws or returns no Effect (RUN-11) is an app without lifespan support.
-    const fiber = Effect.runFork(callApp(app, scope, receive, send))
+    const fiber = Effect.runForkWith(context)(callApp(app, scope, receive, send))
     fiber.addObserver((exit) => {
       if (!answered) {
         const notAnEffect = Exit.isFailure(exit) ? appReturnErrorOf(exit.cause) : undefined

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Fiber, type Scope } from "effect"
+import { type Context, Effect, Fiber, Layer, type Scope } from "effect"
 import * as http2 from "node:http2"
 import * as net from "node:net"
 import * as tls from "node:tls"
@@ -63,23 +63,32 @@ const closeGrace = 1000
  * }))
  * ```
  *
+ * An app that requires services (`App<E, R>`) makes `start` require them:
+ * every app call — each stream, WebSocket and the lifespan call — runs with
+ * the context `start` runs in (its services, tracer, logger, references),
+ * so `start(app).pipe(Effect.provide(layer))` builds the Layer once for the
+ * server and closes it after the shutdown.
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const start = (
-  app: App,
+export const start = <E, R>(
+  app: App<E, R>,
   options: Partial<RunnerOptions> = {}
-): Effect.Effect<Server, ServeError, Scope.Scope> =>
+): Effect.Effect<Server, ServeError, Scope.Scope | R> =>
   Effect.acquireRelease(acquire(app, options), (server) => server.shutdown)
 
-const acquire = (app: App, options: Partial<RunnerOptions>): Effect.Effect<Server, ServeError> =>
+const acquire = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>): Effect.Effect<Server, ServeError, R> =>
   Effect.gen(function*() {
+    const context = yield* Effect.context<R>()
     const opts: RunnerOptions = { ...defaults, logger: consoleLogger(), ...options }
     yield* checkOptions(opts)
     yield* checkWs
     const lifespan: Lifespan = yield* startLifespan(app, opts.logger)
     // A server that fails to come up still runs the app's lifespan shutdown.
-    return yield* listen(app, opts, lifespan).pipe(Effect.onError(() => lifespan.shutdown(opts.drainTimeout)))
+    return yield* listen(app as App<unknown, unknown>, opts, lifespan, context as Context.Context<unknown>).pipe(
+      Effect.onError(() => lifespan.shutdown(opts.drainTimeout))
+    )
   })
 
 /**
@@ -114,14 +123,14 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     return Effect.void
   })
 
-const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effect<Server, ServeError> =>
+const listen = (app: App<unknown, unknown>, opts: RunnerOptions, lifespan: Lifespan, context: Context.Context<unknown>): Effect.Effect<Server, ServeError> =>
   Effect.gen(function*() {
     const logger = opts.logger
 
     let draining = false
     const sockets = new Set<net.Socket>()
     const sessions = new Set<http2.ServerHttp2Session>()
-    const supervisor = new Supervisor(app, opts)
+    const supervisor = new Supervisor(app, opts, context)
     const scopeDefaults = {
       rootPath: opts.rootPath,
       state: lifespan.supported ? () => ({ ...lifespan.state }) : () => ({}),
@@ -267,12 +276,41 @@ const listen = (app: App, opts: RunnerOptions, lifespan: Lifespan): Effect.Effec
  * @since 0.1.0
  * @category constructors
  */
-export const serve = (app: App, options: Partial<RunnerOptions> = {}): Effect.Effect<never, ServeError> =>
+export const serve = <E, R>(app: App<E, R>, options: Partial<RunnerOptions> = {}): Effect.Effect<never, ServeError, R> =>
   Effect.scoped(
     Effect.gen(function*() {
       const logger = options.logger ?? consoleLogger()
       const server = yield* start(app, { ...options, logger })
       logger.info(`listening on ${server.url} (${server.protocols})`)
       return yield* Effect.never
+    })
+  )
+
+/**
+ * Serving as a Layer: the server runs for the Layer's lifetime — started
+ * (and `listening on …` logged) when the Layer is built, shut down
+ * gracefully (spec.md §8.4) when its scope closes. What the app requires
+ * (`R`) is required by the Layer, so a program composes EGI as Effect users
+ * compose servers:
+ *
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import * as Egi from "egi"
+ * Egi.layer(app, { port: 8000 }).pipe(Layer.provide(AppLive), Layer.launch, NodeRuntime.runMain)
+ * ```
+ *
+ * SIGTERM interrupts `Layer.launch`: the server drains, then the Layers it
+ * was given close (their finalizers after the drain). Fails with
+ * `ServeError` as `start` does.
+ *
+ * @since 0.4.0
+ * @category layers
+ */
+export const layer = <E, R>(app: App<E, R>, options: Partial<RunnerOptions> = {}): Layer.Layer<never, ServeError, R> =>
+  Layer.effectDiscard(
+    Effect.gen(function*() {
+      const logger = options.logger ?? consoleLogger()
+      const server = yield* start(app, { ...options, logger })
+      logger.info(`listening on ${server.url} (${server.protocols})`)
     })
   )

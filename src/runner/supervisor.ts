@@ -3,7 +3,7 @@
  * own fiber, answers its failure (500 or reset), writes the access-log line,
  * and keeps the set of running fibers for the drain.
  */
-import { Cause, Data, Deferred, Effect, Exit, type Fiber } from "effect"
+import { Cause, type Context, Data, Deferred, Effect, Exit, type Fiber } from "effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
 import { ErrorCode } from "../protocol/fields.ts"
@@ -44,14 +44,14 @@ const ignore = (): void => {}
  * is a Promise its rejection is absorbed so that it never reaches the process
  * as an unhandled rejection.
  */
-export const callApp = (app: App, scope: EgiScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
+export const callApp = <R>(app: App<unknown, R>, scope: EgiScope, receive: Receive, send: Send): Effect.Effect<void, unknown, R> => {
   let result: unknown
   try {
     result = app(scope, receive, send)
   } catch (defect) {
     return Effect.die(defect)
   }
-  if (Effect.isEffect(result)) return result as Effect.Effect<void, unknown>
+  if (Effect.isEffect(result)) return result as Effect.Effect<void, unknown, R>
   if (typeof result === "object" && result !== null && typeof (result as { then?: unknown }).then === "function") {
     try {
       ;(result as PromiseLike<unknown>).then(undefined, ignore)
@@ -92,15 +92,18 @@ const onlyStreamClosed = (cause: Cause.Cause<unknown>): boolean =>
  */
 export class Supervisor {
   readonly host: ExchangeHost
-  private readonly app: App
+  private readonly app: App<unknown, unknown>
+  /** The context the server was started in: every app call runs with its services (the app's `R`). */
+  private readonly context: Context.Context<unknown>
   private readonly opts: RunnerOptions
   private readonly running = new Map<Fiber.Fiber<void, unknown>, Exchange>()
   /** WebSockets whose app is still running (spec.md §11). */
   private readonly sockets = new Map<Fiber.Fiber<void, unknown>, WebSocketSession>()
   private idle: Deferred.Deferred<void> | undefined = undefined
 
-  constructor(app: App, opts: RunnerOptions) {
+  constructor(app: App<unknown, unknown>, opts: RunnerOptions, context: Context.Context<unknown>) {
     this.app = app
+    this.context = context
     this.opts = opts
     this.host = {
       maxBodySize: opts.maxBodySize,
@@ -164,7 +167,7 @@ export class Supervisor {
     item: T,
     onExit: (exit: Exit.Exit<void, unknown>) => void
   ): Fiber.Fiber<void, unknown> | undefined {
-    const fiber = Effect.runFork(callApp(this.app, scope, receive, send))
+    const fiber = Effect.runForkWith(this.context)(callApp(this.app, scope, receive, send))
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
       onExit(exit)

@@ -3,7 +3,7 @@
  * or per `describe` block (`useServer`, `useSession`), per test
  * (`withServer`, `useServers`), or by hand (`listen`).
  */
-import { Effect, Exit, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import type * as http2 from "node:http2"
 import { afterAll, afterEach, beforeAll } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
@@ -27,13 +27,24 @@ export interface TestServer extends Server {
   readonly lines: ReturnType<typeof memoryLogger>["lines"]
 }
 
-/** Starts `app` on 127.0.0.1:0 (drain timeout 2 s); `close()` runs the graceful shutdown. */
-export const listen = async (app: App, options: Partial<RunnerOptions> = {}): Promise<TestServer> => {
+/**
+ * Starts `app` on 127.0.0.1:0 (drain timeout 2 s); `close()` runs the
+ * graceful shutdown. `layer` provides what the app requires: built before
+ * the server starts, closed after its shutdown, as the CLI does.
+ */
+export const listen = async <R = never>(
+  app: App<unknown, R>,
+  options: Partial<RunnerOptions> = {},
+  layer?: Layer.Layer<R>
+): Promise<TestServer> => {
   const { logger, lines } = memoryLogger()
   const scope = Effect.runSync(Scope.make())
-  const server = await Effect.runPromise(
-    Scope.provide(scope)(start(app, { port: 0, logger, drainTimeout: 2000, ...options }))
-  )
+  const started = Effect.gen(function*() {
+    // Built into the same Scope first, so that it closes after the server's shutdown.
+    const context = layer === undefined ? Context.empty() as Context.Context<R> : yield* Layer.build(layer)
+    return yield* Effect.provide(start(app, { port: 0, logger, drainTimeout: 2000, ...options }), context)
+  })
+  const server = await Effect.runPromise(Scope.provide(scope)(started))
   return { ...server, lines, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
@@ -48,10 +59,10 @@ export const listen = async (app: App, options: Partial<RunnerOptions> = {}): Pr
  * it("…", async () => { await fetch(server().url) })
  * ```
  */
-export const useServer = (app: App, options: Partial<RunnerOptions> = {}): () => TestServer => {
+export const useServer = <R = never>(app: App<unknown, R>, options: Partial<RunnerOptions> = {}, layer?: Layer.Layer<R>): () => TestServer => {
   let server: TestServer | undefined
   beforeAll(async () => {
-    server = await listen(app, options)
+    server = await listen(app, options, layer)
   })
   afterAll(async () => {
     await server?.close()

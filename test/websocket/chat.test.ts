@@ -5,12 +5,12 @@
 import { Agent, WebSocket as H2WebSocket } from "undici"
 import { afterAll, describe, expect, it } from "vitest"
 import WebSocket from "ws"
-import chat from "../../examples/chat.ts"
-import type { App } from "../../src/protocol/app.ts"
+import chat, { layer } from "../../examples/chat.ts"
+import { runCli } from "../support/cli.ts"
 import { until } from "../support/clients.ts"
 import { useServer } from "../support/server.ts"
 
-const server = useServer(chat as App)
+const server = useServer(chat, {}, layer)
 const dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
 afterAll(() => dispatcher.close())
 
@@ -35,5 +35,29 @@ describe("examples/chat.ts", () => {
     h1.close()
     await until(() => fromH2.some((m) => m.includes("someone left (1 here)")), "the leave was announced")
     h2.close()
+  })
+
+  it("the room's Layer comes from the module's layer export: egi serve builds it once, and its finalizer runs at shutdown, after the drain, not before", async () => {
+    const cli = runCli(["serve", "examples/chat.ts", "--port", "0", "--no-access-log"])
+    try {
+      const { url } = await cli.listening()
+      const ws = new WebSocket(url.replace("http://", "ws://") + "/")
+      const seen: Array<string> = []
+      ws.on("message", (d: Buffer) => seen.push(d.toString()))
+      await new Promise((resolve) => ws.once("open", resolve))
+      // One room for every stream: the HTTP request sees the WebSocket member.
+      expect(await fetch(url + "/").then((r) => r.text())).toBe("1 in the room\n")
+      const output = () => cli.stdout() + cli.stderr()
+      expect(output()).not.toContain("chat room closed")
+      const closed = new Promise((resolve) => ws.once("close", resolve))
+      cli.signal("SIGTERM")
+      expect((await cli.exit).code).toBe(0)
+      await closed
+      // The runner drained (its log, stderr), then the room closed (Effect's logger, stdout).
+      expect(cli.stderr()).toContain("shutdown complete")
+      expect(cli.stdout()).toContain("chat room closed (0 still here)")
+    } finally {
+      await cli.dispose()
+    }
   })
 })
