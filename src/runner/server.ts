@@ -277,14 +277,14 @@ const listen = (app: App<unknown, unknown>, opts: RunnerOptions, lifespan: Lifes
  * @category constructors
  */
 export const serve = <E, R>(app: App<E, R>, options: Partial<RunnerOptions> = {}): Effect.Effect<never, ServeError, R> =>
-  Effect.scoped(
-    Effect.gen(function*() {
-      const logger = options.logger ?? consoleLogger()
-      const server = yield* start(app, { ...options, logger })
-      logger.info(`listening on ${server.url} (${server.protocols})`)
-      return yield* Effect.never
-    })
-  )
+  Effect.scoped(Effect.andThen(startLogged(app, options), Effect.never))
+
+/** `start`, then the `listening on <url> (<protocols>)` line (spec.md §8.5). */
+const startLogged = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>): Effect.Effect<Server, ServeError, Scope.Scope | R> => {
+  const logger = options.logger ?? consoleLogger()
+  return Effect.tap(start(app, { ...options, logger }), (server) =>
+    Effect.sync(() => logger.info(`listening on ${server.url} (${server.protocols})`)))
+}
 
 /**
  * Serving as a Layer: the server runs for the Layer's lifetime — started
@@ -307,10 +307,4 @@ export const serve = <E, R>(app: App<E, R>, options: Partial<RunnerOptions> = {}
  * @category layers
  */
 export const layer = <E, R>(app: App<E, R>, options: Partial<RunnerOptions> = {}): Layer.Layer<never, ServeError, R> =>
-  Layer.effectDiscard(
-    Effect.gen(function*() {
-      const logger = options.logger ?? consoleLogger()
-      const server = yield* start(app, { ...options, logger })
-      logger.info(`listening on ${server.url} (${server.protocols})`)
-    })
-  )
+  Layer.effectDiscard(startLogged(app, options))
