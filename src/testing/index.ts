@@ -12,3 +12,4 @@ export { chunked, fieldName, fieldValue, headers, httpScope, lifespanScope, requ
 export { request, type TestRequest, type TestResponse, testScope } from "./client.ts"
 export { MissingPeerDependencyError } from "./fast-check.ts"
 export { ServerViolationError, validate } from "./validate.ts"
+export { serveTest, type TestResult, type TestServerHandle } from "./serve.ts"
