@@ -46,6 +46,7 @@ Options:
   --ws-ping-timeout <s>          seconds a pong, or the client's close frame, may take before the connection is dropped (default ${defaults.wsPingTimeout / 1000})
   --no-ws-deflate                do not offer permessage-deflate on WebSockets
   --no-access-log                do not print a line per request
+  --no-tracing                   no server span per stream (spec.md §8.10; on by default, on the app Layer's tracer)
   -h, --help                     show this help
   --version                      print the version
 
@@ -179,6 +180,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
         "ws-ping-timeout": { type: "string" },
         "no-ws-deflate": { type: "boolean" },
         "no-access-log": { type: "boolean" },
+        "no-tracing": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" }
       }
@@ -232,6 +234,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       idleTimeout: number("idle-timeout", values["idle-timeout"], defaults.idleTimeout, MAX_SECONDS, 1000),
       rootPath: values["root-path"] ?? "",
       accessLog: values["no-access-log"] !== true,
+      tracing: values["no-tracing"] !== true,
       wsMaxMessageSize: number("ws-max-message-size", values["ws-max-message-size"], defaults.wsMaxMessageSize, 2 ** 31 - 1),
       wsPingInterval: number("ws-ping-interval", values["ws-ping-interval"], defaults.wsPingInterval, MAX_SECONDS, 1000),
       wsPingTimeout: number("ws-ping-timeout", values["ws-ping-timeout"], defaults.wsPingTimeout, MAX_SECONDS, 1000),

@@ -69,6 +69,13 @@ export interface RunnerOptions {
    * 1006. Default 20000.
    */
   readonly wsPingTimeout: number
+  /**
+   * One server span per stream and WebSocket (spec.md §8.10), on the tracer
+   * of the context the server runs in (Effect's own by default; the user's
+   * when a Layer provides one). Default true; false costs nothing per
+   * request.
+   */
+  readonly tracing: boolean
 }
 
 /**
@@ -120,5 +127,6 @@ export const defaults: Omit<RunnerOptions, "logger"> = {
   wsMaxMessageSize: 16 * 1024 * 1024,
   wsPerMessageDeflate: true,
   wsPingInterval: 30_000,
-  wsPingTimeout: 20_000
+  wsPingTimeout: 20_000,
+  tracing: true
 }

@@ -12,6 +12,7 @@ import { streamEnded, streamStarted } from "./extensions.ts"
 import type { RunnerOptions } from "./options.ts"
 import type { WebSocketSession } from "./websocket/session.ts"
 import { type EgiScope, targetOf } from "../protocol/scope.ts"
+import { traced } from "./tracing.ts"
 
 /**
  * The app's call returned something other than an Effect (rule RUN-11): a
@@ -149,7 +150,7 @@ export class Supervisor {
     // Listed in http.connection's openStreams while its app runs (spec.md §7.10).
     streamStarted(ex.scope)
     ex.admitted = true
-    const fiber = this.fork(ex.scope, ex.receive, ex.send, this.running, ex, (exit) => this.finish(ex, exit))
+    const fiber = this.fork(ex.scope, ex.receive, ex.send, this.running, ex, () => ex.status, (exit) => this.finish(ex, exit))
     if (fiber !== undefined) ex.watchPeer(() => fiber.interruptUnsafe())
   }
 
@@ -165,9 +166,12 @@ export class Supervisor {
     send: Send,
     registry: Map<Fiber.Fiber<void, unknown>, T>,
     item: T,
+    status: () => number,
     onExit: (exit: Exit.Exit<void, unknown>) => void
   ): Fiber.Fiber<void, unknown> | undefined {
-    const fiber = Effect.runForkWith(this.context)(callApp(this.app, scope, receive, send))
+    const call = callApp(this.app, scope, receive, send)
+    // One server span per stream (spec.md §8.10); none at all when tracing is off.
+    const fiber = Effect.runForkWith(this.context)(this.opts.tracing ? traced(scope, status, call) : call)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
       onExit(exit)
@@ -195,7 +199,7 @@ export class Supervisor {
   admitWebSocket(session: WebSocketSession): void {
     const s = session.scope
     const startedAt = performance.now()
-    this.fork(s, session.receive, session.send, this.sockets, session, (exit) => {
+    this.fork(s, session.receive, session.send, this.sockets, session, () => session.status, (exit) => {
       session.finish(exit)
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
         this.logFailure(`conn=${s.connectionId} stream=${s.streamId} WEBSOCKET ${s.rawPath}`, exit.cause)

@@ -1,0 +1,76 @@
+/**
+ * One server span per stream (spec.md §8.10), after OpenTelemetry's HTTP
+ * server semantic conventions: the span's name is `METHOD path` (EGI has no
+ * routes), its kind `server`, its attributes `http.request.method`,
+ * `url.path`, `url.query`, `url.scheme`, `network.protocol.name` and
+ * `.version`, `server.address`/`.port`, `client.address`/`.port`,
+ * `user_agent.original`, `egi.connection_id`, `egi.stream_id`, and, when
+ * the app is done, `http.response.status_code`. The parent is the W3C
+ * `traceparent` request field's span when the request carries one. The app
+ * runs inside the span, so its own spans are children of it.
+ */
+import { Effect, Tracer } from "effect"
+import { get } from "../protocol/headers.ts"
+import type { EgiScope } from "../protocol/scope.ts"
+
+/** `traceparent` (W3C Trace Context §3.2): version 00, 32 hex trace-id, 16 hex parent-id, 2 hex flags; all-zero ids are invalid. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/
+
+/**
+ * The span a W3C `traceparent` value names, or `undefined` when it is
+ * absent or does not parse (version `ff`, all-zero ids, wrong lengths).
+ */
+export const parentOf = (traceparent: string | undefined): Tracer.ExternalSpan | undefined => {
+  if (traceparent === undefined) return undefined
+  const m = TRACEPARENT.exec(traceparent.trim().toLowerCase())
+  if (m === null || m[1] === "ff" || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined
+  return Tracer.externalSpan({ traceId: m[2]!, spanId: m[3]!, sampled: (parseInt(m[4]!, 16) & 1) === 1 })
+}
+
+/** The span's name and attributes for a scope (`undefined` for lifespan, which gets no span). */
+const describe = (scope: EgiScope): { readonly name: string; readonly attributes: Record<string, unknown> } | undefined => {
+  if (scope.type === "lifespan") return undefined
+  const method = scope.type === "http" ? scope.method : "GET"
+  const attributes: Record<string, unknown> = {
+    "http.request.method": method,
+    "url.path": scope.path,
+    "url.scheme": scope.scheme,
+    "network.protocol.name": "http",
+    "network.protocol.version": scope.httpVersion,
+    "egi.connection_id": scope.connectionId,
+    "egi.stream_id": scope.streamId
+  }
+  if (scope.queryString !== "") attributes["url.query"] = scope.queryString
+  if (scope.server !== null) {
+    attributes["server.address"] = scope.server[0]
+    attributes["server.port"] = scope.server[1]
+  }
+  if (scope.client !== null) {
+    attributes["client.address"] = scope.client[0]
+    attributes["client.port"] = scope.client[1]
+  }
+  const agent = get(scope.headers, "user-agent")
+  if (agent !== undefined) attributes["user_agent.original"] = agent
+  if (scope.type === "websocket") attributes["egi.websocket"] = true
+  return { name: `${method} ${scope.path}`, attributes }
+}
+
+/**
+ * `effect` (an app call on `scope`) inside its server span; `status` is
+ * read when the app is done, for `http.response.status_code` (0: none
+ * sent). Lifespan calls are not spanned.
+ */
+export const traced = <A, E, R>(scope: EgiScope, status: () => number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const span = describe(scope)
+  if (span === undefined) return effect
+  const parent = scope.type === "lifespan" ? undefined : parentOf(get(scope.headers, "traceparent"))
+  return Effect.withSpan(
+    Effect.onExit(effect, () =>
+      Effect.suspend(() => {
+        const code = status()
+        return code === 0 ? Effect.void : Effect.annotateCurrentSpan("http.response.status_code", code)
+      })),
+    span.name,
+    parent === undefined ? { kind: "server", attributes: span.attributes } : { kind: "server", attributes: span.attributes, parent }
+  )
+}
