@@ -125,6 +125,12 @@ await scenario(
     { name: "egi (auto: h2c + http/1.1)", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
     { name: "egi --h2c, access log on", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" },
     {
+      name: "egi --h2c, --no-tracing",
+      args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9106", "--h2c", "--no-access-log", "--no-tracing"],
+      port: 9106,
+      path: "/"
+    },
+    {
       name: "egi --h2c, validate(hello)",
       args: ["src/cli/main.ts", "serve", "bench/validated-hello.ts", "--port", "9105", "--h2c", "--no-access-log"],
       port: 9105,
