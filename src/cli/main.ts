@@ -46,7 +46,7 @@ Options:
   --ws-ping-timeout <s>          seconds a pong, or the client's close frame, may take before the connection is dropped (default ${defaults.wsPingTimeout / 1000})
   --no-ws-deflate                do not offer permessage-deflate on WebSockets
   --no-access-log                do not print a line per request
-  --no-tracing                   no server span per stream (spec.md §8.10; on by default, on the app Layer's tracer)
+  --no-tracing                   no server span per stream (spec.md §8.10; by default spans are made when the app's layer provides a tracer)
   -h, --help                     show this help
   --version                      print the version
 
@@ -234,7 +234,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       idleTimeout: number("idle-timeout", values["idle-timeout"], defaults.idleTimeout, MAX_SECONDS, 1000),
       rootPath: values["root-path"] ?? "",
       accessLog: values["no-access-log"] !== true,
-      tracing: values["no-tracing"] !== true,
+      tracing: values["no-tracing"] === true ? false : "auto",
       wsMaxMessageSize: number("ws-max-message-size", values["ws-max-message-size"], defaults.wsMaxMessageSize, 2 ** 31 - 1),
       wsPingInterval: number("ws-ping-interval", values["ws-ping-interval"], defaults.wsPingInterval, MAX_SECONDS, 1000),
       wsPingTimeout: number("ws-ping-timeout", values["ws-ping-timeout"], defaults.wsPingTimeout, MAX_SECONDS, 1000),

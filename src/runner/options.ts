@@ -71,11 +71,13 @@ export interface RunnerOptions {
   readonly wsPingTimeout: number
   /**
    * One server span per stream and WebSocket (spec.md §8.10), on the tracer
-   * of the context the server runs in (Effect's own by default; the user's
-   * when a Layer provides one). Default true; false costs nothing per
-   * request.
+   * of the context the server runs in. `"auto"` (the default): only when
+   * that context carries a tracer of the user's (a Layer provided one, an
+   * OpenTelemetry exporter say) — Effect's own default tracer records
+   * nothing anyone reads, and spans cost several µs per request; `true`:
+   * always; `false`: never (nothing per request).
    */
-  readonly tracing: boolean
+  readonly tracing: boolean | "auto"
 }
 
 /**
@@ -128,5 +130,5 @@ export const defaults: Omit<RunnerOptions, "logger"> = {
   wsPerMessageDeflate: true,
   wsPingInterval: 30_000,
   wsPingTimeout: 20_000,
-  tracing: true
+  tracing: "auto"
 }

@@ -153,7 +153,11 @@ const listen = (app: App<unknown, unknown>, opts: RunnerOptions, lifespan: Lifes
       }
       tag(socket, scheme)
       sockets.add(socket)
-      socket.once("close", () => sockets.delete(socket))
+      supervisor.metrics.connection(1)
+      socket.once("close", () => {
+        sockets.delete(socket)
+        supervisor.metrics.connection(-1)
+      })
       return true
     }
     const toH2 = (socket: net.Socket): void => {

@@ -3,7 +3,7 @@
  * own fiber, answers its failure (500 or reset), writes the access-log line,
  * and keeps the set of running fibers for the drain.
  */
-import { Cause, type Context, Data, Deferred, Effect, Exit, type Fiber } from "effect"
+import { Cause, Context, Data, Deferred, Effect, Exit, type Fiber, Tracer } from "effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
 import { ErrorCode } from "../protocol/fields.ts"
@@ -13,6 +13,7 @@ import type { RunnerOptions } from "./options.ts"
 import type { WebSocketSession } from "./websocket/session.ts"
 import { type EgiScope, targetOf } from "../protocol/scope.ts"
 import { traced } from "./tracing.ts"
+import { RunnerMetrics } from "./metrics.ts"
 
 /**
  * The app's call returned something other than an Effect (rule RUN-11): a
@@ -96,6 +97,10 @@ export class Supervisor {
   private readonly app: App<unknown, unknown>
   /** The context the server was started in: every app call runs with its services (the app's `R`). */
   private readonly context: Context.Context<unknown>
+  /** The runner's metrics (spec.md §8.11), in the server's context. */
+  readonly metrics: RunnerMetrics
+  /** Each app call runs in a server span (spec.md §8.10). */
+  private readonly tracing: boolean
   private readonly opts: RunnerOptions
   private readonly running = new Map<Fiber.Fiber<void, unknown>, Exchange>()
   /** WebSockets whose app is still running (spec.md §11). */
@@ -105,6 +110,9 @@ export class Supervisor {
   constructor(app: App<unknown, unknown>, opts: RunnerOptions, context: Context.Context<unknown>) {
     this.app = app
     this.context = context
+    this.metrics = new RunnerMetrics(context)
+    // "auto": spans only for a tracer of the user's, not Effect's default one (spec.md §8.10).
+    this.tracing = opts.tracing === "auto" ? Context.get(context as Context.Context<never>, Tracer.Tracer) !== Tracer.nativeTracer : opts.tracing
     this.opts = opts
     this.host = {
       maxBodySize: opts.maxBodySize,
@@ -149,6 +157,7 @@ export class Supervisor {
     }
     // Listed in http.connection's openStreams while its app runs (spec.md §7.10).
     streamStarted(ex.scope)
+    this.metrics.streamStarted()
     ex.admitted = true
     const fiber = this.fork(ex.scope, ex.receive, ex.send, this.running, ex, () => ex.status, (exit) => this.finish(ex, exit))
     if (fiber !== undefined) ex.watchPeer(() => fiber.interruptUnsafe())
@@ -171,7 +180,7 @@ export class Supervisor {
   ): Fiber.Fiber<void, unknown> | undefined {
     const call = callApp(this.app, scope, receive, send)
     // One server span per stream (spec.md §8.10); none at all when tracing is off.
-    const fiber = Effect.runForkWith(this.context)(this.opts.tracing ? traced(scope, status, call) : call)
+    const fiber = Effect.runForkWith(this.context)(this.tracing ? traced(scope, status, call) : call)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
       onExit(exit)
@@ -199,8 +208,10 @@ export class Supervisor {
   admitWebSocket(session: WebSocketSession): void {
     const s = session.scope
     const startedAt = performance.now()
+    this.metrics.socket(1)
     this.fork(s, session.receive, session.send, this.sockets, session, () => session.status, (exit) => {
       session.finish(exit)
+      this.metrics.socket(-1)
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
         this.logFailure(`conn=${s.connectionId} stream=${s.streamId} WEBSOCKET ${s.rawPath}`, exit.cause)
       }
@@ -251,6 +262,7 @@ export class Supervisor {
 
   private finish(ex: Exchange, exit: Exit.Exit<void, unknown>): void {
     streamEnded(ex.scope)
+    this.metrics.streamEnded(ex.scope.method, ex.status, performance.now() - ex.startedAt, ex.bytesIn, ex.bytesOut)
     ex.abandonUnreadBody()
     const logger = this.opts.logger
     if (Exit.isSuccess(exit)) {
