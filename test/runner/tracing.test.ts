@@ -95,4 +95,29 @@ describe("RUN-13: a server span per stream", () => {
     expect(parentOf("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331")).toBeUndefined()
     expect(parentOf("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")?.sampled).toBe(false)
   })
+
+  it("RUN-13: tracing \"auto\" (the default) makes no span on Effect's own default tracer; the app sees no current span", async () => {
+    let current: string | undefined = "unset"
+    const probe: App = (scope, _receive, send) =>
+      Effect.gen(function*() {
+        if (scope.type !== "http") return
+        current = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))?.name
+        yield* send({ type: "http.response.start", status: 200 })
+        yield* send({ type: "http.response.body", body: new Uint8Array(0) })
+      })
+    const server = await listen(probe)
+    try {
+      expect((await fetch(server.url + "/d")).status).toBe(200)
+    } finally {
+      await server.close()
+    }
+    expect(current).toBeUndefined()
+    const traced = await listen(probe, {}, TestTracer)
+    try {
+      expect((await fetch(traced.url + "/e")).status).toBe(200)
+    } finally {
+      await traced.close()
+    }
+    expect(current).toBe("GET /e")
+  })
 })
