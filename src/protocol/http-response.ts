@@ -159,11 +159,6 @@ export class ResponseSide {
     const next = nextResponseState(this.state, input, this.announced)
     if (typeof next === "string") this.state = next
   }
-
-  /** The response is over: its last body (and trailers) went out, or the stream was reset. */
-  complete(): boolean {
-    return this.state === "done" || this.state === "reset"
-  }
 }
 
 const preloadError = (as: unknown, linkParams: unknown): LocalProtocolError | undefined => {

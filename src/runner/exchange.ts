@@ -75,8 +75,6 @@ export abstract class Exchange extends ExchangeBase {
   protected neverIndex: ReadonlyArray<string> | undefined = undefined
   /** Announced trailers go on the wire (the client sent `te: trailers`, the framing allows them). */
   protected trailersOnWire = false
-  /** The app asked to close the connection after this response (HTTP/1.1 `http.goaway`). */
-  protected closeConnection = false
   /** Stream IDs this stream promised (spec.md §7.10). */
   readonly pushed: Array<number> = []
 

@@ -28,13 +28,14 @@ const activeSockets = Metric.gauge("egi.websocket.sessions.active", { descriptio
 const bytesIn = Metric.counter("http.server.request.body.size", { description: "request body bytes delivered to apps", incremental: true })
 const bytesOut = Metric.counter("http.server.response.body.size", { description: "response body bytes handed to the wire", incremental: true })
 
-const statusClass = (status: number): string => (status === 0 ? "none" : `${Math.floor(status / 100)}xx`)
+const CLASSES = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"] as const
+const statusClass = (status: number): string => CLASSES[Math.floor(status / 100)] ?? "none"
 
 /** The runner's metrics, updated without a fiber in `context` (the server's). One per server. */
 export class RunnerMetrics {
   private readonly context: Context.Context<never>
-  /** Tagged series, made once per (method, class) and per method: the set is small. */
-  private readonly requestSeries = new Map<string, Metric.Metric<number, unknown>>()
+  /** Tagged series, made once per method and status class: the set is small, and a request allocates nothing to find its own. */
+  private readonly requestSeries = new Map<string, Map<string, Metric.Metric<number, unknown>>>()
   private readonly durationSeries = new Map<string, Metric.Metric<number, unknown>>()
   private streams = 0
   private connections = 0
@@ -53,11 +54,12 @@ export class RunnerMetrics {
   streamEnded(method: string, status: number, ms: number, inBytes: number, outBytes: number): void {
     activeRequests.updateUnsafe(--this.streams, this.context)
     const cls = statusClass(status)
-    const key = `${method} ${cls}`
-    let series = this.requestSeries.get(key)
+    let byClass = this.requestSeries.get(method)
+    if (byClass === undefined) this.requestSeries.set(method, byClass = new Map())
+    let series = byClass.get(cls)
     if (series === undefined) {
       series = Metric.withAttributes(requests, { "http.request.method": method, "http.response.status_class": cls })
-      this.requestSeries.set(key, series)
+      byClass.set(cls, series)
     }
     series.updateUnsafe(1, this.context)
     let hist = this.durationSeries.get(method)

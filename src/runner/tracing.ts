@@ -11,7 +11,7 @@
  */
 import { Effect, Tracer } from "effect"
 import { get } from "../protocol/headers.ts"
-import type { EgiScope } from "../protocol/scope.ts"
+import type { EgiScope, HttpScope, WebSocketScope } from "../protocol/scope.ts"
 
 /** `traceparent` (W3C Trace Context §3.2): version 00, 32 hex trace-id, 16 hex parent-id, 2 hex flags; all-zero ids are invalid. */
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/
@@ -27,9 +27,8 @@ export const parentOf = (traceparent: string | undefined): Tracer.ExternalSpan |
   return Tracer.externalSpan({ traceId: m[2]!, spanId: m[3]!, sampled: (parseInt(m[4]!, 16) & 1) === 1 })
 }
 
-/** The span's name and attributes for a scope (`undefined` for lifespan, which gets no span). */
-const describe = (scope: EgiScope): { readonly name: string; readonly attributes: Record<string, unknown> } | undefined => {
-  if (scope.type === "lifespan") return undefined
+/** The span's name and attributes for a stream's or a WebSocket's scope. */
+const describe = (scope: HttpScope | WebSocketScope): { readonly name: string; readonly attributes: Record<string, unknown> } => {
   const method = scope.type === "http" ? scope.method : "GET"
   const attributes: Record<string, unknown> = {
     "http.request.method": method,
@@ -61,9 +60,9 @@ const describe = (scope: EgiScope): { readonly name: string; readonly attributes
  * sent). Lifespan calls are not spanned.
  */
 export const traced = <A, E, R>(scope: EgiScope, status: () => number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  if (scope.type === "lifespan") return effect
   const span = describe(scope)
-  if (span === undefined) return effect
-  const parent = scope.type === "lifespan" ? undefined : parentOf(get(scope.headers, "traceparent"))
+  const parent = parentOf(get(scope.headers, "traceparent"))
   return Effect.withSpan(
     Effect.onExit(effect, () =>
       Effect.suspend(() => {

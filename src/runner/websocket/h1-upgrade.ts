@@ -15,7 +15,7 @@ import type { Supervisor } from "../supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { negotiateExtensions, socketLimits } from "./ws-over-stream.ts"
-import { rawHead } from "../raw-response.ts"
+import { rawErrorResponse, rawHead } from "../raw-response.ts"
 
 /** The `sec-websocket-extensions` value (if any) parses, so `ws` will complete the handshake. */
 const extensionsParse = (offer: string | undefined): boolean => {
@@ -31,8 +31,6 @@ const extensionsParse = (offer: string | undefined): boolean => {
 export const isWebSocketUpgrade = (req: IncomingMessage): boolean =>
   (req.headers.upgrade ?? "").toLowerCase() === "websocket"
 
-/** An HTTP/1.1 response head on the raw socket (the denial of a handshake). */
-const head = rawHead
 
 /**
  * Handles `upgrade` events of `server`: a valid WebSocket handshake (RFC
@@ -62,7 +60,7 @@ export const attachH1WebSockets = (server: Server, opts: RunnerOptions, supervis
       !extensionsParse(offer)
     ) {
       opts.logger.error(`conn=${conn?.id ?? "?"} malformed WebSocket handshake: 400`)
-      return void socket.end(head(400, [["content-type", "text/plain"]], 12) + "Bad Request\n")
+      return void socket.end(rawErrorResponse(400))
     }
     conn.requests += 1
     const scope = makeWebSocketScope(
@@ -94,7 +92,7 @@ export const attachH1WebSockets = (server: Server, opts: RunnerOptions, supervis
         denial.body.push(body)
         if (!last) return
         const bytes = Buffer.concat(denial.body)
-        if (!socket.destroyed) socket.end(Buffer.concat([Buffer.from(head(denial.status, denial.headers, bytes.length), "latin1"), bytes]))
+        if (!socket.destroyed) socket.end(Buffer.concat([Buffer.from(rawHead(denial.status, denial.headers, bytes.length), "latin1"), bytes]))
         denial = undefined
       },
       onGone: (listener) => void socket.once("close", listener)
