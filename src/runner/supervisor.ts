@@ -262,7 +262,6 @@ export class Supervisor {
 
   private finish(ex: Exchange, exit: Exit.Exit<void, unknown>): void {
     streamEnded(ex.scope)
-    this.metrics.streamEnded(ex.scope.method, ex.status, performance.now() - ex.startedAt, ex.bytesIn, ex.bytesOut)
     ex.abandonUnreadBody()
     const logger = this.opts.logger
     if (Exit.isSuccess(exit)) {
@@ -278,7 +277,10 @@ export class Supervisor {
       this.logFailure(where(ex), exit.cause)
       if (!ex.respondError(500) && !ex.responseComplete()) ex.wireReset(ErrorCode.INTERNAL_ERROR)
     }
-    if (this.opts.accessLog) this.accessLog(ex)
+    // Counted and logged as it ended: after the runner's own 500 or reset, if any.
+    const ms = performance.now() - ex.startedAt
+    this.metrics.streamEnded(ex.scope.method, ex.status, ms, ex.bytesIn, ex.bytesOut)
+    if (this.opts.accessLog) this.accessLog(ex, ms)
     this.settle()
   }
 
@@ -286,9 +288,9 @@ export class Supervisor {
     if (this.idle !== undefined && this.inflight() === 0) Deferred.doneUnsafe(this.idle, Exit.void)
   }
 
-  private accessLog(ex: Exchange): void {
+  private accessLog(ex: Exchange, elapsed: number = performance.now() - ex.startedAt): void {
     const s = ex.scope
-    const ms = (performance.now() - ex.startedAt).toFixed(2)
+    const ms = elapsed.toFixed(2)
     const client = s.client === null ? "-" : s.client[0]
     const status = ex.status === 0 ? "-" : String(ex.status)
     const end = ex.endReason === undefined ? "" : ` end=${ex.endReason}`

@@ -22,6 +22,7 @@ const count = (snaps: ReadonlyArray<Snap>, id: string, attrs: Record<string, str
 const app: App = (scope, receive, send) =>
   Effect.gen(function*() {
     if (scope.type !== "http") return
+    if (scope.path === "/boom") return yield* Effect.die(new Error("boom"))
     while (true) {
       const event = yield* receive
       if (event.type !== "http.request" || !event.moreBody) break
@@ -41,6 +42,8 @@ describe("RUN-14: the runner's metrics", () => {
       await closeSession(session)
       const r = await fetch(server.url + "/c", { method: "POST", body: "12345" })
       expect(r.status).toBe(404)
+      // An app that fails gets the runner's 500, and is counted as the 500 it got.
+      expect((await fetch(server.url + "/boom")).status).toBe(500)
     } finally {
       await server.close()
     }
@@ -50,9 +53,11 @@ describe("RUN-14: the runner's metrics", () => {
     const delta = (id: string, attrs?: Record<string, string>) => count(after, id, attrs) - count(before, id, attrs)
     expect(delta("http.server.requests", { "http.request.method": "GET", "http.response.status_class": "2xx" })).toBe(2)
     expect(delta("http.server.requests", { "http.request.method": "POST", "http.response.status_class": "4xx" })).toBe(1)
-    expect(delta("http.server.request.duration", { "http.request.method": "GET" })).toBe(2)
+    expect(delta("http.server.requests", { "http.request.method": "GET", "http.response.status_class": "5xx" })).toBe(1)
+    expect(delta("http.server.request.duration", { "http.request.method": "GET" })).toBe(3)
     expect(delta("http.server.request.body.size")).toBe(5)
-    expect(delta("http.server.response.body.size")).toBe(15)
+    // Three "hello"s and the 500's "Internal Server Error\n".
+    expect(delta("http.server.response.body.size")).toBe(15 + 22)
     expect({ streams: find(after, "http.server.active_requests")?.state.value, connections: find(after, "egi.connections.active")?.state.value }).toEqual({ streams: 0, connections: 0 })
   })
 })
