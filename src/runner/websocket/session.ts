@@ -170,7 +170,7 @@ export class WebSocketSession {
    * side (the checks `validate` makes); then the socket.
    */
   private onSend(event: OutboundEvent): Effect.Effect<void, SendError> {
-    if (this.disconnect !== undefined && this.state !== "denying" && !this.answeredWithHttp && checkCorrelator(event, this.scope) === undefined) {
+    if (this.disconnect !== undefined && !this.answeredWithHttp && checkCorrelator(event, this.scope) === undefined) {
       return Effect.fail(this.closedError())
     }
     const bad = this.side.check(event)
