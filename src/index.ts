@@ -112,8 +112,8 @@ export { WebSocketSide } from "./protocol/websocket.ts"
 // ---------------------------------------------------------------------------
 
 export { ServeError } from "./runner/errors.ts"
-export { consoleLogger, silentLogger } from "./runner/log.ts"
-export { defaults, type Logger, type RunnerOptions } from "./runner/options.ts"
+export type { AccessEntry, LogMode, LogWhere } from "./runner/log.ts"
+export { defaults, type RunnerOptions } from "./runner/options.ts"
 export { layer, type Server, serve, start } from "./runner/server.ts"
 
 // ---------------------------------------------------------------------------

@@ -6,14 +6,14 @@
  * loaded.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Logger } from "effect"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { pathToFileURL } from "node:url"
 import type { App } from "../protocol/app.ts"
-import { consoleLogger } from "../runner/log.ts"
-import { defaults, type Logger, maxSetting, maxTimerMs, type RunnerOptions } from "../runner/options.ts"
+import { type RunnerLog, runnerLog } from "../runner/log.ts"
+import { defaults, maxSetting, maxTimerMs, type RunnerOptions } from "../runner/options.ts"
 import type { ServeError } from "../runner/errors.ts"
 import { serve } from "../runner/server.ts"
 import { fromClassic } from "../shim/shim.ts"
@@ -46,6 +46,8 @@ Options:
   --ws-ping-timeout <s>          seconds a pong, or the client's close frame, may take before the connection is dropped (default ${defaults.wsPingTimeout / 1000})
   --no-ws-deflate                do not offer permessage-deflate on WebSockets
   --no-access-log                do not print a line per request
+  --log-format <text|json|logfmt> how log lines look: EGI's text lines, or Effect's Logger.consoleJson /
+                                 consoleLogFmt for the server's lines and the app's Effect.log alike (default text)
   --no-tracing                   no server span per stream (spec.md §8.10; by default spans are made when the app's layer provides a tracer)
   -h, --help                     show this help
   --version                      print the version
@@ -65,6 +67,22 @@ const number = (name: string, value: string | undefined, fallback: number, max: 
     throw new UsageError(`--${name} takes a number from 0 to ${max}, got ${JSON.stringify(value)}`)
   }
   return Math.round(n * scale)
+}
+
+/** `--log-format`: EGI's text lines, or one of Effect's console loggers. */
+type LogFormat = "text" | "json" | "logfmt"
+
+/** The Effect loggers of each `--log-format` (none: EGI's text lines, Effect's default logger for the app). */
+const formatLoggers: Record<LogFormat, ReadonlyArray<Logger.Logger<unknown, void>> | undefined> = {
+  text: undefined,
+  json: [Logger.consoleJson],
+  logfmt: [Logger.consoleLogFmt]
+}
+
+const logFormat = (value: string | undefined): LogFormat => {
+  if (value === undefined) return "text"
+  if (value === "text" || value === "json" || value === "logfmt") return value
+  throw new UsageError(`--log-format takes text, json or logfmt, got ${JSON.stringify(value)}`)
 }
 
 /** Splits `path/to/mod.ts:name` into module and export (a trailing identifier after the last colon). */
@@ -91,7 +109,7 @@ const layerOf = (mod: Record<string, unknown>, module: string): Layer.Layer<unkn
   return layer as Layer.Layer<unknown, unknown>
 }
 
-const loadApp = async (target: string, syncWorkers: number | undefined, logger: Logger): Promise<Loaded> => {
+const loadApp = async (target: string, syncWorkers: number | undefined): Promise<Loaded> => {
   const { module, exportName } = splitTarget(target)
   let mod: Record<string, unknown>
   try {
@@ -108,7 +126,7 @@ const loadApp = async (target: string, syncWorkers: number | undefined, logger: 
     const candidate = mod[name]
     if (syncWorkers !== undefined) {
       if (typeof candidate !== "function") throw new UsageError(`export ${JSON.stringify(name)} of ${module} is ${kindOf(candidate)}, not a classic app (a function)`)
-      return { app: fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers, logger }), layer: undefined }
+      return { app: fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers }), layer: undefined }
     }
     const notAnApp = notAnEgiApp(candidate)
     if (notAnApp !== undefined) throw new UsageError(`export ${JSON.stringify(name)} of ${module} ${notAnApp}`)
@@ -181,6 +199,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
         "no-ws-deflate": { type: "boolean" },
         "no-access-log": { type: "boolean" },
         "no-tracing": { type: "boolean" },
+        "log-format": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" }
       }
@@ -206,8 +225,9 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
 
   let options: Partial<RunnerOptions>
   let loaded: Loaded
-  const logger = consoleLogger()
+  let format: LogFormat = "text"
   try {
+    format = logFormat(values["log-format"])
     const port = number("port", values.port, defaults.port, 65535)
     if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
       throw new UsageError("--tls-cert and --tls-key go together")
@@ -244,7 +264,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       ? undefined
       : number("sync-workers", values["sync-workers"], 0, 1024)
     if (syncWorkers === 0) throw new UsageError("--sync-workers takes a number from 1 to 1024")
-    loaded = await loadApp(target, syncWorkers, logger)
+    loaded = await loadApp(target, syncWorkers)
   } catch (cause) {
     if (cause instanceof UsageError) {
       process.stderr.write(`egi: ${cause.message}\n`)
@@ -253,13 +273,13 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
     throw cause
   }
 
-  return { ...loaded, options: { ...options, logger }, logger }
+  return { ...loaded, options, format }
 }
 
 /** What `main` decided to serve, with the logger to flush at exit. */
 interface Serving extends Loaded {
   readonly options: Partial<RunnerOptions>
-  readonly logger: Logger & { readonly flush: () => void }
+  readonly format: LogFormat
 }
 
 /**
@@ -271,7 +291,12 @@ interface Serving extends Loaded {
  * The module's `layer` is built once before the server starts and closed
  * after its shutdown (its finalizers run after the drain).
  */
-const run = ({ app, layer, options, logger }: Serving): void => {
+const run = ({ app, layer, options, format }: Serving): void => {
+  const loggers = formatLoggers[format]
+  // The CLI's own lines (the signals) look like the server's.
+  const logger: RunnerLog = loggers === undefined
+    ? runnerLog("text", Context.empty() as Context.Context<unknown>)
+    : runnerLog("effect", Context.make(Logger.CurrentLoggers, new Set(loggers)) as Context.Context<unknown>)
   let signalled = false
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info(signalled ? `${signal} received again: already shutting down` : `${signal} received`)
@@ -281,9 +306,11 @@ const run = ({ app, layer, options, logger }: Serving): void => {
   process.on("SIGTERM", onSignal)
   const server = serve(app, options)
   // A module without `layer` serves an app that requires nothing (R = never).
-  const program: Effect.Effect<never, unknown> = layer === undefined
+  const withLayer: Effect.Effect<never, unknown> = layer === undefined
     ? server as Effect.Effect<never, ServeError>
     : Effect.provide(server, layer)
+  // --log-format: the server's lines and the app's Effect.log go through these loggers (spec.md §8.5).
+  const program = loggers === undefined ? withLayer : Effect.provide(withLayer, Logger.layer(loggers))
   NodeRuntime.runMain(program, {
     disableErrorReporting: true,
     teardown: (exit, onExit) => {

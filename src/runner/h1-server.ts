@@ -9,14 +9,21 @@ import type * as net from "node:net"
 import { closeAfterResponse, connectionOf } from "./connection.ts"
 import { h1Extensions } from "./extensions.ts"
 import { H1Exchange } from "./h1-exchange.ts"
-import type { RunnerOptions } from "./options.ts"
+import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, requestTarget, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
 import { attachH1WebSockets, isWebSocketUpgrade } from "./websocket/h1-upgrade.ts"
 import { rawErrorResponse } from "./raw-response.ts"
+import type { LogWhere } from "./log.ts"
+
+/** The connection a socket belongs to, for a log line (none before it was tagged). */
+const whereSocket = (socket: net.Socket): LogWhere | undefined => {
+  const conn = connectionOf(socket)
+  return conn === undefined ? undefined : { connectionId: conn.id }
+}
 
 /** Builds the HTTP/1.x server. */
-export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): http.Server => {
+export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defaults: ScopeDefaults): http.Server => {
   const server = http.createServer({
     maxHeaderSize: opts.maxHeaderListSize,
     headersTimeout: opts.headerTimeout,
@@ -40,7 +47,7 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     // An absolute-form target gives the path and the authority (HTTP-36).
     const target = requestTarget(req.url ?? "/", req.headers.host ?? null)
     if (target === undefined) {
-      opts.logger.error(`conn=${conn.id} request target ${JSON.stringify(req.url)} is no http or https URI: 400`)
+      opts.runnerLog.error(`request target ${JSON.stringify(req.url)} is no http or https URI: 400`, { connectionId: conn.id })
       return void refuse(res, 400)
     }
     conn.requests += 1
@@ -71,7 +78,7 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
   // tunnels (spec.md §4.1, §8.7). node:http has let go of the connection:
   // after the responses still due on it, 501, and the connection closes.
   server.on("connect", (req: http.IncomingMessage, socket: net.Socket) => {
-    opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} CONNECT ${JSON.stringify(req.url)} over HTTP/1.1: 501`)
+    opts.runnerLog.error(`CONNECT ${JSON.stringify(req.url)} over HTTP/1.1: 501`, whereSocket(socket))
     // Whatever the client sends from now on (its tunnel, more requests) is
     // read and dropped, so the close after the 501 is a FIN, not a reset.
     socket.on("error", () => {})
@@ -93,11 +100,11 @@ export const makeH1Server = (opts: RunnerOptions, supervisor: Supervisor, defaul
     // A response still in progress on this connection (pipelining): an error
     // response now would be spliced into it. Let it finish, then close.
     if (closeAfterResponse(socket)) {
-      opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} malformed pipelined HTTP/1.1 request (${code || err.message}): closing after the response in progress`)
+      opts.runnerLog.error(`malformed pipelined HTTP/1.1 request (${code || err.message}): closing after the response in progress`, whereSocket(socket))
       return
     }
     const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400
-    opts.logger.error(`conn=${connectionOf(socket)?.id ?? "?"} malformed HTTP/1.1 request (${code || err.message}): ${status}`)
+    opts.runnerLog.error(`malformed HTTP/1.1 request (${code || err.message}): ${status}`, whereSocket(socket))
     socket.end(rawErrorResponse(status))
   })
 

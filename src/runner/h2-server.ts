@@ -9,7 +9,7 @@ import { type ConnectionInfo, connectionOf, tagAlso } from "./connection.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import { h2Extensions } from "./extensions.ts"
 import { H2Exchange, type Pusher } from "./h2-exchange.ts"
-import type { RunnerOptions } from "./options.ts"
+import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
 import { admitExtendedConnect, isExtendedConnect } from "./websocket/h2-connect.ts"
@@ -33,7 +33,7 @@ const authorityOf = (headers: http2.IncomingHttpHeaders): string | null => {
 
 /** Builds the HTTP/2 server; open sessions are kept in `sessions`. */
 export const makeH2Server = (
-  opts: RunnerOptions,
+  opts: ResolvedOptions,
   supervisor: Supervisor,
   defaults: ScopeDefaults,
   sessions: Set<http2.ServerHttp2Session>
@@ -58,7 +58,7 @@ export const makeH2Server = (
     session.on("goaway", (code: number) => {
       if (info !== undefined) info.peerGoawayCode = code
     })
-    session.on("error", (err) => opts.logger.error(`conn=${info?.id ?? "?"} session error: ${err.message}`))
+    session.on("error", (err) => opts.runnerLog.error(`session error: ${err.message}`, info === undefined ? undefined : { connectionId: info.id }))
     if (defaults.draining()) session.close()
   })
 
@@ -122,7 +122,7 @@ export const makeH2Server = (
  * which is re-armed on every frame. Returns a function that stops the sweep.
  */
 export const sweepIdle = (
-  opts: RunnerOptions,
+  opts: ResolvedOptions,
   sessions: Set<http2.ServerHttp2Session>,
   supervisor: Supervisor
 ): (() => void) => {
@@ -141,7 +141,7 @@ export const sweepIdle = (
       if (last === undefined || last.bytes !== bytes || (info !== undefined && busy.has(info.id))) {
         seen.set(session, { bytes, since: now })
       } else if (now - last.since >= opts.idleTimeout) {
-        opts.logger.info(`conn=${info?.id ?? "?"} idle for ${opts.idleTimeout} ms: GOAWAY`)
+        opts.runnerLog.info(`idle for ${opts.idleTimeout} ms: GOAWAY`, info === undefined ? undefined : { connectionId: info.id })
         session.close()
       }
     }

@@ -9,7 +9,7 @@ import type { InboundEvent, LifespanInboundEvent, OutboundEvent } from "../proto
 import { lifespanEgi, type LifespanScope } from "../protocol/scope.ts"
 import { LifespanSide } from "../protocol/lifespan.ts"
 import { ServeError } from "./errors.ts"
-import type { Logger } from "./options.ts"
+import type { RunnerLog } from "./log.ts"
 import { appReturnErrorOf, callApp } from "./supervisor.ts"
 import { Inbox } from "./inbox.ts"
 
@@ -33,7 +33,7 @@ export interface Lifespan {
  * returns before answering anything does not support lifespan: the server
  * goes on without it, and says so in one log line (rule CORE-4).
  */
-export const startLifespan = <R>(app: App<unknown, R>, logger: Logger): Effect.Effect<Lifespan, ServeError, R> =>
+export const startLifespan = <R>(app: App<unknown, R>, logger: RunnerLog): Effect.Effect<Lifespan, ServeError, R> =>
   Effect.gen(function*() {
     // The lifespan call runs with the server's context, as every stream does.
     const context = yield* Effect.context<R>()
@@ -75,7 +75,7 @@ export const startLifespan = <R>(app: App<unknown, R>, logger: Logger): Effect.E
         }
         Deferred.doneUnsafe(reply, Exit.succeed({ unsupported: true }))
       } else if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-        logger.error(`lifespan: the app failed after answering: ${Cause.pretty(exit.cause)}`)
+        logger.error("lifespan: the app failed after answering", undefined, exit.cause)
       }
     })
 

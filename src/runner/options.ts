@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import type { LogMode, RunnerLog } from "./log.ts"
 
 /**
  * Options of the Node runner (spec.md §8.1–§8.4, §8.8; the limits and
@@ -52,8 +53,13 @@ export interface RunnerOptions {
   readonly writeBufferSize: number
   /** Write an access-log line per request (method, path, status, bytes, ms, `conn=`, `stream=`; spec.md §8.5). Default true. */
   readonly accessLog: boolean
-  /** Where log lines go. Default: `consoleLogger()`, process.stdout (access) and process.stderr (info, errors). */
-  readonly logger: Logger
+  /**
+   * Where the runner's lines go (spec.md §8.5): `"auto"` (the default) through
+   * Effect's Logger when the server's context has loggers of the user's, else
+   * EGI's text lines on stdout (access) and stderr; `"text"`, `"effect"`
+   * force one; `false` writes nothing. See `LogMode`.
+   */
+  readonly log: LogMode
   /** `scope.rootPath` (spec.md §4.1): the mount point the app is served under, e.g. `"/api"`. Default `""`. */
   readonly rootPath: string
   /** Largest WebSocket message, bytes; a larger one closes the WebSocket with 1009 (rule WS-11). Default 16 MiB. */
@@ -81,18 +87,11 @@ export interface RunnerOptions {
 }
 
 /**
- * Where the runner's lines go (spec.md §8.5). `access` gets one line per
- * request, `info` and `error` the rest. Each is called with one line
- * without its newline, and must not throw. See `consoleLogger`,
- * `silentLogger`.
- *
- * @since 0.1.0
- * @category models
+ * The options a running server works with: `RunnerOptions` filled in, and the
+ * `runnerLog` made from `log` in the server's context (internal to the runner).
  */
-export interface Logger {
-  readonly access: (line: string) => void
-  readonly info: (line: string) => void
-  readonly error: (line: string) => void
+export interface ResolvedOptions extends RunnerOptions {
+  readonly runnerLog: RunnerLog
 }
 
 /** Largest HTTP/2 SETTINGS value (RFC 9113 §6.5.1: 32 bits). @since 0.1.0 @category constants */
@@ -102,7 +101,7 @@ export const maxSetting = 2 ** 32 - 1
 export const maxTimerMs = 2 ** 31 - 1
 
 /**
- * The defaults every option but `logger` falls back to (spec.md §8.3):
+ * The defaults every option falls back to (spec.md §8.3):
  * 127.0.0.1:8000, h2c and HTTP/1.1 on one port, 128 concurrent streams,
  * 64 KiB of header list, 1 GiB of body, 30 s header timeout, 60 s idle
  * timeout, 10 s drain, 256 KiB write buffer, access log on, 16 MiB
@@ -112,7 +111,7 @@ export const maxTimerMs = 2 ** 31 - 1
  * @since 0.1.0
  * @category constants
  */
-export const defaults: Omit<RunnerOptions, "logger"> = {
+export const defaults: RunnerOptions = {
   host: "127.0.0.1",
   port: 8000,
   h2cOnly: false,
@@ -125,6 +124,7 @@ export const defaults: Omit<RunnerOptions, "logger"> = {
   drainTimeout: 10_000,
   writeBufferSize: 256 * 1024,
   accessLog: true,
+  log: "auto",
   rootPath: "",
   wsMaxMessageSize: 16 * 1024 * 1024,
   wsPerMessageDeflate: true,

@@ -15,8 +15,8 @@ import { ServeError } from "./errors.ts"
 import { makeH1Server } from "./h1-server.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
 import { type Lifespan, startLifespan } from "./lifespan.ts"
-import { consoleLogger } from "./log.ts"
-import { defaults, maxTimerMs, type RunnerOptions } from "./options.ts"
+import { runnerLog } from "./log.ts"
+import { defaults, maxTimerMs, type ResolvedOptions, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
 import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
 
@@ -76,19 +76,24 @@ export const start = <E, R>(
   app: App<E, R>,
   options: Partial<RunnerOptions> = {}
 ): Effect.Effect<Server, ServeError, Scope.Scope | R> =>
-  Effect.acquireRelease(acquire(app, options), (server) => server.shutdown)
+  Effect.acquireRelease(acquire(app, options, false), (server) => server.shutdown)
 
-const acquire = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>): Effect.Effect<Server, ServeError, R> =>
+/** Starts the server; `announce`: log `listening on <url> (<protocols>)` once it listens (spec.md §8.5). */
+const acquire = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>, announce: boolean): Effect.Effect<Server, ServeError, R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
-    const opts: RunnerOptions = { ...defaults, logger: consoleLogger(), ...options }
+    const settings: RunnerOptions = { ...defaults, ...options }
+    // The runner's lines go where the server's context says (spec.md §8.5).
+    const opts: ResolvedOptions = { ...settings, runnerLog: runnerLog(settings.log, context as Context.Context<unknown>) }
     yield* checkOptions(opts)
     yield* checkWs
-    const lifespan: Lifespan = yield* startLifespan(app, opts.logger)
+    const lifespan: Lifespan = yield* startLifespan(app, opts.runnerLog)
     // A server that fails to come up still runs the app's lifespan shutdown.
-    return yield* listen(app as App<unknown, unknown>, opts, lifespan, context as Context.Context<unknown>).pipe(
+    const server = yield* listen(app as App<unknown, unknown>, opts, lifespan, context as Context.Context<unknown>).pipe(
       Effect.onError(() => lifespan.shutdown(opts.drainTimeout))
     )
+    if (announce) opts.runnerLog.info(`listening on ${server.url} (${server.protocols})`)
+    return server
   })
 
 /**
@@ -123,9 +128,9 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     return Effect.void
   })
 
-const listen = (app: App<unknown, unknown>, opts: RunnerOptions, lifespan: Lifespan, context: Context.Context<unknown>): Effect.Effect<Server, ServeError> =>
+const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lifespan, context: Context.Context<unknown>): Effect.Effect<Server, ServeError> =>
   Effect.gen(function*() {
-    const logger = opts.logger
+    const logger = opts.runnerLog
 
     let draining = false
     const sockets = new Set<net.Socket>()
@@ -256,6 +261,7 @@ const listen = (app: App<unknown, unknown>, opts: RunnerOptions, lifespan: Lifes
       h1server.close()
       yield* lifespan.shutdown(opts.drainTimeout)
       logger.info("shutdown complete")
+      logger.flush()
     })
     // One drain, in its own fiber: callers that are interrupted do not stop it.
     let drainFiber: Fiber.Fiber<void> | undefined
@@ -284,11 +290,8 @@ export const serve = <E, R>(app: App<E, R>, options: Partial<RunnerOptions> = {}
   Effect.scoped(Effect.andThen(startLogged(app, options), Effect.never))
 
 /** `start`, then the `listening on <url> (<protocols>)` line (spec.md §8.5). */
-const startLogged = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>): Effect.Effect<Server, ServeError, Scope.Scope | R> => {
-  const logger = options.logger ?? consoleLogger()
-  return Effect.tap(start(app, { ...options, logger }), (server) =>
-    Effect.sync(() => logger.info(`listening on ${server.url} (${server.protocols})`)))
-}
+const startLogged = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>): Effect.Effect<Server, ServeError, Scope.Scope | R> =>
+  Effect.acquireRelease(acquire(app, options, true), (server) => server.shutdown)
 
 /**
  * Serving as a Layer: the server runs for the Layer's lifetime — started

@@ -9,7 +9,8 @@ import { RemoteProtocolError } from "../protocol/errors.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import type { EndReason, Exchange, ExchangeHost } from "./exchange.ts"
 import { streamEnded, streamStarted } from "./extensions.ts"
-import type { RunnerOptions } from "./options.ts"
+import type { LogWhere } from "./log.ts"
+import type { ResolvedOptions } from "./options.ts"
 import type { WebSocketSession } from "./websocket/session.ts"
 import { type EgiScope, targetOf } from "../protocol/scope.ts"
 import { traced } from "./tracing.ts"
@@ -84,7 +85,8 @@ const requestLine = (ex: Exchange): string => {
   return `${s.method} ${targetOf(s)} HTTP/${s.httpVersion}`
 }
 
-const where = (ex: Exchange): string => `conn=${ex.scope.connectionId} stream=${ex.scope.streamId} ${requestLine(ex)}`
+/** The stream a line is about (annotated as connectionId and streamId). */
+const whereOf = (scope: EgiScope): LogWhere => ({ connectionId: scope.connectionId, streamId: scope.streamId })
 
 const onlyStreamClosed = (cause: Cause.Cause<unknown>): boolean =>
   cause.reasons.every((r) => Cause.isFailReason(r) && (r.error as { _tag?: string } | null)?._tag === "StreamClosedError")
@@ -101,13 +103,13 @@ export class Supervisor {
   readonly metrics: RunnerMetrics
   /** Each app call runs in a server span (spec.md §8.10). */
   private readonly tracing: boolean
-  private readonly opts: RunnerOptions
+  private readonly opts: ResolvedOptions
   private readonly running = new Map<Fiber.Fiber<void, unknown>, Exchange>()
   /** WebSockets whose app is still running (spec.md §11). */
   private readonly sockets = new Map<Fiber.Fiber<void, unknown>, WebSocketSession>()
   private idle: Deferred.Deferred<void> | undefined = undefined
 
-  constructor(app: App<unknown, unknown>, opts: RunnerOptions, context: Context.Context<unknown>) {
+  constructor(app: App<unknown, unknown>, opts: ResolvedOptions, context: Context.Context<unknown>) {
     this.app = app
     this.context = context
     this.metrics = new RunnerMetrics(context)
@@ -119,7 +121,7 @@ export class Supervisor {
       writeBufferSize: opts.writeBufferSize,
       onRemoteError: (ex: Exchange, error: RemoteProtocolError) => {
         ex.endReason ??= endReasonOf[error.reason]
-        opts.logger.error(`${where(ex)}: ${error.reason}: ${error.detail}`)
+        opts.runnerLog.error(`${requestLine(ex)}: ${error.reason}: ${error.detail}`, whereOf(ex.scope))
         ex.reject(error.status, error.code)
         // A request rejected before its app ran still gets its access-log line.
         if (!ex.admitted && opts.accessLog) this.accessLog(ex)
@@ -194,10 +196,11 @@ export class Supervisor {
     return fiber
   }
 
-  /** One log line for an app that failed (`where` names the stream): the cause, or RUN-11's when the call returned no Effect. */
-  private logFailure(where: string, cause: Cause.Cause<unknown>): void {
+  /** One log line for an app that failed (`line` names the request): the cause, or RUN-11's when the call returned no Effect. */
+  private logFailure(scope: EgiScope, line: string, cause: Cause.Cause<unknown>): void {
     const notAnEffect = appReturnErrorOf(cause)
-    this.opts.logger.error(notAnEffect === undefined ? `${where}: app failed: ${Cause.pretty(cause)}` : `${where}: RUN-11: ${notAnEffect.message}`)
+    if (notAnEffect === undefined) this.opts.runnerLog.error(`${line}: app failed`, whereOf(scope), cause)
+    else this.opts.runnerLog.error(`${line}: RUN-11: ${notAnEffect.message}`, whereOf(scope))
   }
 
   /**
@@ -213,13 +216,21 @@ export class Supervisor {
       session.finish(exit)
       this.metrics.socket(-1)
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
-        this.logFailure(`conn=${s.connectionId} stream=${s.streamId} WEBSOCKET ${s.rawPath}`, exit.cause)
+        this.logFailure(s, `WEBSOCKET ${s.rawPath}`, exit.cause)
       }
       if (this.opts.accessLog) {
-        const client = s.client === null ? "-" : s.client[0]
-        const target = targetOf(s)
-        const ms = (performance.now() - startedAt).toFixed(2)
-        this.opts.logger.access(`${client} "WEBSOCKET ${target} HTTP/${s.httpVersion}" ${session.status || "-"} - ${ms}ms conn=${s.connectionId} stream=${s.streamId}`)
+        this.opts.runnerLog.access({
+          connectionId: s.connectionId,
+          streamId: s.streamId,
+          client: s.client === null ? undefined : s.client[0],
+          method: "WEBSOCKET",
+          target: targetOf(s),
+          httpVersion: s.httpVersion,
+          status: session.status,
+          bytes: undefined,
+          durationMs: performance.now() - startedAt,
+          end: undefined
+        })
       }
       this.settle()
     })
@@ -263,10 +274,10 @@ export class Supervisor {
   private finish(ex: Exchange, exit: Exit.Exit<void, unknown>): void {
     streamEnded(ex.scope)
     ex.abandonUnreadBody()
-    const logger = this.opts.logger
+    const logger = this.opts.runnerLog
     if (Exit.isSuccess(exit)) {
       if (!ex.responseComplete() && ex.endReason === undefined && !ex.wireGone()) {
-        logger.error(`${where(ex)}: RUN-4: app returned before completing the response`)
+        logger.error(`${requestLine(ex)}: RUN-4: app returned before completing the response`, whereOf(ex.scope))
         if (!ex.respondError(500)) ex.wireReset(ErrorCode.INTERNAL_ERROR)
       }
     } else if (Cause.hasInterruptsOnly(exit.cause)) {
@@ -274,7 +285,7 @@ export class Supervisor {
     } else if (ex.ended() && onlyStreamClosed(exit.cause)) {
       // The peer went away and the app learnt it from send: nothing to report.
     } else {
-      this.logFailure(where(ex), exit.cause)
+      this.logFailure(ex.scope, requestLine(ex), exit.cause)
       if (!ex.respondError(500) && !ex.responseComplete()) ex.wireReset(ErrorCode.INTERNAL_ERROR)
     }
     // Counted and logged as it ended: after the runner's own 500 or reset, if any.
@@ -290,12 +301,17 @@ export class Supervisor {
 
   private accessLog(ex: Exchange, elapsed: number = performance.now() - ex.startedAt): void {
     const s = ex.scope
-    const ms = elapsed.toFixed(2)
-    const client = s.client === null ? "-" : s.client[0]
-    const status = ex.status === 0 ? "-" : String(ex.status)
-    const end = ex.endReason === undefined ? "" : ` end=${ex.endReason}`
-    this.opts.logger.access(
-      `${client} "${requestLine(ex)}" ${status} ${ex.bytesOut} ${ms}ms conn=${s.connectionId} stream=${s.streamId}${end}`
-    )
+    this.opts.runnerLog.access({
+      connectionId: s.connectionId,
+      streamId: s.streamId,
+      client: s.client === null ? undefined : s.client[0],
+      method: s.method,
+      target: targetOf(s),
+      httpVersion: s.httpVersion,
+      status: ex.status,
+      bytes: ex.bytesOut,
+      durationMs: elapsed,
+      end: ex.endReason
+    })
   }
 }

@@ -11,7 +11,6 @@ import { Effect, type Scope } from "effect"
 import * as http2 from "node:http2"
 import type { App } from "../protocol/app.ts"
 import type { ServeError } from "../runner/errors.ts"
-import { silentLogger } from "../runner/log.ts"
 import type { RunnerOptions } from "../runner/options.ts"
 import { start } from "../runner/server.ts"
 
@@ -46,7 +45,7 @@ export interface TestServerHandle {
 }
 
 /**
- * Serves `app` on 127.0.0.1, a free port, with a silent logger (`options`
+ * Serves `app` on 127.0.0.1, a free port, with no log lines (`log: false`; `options`
  * override any of it), and connects an HTTP/2 client; both close with the
  * Scope (the server by its graceful shutdown). Fails with `ServeError`
  * when the server cannot start, or an `Error` when the client cannot
@@ -60,7 +59,7 @@ export const serveTest = <E, R>(
   options: Partial<RunnerOptions> = {}
 ): Effect.Effect<TestServerHandle, ServeError | Error, Scope.Scope | R> =>
   Effect.gen(function*() {
-    const server = yield* start(app, { port: 0, logger: silentLogger, drainTimeout: 1000, ...options })
+    const server = yield* start(app, { port: 0, log: false, drainTimeout: 1000, ...options })
     const session = yield* Effect.acquireRelease(
       Effect.callback<http2.ClientHttp2Session, Error>((resume) => {
         const s = http2.connect(server.url)

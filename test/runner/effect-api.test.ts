@@ -8,7 +8,6 @@ import { Effect } from "effect"
 import * as http2 from "node:http2"
 import { expect } from "vitest"
 import hello from "../../examples/hello.ts"
-import { silentLogger } from "../../src/runner/log.ts"
 import { start } from "../../src/runner/server.ts"
 
 const get = (url: string) =>
@@ -32,7 +31,7 @@ it.live("RUN-9 RUN-7: start serves while its Scope is open and shuts down gracef
   Effect.gen(function*() {
     const server = yield* Effect.scoped(
       Effect.gen(function*() {
-        const server = yield* start(hello, { port: 0, logger: silentLogger })
+        const server = yield* start(hello, { port: 0, log: false })
         const res = yield* get(server.url)
         expect(res).toEqual({ status: 200, body: "Hello, world!" })
         return server

@@ -4,7 +4,7 @@
  * built once for the server run, closed after its shutdown; and EGI served
  * as a Layer (`layer(app, options)`) under `Layer.launch`. Real sockets.
  */
-import { Context, Effect, Fiber, Layer } from "effect"
+import { Context, Effect, Fiber, Layer, Logger } from "effect"
 import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { layer } from "../../src/runner/server.ts"
@@ -54,7 +54,8 @@ describe("apps with requirements", () => {
   it("CORE-13: layer(app): EGI as a Layer under Layer.launch — serving while launched, drained and the app's Layer closed when interrupted", async () => {
     events.length = 0
     const { logger, lines } = memoryLogger()
-    const fiber = Effect.runFork(Layer.launch(layer(app, { port: 0, logger, drainTimeout: 500 }).pipe(Layer.provide(GreeterLive))))
+    // The user's Logger, provided as users provide one: the runner's lines go through it ("auto").
+    const fiber = Effect.runFork(Layer.launch(layer(app, { port: 0, drainTimeout: 500 }).pipe(Layer.provide(GreeterLive), Layer.provide(Logger.layer([logger])))))
     try {
       await until(() => lines.info.some((l) => l.startsWith("listening on ")), "listening")
       const url = /listening on (\S+)/.exec(lines.info.find((l) => l.startsWith("listening on "))!)![1]!

@@ -15,7 +15,7 @@ import { start } from "../../src/runner/server.ts"
 import { deferred, sleep, within } from "../support/async.ts"
 import { rawHttp, statusOf } from "../support/clients.ts"
 import { ended, FrameType, goaway, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
-import { listen, memoryLogger, useServers } from "../support/server.ts"
+import { listen, useServers } from "../support/server.ts"
 
 const CANCEL = 8
 
@@ -77,10 +77,9 @@ describe("LIFE-1: no connection before the startup reply", () => {
       yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "text/plain"]] })
       yield* send({ type: "http.response.body", body: new TextEncoder().encode("up") })
     })
-    const { logger } = memoryLogger()
     const scope = Effect.runSync(Scope.make())
     defer(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-    const starting = Effect.runPromise(Scope.provide(scope)(start(app, { port, logger, drainTimeout: 500 })))
+    const starting = Effect.runPromise(Scope.provide(scope)(start(app, { port, log: false, drainTimeout: 500 })))
     starting.catch(() => {}) // awaited below; no unhandled rejection if the test fails first
     defer(() => reply.resolve())
 

@@ -3,24 +3,38 @@
  * or per `describe` block (`useServer`, `useSession`), per test
  * (`withServer`, `useServers`), or by hand (`listen`).
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Logger, References, Scope } from "effect"
 import type * as http2 from "node:http2"
 import { afterAll, afterEach, beforeAll } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
-import type { Logger, RunnerOptions } from "../../src/runner/options.ts"
+import type { RunnerOptions } from "../../src/runner/options.ts"
 import { type Server, start } from "../../src/runner/server.ts"
 import { closeSession, connect } from "./h2client.ts"
 
-/** A logger that keeps every line, for assertions. */
+/**
+ * An Effect `Logger` that keeps every line as EGI's text log would write it
+ * (without the timestamp), for assertions: access lines (those annotated
+ * with `http.request.method`), info and error lines apart. Serve with
+ * `log: "effect"` and the logger in the server's context (as `listen` does).
+ */
 export const memoryLogger = () => {
   const lines = { access: [] as Array<string>, info: [] as Array<string>, error: [] as Array<string> }
-  const logger: Logger = {
-    access: (l) => void lines.access.push(l),
-    info: (l) => void lines.info.push(l),
-    error: (l) => void lines.error.push(l)
-  }
+  const logger = Logger.make(({ cause, fiber, logLevel, message }) => {
+    const a = fiber.getRef(References.CurrentLogAnnotations) as Record<string, unknown>
+    const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+    if ("http.request.method" in a) {
+      return void lines.access.push(`${text} conn=${a.connectionId} stream=${a.streamId}${a.end === undefined ? "" : ` end=${a.end}`}`)
+    }
+    const where = a.connectionId === undefined ? "" : a.streamId === undefined ? `conn=${a.connectionId} ` : `conn=${a.connectionId} stream=${a.streamId} `
+    const detail = cause.reasons.length === 0 ? "" : `: ${Cause.pretty(cause)}`
+    ;(logLevel === "Error" ? lines.error : lines.info).push(`${where}${text}${detail}`)
+  })
   return { logger, lines }
 }
+
+/** `context` with `logger` as its only logger. */
+export const withLogger = <R>(context: Context.Context<R>, logger: Logger.Logger<unknown, void>): Context.Context<R> =>
+  Context.add(context, Logger.CurrentLoggers, new Set([logger]))
 
 export interface TestServer extends Server {
   readonly close: () => Promise<void>
@@ -42,7 +56,7 @@ export const listen = async <R = never>(
   const started = Effect.gen(function*() {
     // Built into the same Scope first, so that it closes after the server's shutdown.
     const context = layer === undefined ? Context.empty() as Context.Context<R> : yield* Layer.build(layer)
-    return yield* Effect.provide(start(app, { port: 0, logger, drainTimeout: 2000, ...options }), context)
+    return yield* Effect.provide(start(app, { port: 0, log: "effect", drainTimeout: 2000, ...options }), withLogger(context, logger))
   })
   const server = await Effect.runPromise(Scope.provide(scope)(started))
   return { ...server, lines, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }

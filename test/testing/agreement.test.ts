@@ -17,7 +17,7 @@
  * - Table 4: the runner's `WebSocketSession` in-process, over a handshake
  *   and a socket that take everything.
  */
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Context, Effect, Exit } from "effect"
 import { EventEmitter } from "node:events"
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
@@ -33,10 +33,11 @@ import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
 import { lifespanEgi, type LifespanScope, type WebSocketScope } from "../../src/protocol/scope.ts"
 import { etagOf } from "../../src/protocol/file-plan.ts"
 import { startLifespan } from "../../src/runner/lifespan.ts"
+import { runnerLog } from "../../src/runner/log.ts"
 import { type Handshake, WebSocketSession } from "../../src/runner/websocket/session.ts"
 import { request, testScope, validate } from "../../src/testing/index.ts"
 import { cancel, connect, request as h2request } from "../support/h2client.ts"
-import { listen, memoryLogger, type TestServer } from "../support/server.ts"
+import { listen, type TestServer } from "../support/server.ts"
 import { type Cell, table1, table2, table3, table4 } from "../support/spec-tables.ts"
 
 type Version = "2" | "1.1" | "1.0"
@@ -546,7 +547,7 @@ describe("table 3: the runner's lifespan driver and the validator agree (spec.md
         clearTimeout(timer)
         resolve(outcomes)
       }
-      const { logger } = memoryLogger()
+      const logger = runnerLog(false, Context.empty() as Context.Context<unknown>)
       Effect.runPromise(
         Effect.gen(function*() {
           const lifespan = yield* startLifespan(app(state, probe, finish), logger)
@@ -589,7 +590,7 @@ describe("table 3: the runner's lifespan driver and the validator agree (spec.md
           record([first, yield* outcome(send({ type: "lifespan.startup.complete" }))])
         })
       const runner = await new Promise<Array<string>>((resolve) => {
-        const { logger } = memoryLogger()
+        const logger = runnerLog(false, Context.empty() as Context.Context<unknown>)
         Effect.runPromise(Effect.ignore(startLifespan(run(resolve), logger)))
       })
       let memory: Array<string> = []

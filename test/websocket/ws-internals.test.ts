@@ -8,7 +8,6 @@ import { it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createRequire } from "node:module"
 import { describe, expect } from "vitest"
-import { silentLogger } from "../../src/runner/log.ts"
 import { start } from "../../src/runner/server.ts"
 import { missingWsInternals, wsVersion } from "../../src/runner/websocket/ws-over-stream.ts"
 
@@ -25,7 +24,7 @@ describe("the ws internals WebSockets over HTTP/2 use (spec.md §11.6)", () => {
       const setSocket = ws.prototype["setSocket"]
       delete ws.prototype["setSocket"]
       const missing = missingWsInternals()
-      const error = yield* Effect.flip(start(() => Effect.void, { port: 0, logger: silentLogger })).pipe(
+      const error = yield* Effect.flip(start(() => Effect.void, { port: 0, log: false })).pipe(
         Effect.ensuring(Effect.sync(() => void (ws.prototype["setSocket"] = setSocket)))
       )
       expect(missing).toBe("WebSocket#setSocket")

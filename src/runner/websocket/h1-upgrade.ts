@@ -9,7 +9,7 @@ import type * as net from "node:net"
 import { WebSocketServer } from "ws"
 import type { Headers } from "../../protocol/headers.ts"
 import { connectionOf } from "../connection.ts"
-import type { RunnerOptions } from "../options.ts"
+import type { ResolvedOptions } from "../options.ts"
 import type { ScopeDefaults } from "../http-scope.ts"
 import type { Supervisor } from "../supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
@@ -37,7 +37,7 @@ export const isWebSocketUpgrade = (req: IncomingMessage): boolean =>
  * 6455 §4.2.1: GET, `sec-websocket-key`, version 13) runs the app with a
  * `websocket` scope; anything else gets 400.
  */
-export const attachH1WebSockets = (server: Server, opts: RunnerOptions, supervisor: Supervisor, defaults: ScopeDefaults): void => {
+export const attachH1WebSockets = (server: Server, opts: ResolvedOptions, supervisor: Supervisor, defaults: ScopeDefaults): void => {
   const wss = new WebSocketServer({
     noServer: true,
     ...socketLimits(opts),
@@ -59,7 +59,7 @@ export const attachH1WebSockets = (server: Server, opts: RunnerOptions, supervis
       conn === undefined || req.method !== "GET" || typeof key !== "string" || req.headers["sec-websocket-version"] !== "13" ||
       !extensionsParse(offer)
     ) {
-      opts.logger.error(`conn=${conn?.id ?? "?"} malformed WebSocket handshake: 400`)
+      opts.runnerLog.error("malformed WebSocket handshake: 400", conn === undefined ? undefined : { connectionId: conn.id })
       return void socket.end(rawErrorResponse(400))
     }
     conn.requests += 1

@@ -8,7 +8,7 @@ import type * as http2 from "node:http2"
 import type { Headers } from "../../protocol/headers.ts"
 import { type ConnectionInfo } from "../connection.ts"
 import type { ScopeDefaults } from "../http-scope.ts"
-import type { RunnerOptions } from "../options.ts"
+import type { ResolvedOptions } from "../options.ts"
 import type { Supervisor } from "../supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
@@ -34,14 +34,14 @@ export const admitExtendedConnect = (
   headers: http2.IncomingHttpHeaders,
   raw: ReadonlyArray<string>,
   conn: ConnectionInfo,
-  opts: RunnerOptions,
+  opts: ResolvedOptions,
   supervisor: Supervisor,
   defaults: ScopeDefaults
 ): void => {
   const protocol = String(headers[":protocol"])
   if (protocol.toLowerCase() !== "websocket" || headers["sec-websocket-version"] !== "13") {
     const status = protocol.toLowerCase() === "websocket" ? 400 : 501
-    opts.logger.error(`conn=${conn.id} stream=${stream.id} extended CONNECT for ${JSON.stringify(protocol)}: ${status}`)
+    opts.runnerLog.error(`extended CONNECT for ${JSON.stringify(protocol)}: ${status}`, { connectionId: conn.id, streamId: stream.id })
     stream.respond({ ":status": status, "content-type": "text/plain" })
     return void stream.end(status === 501 ? "Not Implemented\n" : "Bad Request\n")
   }
@@ -58,7 +58,7 @@ export const admitExtendedConnect = (
     negotiated = negotiateExtensions(typeof offer === "string" ? offer : undefined, opts.wsPerMessageDeflate, opts.wsMaxMessageSize)
   } catch (cause) {
     // A sec-websocket-extensions value that does not parse: 400, as on HTTP/1.1 (rule WS-15).
-    opts.logger.error(`conn=${conn.id} stream=${stream.id} malformed sec-websocket-extensions (${String((cause as Error).message)}): 400`)
+    opts.runnerLog.error(`malformed sec-websocket-extensions (${String((cause as Error).message)}): 400`, { connectionId: conn.id, streamId: stream.id })
     stream.respond({ ":status": 400, "content-type": "text/plain" })
     return void stream.end("Bad Request\n")
   }
