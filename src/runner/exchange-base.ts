@@ -9,7 +9,7 @@
  *
  * Hot path: no Effect.gen, no per-event closures.
  */
-import type { Effect } from "effect"
+import type { Effect, Tracer } from "effect"
 import type { Readable } from "node:stream"
 import { RemoteProtocolError } from "../protocol/errors.ts"
 import type { HttpDisconnect, HttpRequest, HttpRequestTrailers, InboundEvent } from "../protocol/events.ts"
@@ -60,6 +60,10 @@ export abstract class ExchangeBase {
   bytesOut = 0
   /** Set when the stream ended abnormally. */
   endReason: EndReason | undefined = undefined
+  /** Its server span while its app runs traced (spec.md §8.10): what the streams it pushes link to. */
+  span: Tracer.AnySpan | undefined = undefined
+  /** The stream whose push promise this stream answers (HTTP/2 server push), if any. */
+  promisedBy: ExchangeBase | undefined = undefined
 
   protected readonly readable: Readable
   /** Declared request Content-Length in bytes, or -1. */

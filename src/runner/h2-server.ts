@@ -87,7 +87,9 @@ export const makeH2Server = (
       defaults,
       (headers: Headers) => h2Extensions(stream, conn.id, headers, parent.scope.streamId)
     )
-    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, -1, true, admitPushed))
+    const pushed = new H2Exchange(scope, supervisor.host, stream, -1, true, admitPushed)
+    pushed.promisedBy = parent
+    supervisor.admit(pushed)
   }
 
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {

@@ -161,28 +161,26 @@ export class Supervisor {
     streamStarted(ex.scope)
     this.metrics.streamStarted()
     ex.admitted = true
-    const fiber = this.fork(ex.scope, ex.receive, ex.send, this.running, ex, () => ex.status, (exit) => this.finish(ex, exit))
+    const call = callApp(this.app, ex.scope, ex.receive, ex.send)
+    // One server span per stream (spec.md §8.10), linked to the span of the stream that pushed it; none when tracing is off.
+    const run = this.tracing ? traced(ex.scope, () => ex.status, call, (span) => void (ex.span = span), ex.promisedBy?.span) : call
+    const fiber = this.fork(run, this.running, ex, (exit) => this.finish(ex, exit))
     if (fiber !== undefined) ex.watchPeer(() => fiber.interruptUnsafe())
   }
 
   /**
-   * Forks the app on one scope (a throw or a value that is no Effect is a
-   * failure, RUN-11) and keeps it in `registry` while it runs; `onExit` runs
-   * once with its exit. Most responses complete synchronously: those are
-   * never registered, and no fiber is returned.
+   * Forks `run` (an app call, `callApp`) in the server's context and keeps
+   * it in `registry` while it runs; `onExit` runs once with its exit. Most
+   * responses complete synchronously: those are never registered, and no
+   * fiber is returned.
    */
   private fork<T>(
-    scope: EgiScope,
-    receive: Receive,
-    send: Send,
+    run: Effect.Effect<void, unknown, unknown>,
     registry: Map<Fiber.Fiber<void, unknown>, T>,
     item: T,
-    status: () => number,
     onExit: (exit: Exit.Exit<void, unknown>) => void
   ): Fiber.Fiber<void, unknown> | undefined {
-    const call = callApp(this.app, scope, receive, send)
-    // One server span per stream (spec.md §8.10); none at all when tracing is off.
-    const fiber = Effect.runForkWith(this.context)(this.tracing ? traced(scope, status, call) : call)
+    const fiber = Effect.runForkWith(this.context)(run)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
       onExit(exit)
@@ -212,7 +210,9 @@ export class Supervisor {
     const s = session.scope
     const startedAt = performance.now()
     this.metrics.socket(1)
-    this.fork(s, session.receive, session.send, this.sockets, session, () => session.status, (exit) => {
+    const call = callApp(this.app, s, session.receive, session.send)
+    // One server span per WebSocket (spec.md §8.10); none when tracing is off.
+    this.fork(this.tracing ? traced(s, () => session.status, call) : call, this.sockets, session, (exit) => {
       session.finish(exit)
       this.metrics.socket(-1)
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {

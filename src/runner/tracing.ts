@@ -57,19 +57,36 @@ const describe = (scope: HttpScope | WebSocketScope): { readonly name: string; r
 /**
  * `effect` (an app call on `scope`) inside its server span; `status` is
  * read when the app is done, for `http.response.status_code` (0: none
- * sent). Lifespan calls are not spanned.
+ * sent). `onSpan` gets the span as the app starts (the exchange keeps it);
+ * `promisedBy`, the span of the stream that pushed this one, becomes a
+ * link (attribute `egi.link` = `push_promise`). Lifespan calls are not
+ * spanned.
  */
-export const traced = <A, E, R>(scope: EgiScope, status: () => number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+export const traced = <A, E, R>(
+  scope: EgiScope,
+  status: () => number,
+  effect: Effect.Effect<A, E, R>,
+  onSpan?: (span: Tracer.AnySpan) => void,
+  promisedBy?: Tracer.AnySpan
+): Effect.Effect<A, E, R> => {
   if (scope.type === "lifespan") return effect
   const span = describe(scope)
   const parent = parentOf(get(scope.headers, "traceparent"))
-  return Effect.withSpan(
-    Effect.onExit(effect, () =>
-      Effect.suspend(() => {
-        const code = status()
-        return code === 0 ? Effect.void : Effect.annotateCurrentSpan("http.response.status_code", code)
-      })),
-    span.name,
-    parent === undefined ? { kind: "server", attributes: span.attributes } : { kind: "server", attributes: span.attributes, parent }
-  )
+  const inner = Effect.onExit(effect, () =>
+    Effect.suspend(() => {
+      const code = status()
+      return code === 0 ? Effect.void : Effect.annotateCurrentSpan("http.response.status_code", code)
+    }))
+  // Inside withSpan the current span always exists.
+  const body = onSpan === undefined ? inner : Effect.flatMap(Effect.orDie(Effect.currentSpan), (s) => {
+    onSpan(s)
+    return inner
+  })
+  const options: Tracer.SpanOptions = {
+    kind: "server",
+    attributes: span.attributes,
+    ...(parent === undefined ? {} : { parent }),
+    ...(promisedBy === undefined ? {} : { links: [{ span: promisedBy, attributes: { "egi.link": "push_promise" } }] })
+  }
+  return Effect.withSpan(body, span.name, options)
 }

@@ -120,4 +120,35 @@ describe("RUN-13: a server span per stream", () => {
     }
     expect(current).toBe("GET /e")
   })
+
+  it("RUN-13: a pushed stream's span is linked to the span of the stream that promised it (egi.link push_promise), in a trace of its own", async () => {
+    spans.length = 0
+    const pushing: App = (scope, _receive, send) =>
+      Effect.gen(function*() {
+        if (scope.type !== "http") return
+        yield* send({ type: "http.response.start", status: 200 })
+        if (scope.path === "/page") yield* send({ type: "http.response.push", path: "/style.css" })
+        yield* send({ type: "http.response.body", body: new TextEncoder().encode(scope.path) })
+      })
+    const server = await listen(pushing, {}, TestTracer)
+    try {
+      const session = await connect(server.url)
+      const pushed = new Promise<string>((resolve) =>
+        session.once("stream", (stream, headers) => {
+          stream.resume()
+          stream.on("end", () => resolve(String(headers[":path"])))
+        }))
+      expect((await request(session, { ":path": "/page" })).status).toBe(200)
+      expect(await pushed).toBe("/style.css")
+      await closeSession(session)
+    } finally {
+      await server.close()
+    }
+    const page = spans.find((s) => s.name === "GET /page")!
+    const style = spans.find((s) => s.name === "GET /style.css")!
+    expect(style).toBeDefined()
+    expect(style.links.map((l) => [l.span.spanId, l.attributes])).toEqual([[page.spanId, { "egi.link": "push_promise" }]])
+    expect(style.traceId).not.toBe(page.traceId)
+    expect(page.links).toEqual([])
+  })
 })
