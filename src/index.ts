@@ -115,6 +115,7 @@ export { ServeError } from "./runner/errors.ts"
 export type { AccessEntry, LogMode, LogWhere } from "./runner/log.ts"
 export { defaults, type RunnerOptions } from "./runner/options.ts"
 export { layer, type Server, serve, start } from "./runner/server.ts"
+export { layerConfig, optionsConfig } from "./runner/config.ts"
 
 // ---------------------------------------------------------------------------
 // The classic interface and the sync shim (spec.md §10)
