@@ -24,6 +24,7 @@ import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
  * A running server (spec.md §8), as `start` gives it.
  *
  * - `url`: the base URL it serves, e.g. `http://127.0.0.1:8000`.
+ * - `address`: the bound IP address (`"127.0.0.1"`, `"::"` …).
  * - `port`: the bound TCP port.
  * - `protocols`: what the listener speaks, e.g. `"h2c, http/1.1"`.
  * - `shutdown`: graceful shutdown (spec.md §8.4, rule RUN-7): stop accepting,
@@ -37,6 +38,7 @@ import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
  */
 export interface Server {
   readonly url: string
+  readonly address: string
   readonly port: number
   readonly protocols: string
   readonly shutdown: Effect.Effect<void>
@@ -208,7 +210,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       })
       protocols = "h2c, http/1.1"
     }
-    const port = yield* Effect.callback<number, ServeError>((resume) => {
+    const bound = yield* Effect.callback<{ readonly address: string; readonly port: number }, ServeError>((resume) => {
       const onError = (err: Error) =>
         resume(Effect.fail(new ServeError({ reason: "Listen", detail: `${opts.host}:${opts.port}: ${err.message}`, cause: err })))
       listener.once("error", onError)
@@ -216,9 +218,10 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
         listener.off("error", onError)
         listener.on("error", (err) => logger.error(`listener error: ${err.message}`))
         const address = listener.address()
-        resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : opts.port))
+        resume(Effect.succeed(typeof address === "object" && address !== null ? address : { address: opts.host, port: opts.port }))
       })
     })
+    const port = bound.port
     // node:http checks header and request timeouts from its 'listening' hook;
     // this server never listens itself, so start the checks here.
     h1server.emit("listening")
@@ -267,7 +270,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     let drainFiber: Fiber.Fiber<void> | undefined
     const shutdown = Effect.suspend(() => Fiber.join((drainFiber ??= Effect.runFork(drain))))
 
-    return { url, port, protocols, shutdown, inflight: () => supervisor.inflight() }
+    return { url, address: bound.address, port, protocols, shutdown, inflight: () => supervisor.inflight() }
   })
 
 /**

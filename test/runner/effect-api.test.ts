@@ -34,6 +34,8 @@ it.live("RUN-9 RUN-7: start serves while its Scope is open and shuts down gracef
         const server = yield* start(hello, { port: 0, log: false })
         const res = yield* get(server.url)
         expect(res).toEqual({ status: 200, body: "Hello, world!" })
+        // The bound address and port, as the listener reports them.
+        expect([server.address, server.url]).toEqual(["127.0.0.1", `http://127.0.0.1:${server.port}`])
         return server
       })
     )
