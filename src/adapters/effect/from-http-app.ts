@@ -1,0 +1,102 @@
+/**
+ * An Effect `HttpApp` (an `Effect<HttpServerResponse, E, R>` that reads the
+ * `HttpServerRequest` service: an `HttpRouter`'s, an `HttpApi`'s, or one
+ * written by hand) as an EGI app (spec.md §12.1).
+ *
+ * @since 0.5.0
+ */
+import { Cause, Context, Effect, type Scope } from "effect"
+import * as HttpEffect from "effect/http/HttpEffect"
+import type { HttpMiddleware } from "effect/http/HttpMiddleware"
+import { HttpServerRequest } from "effect/http/HttpServerRequest"
+import type { HttpServerResponse } from "effect/http/HttpServerResponse"
+import type { App, Receive, Send } from "../../protocol/app.ts"
+import type { HttpScope, WebSocketScope } from "../../protocol/scope.ts"
+import { unsupportedScope } from "../../protocol/unsupported.ts"
+import { EgiServerRequest, makeExchange, type UpgradeProvider } from "./request.ts"
+import { handleResponse } from "./respond.ts"
+
+/**
+ * A handled `HttpApp`, as `HttpEffect.toHandled` makes it with this
+ * adapter's `handleResponse`: it answers the request in the context's
+ * `HttpServerRequest` and never fails but for what it already answered.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export type Handled<R> = Effect.Effect<void, never, R | HttpServerRequest>
+
+/**
+ * The handled `HttpApp` of `httpApp` and `middleware` (spec.md §12.1):
+ * `HttpEffect.toHandled` with EGI's `handleResponse`.
+ *
+ * @since 0.5.0
+ * @category constructors
+ */
+export const toHandled = <E, R>(
+  httpApp: Effect.Effect<HttpServerResponse, E, R>,
+  middleware?: HttpMiddleware
+): Handled<Exclude<R, HttpServerRequest | Scope.Scope>> =>
+  HttpEffect.toHandled(httpApp, handleResponse, middleware) as Handled<Exclude<R, HttpServerRequest | Scope.Scope>>
+
+/**
+ * Runs `handled` for one EGI stream in the calling fiber (the app's own,
+ * spec.md §12.1): a fresh `EgiServerRequest` over the scope, `receive` and
+ * `send` as its `HttpServerRequest`, with `context` (the serve-time context
+ * of an `HttpServer`) when given, else the fiber's (the runner's, CORE-13).
+ * `upgrade` makes `request.upgrade` work (a `websocket` scope).
+ *
+ * Its outcome as an EGI app: success once the response went out; a failure
+ * that effect already answered (the response is complete) or that is only
+ * the client going away is not repeated; any other failure with the
+ * response incomplete is the app's failure, which the runner answers
+ * (500 before the head, a reset after, RUN-2/RUN-3).
+ *
+ * @since 0.5.0
+ * @category combinators
+ */
+export const runExchange = <R>(
+  handled: Handled<R>,
+  scope: HttpScope | WebSocketScope,
+  receive: Receive,
+  send: Send,
+  context?: Context.Context<R>,
+  upgrade?: UpgradeProvider
+): Effect.Effect<void, unknown, R> => {
+  const exchange = makeExchange(scope, receive, send)
+  const request = new EgiServerRequest(exchange, upgrade)
+  const provided = context === undefined
+    ? Effect.provideService(handled, HttpServerRequest, request)
+    : Effect.provideContext(handled, Context.add(context, HttpServerRequest, request))
+  return Effect.catchCause(provided, (cause) =>
+    exchange.phase === "complete" || exchange.phase === "upgraded" || exchange.phase === "reset" || Cause.hasInterruptsOnly(cause)
+      ? Effect.void
+      : Effect.failCause(cause)) as Effect.Effect<void, unknown, R>
+}
+
+/**
+ * An Effect `HttpApp` as an EGI app (spec.md §12.1): each `http` stream
+ * runs `httpApp` (through `middleware`, when given) with an
+ * `HttpServerRequest` over the stream and sends its `HttpServerResponse`
+ * (`handleResponse`), in the app's own fiber, so with the runner's context
+ * (CORE-13): what `httpApp` requires besides the request and its Scope is
+ * the EGI app's `R`, provided to the runner (the CLI provides a module's
+ * `layer` export). Needs `HttpPlatform` for file responses
+ * (`EgiHttpServer.layerHttpServices`). Lifespan and `websocket` scopes fail
+ * with `UnsupportedScopeError` (CORE-4): the app serves without lifespan.
+ *
+ * ```ts
+ * const app = fromHttpApp(HttpServerResponse.text("hello"))
+ * export default app
+ * ```
+ *
+ * @since 0.5.0
+ * @category constructors
+ */
+export const fromHttpApp = <E, R>(
+  httpApp: Effect.Effect<HttpServerResponse, E, R>,
+  options: { readonly middleware?: HttpMiddleware | undefined } = {}
+): App<unknown, Exclude<R, HttpServerRequest | Scope.Scope>> => {
+  const handled = toHandled(httpApp, options.middleware)
+  return (scope, receive, send) => scope.type === "http" ? runExchange(handled, scope, receive, send) : unsupportedScope(scope)
+}
