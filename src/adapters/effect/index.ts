@@ -7,3 +7,4 @@
  * @since 0.5.0
  */
 export { fromHttpApp } from "./from-http-app.ts"
+export * as EgiHttpServer from "./server.ts"
