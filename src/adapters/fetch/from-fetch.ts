@@ -1,0 +1,418 @@
+/**
+ * `fromFetch`: a WinterTC fetch handler — `(request: Request) => Response`,
+ * or an object with a `fetch` method such as a Hono app — served as an EGI
+ * app (spec.md §12.2).
+ *
+ * @since 0.5.0
+ */
+import { Cause, type Context, Data, Effect } from "effect"
+import type { App, Receive, Send } from "../../protocol/app.ts"
+import { type SendError, StreamClosedError, type UnsupportedScopeError } from "../../protocol/errors.ts"
+import type { InboundEvent } from "../../protocol/events.ts"
+import type { HttpScope } from "../../protocol/scope.ts"
+import { unsupportedScope } from "../../protocol/unsupported.ts"
+import { awaitPromise, headersFromWeb, ignore } from "./shared.ts"
+
+/**
+ * The third argument a fetch handler gets, as on Cloudflare Workers (Hono
+ * reads it as `c.executionCtx`). `waitUntil(promise)` lets work run on
+ * after the response; EGI does not hold the stream open for it, and a
+ * rejection is logged through the server's Effect logger. The rest do
+ * nothing here.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface ExecutionContext {
+  readonly waitUntil: (promise: Promise<unknown>) => void
+  readonly passThroughOnException: () => void
+  readonly props: Record<string, unknown>
+}
+
+/**
+ * A fetch handler: a function of a `Request` returning a `Response` or a
+ * Promise of one, or an object whose `fetch` method is that (a Hono app,
+ * a module's `export default { fetch }`). The handler is called as
+ * `handler(request, env, ctx)` or `handler.fetch(request, env, ctx)`, `this`
+ * kept; `env` is `FromFetchOptions.env`.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export type FetchHandler =
+  | ((request: Request, env?: any, ctx?: ExecutionContext) => Response | Promise<Response>)
+  | { readonly fetch: (request: Request, env?: any, ctx?: ExecutionContext) => Response | Promise<Response> }
+
+/**
+ * Options of `fromFetch`. `env`: the second argument of every call (a
+ * Workers-style bindings object; Hono's `c.env`), `undefined` by default.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface FromFetchOptions {
+  readonly env?: unknown
+}
+
+/**
+ * A fetch handler's failure, which the runner answers as any app failure
+ * (spec.md §5: a 500 before the head, a reset after; rule FETCH-5):
+ *
+ * - `Threw`: the call threw;
+ * - `Rejected`: its Promise rejected;
+ * - `NotAResponse`: it gave something other than a `Response` (or
+ *   `Response.error()`, whose status is 0);
+ * - `BodyFailed`: reading the response body failed, or the body stream
+ *   produced a chunk that is not bytes.
+ *
+ * `cause` is what was thrown or rejected, or the value given; `detail` is
+ * for people.
+ *
+ * @since 0.5.0
+ * @category errors
+ */
+export class FetchHandlerError extends Data.TaggedError("FetchHandlerError")<{
+  readonly reason: "Threw" | "Rejected" | "NotAResponse" | "BodyFailed"
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `fetch handler: ${this.reason}: ${this.detail}`
+  }
+}
+
+const scopes = new WeakMap<Request, HttpScope>()
+
+/**
+ * The EGI `http` scope a `Request` that `fromFetch` made was built from
+ * (spec.md §4.1), or `undefined` for any other `Request`. A fetch `Headers`
+ * lower-cases names, sorts them and joins repeated fields (FETCH-3); a
+ * handler that needs the fields as the client sent them — in order, with
+ * their duplicates — reads `scopeOf(request)!.headers`, which also has the
+ * correlator, the addresses (`client`, `server`), `rawPath` and
+ * `queryString` as received, and `extensions`.
+ *
+ * @since 0.5.0
+ * @category accessors
+ */
+export const scopeOf = (request: Request): HttpScope | undefined => scopes.get(request)
+
+/** A target octet that `new URL` would re-encode, or that would cut the target short. */
+const RAW_OCTET = /[\x80-\xff#]/g
+const pct = (s: string): string => s.replace(RAW_OCTET, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
+
+/**
+ * The `Request` URL of a scope: `scheme://authority` + the target, its raw
+ * octets 0x80–0xFF (and `#`) percent-encoded so that `URL` keeps them as
+ * octets. Without an authority, the local address, else `localhost`.
+ */
+const urlOf = (scope: HttpScope): string => {
+  let authority = scope.authority
+  if (authority === null) {
+    const server = scope.server
+    authority = server === null ? "localhost" : server[0].includes(":") ? `[${server[0]}]:${server[1]}` : `${server[0]}:${server[1]}`
+  }
+  const query = scope.queryString === "" ? "" : `?${pct(scope.queryString)}`
+  return `${scope.scheme}://${authority}${pct(scope.rawPath)}${query}`
+}
+
+/**
+ * The status a request that cannot be a `Request` gets without reaching
+ * the handler (FETCH-6), or `undefined`: CONNECT, TRACE and TRACK (the
+ * Fetch API's forbidden methods) → 501; `OPTIONS *` → 501 (a question
+ * about the server a handler cannot be asked); any other target not
+ * starting with `/` → 400.
+ */
+const refusal = (scope: HttpScope): number | undefined => {
+  const method = scope.method.toUpperCase()
+  if (method === "CONNECT" || method === "TRACE" || method === "TRACK") return 501
+  if (scope.rawPath.startsWith("/")) return undefined
+  return scope.rawPath === "*" && method === "OPTIONS" ? 501 : 400
+}
+
+const encoder = new TextEncoder()
+const EMPTY = new Uint8Array(0)
+
+/** Answers `status` with a short text body, without the handler. */
+const refuse = (send: Send, status: number, why: string): Effect.Effect<void, SendError> => {
+  const body = encoder.encode(`${why}\n`)
+  return Effect.andThen(
+    send({ type: "http.response.start", status, headers: [["content-type", "text/plain; charset=utf-8"], ["content-length", String(body.length)]] }),
+    send({ type: "http.response.body", body })
+  )
+}
+
+const isResponse = (value: unknown): value is Response =>
+  value instanceof Response ||
+  (typeof value === "object" && value !== null && typeof (value as Response).status === "number" &&
+    typeof (value as Response).headers?.[Symbol.iterator] === "function" && "body" in value)
+
+/** A body chunk as bytes, or undefined when it is not a byte view. */
+const bytesOf = (chunk: unknown): Uint8Array | undefined =>
+  chunk instanceof Uint8Array
+    ? chunk
+    : ArrayBuffer.isView(chunk)
+    ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    : chunk instanceof ArrayBuffer
+    ? new Uint8Array(chunk)
+    : undefined
+
+const PENDING: unique symbol = Symbol("pending")
+
+/** What a body reader's `read()` resolves to. */
+type ReadResult = { readonly done: true; readonly value?: unknown } | { readonly done: false; readonly value: unknown }
+
+const bodyFailed = (reason: unknown) =>
+  new FetchHandlerError({ reason: "BodyFailed", detail: `the response body failed: ${String(reason)}`, cause: reason })
+
+const notBytes = (chunk: unknown) =>
+  new FetchHandlerError({ reason: "BodyFailed", detail: `the response body produced ${typeof chunk === "string" ? "a string" : typeof chunk}, not a Uint8Array`, cause: chunk })
+
+/**
+ * A fetch handler as an EGI app (spec.md §12.2). Per `http` scope it builds
+ * one `Request`, calls the handler once, and sends its `Response`:
+ *
+ * - **URL**: `scheme://authority` plus the target, raw octets 0x80–0xFF
+ *   percent-encoded (the Fetch API cannot hold them); the `URL` parser
+ *   resolves dot segments. `authority` null → the local address.
+ * - **Headers**: the scope's pairs appended to a Fetch `Headers` (plus
+ *   `host` from the authority when the request had none, as on HTTP/2),
+ *   which lower-cases, sorts and joins duplicates (FETCH-3); the raw pairs
+ *   stay reachable through `scopeOf(request)`.
+ * - **Body**: `null` for GET and HEAD; otherwise a `ReadableStream`
+ *   (`highWaterMark: 0`, `duplex: "half"`) whose every pull takes one
+ *   event from `receive` — nothing is read ahead of the handler, so the
+ *   upload keeps its backpressure (FETCH-1, HTTP-11).
+ * - **Signal**: `request.signal` aborts (an `AbortError` `DOMException`)
+ *   when the client goes away: a body pull that meets `http.disconnect`, or
+ *   the app's fiber interrupted (HTTP-15) (FETCH-2).
+ * - **Response**: status and headers as `http.response.start` (each
+ *   `set-cookie` its own field, FETCH-4; `content-length` dropped on 204
+ *   and 205); the body read chunk by chunk, each `send` awaited before the
+ *   next read (backpressure, HTTP-10); a body whose whole content is in one
+ *   chunk goes out as one last `http.response.body`, so the runner adds
+ *   `content-length` (RUN-10); a head whose first chunk is not ready at
+ *   once is put on the wire at once, as a fetch runtime does. HEAD, 204,
+ *   205 and 304 send no body (the handler's is cancelled).
+ * - **Failures**: a throw, a rejection, a value that is not a `Response`,
+ *   a body stream that errors → the app fails with `FetchHandlerError`, so
+ *   the runner answers 500 before the head and resets after (FETCH-5).
+ *   After the client went away, any failure is `StreamClosedError`, the
+ *   normal end of such a stream (§5).
+ * - **Not a `Request`**: CONNECT, TRACE, TRACK and `OPTIONS *` get 501, any
+ *   other target that is not a path 400, a URL or header the Fetch API
+ *   refuses 400 — without calling the handler (FETCH-6).
+ *
+ * `lifespan` and `websocket` scopes fail with `UnsupportedScopeError`
+ * (CORE-4): the runner then serves without lifespan and refuses WebSocket
+ * handshakes with 500 (there is no standard fetch upgrade).
+ *
+ * @since 0.5.0
+ * @category constructors
+ */
+export const fromFetch = (
+  handler: FetchHandler,
+  options: FromFetchOptions = {}
+): App<FetchHandlerError | SendError | UnsupportedScopeError> => {
+  const env = options.env
+  const call: (request: Request, ctx: ExecutionContext) => unknown = typeof handler === "function"
+    ? (request, ctx) => handler(request, env, ctx)
+    : (request, ctx) => handler.fetch(request, env, ctx)
+  return (scope, receive, send) => {
+    if (scope.type !== "http") return unsupportedScope(scope)
+    return Effect.withFiber((fiber) => serve(scope, receive, send, call, fiber.context as Context.Context<never>))
+  }
+}
+
+/** One exchange: the Request, the handler, the Response. */
+const serve = (
+  scope: HttpScope,
+  receive: Receive,
+  send: Send,
+  call: (request: Request, ctx: ExecutionContext) => unknown,
+  context: Context.Context<never>
+): Effect.Effect<void, FetchHandlerError | SendError> => {
+  const refused = refusal(scope)
+  if (refused !== undefined) return refuse(send, refused, `${scope.method} ${scope.rawPath} cannot be a fetch Request`)
+
+  const aborter = new AbortController()
+  let gone = false
+  const abort = (why: string): void => {
+    gone = true
+    if (!aborter.signal.aborted) aborter.abort(new DOMException(`the client went away (${why})`, "AbortError"))
+  }
+  // The pull in flight: its interrupt, to stop it when the exchange ends.
+  let stopPull: (() => void) | undefined
+  const upper = scope.method.toUpperCase()
+  const body = upper === "GET" || upper === "HEAD" ? null : new ReadableStream<Uint8Array>({
+    pull: (controller) =>
+      new Promise<void>((resolve) => {
+        const step = (): void => {
+          stopPull = Effect.runCallback(receive, {
+            onExit: (exit) => {
+              stopPull = undefined
+              if (exit._tag !== "Success") return resolve()
+              const event: InboundEvent = exit.value
+              if (event.type === "http.request") {
+                if (event.body.length > 0) controller.enqueue(event.body)
+                if (!event.moreBody) controller.close()
+                else if (event.body.length === 0) return step()
+                return resolve()
+              }
+              if (event.type === "http.disconnect") {
+                abort(event.end ?? "disconnect")
+                controller.error(aborter.signal.reason)
+                return resolve()
+              }
+              // http.request.trailers cannot come before the last body; anything else: read on.
+              step()
+            }
+          })
+        }
+        step()
+      }),
+    cancel: () => {
+      stopPull?.()
+      stopPull = undefined
+    }
+  }, { highWaterMark: 0 })
+
+  let request: Request
+  try {
+    const headers = new Headers()
+    for (const [name, value] of scope.headers) headers.append(name, value)
+    if (scope.authority !== null && !headers.has("host")) headers.set("host", scope.authority)
+    request = new Request(urlOf(scope), {
+      method: scope.method,
+      headers,
+      body,
+      signal: aborter.signal,
+      duplex: "half"
+    })
+  } catch (e) {
+    return refuse(send, 400, `the request cannot be a fetch Request: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  scopes.set(request, scope)
+
+  const ctx: ExecutionContext = {
+    waitUntil: (promise) => {
+      Promise.resolve(promise).then(undefined, (reason) => {
+        Effect.runForkWith(context)(Effect.logError("fetch handler: a waitUntil promise rejected", Cause.fail(reason)))
+      })
+    },
+    passThroughOnException: () => {},
+    props: {}
+  }
+
+  let reader: ReadableStreamDefaultReader<unknown> | undefined
+  const exchange = Effect.flatMap(invoke(call, request, ctx), (res) => respond(scope, upper, res, send, (r) => (reader = r)))
+  return exchange.pipe(
+    Effect.onInterrupt(() => Effect.sync(() => abort("interrupted"))),
+    Effect.onExit((exit) =>
+      Effect.sync(() => {
+        if (exit._tag === "Success") return
+        abort("ended")
+        stopPull?.()
+        reader?.cancel(aborter.signal.reason).then(undefined, ignore)
+      })
+    ),
+    // Once the client is gone, however the handler ends is the normal end of such a stream (§5).
+    Effect.catchIf(
+      (e): e is FetchHandlerError => gone && e._tag === "FetchHandlerError",
+      () => Effect.fail(new StreamClosedError({ connectionId: scope.connectionId, streamId: scope.streamId }))
+    )
+  )
+}
+
+/** Calls the handler; its Response, or the failure (a throw, a rejection, something else). */
+const invoke = (
+  call: (request: Request, ctx: ExecutionContext) => unknown,
+  request: Request,
+  ctx: ExecutionContext
+): Effect.Effect<Response, FetchHandlerError> => {
+  let out: unknown
+  try {
+    out = call(request, ctx)
+  } catch (e) {
+    return Effect.fail(new FetchHandlerError({ reason: "Threw", detail: String(e), cause: e }))
+  }
+  if (typeof out === "object" && out !== null && typeof (out as PromiseLike<unknown>).then === "function" && !isResponse(out)) {
+    const promise = out as PromiseLike<unknown>
+    return Effect.callback<Response, FetchHandlerError>((resume) => {
+      promise.then(
+        (value) => resume(checked(value)),
+        (reason) => resume(Effect.fail(new FetchHandlerError({ reason: "Rejected", detail: String(reason), cause: reason })))
+      )
+      // Interrupted first: a Response that comes later is nobody's; free its body.
+      return Effect.sync(() => {
+        promise.then((value) => {
+          if (isResponse(value)) value.body?.cancel().then(undefined, ignore)
+        }, ignore)
+      })
+    })
+  }
+  return checked(out)
+}
+
+const checked = (value: unknown): Effect.Effect<Response, FetchHandlerError> =>
+  isResponse(value) && value.status !== 0
+    ? Effect.succeed(value)
+    : Effect.fail(
+      new FetchHandlerError({
+        reason: "NotAResponse",
+        detail: isResponse(value) ? "Response.error() (status 0)" : `the handler gave ${value === null ? "null" : typeof value}, not a Response`,
+        cause: value
+      })
+    )
+
+/** Sends `res`: the head, then its body chunk by chunk. */
+const respond = (
+  scope: HttpScope,
+  method: string,
+  res: Response,
+  send: Send,
+  setReader: (reader: ReadableStreamDefaultReader<unknown>) => void
+): Effect.Effect<void, FetchHandlerError | SendError> =>
+  Effect.gen(function*() {
+    const status = res.status
+    let headers = headersFromWeb(res.headers)
+    // RFC 9110 §8.6 forbids content-length on a 204 (HTTP-17); a 205 has no content.
+    if (status === 204 || status === 205) headers = headers.filter(([name]) => name !== "content-length")
+    const source = res.body
+    if (source === null || method === "HEAD" || status === 204 || status === 205 || status === 304) {
+      if (source !== null) source.cancel().then(undefined, ignore)
+      yield* send({ type: "http.response.start", status, headers })
+      return yield* send({ type: "http.response.body", body: EMPTY })
+    }
+    const reader = source.getReader()
+    setReader(reader)
+    yield* send({ type: "http.response.start", status, headers })
+    let chunk: Uint8Array | undefined
+    let flushed = false
+    // `chunk` is the bytes in hand; the next read decides whether they are the
+    // last. Each read starts only once the send before it completed.
+    while (true) {
+      const pending = reader.read()
+      const now = yield* awaitPromise(Promise.race([pending, PENDING_PROMISE]), bodyFailed)
+      let result: ReadResult
+      if (now === PENDING) {
+        // Nothing ready at once: what we hold goes out now (or the head alone,
+        // so the client sees it as a fetch runtime would show it), then wait.
+        if (chunk !== undefined || !flushed) yield* send({ type: "http.response.body", body: chunk ?? EMPTY, moreBody: true })
+        chunk = undefined
+        flushed = true
+        result = yield* awaitPromise(pending, bodyFailed)
+      } else result = now
+      if (result.done) return yield* send({ type: "http.response.body", body: chunk ?? EMPTY })
+      const next = bytesOf(result.value)
+      if (next === undefined) return yield* Effect.fail(notBytes(result.value))
+      if (next.length === 0) continue
+      if (chunk !== undefined) {
+        yield* send({ type: "http.response.body", body: chunk, moreBody: true })
+        flushed = true
+      }
+      chunk = next
+    }
+  })
+
+const PENDING_PROMISE: Promise<typeof PENDING> = Promise.resolve(PENDING)
