@@ -24,13 +24,13 @@ import type { NonEmptyReadonlyArray } from "effect/Array"
 import type * as Headers from "effect/http/Headers"
 import { ClientAbort, HttpServerError, InternalError } from "effect/http/HttpServerError"
 import type { HttpServerRequest } from "effect/http/HttpServerRequest"
-import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Socket from "effect/socket/Socket"
 import type { Receive, Send } from "../../protocol/app.ts"
 import type { LocalProtocolError, SendError, StreamClosedError } from "../../protocol/errors.ts"
 import type { InboundEvent, WebsocketOutboundEvent } from "../../protocol/events.ts"
 import type { WebSocketScope } from "../../protocol/scope.ts"
 import { fieldsFromInput } from "./fields.ts"
+import { exchangeOf } from "./request.ts"
 
 /** The response head field that carries the chosen subprotocol (RFC 6455 §11.3.4); EGI takes it as `subprotocol`. */
 const SUBPROTOCOL = "sec-websocket-protocol"
@@ -170,14 +170,10 @@ export const acceptSocket = (
 /** The interruption a client that left before the accept ends the handler with: `ClientAbort`, as effect's Node server (499 in its log). */
 const clientAbort: Cause.Cause<never> = Cause.annotate(Cause.interrupt(), ClientAbort.annotation)
 
-/** Reported to middleware in place of the handler's response once the request is upgraded, as effect's Node server does. */
-const upgradedResponse: HttpServerResponse.HttpServerResponse = HttpServerResponse.empty({ status: 101 })
-
 /**
  * The upgrade of one `websocket` scope's request: what `request.upgrade` and
  * `request.upgradeWith({ headers })` run (`upgradeWith`, an
- * `UpgradeProvider` of `EgiServerRequest`), and what the response writer
- * reports once it ran (`response`).
+ * `UpgradeProvider` of `EgiServerRequest`).
  *
  * - The first `upgradeWith` accepts (`acceptSocket`, with its headers and
  *   subprotocol); every later call yields the same `Socket` (or the same
@@ -186,9 +182,10 @@ const upgradedResponse: HttpServerResponse.HttpServerResponse = HttpServerRespon
  *   `HttpServerError` (`InternalError`, a 500 denial when nothing else was
  *   sent); a client gone before the accept interrupts the handler with
  *   `ClientAbort`, as a client's disconnect does on effect's Node server.
- * - `response` is `undefined` until the accept succeeded, then an empty
- *   101 for middleware and logs (on HTTP/2 the client got a 200, RFC 8441
- *   §5); the writer then sends nothing for the handler's own response.
+ * - Once the accept succeeded, the request's exchange is in phase
+ *   `"upgraded"`: `handleResponse` sends nothing for the handler's own
+ *   response and reports effect's empty 101 to middleware and logs (on
+ *   HTTP/2 the client got a 200, RFC 8441 §5), as effect's Node server does.
  *
  * @since 0.5.0
  * @category models
@@ -198,17 +195,11 @@ export class WebSocketUpgrade {
   private readonly receive: Receive
   private readonly send: Send
   private result: Deferred.Deferred<Socket.Socket, HttpServerError> | undefined = undefined
-  private accepted = false
 
   constructor(scope: WebSocketScope, receive: Receive, send: Send) {
     this.scope = scope
     this.receive = receive
     this.send = send
-  }
-
-  /** The 101 reported once the WebSocket was accepted; `undefined` before. */
-  get response(): HttpServerResponse.HttpServerResponse | undefined {
-    return this.accepted ? upgradedResponse : undefined
   }
 
   /** `request.upgradeWith(options)` for `request` (`upgrade` is `upgradeWith({})`). */
@@ -222,7 +213,8 @@ export class WebSocketUpgrade {
       const upgraded: Effect.Effect<Socket.Socket, HttpServerError> = acceptSocket(this.scope, this.receive, this.send, options).pipe(
         Effect.tap(() =>
           Effect.sync(() => {
-            this.accepted = true
+            const exchange = exchangeOf(request.source)
+            if (exchange !== undefined) exchange.phase = "upgraded"
           })
         ),
         Effect.catchTags({

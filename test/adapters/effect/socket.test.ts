@@ -9,6 +9,7 @@ import * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Socket from "effect/socket/Socket"
 import { describe, expect, it } from "vitest"
+import { EgiServerRequest, makeExchange } from "../../../src/adapters/effect/request.ts"
 import { acceptSocket, WebSocketUpgrade } from "../../../src/adapters/effect/socket.ts"
 import type { Send } from "../../../src/protocol/app.ts"
 import { type SendError, StreamClosedError } from "../../../src/protocol/errors.ts"
@@ -182,14 +183,15 @@ describe("acceptSocket (spec.md §12.1, §11)", () => {
 describe("WebSocketUpgrade (request.upgrade on a websocket scope)", () => {
   const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws"))
 
-  it("HTTPAPP-20: upgrade accepts once; a second upgrade yields the same Socket; response is the 101 middleware sees", async () => {
+  it("HTTPAPP-20: request.upgrade accepts once; a second upgrade yields the same Socket; the exchange is then upgraded", async () => {
     const s = fakeStream()
     const upgrade = new WebSocketUpgrade(scope, s.receive, s.send)
-    expect(upgrade.response).toBeUndefined()
-    const [a, b] = await run(Effect.all([upgrade.upgradeWith(request, {}), upgrade.upgradeWith(request, { headers: { "x-ignored": "1" } })]))
+    const exchange = makeExchange(scope, s.receive, s.send)
+    const egiRequest = new EgiServerRequest(exchange, upgrade.upgradeWith)
+    const [a, b] = await run(Effect.all([egiRequest.upgrade, egiRequest.upgradeWith({ headers: { "x-ignored": "1" } })]))
     expect(a).toBe(b)
     expect(s.sent).toEqual([{ type: "websocket.accept", headers: [] }])
-    expect(upgrade.response?.status).toBe(101)
+    expect(exchange.phase).toBe("upgraded")
   })
 
   it("HTTPAPP-20: an accept that breaks a rule fails with HttpServerError (InternalError, 500); a client gone before it interrupts with ClientAbort", async () => {
@@ -198,7 +200,6 @@ describe("WebSocketUpgrade (request.upgrade on a websocket scope)", () => {
     const error = await Effect.runPromise(Effect.flip(bad.upgradeWith(request, { headers: { "sec-websocket-protocol": "nope" } })))
     expect(error).toBeInstanceOf(HttpServerError.HttpServerError)
     expect(error.reason._tag).toBe("InternalError")
-    expect(bad.response).toBeUndefined()
 
     const t = fakeStream()
     t.leave()
