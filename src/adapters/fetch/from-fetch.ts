@@ -236,9 +236,10 @@ const serve = (
   if (refused !== undefined) return refuse(send, refused, `${scope.method} ${scope.rawPath} cannot be a fetch Request`)
 
   const aborter = new AbortController()
+  // The client went away (a disconnect seen, the fiber interrupted), not merely the exchange failed.
   let gone = false
-  const abort = (why: string): void => {
-    gone = true
+  const abort = (why: string, left = true): void => {
+    if (left) gone = true
     if (!aborter.signal.aborted) aborter.abort(new DOMException(`the client went away (${why})`, "AbortError"))
   }
   // The pull in flight: its interrupt, to stop it when the exchange ends.
@@ -311,7 +312,7 @@ const serve = (
     Effect.onExit((exit) =>
       Effect.sync(() => {
         if (exit._tag === "Success") return
-        abort("ended")
+        abort("the exchange failed", false)
         stopPull?.()
         reader?.cancel(aborter.signal.reason).then(undefined, ignore)
       })
