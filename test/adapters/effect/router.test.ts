@@ -27,13 +27,13 @@ describe("examples/effect-router.ts over h2c", () => {
     expect((await h2("/nope")).status).toBe(404)
   })
 
-  it("a streamed response arrives whole", async () => {
+  it("HTTPAPP-4 a streamed response arrives whole", async () => {
     const res = await h2("/stream")
     expect(res.status).toBe(200)
     expect(res.body.toString()).toBe([1, 2, 3, 4, 5].map((n) => `line ${n}\n`).join(""))
   })
 
-  it("a 6 MiB upload is echoed byte-exact, streamed", async () => {
+  it("HTTPAPP-2 a 6 MiB upload is echoed byte-exact, streamed", async () => {
     const bytes = pseudoRandomBytes(6 * 1024 * 1024 + 17, 7)
     const chunks = Array.from({ length: Math.ceil(bytes.length / 65536) }, (_, i) => bytes.subarray(i * 65536, (i + 1) * 65536))
     const res = await h2("/upload", "POST", chunks, { "content-type": "application/x-test" })
@@ -42,7 +42,7 @@ describe("examples/effect-router.ts over h2c", () => {
     expect(res.body.equals(bytes)).toBe(true)
   })
 
-  it("HttpServerResponse.file goes out as pathsend: byte-exact, with the runner's accept-ranges and Range answer", async () => {
+  it("HTTPAPP-6 HttpServerResponse.file goes out as pathsend: byte-exact, with the runner's accept-ranges and Range answer", async () => {
     const file = readFileSync(downloadPath)
     const res = await h2("/file")
     expect(res.status).toBe(200)
@@ -72,7 +72,7 @@ describe("examples/effect-router.ts over HTTP/1.1", () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true)
   })
 
-  it("the file download is byte-exact with content-length, via pathsend", async () => {
+  it("HTTPAPP-6 the file download is byte-exact with content-length, via pathsend", async () => {
     const file = readFileSync(downloadPath)
     const res = await fetch(`${server().url}/file`)
     expect(res.headers.get("content-length")).toBe(String(file.length))
