@@ -22,3 +22,4 @@ export {
   type FromFetchOptions,
   scopeOf
 } from "./from-fetch.ts"
+export { type EgiFetchHandler, toFetch, type ToFetchOptions } from "./to-fetch.ts"
