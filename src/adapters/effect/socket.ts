@@ -27,7 +27,7 @@ import type { HttpServerRequest } from "effect/http/HttpServerRequest"
 import * as Socket from "effect/socket/Socket"
 import type { Receive, Send } from "../../protocol/app.ts"
 import type { LocalProtocolError, SendError, StreamClosedError } from "../../protocol/errors.ts"
-import type { InboundEvent, WebsocketOutboundEvent } from "../../protocol/events.ts"
+import type { InboundEvent, OutboundEvent, WebsocketOutboundEvent } from "../../protocol/events.ts"
 import type { WebSocketScope } from "../../protocol/scope.ts"
 import { fieldsFromInput } from "./fields.ts"
 import { exchangeOf } from "./request.ts"
@@ -225,4 +225,38 @@ export class WebSocketUpgrade {
       )
       return Effect.onExit(upgraded, (exit) => Deferred.done(result, exit))
     })
+}
+
+/**
+ * `send` for a `websocket` scope's request whose handler answers with an
+ * ordinary response instead of upgrading (a 404 from the router, a 401 of
+ * an auth middleware): `http.response.start` and `http.response.body`
+ * become the denial's `websocket.http.response.start` and
+ * `websocket.http.response.body` (spec.md §11.3, WS-3) — the same status,
+ * fields and body, the last body ending it; every other event passes as is
+ * (the accept, messages, the close). The start's `content-length` is
+ * dropped: the runner frames a denial itself (on HTTP/1.1 it writes the
+ * buffered denial with its own `content-length`, and a second one would make
+ * the client's parser refuse the response).
+ *
+ * @since 0.5.0
+ * @category combinators
+ */
+export const denialSend = (send: Send): Send => (event: OutboundEvent) => {
+  switch (event.type) {
+    case "http.response.start":
+      return send(
+        event.headers === undefined
+          ? { type: "websocket.http.response.start", status: event.status }
+          : { type: "websocket.http.response.start", status: event.status, headers: event.headers.filter(([name]) => name !== "content-length") }
+      )
+    case "http.response.body":
+      return send({
+        type: "websocket.http.response.body",
+        ...(event.body === undefined ? {} : { body: event.body }),
+        ...(event.moreBody === undefined ? {} : { moreBody: event.moreBody })
+      })
+    default:
+      return send(event)
+  }
 }

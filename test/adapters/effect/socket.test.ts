@@ -10,7 +10,7 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Socket from "effect/socket/Socket"
 import { describe, expect, it } from "vitest"
 import { EgiServerRequest, makeExchange } from "../../../src/adapters/effect/request.ts"
-import { acceptSocket, WebSocketUpgrade } from "../../../src/adapters/effect/socket.ts"
+import { acceptSocket, denialSend, WebSocketUpgrade } from "../../../src/adapters/effect/socket.ts"
 import type { Send } from "../../../src/protocol/app.ts"
 import { type SendError, StreamClosedError } from "../../../src/protocol/errors.ts"
 import type { InboundEvent, OutboundEvent } from "../../../src/protocol/events.ts"
@@ -207,5 +207,22 @@ describe("WebSocketUpgrade (request.upgrade on a websocket scope)", () => {
     expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
     const annotated = Exit.isFailure(exit) && exit.cause.reasons.some((r) => r.annotations.has(HttpServerError.ClientAbort.key))
     expect(annotated).toBe(true)
+  })
+})
+
+describe("denialSend (a handler that answers instead of upgrading)", () => {
+  it("HTTPAPP-20: http.response.start and body become the denial's events (WS-3), content-length left to the runner", async () => {
+    const s = fakeStream()
+    const send = denialSend(s.send)
+    await Effect.runPromise(Effect.all([
+      send({ type: "http.response.start", status: 404, headers: [["content-type", "text/plain"], ["content-length", "9"]] }),
+      send({ type: "http.response.body", body: new TextEncoder().encode("not "), moreBody: true }),
+      send({ type: "http.response.body", body: new TextEncoder().encode("found") })
+    ]))
+    expect(s.sent).toEqual([
+      { type: "websocket.http.response.start", status: 404, headers: [["content-type", "text/plain"]] },
+      { type: "websocket.http.response.body", body: new TextEncoder().encode("not "), moreBody: true },
+      { type: "websocket.http.response.body", body: new TextEncoder().encode("found") }
+    ])
   })
 })
