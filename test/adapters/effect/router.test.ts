@@ -52,6 +52,13 @@ describe("examples/effect-router.ts over h2c", () => {
     const range = await h2("/file", "GET", undefined, { range: "bytes=3-12" })
     expect(range.status).toBe(206)
     expect(range.body.equals(file.subarray(3, 13))).toBe(true)
+    const head = await h2("/file", "HEAD")
+    expect(head.status).toBe(200)
+    expect(head.headers["content-length"]).toBe(String(file.length))
+    expect(head.body.length).toBe(0)
+    const etag = res.headers["etag"] as string
+    const notModified = await h2("/file", "GET", undefined, { "if-none-match": etag })
+    expect(notModified.status).toBe(304)
   })
 })
 
