@@ -11,7 +11,10 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { describe, expect, it } from "vitest"
 import * as EgiHttp from "../../../src/adapters/effect/egi-http.ts"
 import { fromHttpApp } from "../../../src/adapters/effect/index.ts"
-import { request, validate } from "../../../src/testing/index.ts"
+import { runExchange, toHandled } from "../../../src/adapters/effect/from-http-app.ts"
+import type { Send } from "../../../src/protocol/app.ts"
+import type { InboundEvent, OutboundEvent } from "../../../src/protocol/events.ts"
+import { request, testScope, validate } from "../../../src/testing/index.ts"
 
 const run = (app: ReturnType<typeof fromHttpApp>, req: Parameters<typeof request>[1] = {}) =>
   Effect.runPromise(request(validate(app as never), req))
@@ -131,6 +134,27 @@ describe("EgiHttp (spec.md §12.1, §7)", () => {
     }))
     const res = await run(app, { method: "POST", body: "abc" })
     expect(JSON.parse(res.text)).toEqual({ before: null, body: "abc", after: null })
+  })
+
+  it("HTTPAPP-22: requestTrailers yields the trailers that followed the body (http.request.trailers)", async () => {
+    const scope = testScope({ method: "POST" })
+    const ids = { connectionId: scope.connectionId, streamId: scope.streamId }
+    const inbound: Array<InboundEvent> = [
+      { type: "http.request", ...ids, body: new TextEncoder().encode("abc"), moreBody: false, trailers: true },
+      { type: "http.request.trailers", ...ids, headers: [["x-sum", "1"], ["x-sum", "2"], ["x-other", "z"]] }
+    ]
+    const receive = Effect.sync(() => inbound.shift() ?? { type: "http.disconnect" as const, ...ids, end: "complete" as const })
+    const sent: Array<OutboundEvent> = []
+    const send: Send = (event) => Effect.sync(() => void sent.push(event))
+    const handled = toHandled(Effect.gen(function*() {
+      const req = yield* HttpServerRequest.HttpServerRequest
+      yield* req.text
+      const trailers = yield* EgiHttp.requestTrailers
+      return yield* HttpServerResponse.json(Option.getOrNull(trailers))
+    }))
+    await Effect.runPromise(runExchange(handled, scope, receive, send))
+    const body = sent.find((e) => e.type === "http.response.body")
+    expect(JSON.parse(new TextDecoder().decode(body?.type === "http.response.body" ? body.body : undefined))).toEqual({ "x-sum": "1, 2", "x-other": "z" })
   })
 
   it("HTTPAPP-22: goaway sends http.goaway and the response still goes out", async () => {
