@@ -22,7 +22,7 @@ import type { HttpPlatform } from "effect/http/HttpPlatform"
 import * as HttpServer from "effect/http/HttpServer"
 import { ServeError } from "effect/http/HttpServerError"
 import * as NetAddress from "effect/net/NetAddress"
-import type { App } from "../../protocol/app.ts"
+import type { App, Receive, Send } from "../../protocol/app.ts"
 import { unsupportedScope } from "../../protocol/unsupported.ts"
 import type { RunnerOptions } from "../../runner/options.ts"
 import { start } from "../../runner/server.ts"
@@ -30,6 +30,20 @@ import { type Handled, runExchange, toHandled } from "./from-http-app.ts"
 import * as EgiHttpPlatform from "./platform.ts"
 
 const retryAfter503 = new TextEncoder().encode("no HttpApp is served yet\n")
+
+/**
+ * The server's lifespan (spec.md §6): nothing to start or stop (the
+ * HttpApp's resources are the Layers around it), so both replies at once —
+ * the runner then has no "lifespan not supported" line to log.
+ */
+const lifespan = (receive: Receive, send: Send): Effect.Effect<void, unknown> =>
+  Effect.gen(function*() {
+    while (true) {
+      const event = yield* receive
+      if (event.type === "lifespan.startup") yield* send({ type: "lifespan.startup.complete" })
+      else if (event.type === "lifespan.shutdown") return yield* send({ type: "lifespan.shutdown.complete" })
+    }
+  })
 
 /**
  * Starts EGI's runner (`start`, spec.md §8) for the enclosing Scope and
@@ -47,8 +61,9 @@ const retryAfter503 = new TextEncoder().encode("no HttpApp is served yet\n")
  *
  * `options` are the runner's (`RunnerOptions`, over `defaults`), with
  * `tracing` `false` unless set: effect's `HttpEffect.toHandled` already
- * makes the server span of each request when a tracer is set. `lifespan`
- * and `websocket` scopes are unsupported (CORE-4). Fails with effect's
+ * makes the server span of each request when a tracer is set. Lifespan is
+ * answered at once (there is nothing to start: the HttpApp's resources are
+ * its Layers); `websocket` scopes are unsupported (CORE-4). Fails with effect's
  * `ServeError`, whose `cause` is EGI's `ServeError` (`Options`, `Listen`,
  * `Tls`, `StartupFailed`).
  *
@@ -61,6 +76,7 @@ export const make = (
   Effect.gen(function*() {
     let slot: { readonly handled: Handled<unknown>; readonly context: Context.Context<unknown> } | undefined
     const dispatcher: App = (scope, receive, send) => {
+      if (scope.type === "lifespan") return lifespan(receive, send)
       if (scope.type !== "http") return unsupportedScope(scope)
       const served = slot
       if (served === undefined) {
