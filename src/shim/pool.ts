@@ -2,19 +2,40 @@
  * The worker-thread pool of the shim (spec.md §10.4, §10.7): a fixed number of
  * workers, one request each at a time, a FIFO of requests waiting for one,
  * a watchdog for requests that stop making progress, and replacement of any
- * worker that dies.
+ * worker that dies. It counts its queue, busy workers and restarts in its
+ * `metrics` (metrics.ts, §10.7).
  *
  * @since 0.3.0
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import type { Logger } from "../runner/options.ts"
 import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
+import { ShimMetrics } from "./metrics.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
 import { CANCELLED_SLOTS, isChunk, type ModuleRef, type RequestData, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 /** The worker's entry beside this module: `worker.ts` in the sources, `worker.js` in the built package. */
 const workerEntry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url)
+
+/**
+ * Where the shim writes its lines — a worker that died or was terminated, a
+ * response that went out altered (§10.6): one line each, without its
+ * newline. Neither function may throw. The default writes them to standard
+ * error with an ISO 8601 timestamp (`error` lines also with `error`).
+ *
+ * @since 0.4.0
+ * @category classic
+ */
+export interface ShimLog {
+  readonly error: (line: string) => void
+  readonly info: (line: string) => void
+}
+
+/** The default `ShimLog`: standard error, each line with a timestamp. */
+export const stderrLog: ShimLog = {
+  error: (line) => void process.stderr.write(`${new Date().toISOString()} error ${line}\n`),
+  info: (line) => void process.stderr.write(`${new Date().toISOString()} ${line}\n`)
+}
 
 /**
  * Pool settings (spec.md §10.4), for `fromClassic(ref, options)` (a
@@ -44,8 +65,8 @@ export interface PoolOptions {
    * queued request waits for the one ahead of it on its worker.
    */
   readonly pipeline: number
-  /** Where crash and timeout lines go (default: standard error). */
-  readonly logger: Pick<Logger, "error" | "info">
+  /** Where crash and timeout lines go (default: standard error, `stderrLog`). */
+  readonly logger: ShimLog
 }
 
 /**
@@ -166,6 +187,8 @@ class PoolWorker implements WorkerLink {
  */
 export class WorkerPool {
   readonly options: PoolOptions
+  /** Its metrics (spec.md §10.7): written once `fromClassic`'s app binds them to the server's context. */
+  readonly metrics = new ShimMetrics()
   private readonly workers = new Set<PoolWorker>()
   private readonly waiting: Array<PoolJob> = []
   private readonly loads = new Map<PoolWorker, (error: string | undefined) => void>()
@@ -237,8 +260,14 @@ export class WorkerPool {
     if (this.closed) return job.lost(new WorkerCrashError({ exitCode: -1, detail: "the worker pool is closed" }))
     this.start()
     const worker = this.leastLoaded()
-    if (worker === undefined || this.waiting.length > 0) this.waiting.push(job)
-    else this.assign(worker, job)
+    if (worker === undefined || this.waiting.length > 0) {
+      this.waiting.push(job)
+      this.metrics.queued(1)
+    } else {
+      if (worker.jobs.length === 0) this.metrics.busy(1)
+      else this.metrics.queued(1)
+      this.assign(worker, job)
+    }
   }
 
   /** A live worker with the fewest jobs, if it can take one more. */
@@ -257,6 +286,7 @@ export class WorkerPool {
     if (this.closed) return
     this.closed = true
     if (this.watchdog !== undefined) clearInterval(this.watchdog)
+    if (this.waiting.length > 0) this.metrics.queued(-this.waiting.length)
     for (const job of this.waiting.splice(0)) {
       job.lost(new WorkerCrashError({ exitCode: -1, detail: "the worker pool closed" }))
     }
@@ -276,7 +306,14 @@ export class WorkerPool {
 
   /** Hands waiting jobs to `worker` while it has room. */
   private fill(worker: PoolWorker): void {
-    while (worker.jobs.length < this.options.pipeline && this.waiting.length > 0) this.assign(worker, this.waiting.shift()!)
+    while (worker.jobs.length < this.options.pipeline && this.waiting.length > 0) {
+      // From the pool's queue to a worker's: still waiting, unless the worker was idle.
+      if (worker.jobs.length === 0) {
+        this.metrics.queued(-1)
+        this.metrics.busy(1)
+      }
+      this.assign(worker, this.waiting.shift()!)
+    }
   }
 
   private spawn(): void {
@@ -308,6 +345,9 @@ export class WorkerPool {
     }
     if (isTerminal(m)) {
       worker.jobs.shift()
+      // The worker goes idle, or starts the next job queued on it.
+      if (worker.jobs.length === 0) this.metrics.busy(-1)
+      else this.metrics.queued(-1)
       worker.progressSeen = Atomics.load(worker.control, Slot.progress)
       worker.progressSince = Date.now()
       this.fill(worker)
@@ -321,7 +361,9 @@ export class WorkerPool {
     this.loads.delete(worker)
     // Messages run in order: only the first job had started; the rest go back to the queue.
     const [job, ...queued] = worker.jobs.splice(0)
+    if (job !== undefined) this.metrics.busy(-1)
     if (this.closed) {
+      if (queued.length > 0) this.metrics.queued(-queued.length)
       for (const j of [job, ...queued]) j?.lost(new WorkerCrashError({ exitCode: code, detail: "the worker pool closed" }))
       return
     }
@@ -332,6 +374,7 @@ export class WorkerPool {
       `classic worker ${worker.thread.threadId} ${worker.killed ? "terminated" : "died"}: ${error.message}; starting another`
     )
     job?.lost(error)
+    this.metrics.restarted(worker.killed ? "timeout" : "crash")
     // A worker that dies young without having run anything is likely to die again: back off.
     const early = !worker.ran && Date.now() - worker.bornAt < 1000
     this.earlyDeaths = early ? this.earlyDeaths + 1 : 0

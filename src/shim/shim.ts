@@ -12,11 +12,10 @@ import type { HttpRequest, InboundEvent } from "../protocol/events.ts"
 import type { EgiScope, HttpScope } from "../protocol/scope.ts"
 import { unsupportedScope } from "../protocol/unsupported.ts"
 import { Inbox } from "../runner/inbox.ts"
-import { consoleLogger } from "../runner/log.ts"
 import { requestData } from "./environ.ts"
 import { ClassicAppError, ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { pushBack } from "./handoff.ts"
-import { type PoolJob, type PoolOptions, poolDefaults, type WorkerLink, WorkerPool } from "./pool.ts"
+import { type PoolJob, type PoolOptions, poolDefaults, stderrLog, type WorkerLink, WorkerPool } from "./pool.ts"
 import { importFunction } from "./load.ts"
 import { DISCONNECTED, MORE } from "./ring.ts"
 import { type ChunkMessage, type FromWorker, isChunk, type ModuleRef, type RequestData, type WorkerMessage } from "./wire.ts"
@@ -281,17 +280,28 @@ const relay = (request: ClassicRequest, scope: HttpScope, send: Send): Effect.Ef
  * `WorkerCrashError` or `ClassicTimeoutError` (after answering 504 if the
  * response had not started), besides `send`'s own errors.
  *
+ * The pool's metrics (queue depth, busy workers, restarts; spec.md §10.7)
+ * are written in the context of the fiber that first calls the app — the
+ * server's, which holds the user's metric registry.
+ *
  * @since 0.3.0
  * @category classic
  */
 export const fromClassic = (ref: ModuleRef, options: Partial<PoolOptions> = {}): ClassicHost => {
-  const logger = options.logger ?? consoleLogger()
+  const logger = options.logger ?? stderrLog
   const pool = new WorkerPool({ ...poolDefaults, ...options, logger })
+  const metrics = pool.metrics
   const log = (line: string): void => logger.error(line)
   const app = (scope: EgiScope, receive: Receive, send: Send): Effect.Effect<void, unknown> => {
-    if (scope.type === "lifespan") return lifespan(pool, ref, receive, send)
+    if (scope.type === "lifespan") {
+      return Effect.withFiber((fiber) => {
+        metrics.bind(fiber.context)
+        return lifespan(pool, ref, receive, send)
+      })
+    }
     if (scope.type !== "http") return unsupportedScope(scope)
-    return Effect.suspend(() => {
+    return Effect.withFiber((fiber) => {
+      if (!metrics.bound) metrics.bind(fiber.context)
       const request = new ClassicRequest(pool.seq(), ref, requestData(scope), receive, log)
       pool.submit(request)
       return relay(request, scope, send).pipe(Effect.onExit(() => Effect.sync(() => request.detach())))
