@@ -6,7 +6,8 @@
  * loaded.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Context, Effect, Exit, Layer, Logger } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Logger, Result } from "effect"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
@@ -15,8 +16,13 @@ import type { App } from "../protocol/app.ts"
 import { type RunnerLog, runnerLog } from "../runner/log.ts"
 import { defaults, maxSetting, maxTimerMs, type RunnerOptions } from "../runner/options.ts"
 import type { ServeError } from "../runner/errors.ts"
-import { serve } from "../runner/server.ts"
+import { protocolsOf, serve } from "../runner/server.ts"
 import { fromClassic } from "../shim/shim.ts"
+import type { FetchHandler } from "../adapters/fetch/index.ts"
+import { describeShape, type Interface, interfaceOf, kindOf, shapeOf } from "./interface.ts"
+
+/** An Effect HttpApp, as `fromHttpApp` takes it. */
+type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown>
 
 const HELP = `egi — serve EGI apps over HTTP/2 and HTTP/1.1
 
@@ -46,6 +52,11 @@ Options:
   --ws-ping-timeout <s>          seconds a pong, or the client's close frame, may take before the connection is dropped (default ${defaults.wsPingTimeout / 1000})
   --no-ws-deflate                do not offer permessage-deflate on WebSockets
   --no-access-log                do not print a line per request
+  --interface <auto|egi|fetch|effect>
+                                 what the export is: an EGI app, a fetch handler ((request) => Response,
+                                 or an object with fetch, such as a Hono app), an Effect HttpApp or a
+                                 Layer of HttpRouter routes (HttpRouter, HttpApi); auto tells them by
+                                 shape and says which it picked (default auto)
   --log-format <text|json|logfmt> how log lines look: EGI's text lines, or Effect's Logger.consoleJson /
                                  consoleLogFmt for the server's lines and the app's Effect.log alike (default text)
   --no-tracing                   no server span per stream (spec.md §8.10; by default spans are made when the app's layer provides a tracer)
@@ -92,13 +103,18 @@ const splitTarget = (target: string): { readonly module: string; readonly export
 }
 
 /**
- * Loads the app `target` names. With `syncWorkers`, the export is a classic
- * app (spec.md §10.1), served through a pool of that many worker threads.
+ * What to serve: an app (an EGI app, or a fetch handler or `HttpApp` through
+ * its adapter, spec.md §12), or a Layer of HttpRouter routes served through
+ * `EgiHttpServer`; with the module's `layer` export when it has one (what
+ * the app requires, spec.md §8.9), and how the export was read.
  */
-/** The app to serve, and the module's `layer` export when it has one (what the app requires, spec.md §8.9). */
 interface Loaded {
-  readonly app: App<unknown, unknown>
+  readonly served:
+    | { readonly kind: "app"; readonly app: App<unknown, unknown> }
+    | { readonly kind: "routes"; readonly serveRoutes: (options: Partial<RunnerOptions>, logger: RunnerLog) => Effect.Effect<never, unknown, unknown> }
   readonly layer: Layer.Layer<unknown, unknown> | undefined
+  /** `interface: fetch handler (auto)` …, for the start-up lines. */
+  readonly picked: string
 }
 
 /** The module's `layer` export: a Layer, or undefined when there is none; anything else is a usage error. */
@@ -109,7 +125,13 @@ const layerOf = (mod: Record<string, unknown>, module: string): Layer.Layer<unkn
   return layer as Layer.Layer<unknown, unknown>
 }
 
-const loadApp = async (target: string, syncWorkers: number | undefined): Promise<Loaded> => {
+/**
+ * Loads the app `target` names. With `syncWorkers`, the export is a classic
+ * app (spec.md §10.1), served through a pool of that many worker threads;
+ * otherwise `wanted` (`--interface`) says how to read it (`shapeOf`). The
+ * adapters are imported only when an export needs one.
+ */
+const loadApp = async (target: string, syncWorkers: number | undefined, wanted: Interface): Promise<Loaded> => {
   const { module, exportName } = splitTarget(target)
   let mod: Record<string, unknown>
   try {
@@ -120,51 +142,57 @@ const loadApp = async (target: string, syncWorkers: number | undefined): Promise
     throw new UsageError(`cannot load ${module}: ${why}`)
   }
   const names = exportName === undefined ? ["default", "app"] : [exportName]
-  // The first export that is a function; else the first that exists, to say what it is.
-  const name = names.find((n) => typeof mod[n] === "function") ?? names.find((n) => mod[n] !== undefined)
-  if (name !== undefined) {
+  if (syncWorkers !== undefined) {
+    const name = names.find((n) => typeof mod[n] === "function") ?? names.find((n) => mod[n] !== undefined)
+    if (name === undefined) throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")} (a function)`)
     const candidate = mod[name]
-    if (syncWorkers !== undefined) {
-      if (typeof candidate !== "function") throw new UsageError(`export ${JSON.stringify(name)} of ${module} is ${kindOf(candidate)}, not a classic app (a function)`)
-      return { app: fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers }), layer: undefined }
+    if (typeof candidate !== "function") throw new UsageError(`export ${JSON.stringify(name)} of ${module} is ${kindOf(candidate)}, not a classic app (a function)`)
+    const app = fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers })
+    return { served: { kind: "app", app }, layer: undefined, picked: "a classic app (--sync-workers)" }
+  }
+  // The first export that can be served as asked; else the first that exists, to say what it is.
+  const name = names.find((n) => mod[n] !== undefined && !("refused" in shapeOf(mod[n], wanted))) ?? names.find((n) => mod[n] !== undefined)
+  if (name === undefined) throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")}`)
+  const candidate = mod[name]
+  const shape = shapeOf(candidate, wanted)
+  if ("refused" in shape) throw new UsageError(`export ${JSON.stringify(name)} of ${module} ${shape.refused}`)
+  const picked = `${describeShape[shape.kind]} (--interface ${wanted})`
+  const layer = layerOf(mod, module)
+  switch (shape.kind) {
+    case "egi":
+      return { served: { kind: "app", app: candidate as App<unknown, unknown> }, layer, picked }
+    case "fetch": {
+      const { fromFetch } = await import("../adapters/fetch/index.ts")
+      return { served: { kind: "app", app: fromFetch(candidate as FetchHandler) }, layer, picked }
     }
-    const notAnApp = notAnEgiApp(candidate)
-    if (notAnApp !== undefined) throw new UsageError(`export ${JSON.stringify(name)} of ${module} ${notAnApp}`)
-    return { app: candidate as App<unknown, unknown>, layer: layerOf(mod, module) }
+    case "http-app": {
+      const { EgiHttpServer, fromHttpApp } = await import("../adapters/effect/index.ts")
+      const app = fromHttpApp(candidate as HttpApp) as App<unknown, unknown>
+      // File responses need the HTTP services; the module's layer may add its own.
+      const services = layer === undefined ? EgiHttpServer.layerHttpServices : Layer.merge(EgiHttpServer.layerHttpServices, layer)
+      return { served: { kind: "app", app }, layer: services as Layer.Layer<unknown, unknown>, picked }
+    }
+    case "router-layer": {
+      const { EgiHttpServer } = await import("../adapters/effect/index.ts")
+      const HttpRouter = await import("effect/http/HttpRouter")
+      const HttpServer = await import("effect/http/HttpServer")
+      const NetAddress = await import("effect/net/NetAddress")
+      const routes = candidate as Layer.Layer<never, unknown, never>
+      // HttpRouter.serve(routes) on EGI's HttpServer; the runner's access log replaces HttpMiddleware.logger.
+      const serveRoutes = (options: Partial<RunnerOptions>, logger: RunnerLog) =>
+        Effect.scoped(Effect.gen(function*() {
+          const served = HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true })
+          const context = yield* Layer.build(Layer.provideMerge(served, EgiHttpServer.layer(options)))
+          const address = Context.get(context, HttpServer.HttpServer).address
+          if (NetAddress.isInetAddress(address)) {
+            const url = NetAddress.formatUrl(address, options.tls === undefined ? "http" : "https")
+            if (Result.isSuccess(url)) logger.info(`listening on ${url.success} (${protocolsOf({ tls: options.tls, h2cOnly: options.h2cOnly ?? false })})`)
+          }
+          return yield* Effect.never
+        }))
+      return { served: { kind: "routes", serveRoutes }, layer, picked }
+    }
   }
-  throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")} (a function)`)
-}
-
-/** "a number", "an object", "null" … */
-const kindOf = (value: unknown): string =>
-  value === null ? "null" : /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`
-
-const APP_SHAPE = "an EGI app is a function (scope, receive, send) returning an Effect (spec.md §3.3)"
-
-/**
- * Why `candidate` cannot be an EGI app, when that shows without calling it
- * (rule RUN-11): not a function, an async or generator function (it returns
- * a Promise or an iterator), or a function of one parameter (a fetch
- * handler's `(request)`; an app needs `send` to answer). Undefined otherwise.
- */
-const notAnEgiApp = (candidate: unknown): string | undefined => {
-  if (typeof candidate !== "function") {
-    const fetch = typeof candidate === "object" && candidate !== null && typeof (candidate as { fetch?: unknown }).fetch === "function"
-    return fetch
-      ? `is an object with a fetch method, not an app (a fetch handler is not an EGI app; ${APP_SHAPE})`
-      : `is ${kindOf(candidate)}, not an app (${APP_SHAPE})`
-  }
-  const kind = (candidate as { constructor?: { name?: unknown } }).constructor?.name
-  if (kind === "AsyncFunction" || kind === "AsyncGeneratorFunction") {
-    return `is an async function: it returns a Promise, not an Effect (a fetch handler? ${APP_SHAPE})`
-  }
-  if (kind === "GeneratorFunction") {
-    return `is a generator function: it returns an iterator, not an Effect (wrap it in Effect.fn; ${APP_SHAPE})`
-  }
-  if (candidate.length === 1) {
-    return `takes 1 parameter, like a fetch handler's (request): ${APP_SHAPE}`
-  }
-  return undefined
 }
 
 const version = (): string => {
@@ -200,6 +228,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
         "no-access-log": { type: "boolean" },
         "no-tracing": { type: "boolean" },
         "log-format": { type: "string" },
+        interface: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" }
       }
@@ -264,7 +293,10 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       ? undefined
       : number("sync-workers", values["sync-workers"], 0, 1024)
     if (syncWorkers === 0) throw new UsageError("--sync-workers takes a number from 1 to 1024")
-    loaded = await loadApp(target, syncWorkers)
+    const wanted = interfaceOf(values.interface)
+    if (wanted === undefined) throw new UsageError(`--interface takes auto, egi, fetch or effect, got ${JSON.stringify(values.interface)}`)
+    if (syncWorkers !== undefined && wanted !== "auto") throw new UsageError("--sync-workers serves a classic app: it takes no --interface")
+    loaded = await loadApp(target, syncWorkers, wanted)
   } catch (cause) {
     if (cause instanceof UsageError) {
       process.stderr.write(`egi: ${cause.message}\n`)
@@ -291,7 +323,7 @@ interface Serving extends Loaded {
  * The module's `layer` is built once before the server starts and closed
  * after its shutdown (its finalizers run after the drain).
  */
-const run = ({ app, layer, options, format }: Serving): void => {
+const run = ({ served, layer, picked, options, format }: Serving): void => {
   const loggers = formatLoggers[format]
   // The CLI's own lines (the signals) look like the server's.
   const logger: RunnerLog = loggers === undefined
@@ -304,10 +336,11 @@ const run = ({ app, layer, options, format }: Serving): void => {
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
-  const server = serve(app, options)
+  logger.info(`serving ${picked}`)
+  const server = served.kind === "app" ? serve(served.app, options) : served.serveRoutes(options, logger)
   // A module without `layer` serves an app that requires nothing (R = never).
   const withLayer: Effect.Effect<never, unknown> = layer === undefined
-    ? server as Effect.Effect<never, ServeError>
+    ? server as Effect.Effect<never, ServeError | unknown>
     : Effect.provide(server, layer)
   // --log-format: the server's lines and the app's Effect.log go through these loggers (spec.md §8.5).
   const program = loggers === undefined ? withLayer : Effect.provide(withLayer, Logger.layer(loggers))

@@ -45,6 +45,14 @@ export interface Server {
   readonly inflight: () => number
 }
 
+/**
+ * What a listener with these options speaks, as `Server.protocols` and the
+ * `listening on` line say it (spec.md §8.1): `"h2, http/1.1"` with TLS
+ * (ALPN), `"h2c"` with `h2cOnly`, else `"h2c, http/1.1"`.
+ */
+export const protocolsOf = (opts: Pick<RunnerOptions, "tls" | "h2cOnly">): string =>
+  opts.tls !== undefined ? "h2, http/1.1" : opts.h2cOnly ? "h2c" : "h2c, http/1.1"
+
 /** How long connections may take to close by themselves after the drain, in ms. */
 const closeGrace = 1000
 
@@ -185,7 +193,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     }
 
     let listener: net.Server
-    let protocols: string
+    const protocols = protocolsOf(opts)
     if (opts.tls !== undefined) {
       let secure: tls.Server
       try {
@@ -198,17 +206,14 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       })
       secure.on("tlsClientError", (err) => logger.error(`TLS handshake failed: ${err.message}`))
       listener = secure
-      protocols = "h2, http/1.1"
     } else if (opts.h2cOnly) {
       listener = net.createServer({ noDelay: true }, (socket) => {
         if (accept(socket, "http")) toH2(socket)
       })
-      protocols = "h2c"
     } else {
       listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
         if (accept(socket, "http")) classify(socket, opts.headerTimeout, (protocol) => (protocol === "h2c" ? toH2 : toH1)(socket))
       })
-      protocols = "h2c, http/1.1"
     }
     const bound = yield* Effect.callback<{ readonly address: string; readonly port: number }, ServeError>((resume) => {
       const onError = (err: Error) =>

@@ -155,22 +155,22 @@ describe("RUN-11: the CLI refuses exports it can tell are not EGI apps", () => {
     }
   }
 
-  it("RUN-11: an async function export (a fetch handler) → exit 2", () =>
+  it("RUN-11: --interface egi: an async function export (a fetch handler) → exit 2", () =>
     refused(
-      [mod("fetch.mjs", "export default async (request) => new Response(new URL(request.url).pathname)\n")],
+      [mod("fetch.mjs", "export default async (request) => new Response(new URL(request.url).pathname)\n"), "--interface", "egi"],
       /export "default" of .*fetch\.mjs is an async function: it returns a Promise, not an Effect/
     ))
 
-  it("RUN-11: a one-parameter function export (request) → exit 2", () =>
+  it("RUN-11: --interface egi: a one-parameter function export (request) → exit 2", () =>
     refused(
-      [mod("one.mjs", "export default (request) => fetch(request)\n")],
+      [mod("one.mjs", "export default (request) => fetch(request)\n"), "--interface", "egi"],
       /export "default" of .*one\.mjs takes 1 parameter/
     ))
 
-  it("RUN-11: an object with a fetch method (export default { fetch }) → exit 2", () =>
+  it("RUN-11: --interface egi: an object with a fetch method (export default { fetch }) → exit 2", () =>
     refused(
-      [mod("object.mjs", "export default { fetch(request) { return new Response('hi') } }\n")],
-      /export "default" of .*object\.mjs is an object with a fetch method, not an app/
+      [mod("object.mjs", "export default { fetch(request) { return new Response('hi') } }\n"), "--interface", "egi"],
+      /export "default" of .*object\.mjs is an object with a fetch method, not an EGI app \(serve it with --interface fetch/
     ))
 
   it("RUN-11: a named export that is not a function → exit 2", () =>
