@@ -141,7 +141,8 @@ export {
   WorkerCrashError
 } from "./shim/errors.ts"
 export type { Input } from "./shim/input.ts"
-export { type PoolOptions, poolDefaults, WorkerPool } from "./shim/pool.ts"
+export { type PoolOptions, poolDefaults, type ShimLog, WorkerPool } from "./shim/pool.ts"
+export type { RestartCause } from "./shim/metrics.ts"
 export { handOff, type HandOffRest, pushBack } from "./shim/handoff.ts"
 export { type ClassicHost, fromClassic } from "./shim/shim.ts"
 export type { ModuleRef } from "./shim/wire.ts"

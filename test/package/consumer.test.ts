@@ -6,7 +6,7 @@
  *
  * - the tarball holds the built package and nothing of the repository's
  *   tests, benchmarks, fixtures or keys;
- * - `egi` and `egi/testing` import from an `.mjs` file;
+ * - `egi`, `egi/effect-http`, `egi/fetch` and `egi/testing` import from an `.mjs` file;
  * - `egi --help` runs from `node_modules/.bin`;
  * - `egi serve app.ts` serves the consumer's own TypeScript app (Node strips
  *   its types; EGI itself runs from `dist/`), reached over h2c and
@@ -123,7 +123,7 @@ describe("the npm package", () => {
   ])("on %s", (_name, nodeBin) => {
     const env = () => withNode(nodeBin)
 
-    it("imports egi and egi/testing from an .mjs file, and egi --help and --version run from node_modules/.bin", async () => {
+    it("imports egi, egi/effect-http, egi/fetch and egi/testing from an .mjs file, and egi --help and --version run from node_modules/.bin", async () => {
       const check = await run(nodeBin, ["check.mjs"], { cwd: project })
       expect(check.stderr).toBe("")
       expect(check.stdout).toMatch(/^ok v2[24]\./)
@@ -158,6 +158,17 @@ describe("the npm package", () => {
       try {
         expect(await h2post(server.port, "abc")).toBe("consumer 2 3")
         expect(await h1post(server.port, "abcdef")).toBe("consumer 1.1 6")
+      } finally {
+        server.child.kill("SIGTERM")
+      }
+      expect(await server.exit).toBe(0)
+    })
+
+    it("egi serve loads the fetch adapter from dist/ for an object with fetch (--interface auto)", async () => {
+      const server = await startServe(nodeBin, ["serve", "hono-like.mjs", "--port", "0", "--no-access-log"])
+      try {
+        expect(await h1post(server.port, "x")).toBe("fetched POST /")
+        expect(await h2post(server.port, "y")).toBe("fetched POST /")
       } finally {
         server.child.kill("SIGTERM")
       }
