@@ -9,7 +9,8 @@
  * `git worktree` of an earlier commit, with `node_modules` linked in), so a
  * change's cost on the hello path is measured in the same run.
  *
- * Scenarios (`--scenarios hello,hello-h1,stream,files,shim`, default all): `hello`
+ * Scenarios (`--scenarios hello,hello-h1,stream,files,shim,adapters-h1,adapters-h2c`,
+ * default all): `hello`
  * (h2load -c 16 -m 16 GET /) against `egi --h2c`, the default
  * auto-detecting listener, hello under `validate` (egi/testing), and the
  * raw server; `hello-h1` (h2load --h1 -c 16, keep-alive) against the
@@ -20,7 +21,10 @@
  * classic hello through the sync shim on 2 workers against the async hello,
  * and a 64 MiB upload hashed through blocking `read(65536)`
  * (examples/legacy.ts) against the same hashing on async `receive`
- * (bench/upload-async.ts).
+ * (bench/upload-async.ts); `adapters-h1`, `adapters-h2c`: the same hello
+ * as HttpRouter routes and as a Hono app (bench/adapter-apps.ts), served by
+ * EGI's adapters and by their usual servers (NodeHttpServer,
+ * @hono/node-server), against EGI's native hello (the reference).
  */
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -35,7 +39,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     requests: { type: "string", default: "200000" },
     baseline: { type: "string" },
-    scenarios: { type: "string", default: "hello,hello-h1,stream,files,shim" }
+    scenarios: { type: "string", default: "hello,hello-h1,stream,files,shim,adapters-h1,adapters-h2c" }
   }
 })
 const scenarios = new Set(values.scenarios.split(","))
@@ -141,12 +145,55 @@ await scenario(
       args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/hello.ts`, "--port", "9104", "--h2c", "--no-access-log"],
       port: 9104,
       path: "/"
+    }, {
+      name: "egi --h2c, access log (base)",
+      args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/hello.ts`, "--port", "9107", "--h2c"],
+      port: 9107,
+      path: "/"
     }])
   ],
   requests,
   16,
   16
 )
+}
+
+// The adapters (spec.md §12): the same hello written as HttpRouter routes and
+// as a Hono app, each on its usual Node server and on EGI, beside EGI's own.
+const egiServe = (target: string, port: number, ...flags: Array<string>): ReadonlyArray<string> =>
+  ["src/cli/main.ts", "serve", target, "--port", String(port), "--no-access-log", ...flags]
+if (scenarios.has("adapters-h1")) {
+  await scenario(
+    "adapters: hello over HTTP/1.1",
+    [
+      { name: "egi, native EGI app", args: egiServe("examples/hello.ts", 9150), port: 9150, path: "/" },
+      { name: "NodeHttpServer + HttpRouter", args: ["bench/node-router.ts", "9151"], port: 9151, path: "/" },
+      { name: "egi, HttpRouter routes", args: egiServe("bench/adapter-apps.ts:Routes", 9152), port: 9152, path: "/" },
+      { name: "@hono/node-server + Hono", args: ["bench/hono-node.ts", "9153"], port: 9153, path: "/" },
+      { name: "egi, Hono (fromFetch)", args: egiServe("bench/adapter-apps.ts:hono", 9154), port: 9154, path: "/" }
+    ],
+    Math.max(1000, Math.floor(requests / 2)),
+    16,
+    1,
+    "egi, native EGI app",
+    undefined,
+    true
+  )
+}
+if (scenarios.has("adapters-h2c")) {
+  await scenario(
+    "adapters: hello over h2c",
+    [
+      { name: "egi, native EGI app", args: egiServe("examples/hello.ts", 9160, "--h2c"), port: 9160, path: "/" },
+      { name: "NodeHttpServer (http2) + HttpRouter", args: ["bench/node-router.ts", "9161", "--h2c"], port: 9161, path: "/" },
+      { name: "egi, HttpRouter routes", args: egiServe("bench/adapter-apps.ts:Routes", 9162, "--h2c"), port: 9162, path: "/" },
+      { name: "egi, Hono (fromFetch)", args: egiServe("bench/adapter-apps.ts:hono", 9164, "--h2c"), port: 9164, path: "/" }
+    ],
+    requests,
+    16,
+    16,
+    "egi, native EGI app"
+  )
 }
 if (scenarios.has("hello-h1")) {
   await scenario(
