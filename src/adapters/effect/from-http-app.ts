@@ -15,6 +15,7 @@ import type { HttpScope, WebSocketScope } from "../../protocol/scope.ts"
 import { unsupportedScope } from "../../protocol/unsupported.ts"
 import { EgiServerRequest, makeExchange, type UpgradeProvider } from "./request.ts"
 import { handleResponse } from "./respond.ts"
+import { denialSend, WebSocketUpgrade } from "./socket.ts"
 
 /**
  * A handled `HttpApp`, as `HttpEffect.toHandled` makes it with this
@@ -44,7 +45,9 @@ export const toHandled = <E, R>(
  * spec.md §12.1): a fresh `EgiServerRequest` over the scope, `receive` and
  * `send` as its `HttpServerRequest`, with `context` (the serve-time context
  * of an `HttpServer`) when given, else the fiber's (the runner's, CORE-13).
- * `upgrade` makes `request.upgrade` work (a `websocket` scope).
+ * On a `websocket` scope `request.upgrade` accepts the WebSocket
+ * (`WebSocketUpgrade`, or `upgrade` when given) and a response the handler
+ * returns instead is sent as the handshake's denial (`denialSend`).
  *
  * Its outcome as an EGI app: success once the response went out; a failure
  * that effect already answered (the response is complete) or that is only
@@ -63,8 +66,9 @@ export const runExchange = <R>(
   context?: Context.Context<R>,
   upgrade?: UpgradeProvider
 ): Effect.Effect<void, unknown, R> => {
-  const exchange = makeExchange(scope, receive, send)
-  const request = new EgiServerRequest(exchange, upgrade)
+  const websocket = scope.type === "websocket"
+  const exchange = makeExchange(scope, receive, websocket ? denialSend(send) : send)
+  const request = new EgiServerRequest(exchange, upgrade ?? (websocket ? new WebSocketUpgrade(scope, receive, send).upgradeWith : undefined))
   const provided = context === undefined
     ? Effect.provideService(handled, HttpServerRequest, request)
     : Effect.provideContext(handled, Context.add(context, HttpServerRequest, request))
@@ -82,7 +86,9 @@ export const runExchange = <R>(
  * (CORE-13): what `httpApp` requires besides the request and its Scope is
  * the EGI app's `R`, provided to the runner (the CLI provides a module's
  * `layer` export). Needs `HttpPlatform` for file responses
- * (`EgiHttpServer.layerHttpServices`). Lifespan and `websocket` scopes fail
+ * (`EgiHttpServer.layerHttpServices`). A `websocket` scope (HTTP/1.1
+ * Upgrade or HTTP/2 extended CONNECT) runs `httpApp` too, as a `GET` whose
+ * `request.upgrade` yields effect's `Socket` (spec.md §12.1). Lifespan fails
  * with `UnsupportedScopeError` (CORE-4): the app serves without lifespan.
  *
  * ```ts
@@ -98,5 +104,5 @@ export const fromHttpApp = <E, R>(
   options: { readonly middleware?: HttpMiddleware | undefined } = {}
 ): App<unknown, Exclude<R, HttpServerRequest | Scope.Scope>> => {
   const handled = toHandled(httpApp, options.middleware)
-  return (scope, receive, send) => scope.type === "http" ? runExchange(handled, scope, receive, send) : unsupportedScope(scope)
+  return (scope, receive, send) => scope.type === "lifespan" ? unsupportedScope(scope) : runExchange(handled, scope, receive, send)
 }

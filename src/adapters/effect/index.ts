@@ -6,5 +6,7 @@
  *
  * @since 0.5.0
  */
+export * as EgiHttp from "./egi-http.ts"
 export { fromHttpApp } from "./from-http-app.ts"
+export { acceptSocket } from "./socket.ts"
 export * as EgiHttpServer from "./server.ts"

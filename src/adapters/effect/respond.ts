@@ -103,10 +103,12 @@ export const handleResponse = (
   if (ex.phase !== "start") return destroyBody(response.body)
   const extensions = ex.scope.type === "http" ? ex.scope.extensions : {}
   const withTrailers = ex.responseTrailers !== undefined && "http.response.trailers" in extensions
+  // HTTP/1.1 carries trailers only in the chunked coding (spec.md §7.3): no content-length then.
+  const chunked = withTrailers && ex.scope.httpVersion !== "2" && request.method !== "HEAD" && !HttpServerResponse.omitsBody(response)
   const start: OutboundEvent = {
     type: "http.response.start",
     status: response.status,
-    headers: headFields(response),
+    headers: chunked ? headFields(response).filter(([name]) => name !== "content-length") : headFields(response),
     ...(withTrailers ? { trailers: true } : {}),
     ...(ex.neverIndex === undefined ? {} : { neverIndex: ex.neverIndex })
   }
@@ -116,7 +118,8 @@ export const handleResponse = (
   const finish = (bytes?: Uint8Array): Effect.Effect<void> => {
     const last = emit(ex, { type: "http.response.body", ...(bytes === undefined || bytes.length === 0 ? {} : { body: bytes }) })
     const all = withTrailers
-      ? Effect.andThen(last, Effect.flatMap(ex.responseTrailers!, (headers) => emit(ex, { type: "http.response.trailers", headers })))
+      ? Effect.andThen(last, Effect.flatMap(ex.responseTrailers!, (headers) =>
+        emit(ex, { type: "http.response.trailers", headers, ...(ex.neverIndex === undefined ? {} : { neverIndex: ex.neverIndex }) })))
       : last
     return Effect.map(all, () => {
       ex.phase = "complete"

@@ -23,11 +23,11 @@ import * as HttpServer from "effect/http/HttpServer"
 import { ServeError } from "effect/http/HttpServerError"
 import * as NetAddress from "effect/net/NetAddress"
 import type { App, Receive, Send } from "../../protocol/app.ts"
-import { unsupportedScope } from "../../protocol/unsupported.ts"
 import type { RunnerOptions } from "../../runner/options.ts"
 import { start } from "../../runner/server.ts"
 import { type Handled, runExchange, toHandled } from "./from-http-app.ts"
 import * as EgiHttpPlatform from "./platform.ts"
+import { denialSend } from "./socket.ts"
 
 const retryAfter503 = new TextEncoder().encode("no HttpApp is served yet\n")
 
@@ -63,7 +63,8 @@ const lifespan = (receive: Receive, send: Send): Effect.Effect<void, unknown> =>
  * `tracing` `false` unless set: effect's `HttpEffect.toHandled` already
  * makes the server span of each request when a tracer is set. Lifespan is
  * answered at once (there is nothing to start: the HttpApp's resources are
- * its Layers); `websocket` scopes are unsupported (CORE-4). Fails with effect's
+ * its Layers); a `websocket` scope runs the HttpApp too, its
+ * `request.upgrade` yielding effect's `Socket` (spec.md §12.1). Fails with effect's
  * `ServeError`, whose `cause` is EGI's `ServeError` (`Options`, `Listen`,
  * `Tls`, `StartupFailed`).
  *
@@ -77,12 +78,12 @@ export const make = (
     let slot: { readonly handled: Handled<unknown>; readonly context: Context.Context<unknown> } | undefined
     const dispatcher: App = (scope, receive, send) => {
       if (scope.type === "lifespan") return lifespan(receive, send)
-      if (scope.type !== "http") return unsupportedScope(scope)
       const served = slot
       if (served === undefined) {
+        const answer = scope.type === "websocket" ? denialSend(send) : send
         return Effect.andThen(
-          send({ type: "http.response.start", status: 503, headers: [["retry-after", "1"], ["content-type", "text/plain"]] }),
-          send({ type: "http.response.body", body: retryAfter503 })
+          answer({ type: "http.response.start", status: 503, headers: [["retry-after", "1"], ["content-type", "text/plain"]] }),
+          answer({ type: "http.response.body", body: retryAfter503 })
         )
       }
       return runExchange(served.handled, scope, receive, send, served.context) as Effect.Effect<void, unknown>

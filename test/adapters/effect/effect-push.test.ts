@@ -7,6 +7,7 @@
 import type * as http2 from "node:http2"
 import { describe, expect, it } from "vitest"
 import app, { css, layer, page } from "../../../examples/effect-push.ts"
+import { rawHttp } from "../../support/clients.ts"
 import { closeSession, collect, connect } from "../../support/h2client.ts"
 import { useServer } from "../../support/server.ts"
 
@@ -65,5 +66,14 @@ describe("examples/effect-push.ts over HTTP/1.1", () => {
     const style = await fetch(`${server().url}/style.css`)
     expect(style.headers.get("content-type")).toBe("text/css")
     expect(await style.text()).toBe(css)
+  })
+
+  it("HTTPAPP-23: with te: trailers the response goes chunked and ends with the server-timing trailer", async () => {
+    const res = await rawHttp(server().port, ["GET / HTTP/1.1\r\nhost: x\r\nte: trailers\r\nconnection: close\r\n\r\n"])
+    const [head, rest] = res.text.split("\r\n\r\n", 2) as [string, string]
+    expect(head).toMatch(/\r\ntransfer-encoding: chunked/i)
+    expect(head).not.toMatch(/\r\ncontent-length:/i)
+    expect(res.text).toMatch(/\r\n0\r\nserver-timing: app;dur=\d+\.\d\d\r\n\r\n$/)
+    expect(rest).toContain("pushed by an HttpRouter")
   })
 })

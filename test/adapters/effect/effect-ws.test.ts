@@ -16,9 +16,6 @@ import { Agent, WebSocket as UndiciWebSocket } from "undici"
 import { afterAll, describe, expect, it } from "vitest"
 import WsWebSocket from "ws"
 import { fromHttpApp } from "../../../src/adapters/effect/index.ts"
-import { runExchange, toHandled } from "../../../src/adapters/effect/from-http-app.ts"
-import { denialSend, WebSocketUpgrade } from "../../../src/adapters/effect/socket.ts"
-import type { App } from "../../../src/protocol/app.ts"
 import { validate } from "../../../src/testing/validate.ts"
 import { until } from "../../support/clients.ts"
 import { useServer } from "../../support/server.ts"
@@ -62,13 +59,7 @@ class Router extends Context.Service<
 >()("test/effect-ws/Router") {}
 
 const layer = Layer.effect(Router)(HttpRouter.toHttpEffect(Routes))
-const httpApp = fromHttpApp(Effect.flatMap(Router, (router) => router))
-// TEMP until fromHttpApp serves websocket scopes
-const handled = toHandled(Effect.flatMap(Router, (router) => router))
-const app: App<unknown, Router> = (scope, receive, send) =>
-  scope.type === "websocket"
-    ? runExchange(handled, scope, receive, denialSend(send), undefined, new WebSocketUpgrade(scope, receive, send).upgradeWith)
-    : httpApp(scope, receive, send)
+const app = fromHttpApp(Effect.flatMap(Router, (router) => router))
 
 const server = useServer(validate(app as never), { accessLog: false }, layer)
 const dispatcher = new Agent({ allowH2: true, useH2c: true, connections: 1 } as ConstructorParameters<typeof Agent>[0])
