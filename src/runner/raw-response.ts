@@ -7,13 +7,18 @@
 import { STATUS_CODES } from "node:http"
 import type { Headers } from "../protocol/headers.ts"
 
+/** Fields that frame the message: the runner's own here, whatever the app sent (RFC 9112 §6). */
+const FRAMING: ReadonlySet<string> = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"])
+
 /**
- * The response head: status line with the standard reason phrase, `headers`,
- * `content-length: bodyLength` and `connection: close`.
+ * The response head: status line with the standard reason phrase, `headers`
+ * without framing fields (`content-length`, `transfer-encoding`,
+ * `connection`, `keep-alive`), then `content-length: bodyLength` and
+ * `connection: close` — one of each, whatever `headers` held.
  */
 export const rawHead = (status: number, headers: Headers, bodyLength: number): string =>
   `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
-  headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") +
+  headers.filter(([n]) => !FRAMING.has(n)).map(([n, v]) => `${n}: ${v}\r\n`).join("") +
   `content-length: ${bodyLength}\r\nconnection: close\r\n\r\n`
 
 /** A complete plain-text error response: the head and the reason phrase as the body. */

@@ -33,6 +33,10 @@ const app: App = (scope, receive, send) => {
         yield* send({ type: "websocket.http.response.start", status: 401, headers: [["x-why", "token"]] })
         yield* send({ type: "websocket.http.response.body", body: new TextEncoder().encode("no "), moreBody: true })
         return yield* send({ type: "websocket.http.response.body", body: new TextEncoder().encode("entry") })
+      case "/deny-framed":
+        // The app frames its own denial: the runner's framing replaces it (one content-length, the body's).
+        yield* send({ type: "websocket.http.response.start", status: 403, headers: [["content-length", "99"], ["connection", "keep-alive"], ["x-why", "framed"]] })
+        return yield* send({ type: "websocket.http.response.body", body: new TextEncoder().encode("denied") })
       case "/return":
         return
       case "/fail":
@@ -121,6 +125,27 @@ describe("handshake (spec.md §11.3)", () => {
     const r = await refused("/deny")
     expect(r).toMatchObject({ status: 401, body: "no entry" })
     expect(r.headers["x-why"]).toBe("token")
+  })
+
+  it("WS-3: an HTTP/1.1 denial carries the runner's framing only — one content-length (the body's) and connection: close, whatever framing fields the app sent", async () => {
+    const text = await new Promise<string>((resolve) => {
+      const socket = net.connect(server().port, "127.0.0.1", () =>
+        socket.write(
+          "GET /deny-framed HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
+            "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+      )
+      let got = ""
+      socket.on("data", (d) => (got += d.toString()))
+      socket.on("close", () => resolve(got))
+    })
+    const [head, body] = text.split("\r\n\r\n")
+    const fields = head!.split("\r\n").slice(1).map((l) => l.toLowerCase())
+    expect(head!.startsWith("HTTP/1.1 403 ")).toBe(true)
+    expect(fields.filter((f) => f.startsWith("content-length:"))).toEqual(["content-length: 6"])
+    expect(fields.filter((f) => f.startsWith("connection:"))).toEqual(["connection: close"])
+    expect(fields).toContain("x-why: framed")
+    expect(body).toBe("denied")
   })
 
   it("WS-8: no answer gets 403; a failure before the answer 500; websocket.close before accept 403", async () => {
