@@ -93,6 +93,10 @@ const fields = {
   wsPingTimeout: Config.schema(ms, "WS_PING_TIMEOUT"),
   tracing: Config.Literals(tracingWords, "TRACING").pipe(
     Config.map((word): RunnerOptions["tracing"] => word === "auto" ? "auto" : trueWords.has(word))
+  ),
+  proxyHeaders: Config.Boolean("PROXY_HEADERS"),
+  forwardedAllowIps: Config.String("FORWARDED_ALLOW_IPS").pipe(
+    Config.map((list): ReadonlyArray<string> => list.split(",").map((s) => s.trim()).filter((s) => s !== ""))
   )
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
 
@@ -126,6 +130,8 @@ const fields = {
  * | `EGI_WS_PER_MESSAGE_DEFLATE` | `wsPerMessageDeflate` | boolean |
  * | `EGI_WS_PING_INTERVAL`, `EGI_WS_PING_TIMEOUT` | `wsPingInterval`, `wsPingTimeout` | ms, integer 0–2^31−1 |
  * | `EGI_TRACING` | `tracing` | `auto` or a boolean |
+ * | `EGI_PROXY_HEADERS` | `proxyHeaders` | boolean |
+ * | `EGI_FORWARDED_ALLOW_IPS` | `forwardedAllowIps` | comma-separated addresses and CIDR blocks, or `*` |
  *
  * Booleans are the words `Config.Boolean` takes (`true`/`false`, `yes`/`no`,
  * `on`/`off`, `1`/`0`, `y`/`n`). Numbers are integers in the units of the

@@ -8,6 +8,7 @@ import { fromRaw, type Headers } from "../protocol/headers.ts"
 import { decodePath, EGI_VERSION, type EgiInfo, type HttpScope, SPEC_VERSIONS } from "../protocol/scope.ts"
 import type { ConnectionInfo } from "./connection.ts"
 import { bindConnection } from "./extensions.ts"
+import { type ForwardedTrust, forwardedView } from "./forwarded.ts"
 
 /** `scope.egi` of EGI 0.1, shared by every scope. */
 export const egiInfo: EgiInfo = Object.freeze({ version: EGI_VERSION, specVersion: SPEC_VERSIONS.http })
@@ -20,6 +21,8 @@ export interface ScopeDefaults {
   readonly state: () => Record<string, unknown>
   /** True once graceful shutdown began. */
   readonly draining: () => boolean
+  /** With `proxyHeaders`: the peers whose proxy fields the scope takes (spec.md §8.12); undefined without. */
+  readonly forwarded: ForwardedTrust | undefined
 }
 
 /** What one request brings, in either protocol. */
@@ -79,7 +82,9 @@ export const parseContentLength = (value: string | undefined): number => {
 /**
  * The `http` scope of one request: target split at the first `?`
  * (HTTP-13), headers lower-cased with cookies joined on HTTP/2 (HTTP-12),
- * the connection's correlator and addresses (CORE-2), and the extensions
+ * the connection's correlator and addresses (CORE-2) — client, scheme and
+ * authority from a trusted proxy's fields with `proxyHeaders` (§8.12) —,
+ * and the extensions
  * `extend` builds from the request's headers (spec.md §7), its connection
  * view bound to the connection's stream registry (§7.10).
  */
@@ -93,6 +98,8 @@ export const makeHttpScope = (
   const q = target.indexOf("?")
   const rawPath = q < 0 ? target : target.slice(0, q)
   const headers = fromRaw(head.rawHeaders, head.httpVersion === "2")
+  // Behind a trusted proxy, its fields say who the client is and what it asked for (spec.md §8.12).
+  const view = defaults.forwarded === undefined ? undefined : forwardedView(headers, conn.client?.[0] ?? null, defaults.forwarded)
   const extensions = extend(headers)
   bindConnection(extensions, conn.streams)
   return {
@@ -100,14 +107,14 @@ export const makeHttpScope = (
     egi: egiInfo,
     httpVersion: head.httpVersion,
     method: head.method,
-    scheme: head.scheme,
-    authority: head.authority,
+    scheme: view?.scheme ?? head.scheme,
+    authority: view?.authority ?? head.authority,
     path: decodePath(rawPath),
     rawPath,
     queryString: q < 0 ? "" : target.slice(q + 1),
     rootPath: defaults.rootPath,
     headers,
-    client: conn.client,
+    client: view?.client === undefined ? conn.client : view.client,
     server: conn.server,
     connectionId: conn.id,
     streamId: head.streamId,

@@ -84,6 +84,20 @@ export interface RunnerOptions {
    * always; `false`: never (nothing per request).
    */
   readonly tracing: boolean | "auto"
+  /**
+   * Behind a proxy (spec.md §8.12): take the scope's `client`, `scheme` and
+   * `authority` from `Forwarded` (RFC 7239) or `X-Forwarded-For`/`-Proto`/
+   * `-Host`, when the connection comes from an address of
+   * `forwardedAllowIps`. Default false: the fields reach the app untouched
+   * and change nothing.
+   */
+  readonly proxyHeaders: boolean
+  /**
+   * The proxies trusted with `proxyHeaders`: IPv4/IPv6 addresses and CIDR
+   * blocks (`10.0.0.0/8`), or `"*"` for every peer. Default
+   * `["127.0.0.1", "::1"]`.
+   */
+  readonly forwardedAllowIps: ReadonlyArray<string>
 }
 
 /**
@@ -130,5 +144,7 @@ export const defaults: RunnerOptions = {
   wsPerMessageDeflate: true,
   wsPingInterval: 30_000,
   wsPingTimeout: 20_000,
-  tracing: "auto"
+  tracing: "auto",
+  proxyHeaders: false,
+  forwardedAllowIps: ["127.0.0.1", "::1"]
 }

@@ -15,6 +15,7 @@ import { ServeError } from "./errors.ts"
 import { makeH1Server } from "./h1-server.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
 import { type Lifespan, startLifespan } from "./lifespan.ts"
+import { type ForwardedTrust, forwardedTrust } from "./forwarded.ts"
 import { runnerLog } from "./log.ts"
 import { defaults, maxTimerMs, type ResolvedOptions, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
@@ -130,6 +131,8 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     } catch (cause) {
       return Effect.fail(new ServeError({ reason: "Options", detail: (cause as Error).message, cause }))
     }
+    const trust = forwardedTrust(opts.forwardedAllowIps)
+    if (typeof trust === "string") return Effect.fail(new ServeError({ reason: "Options", detail: `forwardedAllowIps: ${trust}` }))
     for (const [name, ms] of [["headerTimeout", opts.headerTimeout], ["idleTimeout", opts.idleTimeout], ["drainTimeout", opts.drainTimeout]] as const) {
       if (!Number.isFinite(ms) || ms < 0 || ms > maxTimerMs) {
         return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
@@ -149,7 +152,8 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     const scopeDefaults = {
       rootPath: opts.rootPath,
       state: lifespan.supported ? () => ({ ...lifespan.state }) : () => ({}),
-      draining: () => draining
+      draining: () => draining,
+      forwarded: opts.proxyHeaders ? forwardedTrust(opts.forwardedAllowIps) as ForwardedTrust : undefined
     }
     const h2server = makeH2Server(opts, supervisor, scopeDefaults, sessions)
     const h1server = makeH1Server(opts, supervisor, scopeDefaults)

@@ -150,7 +150,9 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       EGI_WS_PER_MESSAGE_DEFLATE: "0",
       EGI_WS_PING_INTERVAL: "15000",
       EGI_WS_PING_TIMEOUT: "5000",
-      EGI_TRACING: "auto"
+      EGI_TRACING: "auto",
+      EGI_PROXY_HEADERS: "yes",
+      EGI_FORWARDED_ALLOW_IPS: "10.0.0.0/8, 127.0.0.1"
     }
     expect(Effect.runSync(optionsConfig.parse(ConfigProvider.fromEnv({ env })))).toEqual({
       host: "::1",
@@ -169,7 +171,9 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       wsPerMessageDeflate: false,
       wsPingInterval: 15000,
       wsPingTimeout: 5000,
-      tracing: "auto"
+      tracing: "auto",
+      proxyHeaders: true,
+      forwardedAllowIps: ["10.0.0.0/8", "127.0.0.1"]
     })
     const tracing = (word: string) => Effect.runSync(optionsConfig.parse(ConfigProvider.fromEnv({ env: { EGI_TRACING: word } }))).tracing
     expect([tracing("true"), tracing("yes"), tracing("false"), tracing("n")]).toEqual([true, true, false, false])

@@ -38,7 +38,7 @@ export const makeWebSocketScope = (
     type: "websocket",
     egi: websocketEgi,
     httpVersion,
-    scheme: conn.scheme === "https" ? "wss" : "ws",
+    scheme: http.scheme === "https" ? "wss" : "ws",
     authority: http.authority,
     path: http.path,
     rawPath: http.rawPath,
