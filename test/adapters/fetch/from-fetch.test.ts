@@ -168,6 +168,40 @@ describe("FETCH-2: request.signal aborts when the client leaves", () => {
     req.destroy()
     await within(aborted.promise, 3000, "the signal")
   })
+
+  it("FETCH-2 FETCH-3: a signal first read after the client left is already aborted; a clone has the same signal and scope; the Request is a real Request", async () => {
+    const seen = deferred<unknown>()
+    const server = await serve(fromFetch(async (request) => {
+      const copy = request.clone()
+      const derived = new Request(request.clone(), { headers: { "x-derived": "1" }, duplex: "half" } as RequestInit)
+      try {
+        const reader = request.body!.getReader()
+        while (!(await reader.read()).done) { /* read on */ }
+      } catch {
+        // The signal is read only now, after the disconnect.
+        seen.resolve({
+          aborted: request.signal.aborted,
+          reason: (request.signal.reason as DOMException).name,
+          clone: [copy.signal.aborted, scopeOf(copy) === scopeOf(request)],
+          instance: request instanceof Request && copy instanceof Request,
+          derived: [derived.method, derived.url === request.url, scopeOf(derived)]
+        })
+      }
+      return hello()
+    }))
+    const req = http.request({ host: "127.0.0.1", port: server.port, method: "POST", path: "/up", agent: false })
+    req.on("error", () => {})
+    req.write(Buffer.alloc(64 * KiB, 1))
+    await sleep(100)
+    req.destroy()
+    expect(await within(seen.promise, 3000, "the handler")).toEqual({
+      aborted: true,
+      reason: "AbortError",
+      clone: [true, true],
+      instance: true,
+      derived: ["POST", true, undefined]
+    })
+  })
 })
 
 describe("FETCH-3: the Request's URL and fields", () => {
