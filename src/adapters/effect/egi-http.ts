@@ -4,9 +4,9 @@
  * (`fromHttpApp`, `EgiHttpServer`; spec.md §12.1).
  *
  * Nothing here is a new requirement of the handler: every accessor needs
- * only effect's `HttpServerRequest`, and finds the stream through
- * `request.source` — the EGI scope object, the same for every `modify`
- * view. Served by anything else (effect's `NodeHttpServer`, a web handler)
+ * only effect's `HttpServerRequest`, and finds the stream through the
+ * request the adapter made (or any `modify` view of it, all over the same
+ * stream; their `source` is the EGI scope object). Served by anything else (effect's `NodeHttpServer`, a web handler)
  * a request has no EGI stream: `current` is `None`, `push`, `earlyHint`,
  * `setTrailers`, `neverIndex` and `goaway` do nothing, `reset` fails with
  * `LocalProtocolError` (rule CORE-7) — so one handler runs on both.
@@ -26,7 +26,7 @@
  * ```
  *
  * What a handler asks for is kept in the adapter's per-stream
- * `ExchangeState` (request.ts, found by `exchangeOf(request.source)`), where
+ * `ExchangeState` (request.ts, found by `exchangeOf(request)`), where
  * the response writer (`handleResponse`) reads it: `responseTrailers` and
  * `neverIndex` for the start and the trailer section, `phase` `"reset"` to
  * send nothing after a reset.
@@ -241,15 +241,15 @@ class View implements EgiStream {
 const notListed = (name: string): LocalProtocolError =>
   new LocalProtocolError({ rule: "CORE-7", detail: `${name} is not listed for this stream (spec.md §7; HTTP/1.x has no stream reset, and a request not served by EGI has no extensions)` })
 
-/** The stream of `source` (a request's `source`): a view over the adapter's exchange, when EGI made the request. */
-const streamOf = (source: object): EgiStream | undefined => {
-  const ex = exchangeOf(source)
+/** The stream of `request`: a view over the adapter's exchange, when EGI made the request. */
+const streamOf = (request: HttpServerRequest): EgiStream | undefined => {
+  const ex = exchangeOf(request)
   return ex === undefined ? undefined : new View(ex)
 }
 
 /**
  * The current request's EGI stream: `Some` when the request is served by
- * EGI's adapter (its `source` is a scope with an exchange), `None` otherwise (effect's
+ * EGI's adapter (made by it, or a `modify` view of one), `None` otherwise (effect's
  * `NodeHttpServer`, a web handler).
  *
  * @since 0.5.0
@@ -257,7 +257,7 @@ const streamOf = (source: object): EgiStream | undefined => {
  */
 export const current: Effect.Effect<Option.Option<EgiStream>, never, HttpServerRequest> = Effect.map(
   HttpServerRequest,
-  (request) => Option.fromNullishOr(streamOf(request.source))
+  (request) => Option.fromNullishOr(streamOf(request))
 )
 
 const withStream = <A, E, R>(
@@ -265,7 +265,7 @@ const withStream = <A, E, R>(
   onSome: (stream: EgiStream) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | HttpServerRequest> =>
   Effect.flatMap(HttpServerRequest, (request) => {
-    const stream = streamOf(request.source)
+    const stream = streamOf(request)
     return stream === undefined ? onNone : onSome(stream)
   })
 

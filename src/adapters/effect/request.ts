@@ -28,7 +28,7 @@ import type { HttpScope, WebSocketScope } from "../../protocol/scope.ts"
 /**
  * One EGI stream as the Effect adapter drives it, shared by every view of
  * its request (`modify` keeps it) and found from any of them by
- * `exchangeOf(request.source)`:
+ * `exchangeOf(request)`:
  *
  * - `scope`, `receive`, `send`: the stream's (spec.md §3.3);
  * - body side: `done` (the last `http.request` arrived), `bytesRead` (body
@@ -64,43 +64,42 @@ export interface ExchangeState {
   neverIndex: ReadonlyArray<string> | undefined
 }
 
-const exchanges = new WeakMap<object, ExchangeState>()
-
 /**
- * A fresh `ExchangeState` for one stream, registered under its scope so
- * that `exchangeOf(request.source)` finds it. A `websocket` scope's request
+ * A fresh `ExchangeState` for one stream. A `websocket` scope's request
  * has no body: `done` from the start.
  *
  * @since 0.5.0
  * @category constructors
  */
-export const makeExchange = (scope: HttpScope | WebSocketScope, receive: Receive, send: Send): ExchangeState => {
-  const state: ExchangeState = {
-    scope,
-    receive,
-    send,
-    done: scope.type === "websocket",
-    bytesRead: 0,
-    trailers: undefined,
-    disconnect: undefined,
-    bytes: undefined,
-    phase: "start",
-    responseTrailers: undefined,
-    neverIndex: undefined
-  }
-  exchanges.set(scope, state)
-  return state
-}
+export const makeExchange = (scope: HttpScope | WebSocketScope, receive: Receive, send: Send): ExchangeState => ({
+  scope,
+  receive,
+  send,
+  done: scope.type === "websocket",
+  bytesRead: 0,
+  trailers: undefined,
+  disconnect: undefined,
+  bytes: undefined,
+  phase: "start",
+  responseTrailers: undefined,
+  neverIndex: undefined
+})
 
 /**
- * The `ExchangeState` of the stream whose scope is `source`
- * (`HttpServerRequest.source` of a request the adapter made, or of any view
- * of it), or `undefined` for a request from elsewhere (another server).
+ * The `ExchangeState` of `request` when the adapter made it (or it is a
+ * `modify` view of one: views are `EgiServerRequest`s over the same state),
+ * or `undefined` for a request from elsewhere (another server).
+ *
+ * The state is carried by the request rather than looked up by its
+ * `source` in a `WeakMap`: registering every stream's scope as a weak key
+ * cost ~8 % of the adapter's CPU per request, most of it in the garbage
+ * collector's ephemeron tables (profiled under h2load, HTTP/1.1 hello).
  *
  * @since 0.5.0
  * @category accessors
  */
-export const exchangeOf = (source: object): ExchangeState | undefined => exchanges.get(source)
+export const exchangeOf = (request: HttpServerRequest.HttpServerRequest): ExchangeState | undefined =>
+  request instanceof EgiServerRequest ? request.body : undefined
 
 /**
  * What `request.upgrade` does on a stream that can be upgraded: given the

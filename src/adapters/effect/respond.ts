@@ -97,7 +97,7 @@ export const handleResponse = (
   request: HttpServerRequest,
   response: HttpServerResponse.HttpServerResponse
 ): Effect.Effect<unknown> => {
-  const ex = exchangeOf(request.source)
+  const ex = exchangeOf(request)
   if (ex === undefined) return Effect.die(new Error("handleResponse: the request was not made by EGI's Effect adapter"))
   if (ex.phase === "upgraded") return Effect.succeed(upgradedResponse)
   if (ex.phase !== "start") return destroyBody(response.body)

@@ -213,7 +213,7 @@ export class WebSocketUpgrade {
       const upgraded: Effect.Effect<Socket.Socket, HttpServerError> = acceptSocket(this.scope, this.receive, this.send, options).pipe(
         Effect.tap(() =>
           Effect.sync(() => {
-            const exchange = exchangeOf(request.source)
+            const exchange = exchangeOf(request)
             if (exchange !== undefined) exchange.phase = "upgraded"
           })
         ),
