@@ -41,10 +41,46 @@ export const toHandled = <E, R>(
   HttpEffect.toHandled(httpApp, handleResponse, middleware) as Handled<Exclude<R, HttpServerRequest | Scope.Scope>>
 
 /**
+ * The serve-time context of an `HttpServer` (`HttpServer.serve` was called
+ * in it, HTTPAPP-7) over the context of the fiber a stream runs in (the
+ * runner's, CORE-13): `over(fiberContext)` is both, the serve-time
+ * services winning.
+ *
+ * The merge is kept for the last fiber context it was made for. The runner
+ * forks every stream in one context (unless its tracing gives each stream a
+ * span), so it is made once, not per request: `Context.merge` copies both
+ * service maps, which was ~7 % of the adapter's CPU per request (profiled
+ * in process, HttpRouter hello); a request then adds one overlay to it, as
+ * `NodeHttpServer` adds the request to its serve-time context.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export class ServeContext<R> {
+  readonly context: Context.Context<R>
+  private under: Context.Context<never> | undefined = undefined
+  private merged: Context.Context<R>
+
+  constructor(context: Context.Context<R>) {
+    this.context = context
+    this.merged = context
+  }
+
+  over(fiberContext: Context.Context<never>): Context.Context<R> {
+    if (fiberContext !== this.under) {
+      this.under = fiberContext
+      this.merged = Context.merge(fiberContext, this.context)
+    }
+    return this.merged
+  }
+}
+
+/**
  * Runs `handled` for one EGI stream in the calling fiber (the app's own,
  * spec.md §12.1): a fresh `EgiServerRequest` over the scope, `receive` and
- * `send` as its `HttpServerRequest`, with `context` (the serve-time context
- * of an `HttpServer`) when given, else the fiber's (the runner's, CORE-13).
+ * `send` as its `HttpServerRequest`, with the serve-time context of an
+ * `HttpServer` over the fiber's (`ServeContext`) when given, else the
+ * fiber's (the runner's, CORE-13).
  * On a `websocket` scope `request.upgrade` accepts the WebSocket
  * (`WebSocketUpgrade`, or `upgrade` when given) and a response the handler
  * returns instead is sent as the handshake's denial (`denialSend`).
@@ -63,15 +99,15 @@ export const runExchange = <R>(
   scope: HttpScope | WebSocketScope,
   receive: Receive,
   send: Send,
-  context?: Context.Context<R>,
+  serve?: ServeContext<R>,
   upgrade?: UpgradeProvider
 ): Effect.Effect<void, unknown, R> => {
   const websocket = scope.type === "websocket"
   const exchange = makeExchange(scope, receive, websocket ? denialSend(send) : send)
   const request = new EgiServerRequest(exchange, upgrade ?? (websocket ? new WebSocketUpgrade(scope, receive, send).upgradeWith : undefined))
-  const provided = context === undefined
+  const provided = serve === undefined
     ? Effect.provideService(handled, HttpServerRequest, request)
-    : Effect.provideContext(handled, Context.add(context, HttpServerRequest, request))
+    : Effect.updateContext(handled, (fiberContext: Context.Context<never>) => Context.add(serve.over(fiberContext), HttpServerRequest, request))
   return Effect.catchCause(provided, (cause) =>
     exchange.phase === "complete" || exchange.phase === "upgraded" || exchange.phase === "reset" || Cause.hasInterruptsOnly(cause)
       ? Effect.void

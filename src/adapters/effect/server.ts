@@ -25,7 +25,7 @@ import * as NetAddress from "effect/net/NetAddress"
 import type { App, Receive, Send } from "../../protocol/app.ts"
 import type { RunnerOptions } from "../../runner/options.ts"
 import { start } from "../../runner/server.ts"
-import { type Handled, runExchange, toHandled } from "./from-http-app.ts"
+import { type Handled, runExchange, ServeContext, toHandled } from "./from-http-app.ts"
 import * as EgiHttpPlatform from "./platform.ts"
 import { denialSend } from "./socket.ts"
 
@@ -75,7 +75,7 @@ export const make = (
   options: Partial<RunnerOptions> = {}
 ): Effect.Effect<HttpServer.HttpServer["Service"], ServeError, Scope.Scope> =>
   Effect.gen(function*() {
-    let slot: { readonly handled: Handled<unknown>; readonly context: Context.Context<unknown> } | undefined
+    let slot: { readonly handled: Handled<unknown>; readonly context: ServeContext<unknown> } | undefined
     const dispatcher: App = (scope, receive, send) => {
       if (scope.type === "lifespan") return lifespan(receive, send)
       const served = slot
@@ -101,7 +101,7 @@ export const make = (
           if (slot !== undefined) return yield* Effect.die(new Error("HttpServer.serve was called twice on one EgiHttpServer"))
           const serveScope = yield* Effect.scope
           const context = (yield* Effect.context<never>()) as Context.Context<unknown>
-          slot = { handled: toHandled(httpApp, middleware) as Handled<unknown>, context }
+          slot = { handled: toHandled(httpApp, middleware) as Handled<unknown>, context: new ServeContext(context) }
           yield* Scope.addFinalizer(
             serveScope,
             Effect.ensuring(server.shutdown, Effect.sync(() => {
