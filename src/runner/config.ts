@@ -97,7 +97,8 @@ const fields = {
   proxyHeaders: Config.Boolean("PROXY_HEADERS"),
   forwardedAllowIps: Config.String("FORWARDED_ALLOW_IPS").pipe(
     Config.map((list): ReadonlyArray<string> => list.split(",").map((s) => s.trim()).filter((s) => s !== ""))
-  )
+  ),
+  lifespan: Config.Literals(["auto", "on", "off"], "LIFESPAN")
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
 
 // ---------------------------------------------------------------------------
@@ -130,6 +131,7 @@ const fields = {
  * | `EGI_WS_PER_MESSAGE_DEFLATE` | `wsPerMessageDeflate` | boolean |
  * | `EGI_WS_PING_INTERVAL`, `EGI_WS_PING_TIMEOUT` | `wsPingInterval`, `wsPingTimeout` | ms, integer 0–2^31−1 |
  * | `EGI_TRACING` | `tracing` | `auto` or a boolean |
+ * | `EGI_LIFESPAN` | `lifespan` | `auto`, `on` or `off` |
  * | `EGI_PROXY_HEADERS` | `proxyHeaders` | boolean |
  * | `EGI_FORWARDED_ALLOW_IPS` | `forwardedAllowIps` | comma-separated addresses and CIDR blocks, or `*` |
  *

@@ -13,8 +13,22 @@ import type { RunnerLog } from "./log.ts"
 import { appReturnErrorOf, callApp } from "./supervisor.ts"
 import { Inbox } from "./inbox.ts"
 
-/** The outcome of a startup or shutdown phase. */
-type Reply = { readonly ok: true } | { readonly ok: false; readonly message: string } | { readonly unsupported: true }
+/** The outcome of a startup or shutdown phase; `unsupported`: why the app does not do lifespan (logged unless `on`). */
+type Reply =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly message: string }
+  | { readonly unsupported: true; readonly why: { readonly level: "info" | "error"; readonly line: string } | undefined }
+
+/**
+ * Whether the server runs lifespan (spec.md §6, the `lifespan` option):
+ * `"auto"` runs it and serves without it when the app does not support
+ * it; `"on"` makes that fatal; `"off"` never calls the app with a
+ * lifespan scope.
+ */
+export type LifespanMode = "auto" | "on" | "off"
+
+/** The lifespan of a server that runs none (`lifespan: "off"`, or an app without support). */
+export const noLifespan: Lifespan = { state: {}, supported: false, shutdown: () => Effect.void }
 
 /**
  * A running lifespan: `state` for the http scopes, `shutdown` to run the
@@ -31,9 +45,14 @@ export interface Lifespan {
  * Runs the startup phase. Fails with `ServeError` (`StartupFailed`) when the
  * app answers `lifespan.startup.failed` (rule LIFE-1). An app that fails or
  * returns before answering anything does not support lifespan: the server
- * goes on without it, and says so in one log line (rule CORE-4).
+ * goes on without it, and says so in one log line (rule CORE-4) — unless
+ * `mode` is `"on"`, where that fails with `StartupFailed` too (RUN-20).
  */
-export const startLifespan = <R>(app: App<unknown, R>, logger: RunnerLog): Effect.Effect<Lifespan, ServeError, R> =>
+export const startLifespan = <R>(
+  app: App<unknown, R>,
+  logger: RunnerLog,
+  mode: Exclude<LifespanMode, "off"> = "auto"
+): Effect.Effect<Lifespan, ServeError, R> =>
   Effect.gen(function*() {
     // The lifespan call runs with the server's context, as every stream does.
     const context = yield* Effect.context<R>()
@@ -68,12 +87,12 @@ export const startLifespan = <R>(app: App<unknown, R>, logger: RunnerLog): Effec
     fiber.addObserver((exit) => {
       if (!answered) {
         const notAnEffect = Exit.isFailure(exit) ? appReturnErrorOf(exit.cause) : undefined
-        if (notAnEffect !== undefined) {
-          logger.error(`lifespan: RUN-11: ${notAnEffect.message}; serving without lifespan`)
-        } else if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-          logger.info(`lifespan: not supported by the app (${String(Cause.squash(exit.cause))}); serving without it`)
-        }
-        Deferred.doneUnsafe(reply, Exit.succeed({ unsupported: true }))
+        const why = notAnEffect !== undefined
+          ? { level: "error" as const, line: `RUN-11: ${notAnEffect.message}` }
+          : Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
+          ? { level: "info" as const, line: `not supported by the app (${String(Cause.squash(exit.cause))})` }
+          : undefined
+        Deferred.doneUnsafe(reply, Exit.succeed({ unsupported: true, why }))
       } else if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
         logger.error("lifespan: the app failed after answering", undefined, exit.cause)
       }
@@ -81,7 +100,14 @@ export const startLifespan = <R>(app: App<unknown, R>, logger: RunnerLog): Effec
 
     const first = yield* Deferred.await(reply)
     if ("unsupported" in first) {
-      return { state, supported: false, shutdown: () => Effect.void }
+      const { why } = first
+      if (mode === "on") {
+        const detail = why === undefined ? "the app returned without answering lifespan.startup" : why.line
+        return yield* Effect.fail(new ServeError({ reason: "StartupFailed", detail: `lifespan is on: ${detail}` }))
+      }
+      if (why?.level === "error") logger.error(`lifespan: ${why.line}; serving without lifespan`)
+      else if (why !== undefined) logger.info(`lifespan: ${why.line}; serving without it`)
+      return noLifespan
     }
     if (!first.ok) {
       yield* Fiber.interrupt(fiber)

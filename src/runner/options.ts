@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import type { LifespanMode } from "./lifespan.ts"
 import type { LogMode, RunnerLog } from "./log.ts"
 
 /**
@@ -98,6 +99,15 @@ export interface RunnerOptions {
    * `["127.0.0.1", "::1"]`.
    */
   readonly forwardedAllowIps: ReadonlyArray<string>
+  /**
+   * Whether the server runs lifespan (spec.md §6, rule RUN-20): `"auto"`
+   * (the default) calls the app with a lifespan scope and serves without
+   * lifespan when the app does not support it; `"on"`: an app that does
+   * not support it fails the start (`ServeError` `StartupFailed`), as
+   * `lifespan.startup.failed` does; `"off"`: the app is never called with
+   * a lifespan scope (http scopes get an empty `state`).
+   */
+  readonly lifespan: LifespanMode
 }
 
 /**
@@ -146,5 +156,6 @@ export const defaults: RunnerOptions = {
   wsPingTimeout: 20_000,
   tracing: "auto",
   proxyHeaders: false,
-  forwardedAllowIps: ["127.0.0.1", "::1"]
+  forwardedAllowIps: ["127.0.0.1", "::1"],
+  lifespan: "auto"
 }

@@ -14,7 +14,7 @@ import { classify } from "./detect.ts"
 import { ServeError } from "./errors.ts"
 import { makeH1Server } from "./h1-server.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
-import { type Lifespan, startLifespan } from "./lifespan.ts"
+import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
 import { type ForwardedTrust, forwardedTrust } from "./forwarded.ts"
 import { runnerLog } from "./log.ts"
 import { defaults, maxTimerMs, type ResolvedOptions, type RunnerOptions } from "./options.ts"
@@ -98,7 +98,7 @@ const acquire = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>, announce
     const opts: ResolvedOptions = { ...settings, runnerLog: runnerLog(settings.log, context as Context.Context<unknown>) }
     yield* checkOptions(opts)
     yield* checkWs
-    const lifespan: Lifespan = yield* startLifespan(app, opts.runnerLog)
+    const lifespan: Lifespan = opts.lifespan === "off" ? noLifespan : yield* startLifespan(app, opts.runnerLog, opts.lifespan)
     // A server that fails to come up still runs the app's lifespan shutdown.
     const server = yield* listen(app as App<unknown, unknown>, opts, lifespan, context as Context.Context<unknown>).pipe(
       Effect.onError(() => lifespan.shutdown(opts.drainTimeout))
@@ -137,6 +137,9 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
       if (!Number.isFinite(ms) || ms < 0 || ms > maxTimerMs) {
         return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
       }
+    }
+    if (opts.lifespan !== "auto" && opts.lifespan !== "on" && opts.lifespan !== "off") {
+      return Effect.fail(new ServeError({ reason: "Options", detail: `lifespan must be "auto", "on" or "off", got ${JSON.stringify(opts.lifespan)}` }))
     }
     return Effect.void
   })
