@@ -116,6 +116,8 @@ export type { AccessEntry, LogMode, LogWhere } from "./runner/log.ts"
 export { defaults, type RunnerOptions } from "./runner/options.ts"
 export { layer, type Server, serve, start } from "./runner/server.ts"
 export { layerConfig, optionsConfig } from "./runner/config.ts"
+export { type ListenTarget, parseBind } from "./runner/listen-target.ts"
+export { type ForwardedTrust, forwardedTrust, forwardedView, type ForwardedView } from "./runner/forwarded.ts"
 
 // ---------------------------------------------------------------------------
 // The classic interface and the sync shim (spec.md §10)

@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises"
 import type { App } from "../protocol/app.ts"
 import type { ServeError } from "./errors.ts"
 import { maxSetting, maxTimerMs, type RunnerOptions } from "./options.ts"
+import { type ListenTarget, parseBind } from "./listen-target.ts"
 import { layer } from "./server.ts"
 
 // ---------------------------------------------------------------------------
@@ -55,6 +56,18 @@ const pemFile = Schema.String.pipe(
   )
 )
 
+/** A comma-separated list, trimmed, empty entries dropped. */
+const splitList = (list: string): Array<string> => list.split(",").map((s) => s.trim()).filter((s) => s !== "")
+
+/** Comma-separated `--bind` spellings (`parseBind`): the first that is none fails with its message. */
+const bindList = Schema.String.check(Schema.makeFilter((list: string) => {
+  for (const text of splitList(list)) {
+    const target = parseBind(text)
+    if (typeof target === "string") return target
+  }
+  return true
+}))
+
 /** A Config that fails at `name` with `message` (a present key whose value is refused as a whole). */
 const refuse = (name: string, message: string): Config.Config<never> =>
   Config.schema(Schema.String.check(Schema.makeFilter(() => message)), name) as Config.Config<never>
@@ -94,9 +107,13 @@ const fields = {
   tracing: Config.Literals(tracingWords, "TRACING").pipe(
     Config.map((word): RunnerOptions["tracing"] => word === "auto" ? "auto" : trueWords.has(word))
   ),
+  backlog: Config.schema(intBetween(0, 2 ** 31 - 1), "BACKLOG"),
+  binds: Config.schema(bindList, "BINDS").pipe(
+    Config.map((list) => splitList(list).map((text) => parseBind(text) as ListenTarget))
+  ),
   proxyHeaders: Config.Boolean("PROXY_HEADERS"),
   forwardedAllowIps: Config.String("FORWARDED_ALLOW_IPS").pipe(
-    Config.map((list): ReadonlyArray<string> => list.split(",").map((s) => s.trim()).filter((s) => s !== ""))
+    Config.map((list): ReadonlyArray<string> => splitList(list))
   ),
   lifespan: Config.Literals(["auto", "on", "off"], "LIFESPAN")
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
@@ -131,6 +148,8 @@ const fields = {
  * | `EGI_WS_PER_MESSAGE_DEFLATE` | `wsPerMessageDeflate` | boolean |
  * | `EGI_WS_PING_INTERVAL`, `EGI_WS_PING_TIMEOUT` | `wsPingInterval`, `wsPingTimeout` | ms, integer 0–2^31−1 |
  * | `EGI_TRACING` | `tracing` | `auto` or a boolean |
+ * | `EGI_BINDS` | `binds` | comma-separated `host:port`, `unix:PATH`, `fd://N` |
+ * | `EGI_BACKLOG` | `backlog` | integer ≥ 0 |
  * | `EGI_LIFESPAN` | `lifespan` | `auto`, `on` or `off` |
  * | `EGI_PROXY_HEADERS` | `proxyHeaders` | boolean |
  * | `EGI_FORWARDED_ALLOW_IPS` | `forwardedAllowIps` | comma-separated addresses and CIDR blocks, or `*` |

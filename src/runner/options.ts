@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import type { ListenTarget } from "./listen-target.ts"
 import type { LifespanMode } from "./lifespan.ts"
 import type { LogMode, RunnerLog } from "./log.ts"
 
@@ -22,6 +23,14 @@ export interface RunnerOptions {
   readonly host: string
   /** TCP port, 0–65535; 0 picks a free one. Default `8000`. */
   readonly port: number
+  /**
+   * Where to listen instead of `host`:`port` (spec.md §8.1): TCP addresses,
+   * Unix domain sockets, inherited listening descriptors — all served alike
+   * by one server. Default `[]`: `host`:`port` alone.
+   */
+  readonly binds: ReadonlyArray<ListenTarget>
+  /** Pending connections each listener queues before the kernel refuses more (listen(2)'s backlog). Default 511. */
+  readonly backlog: number
   /**
    * Cleartext HTTP/2 only, with prior knowledge (no HTTP/1.1 detection).
    * Ignored with `tls`, where ALPN decides. Default false: the listener tells
@@ -138,6 +147,8 @@ export const maxTimerMs = 2 ** 31 - 1
 export const defaults: RunnerOptions = {
   host: "127.0.0.1",
   port: 8000,
+  binds: [],
+  backlog: 511,
   h2cOnly: false,
   tls: undefined,
   maxConcurrentStreams: 128,

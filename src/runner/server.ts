@@ -16,6 +16,7 @@ import { makeH1Server } from "./h1-server.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
 import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
 import { type ForwardedTrust, forwardedTrust } from "./forwarded.ts"
+import { bindTarget, describe as describeTarget, type ListenTarget, releaseTarget, targetUrl } from "./listen-target.ts"
 import { runnerLog } from "./log.ts"
 import { defaults, maxTimerMs, type ResolvedOptions, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
@@ -24,7 +25,9 @@ import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
 /**
  * A running server (spec.md §8), as `start` gives it.
  *
- * - `url`: the base URL it serves, e.g. `http://127.0.0.1:8000`.
+ * - `url`: the base URL it serves, e.g. `http://127.0.0.1:8000` (the first
+ *   target's; `unix:/run/egi.sock` for a Unix socket).
+ * - `urls`: every target's, in `binds` order.
  * - `address`: the bound IP address (`"127.0.0.1"`, `"::"` …).
  * - `port`: the bound TCP port.
  * - `protocols`: what the listener speaks, e.g. `"h2c, http/1.1"`.
@@ -39,6 +42,7 @@ import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
  */
 export interface Server {
   readonly url: string
+  readonly urls: ReadonlyArray<string>
   readonly address: string
   readonly port: number
   readonly protocols: string
@@ -103,7 +107,7 @@ const acquire = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>, announce
     const server = yield* listen(app as App<unknown, unknown>, opts, lifespan, context as Context.Context<unknown>).pipe(
       Effect.onError(() => lifespan.shutdown(opts.drainTimeout))
     )
-    if (announce) opts.runnerLog.info(`listening on ${server.url} (${server.protocols})`)
+    if (announce) opts.runnerLog.info(`listening on ${server.urls.join(", ")} (${server.protocols})`)
     return server
   })
 
@@ -130,6 +134,15 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
       http2.getPackedSettings({ maxConcurrentStreams: opts.maxConcurrentStreams, maxHeaderListSize: opts.maxHeaderListSize })
     } catch (cause) {
       return Effect.fail(new ServeError({ reason: "Options", detail: (cause as Error).message, cause }))
+    }
+    if (!Number.isInteger(opts.backlog) || opts.backlog < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `backlog must be a non-negative integer, got ${opts.backlog}` }))
+    for (const target of opts.binds) {
+      const bad = target.kind === "tcp"
+        ? !(Number.isInteger(target.port) && target.port >= 0 && target.port <= 65535)
+        : target.kind === "unix"
+        ? target.path === "" || (target.mode !== undefined && !(Number.isInteger(target.mode) && target.mode >= 0 && target.mode <= 0o777))
+        : !(Number.isInteger(target.fd) && target.fd >= 0)
+      if (bad) return Effect.fail(new ServeError({ reason: "Options", detail: `binds: ${describeTarget(target)} is out of range` }))
     }
     const trust = forwardedTrust(opts.forwardedAllowIps)
     if (typeof trust === "string") return Effect.fail(new ServeError({ reason: "Options", detail: `forwardedAllowIps: ${trust}` }))
@@ -199,47 +212,53 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       socket.resume()
     }
 
-    let listener: net.Server
     const protocols = protocolsOf(opts)
-    if (opts.tls !== undefined) {
-      let secure: tls.Server
-      try {
-        secure = tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["h2", "http/1.1"] })
-      } catch (cause) {
-        return yield* Effect.fail(new ServeError({ reason: "Tls", detail: String(cause), cause }))
+    const scheme = opts.tls === undefined ? "http" : "https"
+    // One listener per target, all alike (spec.md §8.1).
+    const makeListener = (): net.Server => {
+      if (opts.tls !== undefined) {
+        const secure = tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["h2", "http/1.1"] })
+        secure.on("secureConnection", (socket: tls.TLSSocket) => {
+          if (accept(socket, "https")) (socket.alpnProtocol === "h2" ? toH2 : toH1)(socket)
+        })
+        secure.on("tlsClientError", (err) => logger.error(`TLS handshake failed: ${err.message}`))
+        return secure
       }
-      secure.on("secureConnection", (socket: tls.TLSSocket) => {
-        if (accept(socket, "https")) (socket.alpnProtocol === "h2" ? toH2 : toH1)(socket)
-      })
-      secure.on("tlsClientError", (err) => logger.error(`TLS handshake failed: ${err.message}`))
-      listener = secure
-    } else if (opts.h2cOnly) {
-      listener = net.createServer({ noDelay: true }, (socket) => {
-        if (accept(socket, "http")) toH2(socket)
-      })
-    } else {
-      listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
+      if (opts.h2cOnly) {
+        return net.createServer({ noDelay: true }, (socket) => {
+          if (accept(socket, "http")) toH2(socket)
+        })
+      }
+      return net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
         if (accept(socket, "http")) classify(socket, opts.headerTimeout, (protocol) => (protocol === "h2c" ? toH2 : toH1)(socket))
       })
     }
-    const bound = yield* Effect.callback<{ readonly address: string; readonly port: number }, ServeError>((resume) => {
-      const onError = (err: Error) =>
-        resume(Effect.fail(new ServeError({ reason: "Listen", detail: `${opts.host}:${opts.port}: ${err.message}`, cause: err })))
-      listener.once("error", onError)
-      listener.listen(opts.port, opts.host, () => {
-        listener.off("error", onError)
-        listener.on("error", (err) => logger.error(`listener error: ${err.message}`))
-        const address = listener.address()
-        resume(Effect.succeed(typeof address === "object" && address !== null ? address : { address: opts.host, port: opts.port }))
-      })
-    })
-    const port = bound.port
+    const targets: ReadonlyArray<ListenTarget> = opts.binds.length > 0 ? opts.binds : [{ kind: "tcp", host: opts.host, port: opts.port }]
+    const listeners: Array<net.Server> = []
+    const closeListeners = (): void => {
+      for (const [i, listener] of listeners.entries()) listener.close(() => releaseTarget(targets[i]!))
+    }
+    for (const target of targets) {
+      let listener: net.Server
+      try {
+        listener = makeListener()
+      } catch (cause) {
+        closeListeners()
+        return yield* Effect.fail(new ServeError({ reason: "Tls", detail: String(cause), cause }))
+      }
+      listeners.push(listener)
+      yield* bindTarget(listener, target, opts.backlog).pipe(Effect.onError(() => Effect.sync(closeListeners)))
+      listener.on("error", (err) => logger.error(`listener error: ${err.message}`))
+    }
     // node:http checks header and request timeouts from its 'listening' hook;
     // this server never listens itself, so start the checks here.
     h1server.emit("listening")
 
-    const hostForUrl = opts.host.includes(":") ? `[${opts.host}]` : opts.host
-    const url = `${opts.tls === undefined ? "http" : "https"}://${hostForUrl}:${port}`
+    const urls = targets.map((target, i) => targetUrl(target, listeners[i]!, scheme))
+    const first = listeners[0]!.address()
+    const address = typeof first === "object" && first !== null ? first.address : targets[0]!.kind === "tcp" ? opts.host : ""
+    const port = typeof first === "object" && first !== null ? first.port : 0
+    const url = urls[0]!.replace(/^fd:\/\/\d+ \((.*)\)$/, "$1")
 
     // ---------------------------------------------------------------------
     // graceful shutdown (spec.md §8.4)
@@ -248,7 +267,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     const drain = Effect.gen(function*() {
       draining = true
       logger.info(`shutting down: ${supervisor.inflight()} stream(s) in flight, drain timeout ${opts.drainTimeout} ms`)
-      listener.close()
+      closeListeners()
       for (const session of sessions) if (!session.closed) session.close()
       h1server.closeIdleConnections()
       // HTTP/1.1 responses in flight: the connection closes once each ends.
@@ -282,7 +301,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     let drainFiber: Fiber.Fiber<void> | undefined
     const shutdown = Effect.suspend(() => Fiber.join((drainFiber ??= Effect.runFork(drain))))
 
-    return { url, address: bound.address, port, protocols, shutdown, inflight: () => supervisor.inflight() }
+    return { url, urls, address, port, protocols, shutdown, inflight: () => supervisor.inflight() }
   })
 
 /**

@@ -152,6 +152,8 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       EGI_WS_PING_TIMEOUT: "5000",
       EGI_TRACING: "auto",
       EGI_PROXY_HEADERS: "yes",
+      EGI_BINDS: "127.0.0.1:0, unix:/tmp/egi.sock,fd://3",
+      EGI_BACKLOG: "1024",
       EGI_FORWARDED_ALLOW_IPS: "10.0.0.0/8, 127.0.0.1"
     }
     expect(Effect.runSync(optionsConfig.parse(ConfigProvider.fromEnv({ env })))).toEqual({
@@ -173,6 +175,8 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       wsPingTimeout: 5000,
       tracing: "auto",
       proxyHeaders: true,
+      binds: [{ kind: "tcp", host: "127.0.0.1", port: 0 }, { kind: "unix", path: "/tmp/egi.sock" }, { kind: "fd", fd: 3 }],
+      backlog: 1024,
       forwardedAllowIps: ["10.0.0.0/8", "127.0.0.1"]
     })
     const tracing = (word: string) => Effect.runSync(optionsConfig.parse(ConfigProvider.fromEnv({ env: { EGI_TRACING: word } }))).tracing
@@ -193,7 +197,8 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       [{ EGI_IDLE_TIMEOUT: "2147483648" }, "IDLE_TIMEOUT", "between 0 and 2147483647"],
       [{ EGI_MAX_CONCURRENT_STREAMS: "4294967296" }, "MAX_CONCURRENT_STREAMS", "between 0 and 4294967295"],
       [{ EGI_H2C_ONLY: "maybe" }, "H2C_ONLY", "Expected"],
-      [{ EGI_TRACING: "sometimes" }, "TRACING", "\"auto\""]
+      [{ EGI_TRACING: "sometimes" }, "TRACING", "\"auto\""],
+      [{ EGI_BINDS: "127.0.0.1:0,localhost" }, "BINDS", "is none of host:port, unix:PATH, fd://N"]
     ]
     for (const [env, key, expected] of cases) {
       const message = configErrorOf(Effect.runSyncExit(optionsConfig.parse(ConfigProvider.fromEnv({ env }))))
