@@ -135,7 +135,10 @@ const formDecoder = new TextDecoder("utf-8", { ignoreBOM: true })
  * last of a repeated name, so they are folded here, joined with `", "`
  * (RFC 9110 §5.3) and `cookie` with `"; "` (RFC 6265 §5.4); `host` is
  * `scope.authority` when no `host` field came (HTTP/2 carries it as
- * `:authority`).
+ * `:authority`). On a `websocket` scope, `upgrade: websocket` and
+ * `connection: upgrade` are presented when absent: an HTTP/2 extended
+ * CONNECT (RFC 8441) carries neither, and a route that checks them must
+ * see the same request over HTTP/1.1 and HTTP/2.
  *
  * @since 0.5.0
  * @category constructors
@@ -149,6 +152,10 @@ export const foldHeaders = (scope: HttpScope | WebSocketScope): Headers.Headers 
     record[name] = prior === undefined ? value : `${prior}${name === "cookie" ? "; " : ", "}${value}`
   }
   if (record.host === undefined && scope.authority !== null) record.host = scope.authority
+  if (scope.type === "websocket") {
+    record.upgrade ??= "websocket"
+    record.connection ??= "upgrade"
+  }
   return Headers.fromRecordUnsafe(record)
 }
 
@@ -173,7 +180,7 @@ const urlOf = (scope: HttpScope | WebSocketScope): string => {
  *   (ByteStrings); `originalUrl` is `scheme://authority` + `rawPath` and the
  *   query.
  * - `headers` are the scope's fields folded into Effect's record
- *   (`foldHeaders`).
+ *   (`foldHeaders`; a `websocket` scope's with `upgrade` and `connection`).
  * - `remoteAddress` is `scope.client`'s host.
  * - `stream` pulls `receive` once per pull (`ExchangeState`); it fails with
  *   `HttpServerError` (`RequestParseError`, reason `BodyTooLarge` or

@@ -50,7 +50,24 @@ const Routes = Layer.mergeAll(
         }))
     )
   ),
-  HttpRouter.add("GET", "/private", HttpServerResponse.text("members only", { status: 401 }))
+  HttpRouter.add("GET", "/private", HttpServerResponse.text("members only", { status: 401 })),
+  // A route written for HTTP/1.1: it upgrades only a request whose fields say so.
+  HttpRouter.add(
+    "GET",
+    "/gated",
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const upgrade = request.headers.upgrade ?? ""
+      const connection = request.headers.connection ?? ""
+      if (upgrade.toLowerCase() !== "websocket" || !/(^|,)\s*upgrade\s*(,|$)/i.test(connection)) {
+        return HttpServerResponse.text("not a websocket request", { status: 426 })
+      }
+      const socket = yield* request.upgrade
+      const writer = yield* socket.writer
+      yield* writer.write(`${upgrade.toLowerCase()} ${connection.toLowerCase()}`)
+      return HttpServerResponse.empty()
+    })
+  )
 )
 
 class Router extends Context.Service<
@@ -146,6 +163,12 @@ for (const [transport, open] of [["HTTP/1.1 Upgrade", h1], ["HTTP/2 extended CON
       if ("headers" in ws) expect((ws as { headers: Record<string, unknown> }).headers["x-upgraded-by"]).toBe("effect")
       ws.close(1000, "")
       await ws.closed
+    })
+
+    it("HTTPAPP-1: the request has upgrade: websocket and connection: upgrade, so a route that checks them upgrades", async () => {
+      const ws = await open("/gated")
+      expect(await ws.next()).toBe("websocket upgrade")
+      expect((await ws.closed)[0]).toBe(1000)
     })
 
     it("HTTPAPP-21: a CloseEvent written by the route closes the WebSocket with its code and reason", async () => {
