@@ -3,7 +3,8 @@
 #
 #   bash scripts/setup.sh               Node >= 22.19 (Node 24 into .tools/ if needed) + npm deps
 #   bash scripts/setup.sh --test-tools  ...and the tools the tests use: curl, nghttp,
-#                                       h2load, /usr/bin/python3 with h2, Node 22 in .tools/node22
+#                                       h2load, /usr/bin/python3 with h2, Node 22 in .tools/node22,
+#                                       Debian's chromium (browser tests; skipped without it)
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*"; }
@@ -14,7 +15,7 @@ for arg in "$@"; do
   case "$arg" in
     --test-tools) want_test_tools=1 ;;
     -h|--help)
-      sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0 ;;
     *) die "unknown argument: $arg (usage: bash scripts/setup.sh [--test-tools])" ;;
   esac
@@ -113,6 +114,22 @@ if (( want_test_tools )); then
     [[ -z "$missing" ]] || die "still missing after apt-get install: $missing"
   fi
   log "test tools ok (curl, nghttp, h2load, /usr/bin/python3 h2)"
+
+  # Debian's Chromium, for test/browser/ (driven by playwright-core, which never downloads
+  # a browser). Not fatal: without it the browser tests are skipped, saying why.
+  if chromium_bin="$(command -v chromium 2>/dev/null)"; then
+    log "chromium at $chromium_bin"
+  elif [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    log "warning: no chromium and cannot apt-get install it (not root, or no apt-get); the browser tests will be skipped"
+  else
+    log "missing chromium; apt-get install chromium"
+    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      && chromium_bin="$(command -v chromium 2>/dev/null)"; then
+      log "chromium at $chromium_bin"
+    else
+      log "warning: apt-get install chromium failed; the browser tests will be skipped"
+    fi
+  fi
 
   # Node 22 LTS, for the package test (test/package/): the oldest Node EGI supports.
   node22="$tools/node22/node_modules/.bin/node"
