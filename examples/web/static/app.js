@@ -28,7 +28,7 @@ function protocol() {
   $("protocol").textContent = nav?.nextHopProtocol ?? "?"
   const hinted = performance.getEntriesByType("resource").filter((e) => e.initiatorType === "early-hints")
   $("hinted").textContent = hinted.length === 0
-    ? "this browser fetched them after the page"
+    ? "not fetched from the 103 this time: cached already, or a browser without Early Hints"
     : `${hinted.map((e) => new URL(e.name).pathname).join(" and ")} fetched from the 103, before the page`
 }
 
@@ -72,7 +72,8 @@ async function correlator() {
   }))
   const connections = new Set(answers.map((a) => a.connectionId))
   $("correlator-summary").textContent =
-    `${answers.length} requests, ${connections.size} connection${connections.size === 1 ? "" : "s"}, ${(performance.now() - started).toFixed(0)} ms in all`
+    `${answers.length} requests, ${connections.size} connection${connections.size === 1 ? "" : "s"}, ${(performance.now() - started).toFixed(0)} ms in all; ` +
+    `"open": the streams of the connection running when each was answered`
   return answers
 }
 
@@ -177,8 +178,8 @@ async function failures() {
   const results = await Promise.all(urls.map(async (url) => {
     try {
       const res = await fetch(url, { cache: "no-store" })
-      const text = await res.text()
-      return { url, ok: true, text: `${res.status} ${text.trim().slice(0, 60)}` }
+      const answer = await res.json()
+      return { url, ok: true, text: `${res.status}, stream ${answer.streamId}` }
     } catch (e) {
       return { url, ok: false, text: `network error: ${e.message}` }
     }
