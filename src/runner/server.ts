@@ -162,6 +162,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     const logger = opts.runnerLog
 
     let draining = false
+    let drained = false
     const sockets = new Set<net.Socket>()
     const sessions = new Set<http2.ServerHttp2Session>()
     const supervisor = new Supervisor(app, opts, context)
@@ -182,7 +183,11 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
 
     const tag = connectionTagger()
     const accept = (socket: net.Socket, scheme: "http" | "https"): boolean => {
-      if (draining) {
+      // A connection that still arrives during the drain (queued before the
+      // listener closed, or handed over by a cluster primary) is served and
+      // closed after its request: HTTP/2 gets GOAWAY at once, HTTP/1.1
+      // `connection: close` (spec.md §8.4). Only after the drain is it dropped.
+      if (drained) {
         socket.destroy()
         return false
       }
@@ -280,6 +285,8 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
         logger.error(`drain timeout: resetting ${supervisor.inflight()} stream(s)`)
         supervisor.interruptAll()
       }
+      // From here on a connection that still arrives is dropped before any request of it is read.
+      drained = true
       // The last responses may still sit in node's queues: let every
       // connection close by itself (HTTP/2 after its GOAWAY, HTTP/1.1 after
       // a FIN) for a moment before forcing it.
