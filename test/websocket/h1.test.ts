@@ -120,6 +120,15 @@ const refused = (path: string): Promise<{ status: number; headers: Record<string
     })
   })
 
+/** Writes `request` on a new connection and resolves with everything read until the server closes it. */
+const rawExchange = (request: string): Promise<string> =>
+  new Promise((resolve) => {
+    const socket = net.connect(server().port, "127.0.0.1", () => socket.write(request))
+    let got = ""
+    socket.on("data", (d) => (got += d.toString()))
+    socket.on("close", () => resolve(got))
+  })
+
 describe("handshake (spec.md §11.3)", () => {
   it("WS-3: a denial response reaches the client as an ordinary HTTP response", async () => {
     const r = await refused("/deny")
@@ -128,17 +137,8 @@ describe("handshake (spec.md §11.3)", () => {
   })
 
   it("WS-3: an HTTP/1.1 denial carries the runner's framing only — one content-length (the body's) and connection: close, whatever framing fields the app sent", async () => {
-    const text = await new Promise<string>((resolve) => {
-      const socket = net.connect(server().port, "127.0.0.1", () =>
-        socket.write(
-          "GET /deny-framed HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
-            "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-        )
-      )
-      let got = ""
-      socket.on("data", (d) => (got += d.toString()))
-      socket.on("close", () => resolve(got))
-    })
+    const text = rawExchange("GET /deny-framed HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
+      "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
     const [head, body] = text.split("\r\n\r\n")
     const fields = head!.split("\r\n").slice(1).map((l) => l.toLowerCase())
     expect(head!.startsWith("HTTP/1.1 403 ")).toBe(true)
@@ -156,27 +156,11 @@ describe("handshake (spec.md §11.3)", () => {
   })
 
   it("WS-15: a handshake without sec-websocket-key, or with extensions that do not parse, gets 400 and never reaches an app", async () => {
-    const text = await new Promise<string>((resolve) => {
-      const socket = net.connect(server().port, "127.0.0.1", () =>
-        socket.write("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\r\n")
-      )
-      let got = ""
-      socket.on("data", (d) => (got += d.toString()))
-      socket.on("close", () => resolve(got))
-    })
+    const text = rawExchange("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\r\n")
     expect(text.startsWith("HTTP/1.1 400 ")).toBe(true)
     const before = server().lines.access.length
-    const badExtensions = await new Promise<string>((resolve) => {
-      const socket = net.connect(server().port, "127.0.0.1", () =>
-        socket.write(
-          "GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
-            "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-extensions: permessage-deflate; server_max_window_bits=99\r\n\r\n"
-        )
-      )
-      let got = ""
-      socket.on("data", (d) => (got += d.toString()))
-      socket.on("close", () => resolve(got))
-    })
+    const badExtensions = rawExchange("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
+      "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-extensions: permessage-deflate; server_max_window_bits=99\r\n\r\n")
     expect(badExtensions.startsWith("HTTP/1.1 400 ")).toBe(true)
     await new Promise((r) => setTimeout(r, 100))
     expect(server().lines.access.slice(before).filter((l) => l.includes("WEBSOCKET"))).toEqual([])
