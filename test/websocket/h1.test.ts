@@ -137,7 +137,7 @@ describe("handshake (spec.md §11.3)", () => {
   })
 
   it("WS-3: an HTTP/1.1 denial carries the runner's framing only — one content-length (the body's) and connection: close, whatever framing fields the app sent", async () => {
-    const text = rawExchange("GET /deny-framed HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
+    const text = await rawExchange("GET /deny-framed HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
       "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
     const [head, body] = text.split("\r\n\r\n")
     const fields = head!.split("\r\n").slice(1).map((l) => l.toLowerCase())
@@ -156,10 +156,10 @@ describe("handshake (spec.md §11.3)", () => {
   })
 
   it("WS-15: a handshake without sec-websocket-key, or with extensions that do not parse, gets 400 and never reaches an app", async () => {
-    const text = rawExchange("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\r\n")
+    const text = await rawExchange("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\r\n")
     expect(text.startsWith("HTTP/1.1 400 ")).toBe(true)
     const before = server().lines.access.length
-    const badExtensions = rawExchange("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
+    const badExtensions = await rawExchange("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n" +
       "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-extensions: permessage-deflate; server_max_window_bits=99\r\n\r\n")
     expect(badExtensions.startsWith("HTTP/1.1 400 ")).toBe(true)
     await new Promise((r) => setTimeout(r, 100))
