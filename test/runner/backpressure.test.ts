@@ -13,29 +13,12 @@ import * as net from "node:net"
 import { describe, expect, it } from "vitest"
 import type { EgiScope, Receive, Send } from "../../src/index.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
-import { type Deferred, deferred, sleep, within } from "../support/async.ts"
+import { type Deferred, deferred, settle, sleep, within } from "../support/async.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
 import { useServers } from "../support/server.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
-
-/**
- * Waits until `read()` stops changing (same value 150 ms apart, at most ~3 s),
- * then returns two samples taken 500 ms apart.
- */
-const settle = async (read: () => number): Promise<[number, number]> => {
-  let prev = read()
-  for (let i = 0; i < 20; i++) {
-    await sleep(150)
-    const now = read()
-    if (now === prev) break
-    prev = now
-  }
-  const first = read()
-  await sleep(500)
-  return [first, read()]
-}
 
 const { serve, defer } = useServers({ drainTimeout: 500 })
 

@@ -13,17 +13,13 @@
  * by about 25 MiB; a shim that held the body would grow it by 200 MiB.
  */
 import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { rssOf } from "../support/async.ts"
 import { describe, expect, it } from "vitest"
 import { runCli } from "../support/cli.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
 
 const MiB = 1024 * 1024
 
-const rssOf = (pid: number): number => {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024
-}
 
 describe("a 200 MiB upload through the shim", () => {
   it("CLASSIC-7: the classic app reads all 200 MiB exactly; the warmed-up server's RSS grows by less than 64 MiB", async () => {

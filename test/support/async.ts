@@ -2,6 +2,7 @@
  * Test support: small promise utilities for tests that coordinate an app
  * running in the server with a client in the test.
  */
+import { readFileSync } from "node:fs"
 import { execFile } from "node:child_process"
 
 /** A promise with its resolver exposed. */
@@ -59,3 +60,26 @@ export const run = (file: string, args: ReadonlyArray<string>, timeoutMs = 10_00
       }
     )
   })
+
+/**
+ * Waits until `read()` stops changing (same value 150 ms apart, at most ~3 s),
+ * then returns two samples taken 500 ms apart: equal when something is held
+ * still (backpressure), apart when it kept moving.
+ */
+export const settle = async (read: () => number): Promise<[number, number]> => {
+  let prev = read()
+  for (let i = 0; i < 20; i++) {
+    await sleep(150)
+    const now = read()
+    if (now === prev) break
+    prev = now
+  }
+  const first = read()
+  await sleep(500)
+  return [first, read()]
+}
+
+/** Resident set size of process `pid`, bytes (/proc/<pid>/status VmRSS; Linux). */
+export const rssOf = (pid: number): number =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024
+

@@ -11,7 +11,7 @@ import * as http from "node:http"
 import { describe, expect, it } from "vitest"
 import { fromFetch, scopeOf } from "../../../src/adapters/fetch/index.ts"
 import { request as memoryRequest } from "../../../src/testing/index.ts"
-import { deferred, sleep, within } from "../../support/async.ts"
+import { deferred, settle, sleep, within } from "../../support/async.ts"
 import { rawHttp, statusOf, until } from "../../support/clients.ts"
 import { cancel, closeSession, collect, connect, request as h2request } from "../../support/h2client.ts"
 import { useServers } from "../../support/server.ts"
@@ -20,20 +20,6 @@ import { sha256, uploadChunks } from "./support.ts"
 const KiB = 1024
 const MiB = 1024 * KiB
 const { serve, defer } = useServers({ drainTimeout: 500 })
-
-/** Waits until `read()` stops changing, then returns two samples 500 ms apart. */
-const settle = async (read: () => number): Promise<[number, number]> => {
-  let prev = read()
-  for (let i = 0; i < 20; i++) {
-    await sleep(150)
-    const now = read()
-    if (now === prev) break
-    prev = now
-  }
-  const first = read()
-  await sleep(500)
-  return [first, read()]
-}
 
 const hello = () => new Response("hello\n")
 

@@ -6,14 +6,13 @@
  * The growth is printed for the record.
  */
 import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { rssOf } from "../../support/async.ts"
 import { describe, expect, it } from "vitest"
 import { runCli } from "../../support/cli.ts"
 import { closeSession, connect } from "../../support/h2client.ts"
 
 const MiB = 1024 * 1024
 
-const rssOf = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024
 
 describe("a 256 MiB upload through fromFetch", () => {
   it("FETCH-1: the Hono echo streams 256 MiB back exactly; the warmed-up server's RSS grows by less than 64 MiB", async () => {
