@@ -16,6 +16,7 @@
 // when the launcher goes away without passing anything on (SIGKILL).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import module from "node:module";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 
@@ -37,6 +38,8 @@ if (supported) {
     process.once("disconnect", () => process.kill(process.pid, "SIGTERM"));
     process.channel.unref();
   }
+  // V8's compiled code for effect and the CLI, kept between starts (Node's compile cache, in the OS temp dir).
+  module.enableCompileCache?.();
   if (!checkout && !existsSync(entry)) {
     process.stderr.write(`egi: ${fileURLToPath(entry)} is missing: this copy of egi was not built (npm run build)\n`);
     process.exit(1);

@@ -74,7 +74,7 @@ export const shapeOf = (candidate: unknown, wanted: Interface): Shape | Refusal 
       if (shape === "generator") return egiRefusal(candidate)!
       if (shape === "ambiguous") {
         return {
-          refused: `takes ${candidate.length} parameters: neither an EGI app's (scope, receive, send) nor a fetch handler's (request); say which with --interface egi or --interface fetch`
+          refused: `takes ${candidate.length} parameters: neither an EGI app's (scope, receive, send) nor a fetch handler's (request); say which with --interface egi or --interface fetch${candidate.length === 0 ? ", or --factory if it returns the app" : ""}`
         }
       }
       return { kind: shape }

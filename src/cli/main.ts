@@ -1,16 +1,21 @@
 /**
- * `egi` — the command line: `egi serve <module>[:export] [options]`.
+ * `egi` — the command line: `egi serve <module>[:export] [options]`, on
+ * effect's own CLI module (`effect/cli`): the flags, their `EGI_*`
+ * variables and `--help` come from one table (flags.ts); `--help`,
+ * `--version` and `--completions <shell>` are effect/cli's built-ins,
+ * presented in EGI's words.
  *
- * Exit codes: 0 after a graceful shutdown, 1 when the server fails (bind,
- * TLS, lifespan startup), 2 for usage errors and modules that cannot be
- * loaded.
+ * Exit codes: 0 after help, the version or a graceful shutdown, 1 when the
+ * server fails (bind, TLS, lifespan startup), 2 for usage errors and
+ * modules that cannot be loaded — each failure as one `egi: …` line.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Context, Effect, Exit, Layer, Logger, Result } from "effect"
+import { Cause, Config, Context, Effect, Exit, FileSystem, Layer, Logger, Option, Path, Result, Stdio, Terminal } from "effect"
+import { Argument, CliConfig, type CliError, CliOutput, Command, GlobalFlag } from "effect/cli"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
-import { readFileSync } from "node:fs"
+import { ChildProcessSpawner } from "effect/process"
+import { readFileSync, statSync } from "node:fs"
 import { resolve } from "node:path"
-import { parseArgs } from "node:util"
 import { pathToFileURL } from "node:url"
 import type { App } from "../protocol/app.ts"
 import { type RunnerLog, runnerLog } from "../runner/log.ts"
@@ -19,66 +24,13 @@ import type { ServeError } from "../runner/errors.ts"
 import { protocolsOf, serve } from "../runner/server.ts"
 import { fromClassic } from "../shim/shim.ts"
 import type { FetchHandler } from "../adapters/fetch/index.ts"
-import { describeShape, type Interface, interfaceOf, kindOf, shapeOf } from "./interface.ts"
+import { describeCliError, envFileOf, envName, helpText, serveFlags, USAGE } from "./flags.ts"
+import { describeShape, type Interface, kindOf, shapeOf } from "./interface.ts"
 
 /** An Effect HttpApp, as `fromHttpApp` takes it. */
 type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown>
 
-const HELP = `egi — serve EGI apps over HTTP/2 and HTTP/1.1
-
-Usage:
-  egi serve <module>[:export] [options]
-  egi --help | --version
-
-<module> is a path to a .ts or .js module; <export> names the app export
-(default: "default", then "app").
-
-Options:
-  --host <addr>                  interface to bind (default ${defaults.host})
-  --port <n>                     TCP port, 0 for any free one (default ${defaults.port})
-  --h2c                          cleartext HTTP/2 only, prior knowledge (no HTTP/1.1 detection)
-  --tls-cert <file>              PEM certificate chain: serve TLS, h2 and http/1.1 by ALPN
-  --tls-key <file>               PEM private key (with --tls-cert)
-  --drain-timeout <s>            on SIGINT/SIGTERM, seconds in-flight streams may take (default ${defaults.drainTimeout / 1000})
-  --max-concurrent-streams <n>   HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default ${defaults.maxConcurrentStreams})
-  --max-header-list-size <bytes> request header limit, 431 beyond it on HTTP/1.1 (default ${defaults.maxHeaderListSize})
-  --max-body-size <bytes>        request body limit, 413 beyond it (default ${defaults.maxBodySize})
-  --header-timeout <s>           HTTP/1.1 time allowed for a request head, 408 after (default ${defaults.headerTimeout / 1000})
-  --idle-timeout <s>             close idle connections after this (default ${defaults.idleTimeout / 1000})
-  --root-path <path>             scope.rootPath (default "")
-  --sync-workers <n>             the export is a classic (blocking) app: run it in n worker threads
-  --ws-max-message-size <bytes>  largest WebSocket message, 1009 beyond it (default ${defaults.wsMaxMessageSize})
-  --ws-ping-interval <s>         seconds between pings on open WebSockets, 0 for none (default ${defaults.wsPingInterval / 1000})
-  --ws-ping-timeout <s>          seconds a pong, or the client's close frame, may take before the connection is dropped (default ${defaults.wsPingTimeout / 1000})
-  --no-ws-deflate                do not offer permessage-deflate on WebSockets
-  --no-access-log                do not print a line per request
-  --interface <auto|egi|fetch|effect>
-                                 what the export is: an EGI app, a fetch handler ((request) => Response,
-                                 or an object with fetch, such as a Hono app), an Effect HttpApp or a
-                                 Layer of HttpRouter routes (HttpRouter, HttpApi); auto tells them by
-                                 shape and says which it picked (default auto)
-  --log-format <text|json|logfmt> how log lines look: EGI's text lines, or Effect's Logger.consoleJson /
-                                 consoleLogFmt for the server's lines and the app's Effect.log alike (default text)
-  --no-tracing                   no server span per stream (spec.md §8.10; by default spans are made when the app's layer provides a tracer)
-  -h, --help                     show this help
-  --version                      print the version
-
-On start it prints "listening on <url> (<protocols>)"; each request gets an
-access-log line on stdout; SIGINT/SIGTERM drain and exit 0.`
-
 class UsageError extends Error {}
-
-const MAX_SETTING = maxSetting
-const MAX_SECONDS = Math.floor(maxTimerMs / 1000)
-
-const number = (name: string, value: string | undefined, fallback: number, max: number, scale = 1): number => {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > max) {
-    throw new UsageError(`--${name} takes a number from 0 to ${max}, got ${JSON.stringify(value)}`)
-  }
-  return Math.round(n * scale)
-}
 
 /** `--log-format`: EGI's text lines, or one of Effect's console loggers. */
 type LogFormat = "text" | "json" | "logfmt"
@@ -88,12 +40,6 @@ const formatLoggers: Record<LogFormat, ReadonlyArray<Logger.Logger<unknown, void
   text: undefined,
   json: [Logger.consoleJson],
   logfmt: [Logger.consoleLogFmt]
-}
-
-const logFormat = (value: string | undefined): LogFormat => {
-  if (value === undefined) return "text"
-  if (value === "text" || value === "json" || value === "logfmt") return value
-  throw new UsageError(`--log-format takes text, json or logfmt, got ${JSON.stringify(value)}`)
 }
 
 /** Splits `path/to/mod.ts:name` into module and export (a trailing identifier after the last colon). */
@@ -131,11 +77,13 @@ const layerOf = (mod: Record<string, unknown>, module: string): Layer.Layer<unkn
  * otherwise `wanted` (`--interface`) says how to read it (`shapeOf`). The
  * adapters are imported only when an export needs one.
  */
-const loadApp = async (target: string, syncWorkers: number | undefined, wanted: Interface): Promise<Loaded> => {
+const loadApp = async (target: string, how: { readonly syncWorkers: number | undefined; readonly wanted: Interface; readonly factory: boolean; readonly appDir: string }): Promise<Loaded> => {
+  const { syncWorkers, wanted, factory, appDir } = how
   const { module, exportName } = splitTarget(target)
+  const url = pathToFileURL(resolve(appDir, module)).href
   let mod: Record<string, unknown>
   try {
-    mod = await import(pathToFileURL(resolve(module)).href)
+    mod = await import(url)
   } catch (cause) {
     const code = (cause as { code?: string }).code
     const why = code === "ERR_MODULE_NOT_FOUND" ? "module not found" : String((cause as Error).message ?? cause).split("\n")[0]
@@ -147,15 +95,39 @@ const loadApp = async (target: string, syncWorkers: number | undefined, wanted: 
     if (name === undefined) throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")} (a function)`)
     const candidate = mod[name]
     if (typeof candidate !== "function") throw new UsageError(`export ${JSON.stringify(name)} of ${module} is ${kindOf(candidate)}, not a classic app (a function)`)
-    const app = fromClassic({ module: pathToFileURL(resolve(module)).href, export: name }, { workers: syncWorkers })
+    const app = fromClassic({ module: url, export: name }, { workers: syncWorkers })
     return { served: { kind: "app", app }, layer: undefined, picked: "a classic app (--sync-workers)" }
+  }
+  if (factory) {
+    // --factory: the export is a function that makes the app, called once (rule RUN-17's neighbour in spec.md §8.5).
+    const name = names.find((n) => mod[n] !== undefined)
+    if (name === undefined) throw new UsageError(`${module} has no app factory export ${names.map((n) => JSON.stringify(n)).join(" or ")}`)
+    const make = mod[name]
+    if (typeof make !== "function") throw new UsageError(`export ${JSON.stringify(name)} of ${module} is ${kindOf(make)}, not an app factory (a function; --factory)`)
+    let made: unknown
+    try {
+      made = await (make as () => unknown)()
+    } catch (cause) {
+      throw new UsageError(`app factory ${JSON.stringify(name)} of ${module} failed: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`)
+    }
+    return serveAs(made, `what app factory ${JSON.stringify(name)} of ${module} returned`, module, mod, wanted)
   }
   // The first export that can be served as asked; else the first that exists, to say what it is.
   const name = names.find((n) => mod[n] !== undefined && !("refused" in shapeOf(mod[n], wanted))) ?? names.find((n) => mod[n] !== undefined)
   if (name === undefined) throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")}`)
-  const candidate = mod[name]
+  return serveAs(mod[name], `export ${JSON.stringify(name)} of ${module}`, module, mod, wanted)
+}
+
+/** How to serve `candidate` (an export, or what a factory made: `subject` names it) under `--interface wanted`. */
+const serveAs = async (
+  candidate: unknown,
+  subject: string,
+  module: string,
+  mod: Record<string, unknown>,
+  wanted: Interface
+): Promise<Loaded> => {
   const shape = shapeOf(candidate, wanted)
-  if ("refused" in shape) throw new UsageError(`export ${JSON.stringify(name)} of ${module} ${shape.refused}`)
+  if ("refused" in shape) throw new UsageError(`${subject} ${shape.refused}`)
   const picked = `${describeShape[shape.kind]} (--interface ${wanted})`
   const layer = layerOf(mod, module)
   switch (shape.kind) {
@@ -200,103 +172,153 @@ const version = (): string => {
   return pkg.version
 }
 
-/** Parses the command line: an exit code (help, version, usage errors), or what to serve. */
-const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        h2c: { type: "boolean" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "drain-timeout": { type: "string" },
-        "max-concurrent-streams": { type: "string" },
-        "max-header-list-size": { type: "string" },
-        "max-body-size": { type: "string" },
-        "header-timeout": { type: "string" },
-        "idle-timeout": { type: "string" },
-        "root-path": { type: "string" },
-        "sync-workers": { type: "string" },
-        "ws-max-message-size": { type: "string" },
-        "ws-ping-interval": { type: "string" },
-        "ws-ping-timeout": { type: "string" },
-        "no-ws-deflate": { type: "boolean" },
-        "no-access-log": { type: "boolean" },
-        "no-tracing": { type: "boolean" },
-        "log-format": { type: "string" },
-        interface: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" }
+/** What `egi serve` was given, parsed and checked by effect/cli. */
+type ServeInput = Command.Command.Config.Infer<typeof serveConfig>
+
+const serveConfig = {
+  target: Argument.String("module").pipe(
+    Argument.withDescription("<module>[:export]: the app's module and, optionally, the export to serve"),
+    Argument.withFallbackConfig(Config.String(envName("app")))
+  ),
+  ...serveFlags
+}
+
+/** `egi` with one subcommand, `serve`; the handler keeps what it was given, served after the parse (`run`). */
+const command = (onServe: (input: ServeInput) => void) =>
+  Command.make("egi").pipe(
+    Command.withDescription("serve EGI apps over HTTP/2 and HTTP/1.1"),
+    Command.withSubcommands([
+      Command.make("serve", serveConfig, (input) => Effect.sync(() => onServe(input))).pipe(
+        Command.withDescription("serve an app: " + USAGE)
+      )
+    ])
+  )
+
+/**
+ * How effect/cli's output looks in EGI's words: help is EGI's text (from
+ * the flags' table) on stdout, the version the bare version, and an
+ * invocation it refuses one `egi: …` line on stderr (and "Try 'egi --help'."
+ * when the line is not about a value). `egi` alone is a usage error.
+ */
+const presenter: CliOutput.Presenter = {
+  present: (event) =>
+    Effect.sync(() => {
+      switch (event._tag) {
+        case "Help":
+          if (event.reason === "Implicit") process.stderr.write(`egi: usage: ${USAGE}\nTry 'egi --help'.\n`)
+          else process.stdout.write(helpText() + "\n")
+          return
+        case "Version":
+          process.stdout.write(event.version + "\n")
+          return
+        case "InvalidInvocation": {
+          const { hint, line } = describeCliError(event.errors[0] as CliError.CliError)
+          process.stderr.write(`egi: ${line}\n${hint ? "Try 'egi --help'.\n" : ""}`)
+          return
+        }
       }
     })
-  } catch (cause) {
-    process.stderr.write(`egi: ${(cause as Error).message}\nTry 'egi --help'.\n`)
-    return 2
+}
+
+/**
+ * What effect/cli's runner requires (`Command.Environment`) and the CLI
+ * never uses — no prompts, no files, no subprocesses — as inert services
+ * (NodeServices would load the Node terminal, filesystem and child-process
+ * modules at every start for nothing); the built-ins: --help, --version,
+ * --completions (no --wizard, no --log-level: the server's log is
+ * --log-format's).
+ */
+const cliEnvironment = Layer.mergeAll(
+  FileSystem.layerNoop({}),
+  Path.layer,
+  Stdio.layerTest({}),
+  Layer.succeed(Terminal.Terminal, Terminal.make({
+    columns: Effect.succeed(80),
+    rows: Effect.succeed(24),
+    size: Effect.die("egi: no terminal"),
+    readInput: Effect.die("egi: no terminal"),
+    readLine: Effect.die("egi: no terminal"),
+    display: () => Effect.void
+  })),
+  Layer.succeed(ChildProcessSpawner.ChildProcessSpawner, ChildProcessSpawner.make(() => Effect.die("egi: no subprocesses"))),
+  CliConfig.layer({ builtIns: [GlobalFlag.Help, GlobalFlag.Version, GlobalFlag.Completions] }),
+  CliOutput.layerPresenter(presenter)
+)
+
+/** Parses the command line: an exit code (help, version, usage errors), or what to serve. */
+const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
+  // --env-file first: its variables are read with the others (RUN-17); variables already set win.
+  const envFile = envFileOf(argv)
+  if (envFile !== undefined) {
+    try {
+      process.loadEnvFile(envFile)
+    } catch (cause) {
+      process.stderr.write(`egi: --env-file: cannot read ${envFile}: ${(cause as Error).message}\n`)
+      return 2
+    }
   }
-  const { values, positionals } = parsed
-  if (values.help === true) {
-    process.stdout.write(HELP + "\n")
-    return 0
+  let input: ServeInput | undefined
+  const exit = await Effect.runPromiseExit(
+    Command.runWith(command((given) => input = given), { version: version() })(argv).pipe(Effect.provide(cliEnvironment))
+  )
+  if (Exit.isFailure(exit)) {
+    // effect/cli's refusals were presented (one egi: line); anything else is the CLI's own failure.
+    const error = Cause.squash(exit.cause)
+    if (typeof error === "object" && error !== null && "_tag" in error && error._tag === "ShowHelp") return 2
+    throw error
   }
-  if (values.version === true) {
-    process.stdout.write(version() + "\n")
-    return 0
-  }
-  const [command, target, ...rest] = positionals
-  if (command !== "serve" || target === undefined || rest.length > 0) {
-    process.stderr.write(`egi: usage: egi serve <module>[:export] [options]\nTry 'egi --help'.\n`)
-    return 2
-  }
+  // --help, --version, --completions
+  if (input === undefined) return 0
+  const given = input
 
   let options: Partial<RunnerOptions>
   let loaded: Loaded
-  let format: LogFormat = "text"
+  const format: LogFormat = Option.getOrElse(given.logFormat, () => "text" as const)
   try {
-    format = logFormat(values["log-format"])
-    const port = number("port", values.port, defaults.port, 65535)
-    if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    const value = <A>(option: Option.Option<A>, fallback: A): A => Option.getOrElse(option, () => fallback)
+    const tlsCert = Option.getOrUndefined(given.tlsCert)
+    const tlsKey = Option.getOrUndefined(given.tlsKey)
+    if ((tlsCert === undefined) !== (tlsKey === undefined)) {
       throw new UsageError("--tls-cert and --tls-key go together")
     }
     let tls: RunnerOptions["tls"] = undefined
-    if (values["tls-cert"] !== undefined && values["tls-key"] !== undefined) {
+    if (tlsCert !== undefined && tlsKey !== undefined) {
       try {
-        tls = { cert: readFileSync(values["tls-cert"]), key: readFileSync(values["tls-key"]) }
+        tls = { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) }
       } catch (cause) {
         throw new UsageError(`cannot read TLS material: ${(cause as Error).message}`)
       }
     }
-    if (tls !== undefined && values.h2c === true) throw new UsageError("--h2c is for cleartext; with TLS, ALPN decides")
+    if (tls !== undefined && given.h2c) throw new UsageError("--h2c is for cleartext; with TLS, ALPN decides")
     options = {
-      host: values.host ?? defaults.host,
-      port,
-      h2cOnly: values.h2c === true,
+      host: value(given.host, defaults.host),
+      port: value(given.port, defaults.port),
+      h2cOnly: given.h2c,
       tls,
-      drainTimeout: number("drain-timeout", values["drain-timeout"], defaults.drainTimeout, MAX_SECONDS, 1000),
-      maxConcurrentStreams: number("max-concurrent-streams", values["max-concurrent-streams"], defaults.maxConcurrentStreams, MAX_SETTING),
-      maxHeaderListSize: number("max-header-list-size", values["max-header-list-size"], defaults.maxHeaderListSize, MAX_SETTING),
-      maxBodySize: number("max-body-size", values["max-body-size"], defaults.maxBodySize, Number.MAX_SAFE_INTEGER),
-      headerTimeout: number("header-timeout", values["header-timeout"], defaults.headerTimeout, MAX_SECONDS, 1000),
-      idleTimeout: number("idle-timeout", values["idle-timeout"], defaults.idleTimeout, MAX_SECONDS, 1000),
-      rootPath: values["root-path"] ?? "",
-      accessLog: values["no-access-log"] !== true,
-      tracing: values["no-tracing"] === true ? false : "auto",
-      wsMaxMessageSize: number("ws-max-message-size", values["ws-max-message-size"], defaults.wsMaxMessageSize, 2 ** 31 - 1),
-      wsPingInterval: number("ws-ping-interval", values["ws-ping-interval"], defaults.wsPingInterval, MAX_SECONDS, 1000),
-      wsPingTimeout: number("ws-ping-timeout", values["ws-ping-timeout"], defaults.wsPingTimeout, MAX_SECONDS, 1000),
-      wsPerMessageDeflate: values["no-ws-deflate"] !== true
+      drainTimeout: value(given.drainTimeout, defaults.drainTimeout),
+      maxConcurrentStreams: value(given.maxConcurrentStreams, defaults.maxConcurrentStreams),
+      maxHeaderListSize: value(given.maxHeaderListSize, defaults.maxHeaderListSize),
+      maxBodySize: value(given.maxBodySize, defaults.maxBodySize),
+      headerTimeout: value(given.headerTimeout, defaults.headerTimeout),
+      idleTimeout: value(given.idleTimeout, defaults.idleTimeout),
+      rootPath: value(given.rootPath, ""),
+      accessLog: given.accessLog,
+      tracing: given.tracing,
+      wsMaxMessageSize: value(given.wsMaxMessageSize, defaults.wsMaxMessageSize),
+      wsPingInterval: value(given.wsPingInterval, defaults.wsPingInterval),
+      wsPingTimeout: value(given.wsPingTimeout, defaults.wsPingTimeout),
+      wsPerMessageDeflate: given.wsDeflate,
+      lifespan: value(given.lifespan, "auto"),
+      proxyHeaders: given.proxyHeaders,
+      forwardedAllowIps: value(given.forwardedAllowIps, defaults.forwardedAllowIps)
     }
-    const syncWorkers = values["sync-workers"] === undefined
-      ? undefined
-      : number("sync-workers", values["sync-workers"], 0, 1024)
-    if (syncWorkers === 0) throw new UsageError("--sync-workers takes a number from 1 to 1024")
-    const wanted = interfaceOf(values.interface)
-    if (wanted === undefined) throw new UsageError(`--interface takes auto, egi, fetch or effect, got ${JSON.stringify(values.interface)}`)
+    const syncWorkers = Option.getOrUndefined(given.syncWorkers)
+    const wanted = value(given.interface, "auto")
     if (syncWorkers !== undefined && wanted !== "auto") throw new UsageError("--sync-workers serves a classic app: it takes no --interface")
-    loaded = await loadApp(target, syncWorkers, wanted)
+    if (syncWorkers !== undefined && given.factory) throw new UsageError("--sync-workers serves a classic app by its export's name: it takes no --factory")
+    const appDir = value(given.appDir, ".")
+    if (!isDirectory(appDir)) throw new UsageError(`--app-dir: ${appDir} is not a directory`)
+    loaded = await loadApp(given.target, { syncWorkers, wanted, factory: given.factory, appDir })
   } catch (cause) {
     if (cause instanceof UsageError) {
       process.stderr.write(`egi: ${cause.message}\n`)
@@ -306,6 +328,14 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
   }
 
   return { ...loaded, options, format }
+}
+
+const isDirectory = (path: string): boolean => {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
 }
 
 /** What `main` decided to serve, with the logger to flush at exit. */

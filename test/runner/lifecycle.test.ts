@@ -46,7 +46,7 @@ describe("CLI usage", () => {
     const c = cli("serve", "examples/hello.ts:nope")
     const exit = await c.exit
     expect(exit.code).toBe(2)
-    expect(c.stderr()).toBe(`egi: examples/hello.ts has no app export "nope" (a function)\n`)
+    expect(c.stderr()).toBe(`egi: examples/hello.ts has no app export "nope"\n`)
   })
 
   it("CLI: an unknown flag exits 2 and points at --help", async () => {

@@ -31,9 +31,10 @@ export interface Cli {
   readonly dispose: () => Promise<void>
 }
 
-/** `node bin/egi.mjs ...args` with cwd = the repository root. */
-export const runCli = (args: ReadonlyArray<string>): Cli => {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+/** `node bin/egi.mjs ...args` with cwd = the repository root; `env`: variables added to the test's environment. */
+export const runCli = (args: ReadonlyArray<string>, options: { readonly env?: Readonly<Record<string, string>> } = {}): Cli => {
+  const env = options.env === undefined ? undefined : { ...process.env, ...options.env }
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], ...(env === undefined ? {} : { env }) })
   let out = ""
   let err = ""
   let exited: Exit | undefined

@@ -1,0 +1,309 @@
+/**
+ * The options of `egi serve` (spec.md §8.5): one table, from which come the
+ * effect/cli flags (`Flag`), their environment variables (`EGI_*`, read
+ * through Effect's `Config` when the flag is absent: rule RUN-17), the
+ * `--help` text, and the one-line messages a refused value gets.
+ *
+ * Each flag's variable is `EGI_` + its long name in CONSTANT_CASE
+ * (`--drain-timeout` → `EGI_DRAIN_TIMEOUT`), and takes what the flag takes,
+ * in the flag's units (times in seconds, sizes in bytes); booleans take
+ * `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, `y`/`n`. Values are
+ * checked, never rounded or clamped: `--port 8000.5` is refused.
+ */
+import { Config, ConfigProvider, Effect, Option } from "effect"
+import { CliError, Flag } from "effect/cli"
+import { defaults, maxSetting, maxTimerMs } from "../runner/options.ts"
+
+/** A value refused: the sentence after `egi: `. */
+interface Refused {
+  readonly refused: string
+}
+
+type Parse<A> = (text: string, source: string) => A | Refused
+
+/** One option of `egi serve`. */
+interface Spec<A> {
+  /** The long flag name, without `--`. */
+  readonly name: string
+  /** `<n>`, `<s>` … (none for booleans). */
+  readonly metavar?: string
+  /** What `--help` says it does; the default and the variable are appended. */
+  readonly help: string
+  /** The default shown in `--help`, if any. */
+  readonly shown?: string
+  /** How `--help` spells a boolean flag (`--no-access-log` for one that is on by default). */
+  readonly spelled?: string
+  readonly flag: Flag.Flag<A>
+}
+
+/** `EGI_` + the flag's name in CONSTANT_CASE. */
+export const envName = (flag: string): string => `EGI_${flag.replace(/-/g, "_").toUpperCase()}`
+
+const isRefused = (value: unknown): value is Refused => typeof value === "object" && value !== null && "refused" in value
+
+/** The words a boolean variable takes (as `Config.Boolean`). */
+const TRUE = new Set(["true", "1", "yes", "on", "y"])
+const FALSE = new Set(["false", "0", "no", "off", "n"])
+
+/** "a, b or c" */
+const either = (words: ReadonlyArray<string>): string => words.length === 1 ? words[0]! : `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`
+
+/**
+ * The variable of `name`, checked with `parse`; a refused value is a
+ * `ConfigError` whose message is the one-line refusal (effect/cli reports it
+ * as the flag's `InvalidValue`, with `value: "config"`).
+ */
+const fromEnv = <A>(name: string, parse: Parse<A>): Config.Config<A> =>
+  Config.String(envName(name)).pipe(Config.mapEffect((text) => {
+    const value = parse(text, envName(name))
+    return isRefused(value)
+      ? Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: value.refused })))
+      : Effect.succeed(value)
+  }))
+
+/** A flag that takes a value, read with `parse` from the command line or else from its variable; `None` when neither has it. */
+const valued = <A>(name: string, metavar: string, parse: Parse<A>, help: string, shown?: string): Spec<Option.Option<A>> => ({
+  name,
+  metavar,
+  help,
+  ...(shown === undefined ? {} : { shown }),
+  flag: Flag.String(name).pipe(
+    Flag.withDescription(help),
+    Flag.withMetavar(metavar),
+    Flag.mapEffect((text) => {
+      const value = parse(text, `--${name}`)
+      return isRefused(value)
+        ? Effect.fail(new CliError.InvalidValue({ option: name, value: text, expected: value.refused, kind: "flag" }))
+        : Effect.succeed(value)
+    }),
+    Flag.withFallbackConfig(fromEnv(name, parse)),
+    Flag.optional
+  )
+})
+
+/** A boolean flag, `--name` and `--no-name`, else its variable, else `fallback`. */
+const boolean = <B>(name: string, help: string, fallback: B, spelled?: string): Spec<boolean | B> => ({
+  name,
+  help,
+  ...(spelled === undefined ? {} : { spelled }),
+  flag: Flag.Boolean(name).pipe(
+    Flag.withDescription(help),
+    Flag.withFallbackConfig(fromEnv(name, booleanOf)),
+    Flag.withDefault(fallback)
+  )
+})
+
+// ---------------------------------------------------------------------------
+// the values
+// ---------------------------------------------------------------------------
+
+const booleanOf: Parse<boolean> = (text, source) => {
+  const word = text.trim().toLowerCase()
+  if (TRUE.has(word)) return true
+  if (FALSE.has(word)) return false
+  return { refused: `${source} takes true or false (1/0, yes/no, on/off), got ${JSON.stringify(text)}` }
+}
+
+/** An integer from `min` to `max`, digits only: `8000.5`, `1e3`, ` ` and `-1` are refused, never rounded. */
+const integer = (min: number, max: number): Parse<number> => (text, source) => {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    return { refused: `${source} takes an integer from ${min} to ${max}, got ${JSON.stringify(text)}` }
+  }
+  return n
+}
+
+const MAX_SECONDS = Math.floor(maxTimerMs / 1000)
+
+/** Seconds as milliseconds: a decimal number from 0 to MAX_SECONDS with at most 3 decimals (whole milliseconds). */
+const seconds: Parse<number> = (text, source) => {
+  const s = Number(text)
+  if (!/^\d+(\.\d{1,3})?$/.test(text) || s > MAX_SECONDS) {
+    return { refused: `${source} takes seconds from 0 to ${MAX_SECONDS} (at most 3 decimals), got ${JSON.stringify(text)}` }
+  }
+  return Math.round(s * 1000)
+}
+
+/** One of `words`. */
+const oneOf = <const W extends string>(words: ReadonlyArray<W>): Parse<W> => (text, source) =>
+  (words as ReadonlyArray<string>).includes(text) ? text as W : { refused: `${source} takes ${either(words)}, got ${JSON.stringify(text)}` }
+
+/** Any string (a path, a host); empty is refused (an empty variable counts as unset). */
+const text: Parse<string> = (value, source) => value === "" ? { refused: `${source} takes a non-empty value` } : value
+
+/** Any string, empty included (`--root-path ""`). */
+const anyText: Parse<string> = (value) => value
+
+/** `--tracing`: `auto` or a boolean. */
+const tracingOf: Parse<boolean | "auto"> = (value, source) => {
+  if (value.trim().toLowerCase() === "auto") return "auto"
+  const b = booleanOf(value, source)
+  return isRefused(b) ? { refused: `${source} takes auto, true or false, got ${JSON.stringify(value)}` } : b
+}
+
+/** `--forwarded-allow-ips`: a comma-separated list. */
+const list: Parse<ReadonlyArray<string>> = (value, source) => {
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "")
+  return items.length === 0 ? { refused: `${source} takes a comma-separated list of addresses, got ${JSON.stringify(value)}` } : items
+}
+
+const s = (ms: number): string => `${ms / 1000}`
+
+// ---------------------------------------------------------------------------
+// the table
+// ---------------------------------------------------------------------------
+
+/** The options of `egi serve`, in `--help` order. */
+export const serveOptions = {
+  host: valued("host", "<addr>", text, "interface to bind", defaults.host),
+  port: valued("port", "<n>", integer(0, 65535), "TCP port, 0 for any free one", String(defaults.port)),
+  h2c: boolean("h2c", "cleartext HTTP/2 only, prior knowledge (no HTTP/1.1 detection)", false),
+  tlsCert: valued("tls-cert", "<file>", text, "PEM certificate chain: serve TLS, h2 and http/1.1 by ALPN"),
+  tlsKey: valued("tls-key", "<file>", text, "PEM private key (with --tls-cert)"),
+  drainTimeout: valued("drain-timeout", "<s>", seconds, "on SIGINT/SIGTERM, seconds in-flight streams may take", s(defaults.drainTimeout)),
+  maxConcurrentStreams: valued("max-concurrent-streams", "<n>", integer(0, maxSetting), "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS", String(defaults.maxConcurrentStreams)),
+  maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header limit, 431 beyond it on HTTP/1.1", String(defaults.maxHeaderListSize)),
+  maxBodySize: valued("max-body-size", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "request body limit, 413 beyond it", String(defaults.maxBodySize)),
+  headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after", s(defaults.headerTimeout)),
+  idleTimeout: valued("idle-timeout", "<s>", seconds, "close idle connections after this", s(defaults.idleTimeout)),
+  rootPath: valued("root-path", "<path>", anyText, "scope.rootPath", `""`),
+  lifespan: valued("lifespan", "<auto|on|off>", oneOf(["auto", "on", "off"] as const), "lifespan: on makes an app without lifespan support a startup failure (exit 1); off never calls it", "auto"),
+  interface: valued("interface", "<auto|egi|fetch|effect>", oneOf(["auto", "egi", "fetch", "effect"] as const), "what the export is: an EGI app, a fetch handler ((request) => Response, or an object with fetch, such as a Hono app), an Effect HttpApp or a Layer of HttpRouter routes (HttpRouter, HttpApi); auto tells them by shape and says which it picked", "auto"),
+  factory: boolean("factory", "the export is a function that returns the app (sync or async), called once at start", false),
+  appDir: valued("app-dir", "<dir>", text, "resolve <module> from this directory", "the current one"),
+  envFile: valued("env-file", "<file>", text, "load environment variables from this file (process.loadEnvFile) before any option is read; variables already set win"),
+  syncWorkers: valued("sync-workers", "<n>", integer(1, 1024), "the export is a classic (blocking) app: run it in n worker threads"),
+  wsMaxMessageSize: valued("ws-max-message-size", "<bytes>", integer(0, 2 ** 31 - 1), "largest WebSocket message, 1009 beyond it", String(defaults.wsMaxMessageSize)),
+  wsPingInterval: valued("ws-ping-interval", "<s>", seconds, "seconds between pings on open WebSockets, 0 for none", s(defaults.wsPingInterval)),
+  wsPingTimeout: valued("ws-ping-timeout", "<s>", seconds, "seconds a pong, or the client's close frame, may take before the connection is dropped", s(defaults.wsPingTimeout)),
+  wsDeflate: boolean("ws-deflate", "do not offer permessage-deflate on WebSockets", true, "--no-ws-deflate"),
+  accessLog: boolean("access-log", "do not print a line per request", true, "--no-access-log"),
+  logFormat: valued("log-format", "<text|json|logfmt>", oneOf(["text", "json", "logfmt"] as const), "how log lines look: EGI's text lines, or Effect's Logger.consoleJson / consoleLogFmt for the server's lines and the app's Effect.log alike", "text"),
+  tracing: {
+    name: "tracing",
+    help: "no server span per stream (spec.md §8.10; by default, auto, spans are made when the app's layer provides a tracer; --tracing: always)",
+    spelled: "--no-tracing",
+    flag: Flag.Boolean("tracing").pipe(
+      Flag.withDescription("server spans per stream: --no-tracing for none, --tracing for always (default: auto, when the app's layer provides a tracer)"),
+      Flag.withFallbackConfig(fromEnv("tracing", tracingOf)),
+      Flag.withDefault<boolean | "auto">("auto")
+    )
+  } satisfies Spec<boolean | "auto">,
+  proxyHeaders: boolean("proxy-headers", "take client, scheme and authority from Forwarded / X-Forwarded-* sent by a trusted proxy (spec.md §8.12)", false),
+  forwardedAllowIps: valued("forwarded-allow-ips", "<list>", list, "the proxies trusted with --proxy-headers: comma-separated addresses and CIDR blocks, or *", defaults.forwardedAllowIps.join(","))
+} as const
+
+type Options = typeof serveOptions
+
+/** The flags of `egi serve`, for `Command.make`. */
+export const serveFlags = Object.fromEntries(
+  Object.entries(serveOptions).map(([key, spec]) => [key, spec.flag])
+) as { readonly [K in keyof Options]: Options[K]["flag"] }
+
+const byName: ReadonlyMap<string, Spec<unknown>> = new Map(
+  Object.values(serveOptions).map((spec) => [spec.name, spec as Spec<unknown>])
+)
+
+/** The variable `--env-file` names, found before effect/cli reads anything (its value is needed first). */
+export const envFileOf = (argv: ReadonlyArray<string>): string | undefined => {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--") break
+    if (arg === "--env-file") return argv[i + 1]
+    if (arg.startsWith("--env-file=")) return arg.slice("--env-file=".length)
+  }
+  const fromEnv = process.env[envName("env-file")]
+  return fromEnv === "" ? undefined : fromEnv
+}
+
+// ---------------------------------------------------------------------------
+// help and errors
+// ---------------------------------------------------------------------------
+
+export const USAGE = "egi serve <module>[:export] [options]"
+
+/** `egi --help` (and `egi serve --help`): made from the table. */
+export const helpText = (): string => {
+  const rows = Object.values(serveOptions).map((spec: Spec<unknown>) => {
+    const left = spec.spelled ?? (spec.metavar === undefined ? `--${spec.name}` : `--${spec.name} ${spec.metavar}`)
+    const shown = spec.shown === undefined ? "" : `default ${spec.shown}; `
+    return { left, right: `${spec.help} (${shown}${envName(spec.name)})` }
+  })
+  rows.push({ left: "-h, --help", right: "show this help" }, { left: "-v, --version", right: "print the version" }, {
+    left: "--completions <shell>",
+    right: "print a completion script for bash, zsh, fish or powershell (e.g. egi --completions bash >> ~/.bashrc)"
+  })
+  const width = 34
+  const indent = " ".repeat(width + 3)
+  const lines = rows.map(({ left, right }) => {
+    const wrapped = wrap(right, 100 - indent.length).join(`\n${indent}`)
+    return left.length + 2 >= width ? `  ${left}\n${indent}${wrapped}` : `  ${left.padEnd(width)} ${wrapped}`
+  })
+  return `egi — serve EGI apps over HTTP/2 and HTTP/1.1
+
+Usage:
+  ${USAGE}
+  egi --help | --version | --completions <shell>
+
+<module> is a path to a .ts or .js module (or ${envName("app")}); <export> names
+the app export (default: "default", then "app").
+
+Options:
+${lines.join("\n")}
+
+Every option can also be set by the environment variable in parentheses:
+EGI_ and the flag's name in CONSTANT_CASE, taking what the flag takes, in
+its units (seconds, bytes); booleans take true/false, 1/0, yes/no, on/off
+(EGI_ACCESS_LOG=false is --no-access-log). A flag on the command line wins
+over its variable, a variable over --env-file, and that over the default.
+
+On start it prints "listening on <url> (<protocols>)"; each request gets an
+access-log line on stdout; SIGINT/SIGTERM drain and exit 0. Exit codes: 0
+after help, the version or a graceful shutdown; 1 when the server fails; 2
+for a usage error (one "egi: …" line).`
+}
+
+/** `text` in lines of at most `width` characters, broken at spaces. */
+const wrap = (text: string, width: number): Array<string> => {
+  const lines: Array<string> = []
+  let line = ""
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = word
+    } else {
+      line = line === "" ? word : `${line} ${word}`
+    }
+  }
+  return [...lines, line]
+}
+
+/** The one line (after `egi: `) an effect/cli error becomes; `hint`: whether "Try 'egi --help'." follows. */
+export const describeCliError = (error: CliError.CliError): { readonly line: string; readonly hint: boolean } => {
+  switch (error._tag) {
+    case "InvalidValue": {
+      const spec = byName.get(error.option)
+      // From the variable: the refusal is the ConfigError's message (a SourceError's).
+      if (error.value === "config") return { line: error.expected.replace(/^SourceError: /, ""), hint: false }
+      if (error.value === "") return { line: `--${error.option} needs a value`, hint: true }
+      // Refused by the table's parse: the sentence is complete.
+      if (error.expected.startsWith(`--${error.option} `)) return { line: error.expected, hint: false }
+      if (spec !== undefined && spec.metavar === undefined) {
+        return { line: `--${error.option} takes no value, got ${JSON.stringify(error.value)}`, hint: false }
+      }
+      return { line: `--${error.option}: ${JSON.stringify(error.value)}: ${error.expected}`, hint: false }
+    }
+    case "UnrecognizedOption": {
+      const suggestions = error.suggestions.length > 0 ? ` (did you mean ${either(error.suggestions.map((s) => s.trim()))}?)` : ""
+      return { line: `unknown option '${error.option}'${suggestions}`, hint: true }
+    }
+    case "MissingArgument":
+      return { line: `usage: ${USAGE}`, hint: true }
+    case "UnexpectedArgument":
+      return { line: `unexpected argument${error.arguments.length > 1 ? "s" : ""} ${error.arguments.map((a) => JSON.stringify(a)).join(" ")}; usage: ${USAGE}`, hint: true }
+    case "UnknownSubcommand":
+      return { line: `unknown command ${JSON.stringify(error.subcommand)}; usage: ${USAGE}`, hint: true }
+    default:
+      return { line: error.message.split("\n")[0]!, hint: true }
+  }
+}
