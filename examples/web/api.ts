@@ -2,9 +2,10 @@
  * The correlator view and the failures.
  *
  * `GET /api/whoami?wait=ms` answers the correlator the request arrived on
- * (`scope.connectionId`, `scope.streamId`, spec.md §3.2) and the streams of
+ * (`scope.connectionId`, `scope.streamId`, spec.md §3.2), the streams of
  * its connection whose app was running at that moment (`openStreams` of the
- * `http.connection` extension, §7.10). The page fires a dozen at once: one
+ * `http.connection` extension, §7.10) and the request's priority (the
+ * `priority` field Chromium sends, parsed: `http.priority`, §7.7). The page fires a dozen at once: one
  * connection, a dozen streams, all open together — HTTP/2 multiplexing.
  *
  * `GET /api/fail?how=reset` resets its stream (`http.response.reset`,
@@ -25,11 +26,14 @@ export const whoami = (scope: HttpScope, send: Send) =>
     if (Number.isFinite(wait) && wait > 0) yield* Effect.sleep(Math.min(wait, 5000))
     const connection = scope.extensions["http.connection"]
     const openStreams = connection === undefined ? [] : yield* connection.openStreams
+    const priority = scope.extensions["http.priority"]
     yield* json(send, {
       connectionId: scope.connectionId,
       streamId: scope.streamId,
       httpVersion: scope.httpVersion,
-      openStreams
+      openStreams,
+      // The request's RFC 9218 priority as the runner parsed it (spec.md §7.7).
+      priority: priority === undefined ? null : { urgency: priority.urgency, incremental: priority.incremental }
     })
   })
 

@@ -65,7 +65,8 @@ async function correlator() {
   }))
   rows.replaceChildren(...answers.map((a, i) => {
     const tr = document.createElement("tr")
-    for (const v of [i + 1, a.connectionId, a.streamId, a.httpVersion, a.openStreams.length, a.ms.toFixed(0)]) {
+    const priority = a.priority === null ? "" : `u=${a.priority.urgency}${a.priority.incremental ? ", i" : ""}`
+    for (const v of [i + 1, a.connectionId, a.streamId, a.httpVersion, priority, a.openStreams.length, a.ms.toFixed(0)]) {
       tr.insertCell().textContent = String(v)
     }
     return tr
