@@ -24,7 +24,7 @@ import { Inbox } from "./inbox.ts"
 const EMPTY = new Uint8Array(0)
 
 /** Why a stream ended early, for the access log and the disconnect event. */
-export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown" | "app-reset" | "file-error"
+export type EndReason = "peer" | "malformed" | "too-large" | "timeout" | "shutdown" | "app-reset" | "app-failed" | "app-incomplete" | "file-error"
 
 /**
  * How the peer's side ended a stream (spec.md §4.4): its RST_STREAM or

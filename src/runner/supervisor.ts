@@ -278,7 +278,10 @@ export class Supervisor {
     if (Exit.isSuccess(exit)) {
       if (!ex.responseComplete() && ex.endReason === undefined && !ex.wireGone()) {
         logger.error(`${requestLine(ex)}: RUN-4: app returned before completing the response`, whereOf(ex.scope))
-        if (!ex.respondError(500)) ex.wireReset(ErrorCode.INTERNAL_ERROR)
+        if (!ex.respondError(500)) {
+          ex.endReason ??= "app-incomplete"
+          ex.wireReset(ErrorCode.INTERNAL_ERROR)
+        }
       }
     } else if (Cause.hasInterruptsOnly(exit.cause)) {
       if (!ex.responseComplete()) ex.wireReset(ErrorCode.CANCEL)
@@ -286,7 +289,10 @@ export class Supervisor {
       // The peer went away and the app learnt it from send: nothing to report.
     } else {
       this.logFailure(ex.scope, requestLine(ex), exit.cause)
-      if (!ex.respondError(500) && !ex.responseComplete()) ex.wireReset(ErrorCode.INTERNAL_ERROR)
+      if (!ex.respondError(500) && !ex.responseComplete()) {
+        ex.endReason ??= "app-failed"
+        ex.wireReset(ErrorCode.INTERNAL_ERROR)
+      }
     }
     // Counted and logged as it ended: after the runner's own 500 or reset, if any.
     const ms = performance.now() - ex.startedAt

@@ -160,6 +160,8 @@ describe("RUN-4: an app that returns without completing the response", () => {
     expect(bodyOf(h1.text)).toBe("7\r\npartial\r\n") // no last chunk
     await until(() => errorLinesFor("/return-partial").some((l) => l.includes("HTTP/1.1")), "a RUN-4 line")
     expect(errorLinesFor("/return-partial").find((l) => l.includes("HTTP/1.1"))).toContain("RUN-4")
+    await until(() => server().lines.access.some((l) => l.includes("/return-partial HTTP/1.1")), "the access line")
+    expect(server().lines.access.find((l) => l.includes("/return-partial HTTP/1.1"))).toMatch(/ end=app-incomplete$/)
   })
 })
 
@@ -174,6 +176,9 @@ describe("RUN-3: failure after the response head was sent", () => {
     expect(next.body).toBe("ok after")
     await until(() => errorLinesFor("/fail-after-body").length >= 1, "an app-failed line")
     expect(errorLinesFor("/fail-after-body")[0]).toMatch(/app failed: BoomError: typed failure after the head/)
+    // The access line says the response was cut short, not a complete 200.
+    await until(() => server().lines.access.some((l) => l.includes("/fail-after-body")), "the access line")
+    expect(server().lines.access.find((l) => l.includes("/fail-after-body"))).toMatch(/"GET \/fail-after-body HTTP\/2" 200 7 [\d.]+ms conn=\d+ stream=\d+ end=app-failed$/)
   })
 
   // Regression: with close(code) the probe saw DATA(7), DATA(0, END_STREAM), no RST_STREAM.
