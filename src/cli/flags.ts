@@ -147,7 +147,7 @@ const list: Parse<ReadonlyArray<string>> = (value, source) => {
   return items.length === 0 ? { refused: `${source} takes a comma-separated list of addresses, got ${JSON.stringify(value)}` } : items
 }
 
-const s = (ms: number): string => `${ms / 1000}`
+const inSeconds = (ms: number): string => `${ms / 1000}`
 
 // ---------------------------------------------------------------------------
 // the table
@@ -160,12 +160,12 @@ export const serveOptions = {
   h2c: boolean("h2c", "cleartext HTTP/2 only, prior knowledge (no HTTP/1.1 detection)", false),
   tlsCert: valued("tls-cert", "<file>", text, "PEM certificate chain: serve TLS, h2 and http/1.1 by ALPN"),
   tlsKey: valued("tls-key", "<file>", text, "PEM private key (with --tls-cert)"),
-  drainTimeout: valued("drain-timeout", "<s>", seconds, "on SIGINT/SIGTERM, seconds in-flight streams may take", s(defaults.drainTimeout)),
+  drainTimeout: valued("drain-timeout", "<s>", seconds, "on SIGINT/SIGTERM, seconds in-flight streams may take", inSeconds(defaults.drainTimeout)),
   maxConcurrentStreams: valued("max-concurrent-streams", "<n>", integer(0, maxSetting), "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS", String(defaults.maxConcurrentStreams)),
   maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header limit, 431 beyond it on HTTP/1.1", String(defaults.maxHeaderListSize)),
   maxBodySize: valued("max-body-size", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "request body limit, 413 beyond it", String(defaults.maxBodySize)),
-  headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after", s(defaults.headerTimeout)),
-  idleTimeout: valued("idle-timeout", "<s>", seconds, "close idle connections after this", s(defaults.idleTimeout)),
+  headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after", inSeconds(defaults.headerTimeout)),
+  idleTimeout: valued("idle-timeout", "<s>", seconds, "close idle connections after this", inSeconds(defaults.idleTimeout)),
   rootPath: valued("root-path", "<path>", anyText, "scope.rootPath", `""`),
   lifespan: valued("lifespan", "<auto|on|off>", oneOf(["auto", "on", "off"] as const), "lifespan: on makes an app without lifespan support a startup failure (exit 1); off never calls it", "auto"),
   interface: valued("interface", "<auto|egi|fetch|effect>", oneOf(["auto", "egi", "fetch", "effect"] as const), "what the export is: an EGI app, a fetch handler ((request) => Response, or an object with fetch, such as a Hono app), an Effect HttpApp or a Layer of HttpRouter routes (HttpRouter, HttpApi); auto tells them by shape and says which it picked", "auto"),
@@ -174,8 +174,8 @@ export const serveOptions = {
   envFile: valued("env-file", "<file>", text, "load environment variables from this file (process.loadEnvFile) before any option is read; variables already set win"),
   syncWorkers: valued("sync-workers", "<n>", integer(1, 1024), "the export is a classic (blocking) app: run it in n worker threads"),
   wsMaxMessageSize: valued("ws-max-message-size", "<bytes>", integer(0, 2 ** 31 - 1), "largest WebSocket message, 1009 beyond it", String(defaults.wsMaxMessageSize)),
-  wsPingInterval: valued("ws-ping-interval", "<s>", seconds, "seconds between pings on open WebSockets, 0 for none", s(defaults.wsPingInterval)),
-  wsPingTimeout: valued("ws-ping-timeout", "<s>", seconds, "seconds a pong, or the client's close frame, may take before the connection is dropped", s(defaults.wsPingTimeout)),
+  wsPingInterval: valued("ws-ping-interval", "<s>", seconds, "seconds between pings on open WebSockets, 0 for none", inSeconds(defaults.wsPingInterval)),
+  wsPingTimeout: valued("ws-ping-timeout", "<s>", seconds, "seconds a pong, or the client's close frame, may take before the connection is dropped", inSeconds(defaults.wsPingTimeout)),
   wsDeflate: boolean("ws-deflate", "do not offer permessage-deflate on WebSockets", true, "--no-ws-deflate"),
   accessLog: boolean("access-log", "do not print a line per request", true, "--no-access-log"),
   logFormat: valued("log-format", "<text|json|logfmt>", oneOf(["text", "json", "logfmt"] as const), "how log lines look: EGI's text lines, or Effect's Logger.consoleJson / consoleLogFmt for the server's lines and the app's Effect.log alike", "text"),
@@ -286,6 +286,7 @@ export const describeCliError = (error: CliError.CliError): { readonly line: str
       // From the variable: the refusal is the ConfigError's message (a SourceError's).
       if (error.value === "config") return { line: error.expected.replace(/^SourceError: /, ""), hint: false }
       if (error.value === "") return { line: `--${error.option} needs a value`, hint: true }
+      if (/^\d+ occurrences$/.test(error.value)) return { line: `--${error.option} is given ${error.value.split(" ")[0]} times; once at most`, hint: false }
       // Refused by the table's parse: the sentence is complete.
       if (error.expected.startsWith(`--${error.option} `)) return { line: error.expected, hint: false }
       if (spec !== undefined && spec.metavar === undefined) {

@@ -21,10 +21,6 @@ export interface Refusal {
   readonly refused: string
 }
 
-/** The `--interface` values, checked; anything else is undefined. */
-export const interfaceOf = (value: string | undefined): Interface | undefined =>
-  value === undefined ? "auto" : value === "auto" || value === "egi" || value === "fetch" || value === "effect" ? value : undefined
-
 const APP_SHAPE = "an EGI app is a function (scope, receive, send) returning an Effect (spec.md §3.3)"
 
 /** "a number", "an object", "null" … */

@@ -99,7 +99,7 @@ const loadApp = async (target: string, how: { readonly syncWorkers: number | und
     return { served: { kind: "app", app }, layer: undefined, picked: "a classic app (--sync-workers)" }
   }
   if (factory) {
-    // --factory: the export is a function that makes the app, called once (rule RUN-17's neighbour in spec.md §8.5).
+    // --factory: the export is a function that makes the app, called once, awaited (spec.md §8.5).
     const name = names.find((n) => mod[n] !== undefined)
     if (name === undefined) throw new UsageError(`${module} has no app factory export ${names.map((n) => JSON.stringify(n)).join(" or ")}`)
     const make = mod[name]
