@@ -363,7 +363,9 @@ export abstract class ExchangeBase {
         ? { type: "http.disconnect", connectionId, streamId, end: "connection" }
         : { type: "http.disconnect", connectionId, streamId, end: peer.end, errorCode: peer.errorCode }
     } else {
-      this.disconnectEvent = { type: "http.disconnect", connectionId, streamId, end: reason ?? "complete" }
+      // The app's own failure or early return (logged as such) is, to a receive still waiting, its stream reset by the app's side.
+      const end = reason === "app-failed" || reason === "app-incomplete" ? "app-reset" : reason ?? "complete"
+      this.disconnectEvent = { type: "http.disconnect", connectionId, streamId, end }
     }
     return this.disconnectEvent
   }
