@@ -12,6 +12,8 @@
  */
 import { Config, ConfigProvider, Effect, Option } from "effect"
 import { CliError, Flag } from "effect/cli"
+import { availableParallelism } from "node:os"
+import { type ListenTarget, parseBind } from "../runner/listen-target.ts"
 import { defaults, maxSetting, maxTimerMs } from "../runner/options.ts"
 
 /** A value refused: the sentence after `egi: `. */
@@ -149,6 +151,29 @@ const list: Parse<ReadonlyArray<string>> = (value, source) => {
 
 const inSeconds = (ms: number): string => `${ms / 1000}`
 
+/** `--bind`: comma-separated `host:port`, `unix:PATH`, `fd://N` (parseBind). */
+const binds: Parse<ReadonlyArray<ListenTarget>> = (value, source) => {
+  const targets: Array<ListenTarget> = []
+  for (const item of value.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    const target = parseBind(item)
+    if (typeof target === "string") return { refused: `${source} takes comma-separated host:port, unix:PATH, fd://N: ${target}` }
+    targets.push(target)
+  }
+  return targets.length === 0 ? { refused: `${source} takes host:port, unix:PATH or fd://N, comma-separated` } : targets
+}
+
+/** `--uds-mode`: an octal file mode, `660` or `0o660`. */
+const octalMode: Parse<number> = (value, source) => {
+  const m = /^(?:0o?)?([0-7]{3})$/.exec(value.trim())
+  return m === null ? { refused: `${source} takes an octal file mode such as 660, got ${JSON.stringify(value)}` } : parseInt(m[1]!, 8)
+}
+
+/** `--workers`: a count, 0 for one per core. */
+const workerCount: Parse<number> = (value, source) => {
+  const n = integer(0, 1024)(value, source)
+  return typeof n === "number" && n === 0 ? availableParallelism() : n
+}
+
 // ---------------------------------------------------------------------------
 // the table
 // ---------------------------------------------------------------------------
@@ -157,6 +182,11 @@ const inSeconds = (ms: number): string => `${ms / 1000}`
 export const serveOptions = {
   host: valued("host", "<addr>", text, "interface to bind", defaults.host),
   port: valued("port", "<n>", integer(0, 65535), "TCP port, 0 for any free one", String(defaults.port)),
+  bind: valued("bind", "<list>", binds, "listen on these instead of --host/--port: comma-separated host:port, [v6]:port, unix:PATH, fd://N (an inherited socket)"),
+  uds: valued("uds", "<path>", text, "also listen on this Unix domain socket (removed at exit)"),
+  udsMode: valued("uds-mode", "<mode>", octalMode, "file mode of --uds (and unix: binds), octal"),
+  fd: valued("fd", "<n>", integer(0, 65535), "also listen on this inherited listening socket (systemd socket activation: 3)"),
+  backlog: valued("backlog", "<n>", integer(0, 65535), "pending connections each listener queues", String(defaults.backlog)),
   h2c: boolean("h2c", "cleartext HTTP/2 only, prior knowledge (no HTTP/1.1 detection)", false),
   tlsCert: valued("tls-cert", "<file>", text, "PEM certificate chain: serve TLS, h2 and http/1.1 by ALPN"),
   tlsKey: valued("tls-key", "<file>", text, "PEM private key (with --tls-cert)"),
@@ -173,6 +203,10 @@ export const serveOptions = {
   appDir: valued("app-dir", "<dir>", text, "resolve <module> from this directory", "the current one"),
   envFile: valued("env-file", "<file>", text, "load environment variables from this file (process.loadEnvFile) before any option is read; variables already set win"),
   syncWorkers: valued("sync-workers", "<n>", integer(1, 1024), "the export is a classic (blocking) app: run it in n worker threads"),
+  workers: valued("workers", "<n>", workerCount, "run n worker processes (0: one per core) under a primary that respawns them; SIGHUP replaces them one at a time (spec.md §8.13)", "1, no primary"),
+  maxRequests: valued("max-requests", "<n>", integer(1, Number.MAX_SAFE_INTEGER), "with --workers: replace a worker after this many requests"),
+  maxRequestsJitter: valued("max-requests-jitter", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "with --max-requests: up to this many more, drawn per worker", "0"),
+  maxWorkerMemory: valued("max-worker-memory", "<MiB>", integer(1, 2 ** 20), "with --workers: replace a worker whose RSS passes this many MiB"),
   wsMaxMessageSize: valued("ws-max-message-size", "<bytes>", integer(0, 2 ** 31 - 1), "largest WebSocket message, 1009 beyond it", String(defaults.wsMaxMessageSize)),
   wsPingInterval: valued("ws-ping-interval", "<s>", seconds, "seconds between pings on open WebSockets, 0 for none", inSeconds(defaults.wsPingInterval)),
   wsPingTimeout: valued("ws-ping-timeout", "<s>", seconds, "seconds a pong, or the client's close frame, may take before the connection is dropped", inSeconds(defaults.wsPingTimeout)),

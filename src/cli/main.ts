@@ -26,6 +26,9 @@ import { fromClassic } from "../shim/shim.ts"
 import type { FetchHandler } from "../adapters/fetch/index.ts"
 import { describeCliError, envFileOf, envName, helpText, serveFlags, USAGE } from "./flags.ts"
 import { describeShape, type Interface, kindOf, shapeOf } from "./interface.ts"
+import { runPrimary, type WorkerPlan, workerApp } from "./workers.ts"
+import cluster from "node:cluster"
+import type { ListenTarget } from "../runner/listen-target.ts"
 
 /** An Effect HttpApp, as `fromHttpApp` takes it. */
 type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown>
@@ -273,6 +276,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
 
   let options: Partial<RunnerOptions>
   let loaded: Loaded
+  let workers: number | undefined
   const format: LogFormat = Option.getOrElse(given.logFormat, () => "text" as const)
   try {
     const value = <A>(option: Option.Option<A>, fallback: A): A => Option.getOrElse(option, () => fallback)
@@ -310,7 +314,16 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       wsPerMessageDeflate: given.wsDeflate,
       lifespan: value(given.lifespan, "auto"),
       proxyHeaders: given.proxyHeaders,
-      forwardedAllowIps: value(given.forwardedAllowIps, defaults.forwardedAllowIps)
+      forwardedAllowIps: value(given.forwardedAllowIps, defaults.forwardedAllowIps),
+      binds: bindsOf(given),
+      backlog: value(given.backlog, defaults.backlog)
+    }
+    workers = Option.getOrUndefined(given.workers)
+    if (workers === undefined && (Option.isSome(given.maxRequests) || Option.isSome(given.maxWorkerMemory))) {
+      throw new UsageError("--max-requests and --max-worker-memory recycle worker processes: they need --workers")
+    }
+    if (workers !== undefined && options.binds!.some((t) => t.kind === "fd")) {
+      throw new UsageError("--fd and fd:// binds serve in one process: they take no --workers")
     }
     const syncWorkers = Option.getOrUndefined(given.syncWorkers)
     const wanted = value(given.interface, "auto")
@@ -318,7 +331,10 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
     if (syncWorkers !== undefined && given.factory) throw new UsageError("--sync-workers serves a classic app by its export's name: it takes no --factory")
     const appDir = value(given.appDir, ".")
     if (!isDirectory(appDir)) throw new UsageError(`--app-dir: ${appDir} is not a directory`)
-    loaded = await loadApp(given.target, { syncWorkers, wanted, factory: given.factory, appDir })
+    // A --workers primary loads no app: each worker does (a module's side effects stay in the workers).
+    loaded = workers !== undefined && cluster.isPrimary
+      ? { served: { kind: "app", app: () => Effect.void }, layer: undefined, picked: `${workers} worker process(es) of ${given.target}` }
+      : await loadApp(given.target, { syncWorkers, wanted, factory: given.factory, appDir })
   } catch (cause) {
     if (cause instanceof UsageError) {
       process.stderr.write(`egi: ${cause.message}\n`)
@@ -327,7 +343,32 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
     throw cause
   }
 
-  return { ...loaded, options, format }
+  const plan: WorkerPlan | undefined = workers === undefined ? undefined : {
+    workers,
+    maxRequests: Option.getOrUndefined(given.maxRequests),
+    maxRequestsJitter: Option.getOrElse(given.maxRequestsJitter, () => 0),
+    maxWorkerMemory: Option.getOrUndefined(Option.map(given.maxWorkerMemory, (mib) => mib * 2 ** 20)),
+    drainTimeout: options.drainTimeout ?? defaults.drainTimeout
+  }
+  return { ...loaded, options, format, plan }
+}
+
+/**
+ * The listen targets: `--bind`'s (or `--host`/`--port` when there is none
+ * and a `--uds` or `--fd` is added), then `--uds`, then `--fd`; `--uds-mode`
+ * applies to every Unix socket. Empty: `--host`/`--port` alone.
+ */
+const bindsOf = (given: ServeInput): ReadonlyArray<ListenTarget> => {
+  const extra: Array<ListenTarget> = []
+  const uds = Option.getOrUndefined(given.uds)
+  const fd = Option.getOrUndefined(given.fd)
+  if (uds !== undefined) extra.push({ kind: "unix", path: uds })
+  if (fd !== undefined) extra.push({ kind: "fd", fd })
+  const bound = Option.getOrUndefined(given.bind)
+  if (bound === undefined && extra.length === 0) return []
+  const tcp: ReadonlyArray<ListenTarget> = bound ?? [{ kind: "tcp", host: Option.getOrElse(given.host, () => defaults.host), port: Option.getOrElse(given.port, () => defaults.port) }]
+  const mode = Option.getOrUndefined(given.udsMode)
+  return [...tcp, ...extra].map((t) => (t.kind === "unix" && mode !== undefined ? { ...t, mode } : t))
 }
 
 const isDirectory = (path: string): boolean => {
@@ -342,6 +383,8 @@ const isDirectory = (path: string): boolean => {
 interface Serving extends Loaded {
   readonly options: Partial<RunnerOptions>
   readonly format: LogFormat
+  /** `--workers`: this process is their primary (spec.md §8.13); undefined: it serves itself. */
+  readonly plan: WorkerPlan | undefined
 }
 
 /**
@@ -353,12 +396,15 @@ interface Serving extends Loaded {
  * The module's `layer` is built once before the server starts and closed
  * after its shutdown (its finalizers run after the drain).
  */
-const run = ({ served, layer, picked, options, format }: Serving): void => {
+const run = ({ served, layer, picked, options, format, plan }: Serving): void => {
   const loggers = formatLoggers[format]
   // The CLI's own lines (the signals) look like the server's.
   const logger: RunnerLog = loggers === undefined
     ? runnerLog("text", Context.empty() as Context.Context<unknown>)
     : runnerLog("effect", Context.make(Logger.CurrentLoggers, new Set(loggers)) as Context.Context<unknown>)
+  // --workers: the primary supervises, each worker (this same command) serves.
+  if (plan !== undefined && cluster.isPrimary) return runPrimary(plan, logger)
+  if (served.kind === "app") served = { kind: "app", app: workerApp(served.app) }
   let signalled = false
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info(signalled ? `${signal} received again: already shutting down` : `${signal} received`)

@@ -52,6 +52,8 @@ const exitCause = (code: number | null, signal: string | null): string =>
  */
 export const runPrimary = (plan: WorkerPlan, log: RunnerLog): void => {
   let stopping = false
+  /** The primary's exit code: 0, or the status of a worker that failed to start. */
+  let exitStatus = 0
   /** Slot of each live worker (slots are 1…workers, for the log and the backoff). */
   const slots = new Map<Worker, number>()
   /** Workers being replaced or recycled: their exit is expected. */
@@ -62,10 +64,13 @@ export const runPrimary = (plan: WorkerPlan, log: RunnerLog): void => {
   const limitFor = (): number | undefined =>
     plan.maxRequests === undefined ? undefined : plan.maxRequests + Math.floor(Math.random() * (plan.maxRequestsJitter + 1))
 
+  /** Workers that have listened: one that exits before it ever did failed to start. */
+  const started = new WeakSet<Worker>()
   const fork = (slot: number): Worker => {
     const worker = cluster.fork({ EGI_WORKER_SLOT: String(slot) })
     slots.set(worker, slot)
     startedAt.set(worker, Date.now())
+    worker.once("listening", () => started.add(worker))
     worker.on("online", () => worker.send({ egi: "limits", maxRequests: limitFor() } satisfies ToWorker))
     worker.on("message", (message: FromWorker) => {
       if (message?.egi === "recycle") recycle(worker, message.why)
@@ -126,11 +131,24 @@ export const runPrimary = (plan: WorkerPlan, log: RunnerLog): void => {
       if (slots.size === 0) {
         log.info("all workers stopped")
         log.flush()
-        process.exit(0)
+        process.exit(exitStatus)
       }
       return
     }
     if (expected) return
+    if (!started.has(worker)) {
+      // It never served: the app cannot be loaded or the server cannot start (exit 2, 1). Respawning would only repeat it.
+      const status = code !== null && code !== 0 ? code : 1
+      log.error(`worker ${slot} (pid ${worker.process.pid}) failed to start (${exitCause(code, signal)}): stopping the other workers, exiting ${status}`)
+      stopping = true
+      for (const other of slots.keys()) terminate(other)
+      if (slots.size === 0) {
+        log.flush()
+        process.exit(status)
+      }
+      exitStatus = status
+      return
+    }
     // An unexpected exit: respawn, sooner the longer it had lived.
     const n = lived >= STABLE_MS ? 0 : (failures.get(slot) ?? 0) + 1
     failures.set(slot, n)
@@ -167,6 +185,11 @@ export const runPrimary = (plan: WorkerPlan, log: RunnerLog): void => {
     })()
   })
 
+  // Workers accept from the shared listening socket themselves (as gunicorn's
+  // do): with node's default round-robin the primary accepts and hands each
+  // connection over, and one handed to a worker as it exits is never
+  // answered — measured: a request hung on every max-requests replacement.
+  cluster.schedulingPolicy = cluster.SCHED_NONE
   log.info(`primary (pid ${process.pid}): starting ${plan.workers} worker(s)`)
   for (let slot = 1; slot <= plan.workers; slot++) fork(slot)
 }

@@ -58,6 +58,16 @@ export interface Server {
 export const protocolsOf = (opts: Pick<RunnerOptions, "tls" | "h2cOnly">): string =>
   opts.tls !== undefined ? "h2, http/1.1" : opts.h2cOnly ? "h2c" : "h2c, http/1.1"
 
+/** How long, at the drain, a connection accepted just before it may take to show its first bytes, in ms. */
+const classifyGrace = 250
+
+/** Completes once no socket of `sockets` is still being classified, or after `ms`. */
+const untilClassified = (sockets: ReadonlySet<net.Socket>, ms: number): Effect.Effect<void> => {
+  const pending = () => [...sockets].some((socket) => connectionOf(socket)?.protocol === "pending")
+  const poll: Effect.Effect<void> = Effect.suspend(() => (pending() ? Effect.andThen(Effect.sleep(10), poll) : Effect.void))
+  return Effect.asVoid(Effect.timeoutOption(poll, ms))
+}
+
 /** How long connections may take to close by themselves after the drain, in ms. */
 const closeGrace = 1000
 
@@ -277,7 +287,11 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       h1server.closeIdleConnections()
       // HTTP/1.1 responses in flight: the connection closes once each ends.
       for (const socket of sockets) if (connectionOf(socket)?.protocol === "h1") closeAfterResponse(socket)
-      // Connections still being classified have no request in flight.
+      // Connections still being classified were accepted just before the
+      // listener closed: their first request may be on its way. They get a
+      // moment to show it (then it is served, as on a connection of the drain);
+      // those still silent after it have nothing in flight and are closed.
+      yield* untilClassified(sockets, Math.min(classifyGrace, opts.drainTimeout))
       for (const socket of sockets) if (connectionOf(socket)?.protocol === "pending") socket.destroy()
       supervisor.goingAway()
       const done = yield* supervisor.whenIdle().pipe(Effect.timeoutOption(opts.drainTimeout))

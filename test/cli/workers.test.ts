@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as http from "node:http"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { ROOT } from "../support/cli.ts"
+import { ROOT, runCli } from "../support/cli.ts"
 
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {
@@ -89,7 +89,7 @@ describe("RUN-21: worker processes", { timeout: 120_000 }, () => {
     const c = await startCluster({ workers: 2 })
     await c.waitFor(/(listening on[^\n]*\n[^]*){2}/)
     const pids = new Set<string>()
-    for (let i = 0; i < 16 && pids.size < 2; i++) pids.add(await get(c.port))
+    for (let i = 0; i < 64 && pids.size < 2; i++) pids.add(await get(c.port))
     expect(pids.size).toBe(2)
     await get(c.port, "/crash").catch(() => "")
     await c.waitFor(/worker \d \(pid \d+\) died \(exit code 1\)[^\n]*respawning/)
@@ -104,7 +104,7 @@ describe("RUN-21: worker processes", { timeout: 120_000 }, () => {
     const c = await startCluster({ workers: 2 })
     await c.waitFor(/(listening on[^\n]*\n[^]*){2}/)
     const before = new Set<string>()
-    for (let i = 0; i < 16 && before.size < 2; i++) before.add(await get(c.port))
+    for (let i = 0; i < 64 && before.size < 2; i++) before.add(await get(c.port))
     let failures = 0
     let sent = 0
     let going = true
@@ -121,7 +121,7 @@ describe("RUN-21: worker processes", { timeout: 120_000 }, () => {
     expect(failures).toBe(0)
     expect(sent).toBeGreaterThan(10)
     const after = new Set<string>()
-    for (let i = 0; i < 16 && after.size < 2; i++) after.add(await get(c.port))
+    for (let i = 0; i < 64 && after.size < 2; i++) after.add(await get(c.port))
     expect([...after].filter((p) => before.has(p))).toEqual([])
     c.child.kill("SIGTERM")
     expect(await c.exit).toBe(0)
@@ -140,5 +140,38 @@ describe("RUN-21: worker processes", { timeout: 120_000 }, () => {
     expect(count(c.log(), /died/)).toBe(0)
     c.child.kill("SIGTERM")
     expect(await c.exit).toBe(0)
+  })
+
+  it("RUN-21: egi serve --workers 2 serves from two processes and drains on SIGTERM (exit 0); a module that cannot be loaded stops the primary with exit 2 instead of respawning forever", async () => {
+    const cli = runCli(["serve", "examples/hello.ts", "--workers", "2", "--port", "0", "--no-access-log"])
+    try {
+      const { port } = await cli.listening(60_000)
+      await cli.waitFor("stderr", /(listening on[^\n]*\n[^]*){2}/, 60_000)
+      expect(cli.stderr()).toMatch(/primary \(pid \d+\): starting 2 worker\(s\)/)
+      expect(await get(port)).toBe("Hello, world!")
+      cli.signal("SIGTERM")
+      expect((await cli.exit).code).toBe(0)
+      expect(cli.stderr()).toMatch(/all workers stopped/)
+    } finally {
+      await cli.dispose()
+    }
+    const broken = runCli(["serve", "examples/hello.ts:nope", "--workers", "2", "--port", "0"])
+    try {
+      expect((await broken.exit).code).toBe(2)
+      expect(broken.stderr()).toMatch(/failed to start \(exit code 2\)/)
+      expect(broken.stderr()).not.toMatch(/respawning/)
+    } finally {
+      await broken.dispose()
+    }
+  })
+
+  it("RUN-21: --max-requests without --workers is a usage error (exit 2, one line)", async () => {
+    const cli = runCli(["serve", "examples/hello.ts", "--max-requests", "10", "--port", "0"])
+    try {
+      expect((await cli.exit).code).toBe(2)
+      expect(cli.stderr()).toMatch(/^egi: --max-requests and --max-worker-memory recycle worker processes: they need --workers\n$/)
+    } finally {
+      await cli.dispose()
+    }
   })
 })

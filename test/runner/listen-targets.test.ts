@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import hello from "../../examples/hello.ts"
 import { parseBind } from "../../src/runner/listen-target.ts"
-import { ROOT } from "../support/cli.ts"
+import { ROOT, runCli } from "../support/cli.ts"
 import { listen } from "../support/server.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "egi-listen-"))
@@ -135,5 +135,27 @@ describe("RUN-19: listen targets", () => {
   it("RUN-19: a bad target or backlog fails start with Options", async () => {
     await expect(listen(hello, { binds: [{ kind: "tcp", host: "127.0.0.1", port: 70000 }] })).rejects.toMatchObject({ reason: "Options" })
     await expect(listen(hello, { backlog: -1 })).rejects.toMatchObject({ reason: "Options" })
+  })
+
+  it("RUN-19: egi serve --uds PATH --uds-mode 660 also serves the Unix socket beside --host/--port, and removes it at exit; --bind with a bad entry is exit 2", async () => {
+    const path = join(dir, "cli.sock")
+    const cli = runCli(["serve", "examples/hello.ts", "--port", "0", "--uds", path, "--uds-mode", "660", "--no-access-log"])
+    try {
+      await cli.waitFor("stderr", new RegExp(`listening on http://127\\.0\\.0\\.1:\\d+, unix:${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(h2c, http/1\\.1\\)`), 30_000)
+      expect(statSync(path).mode & 0o777).toBe(0o660)
+      expect(await h1Unix(path)).toEqual(HELLO)
+      cli.signal("SIGTERM")
+      expect((await cli.exit).code).toBe(0)
+      expect(existsSync(path)).toBe(false)
+    } finally {
+      await cli.dispose()
+    }
+    const bad = runCli(["serve", "examples/hello.ts", "--bind", "127.0.0.1:0,nowhere"])
+    try {
+      expect((await bad.exit).code).toBe(2)
+      expect(bad.stderr()).toMatch(/^egi: --bind takes comma-separated host:port, unix:PATH, fd:\/\/N: "nowhere" is none of host:port, unix:PATH, fd:\/\/N\n$/)
+    } finally {
+      await bad.dispose()
+    }
   })
 })
