@@ -224,7 +224,9 @@ export const serveOptions = {
     )
   } satisfies Spec<boolean | "auto">,
   proxyHeaders: boolean("proxy-headers", "take client, scheme and authority from Forwarded / X-Forwarded-* sent by a trusted proxy (spec.md §8.12)", false),
-  forwardedAllowIps: valued("forwarded-allow-ips", "<list>", list, "the proxies trusted with --proxy-headers: comma-separated addresses and CIDR blocks, or *", defaults.forwardedAllowIps.join(","))
+  forwardedAllowIps: valued("forwarded-allow-ips", "<list>", list, "the proxies trusted with --proxy-headers: comma-separated addresses and CIDR blocks, or *", defaults.forwardedAllowIps.join(",")),
+  limitConcurrency: valued("limit-concurrency", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n apps in flight (requests of both protocols and WebSockets); past it 503 with retry-after, not a queue (RUN-22; per worker); 0 for no limit", "0"),
+  maxConnections: valued("max-connections", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n open connections; past it a new one is refused: HTTP/1.1 503 and close, HTTP/2 GOAWAY (RUN-23; per worker); 0 for no limit", "0")
 } as const
 
 type Options = typeof serveOptions

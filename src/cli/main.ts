@@ -316,7 +316,9 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       proxyHeaders: given.proxyHeaders,
       forwardedAllowIps: value(given.forwardedAllowIps, defaults.forwardedAllowIps),
       binds: bindsOf(given),
-      backlog: value(given.backlog, defaults.backlog)
+      backlog: value(given.backlog, defaults.backlog),
+      limitConcurrency: value(given.limitConcurrency, defaults.limitConcurrency),
+      maxConnections: value(given.maxConnections, defaults.maxConnections)
     }
     workers = Option.getOrUndefined(given.workers)
     if (workers === undefined && (Option.isSome(given.maxRequests) || Option.isSome(given.maxWorkerMemory))) {

@@ -115,7 +115,9 @@ const fields = {
   forwardedAllowIps: Config.String("FORWARDED_ALLOW_IPS").pipe(
     Config.map((list): ReadonlyArray<string> => splitList(list))
   ),
-  lifespan: Config.Literals(["auto", "on", "off"], "LIFESPAN")
+  lifespan: Config.Literals(["auto", "on", "off"], "LIFESPAN"),
+  limitConcurrency: Config.schema(bytes, "LIMIT_CONCURRENCY"),
+  maxConnections: Config.schema(bytes, "MAX_CONNECTIONS")
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
 
 // ---------------------------------------------------------------------------
@@ -153,6 +155,7 @@ const fields = {
  * | `EGI_LIFESPAN` | `lifespan` | `auto`, `on` or `off` |
  * | `EGI_PROXY_HEADERS` | `proxyHeaders` | boolean |
  * | `EGI_FORWARDED_ALLOW_IPS` | `forwardedAllowIps` | comma-separated addresses and CIDR blocks, or `*` |
+ * | `EGI_LIMIT_CONCURRENCY`, `EGI_MAX_CONNECTIONS` | `limitConcurrency`, `maxConnections` | integer ≥ 0 (0: no limit) |
  *
  * Booleans are the words `Config.Boolean` takes (`true`/`false`, `yes`/`no`,
  * `on`/`off`, `1`/`0`, `y`/`n`). Numbers are integers in the units of the

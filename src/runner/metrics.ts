@@ -13,7 +13,10 @@
  * - `egi.connections.active` — gauge, open connections;
  * - `egi.websocket.sessions.active` — gauge, WebSockets whose app runs;
  * - `http.server.request.body.size`, `http.server.response.body.size` —
- *   counters, bytes in and out.
+ *   counters, bytes in and out;
+ * - `egi.requests.rejected` — counter, per `reason`: `concurrency` (a
+ *   request or WebSocket answered 503 past `limitConcurrency`, RUN-22),
+ *   `connections` (a connection refused past `maxConnections`, RUN-23).
  */
 import { type Context, Metric } from "effect"
 
@@ -28,6 +31,11 @@ const activeSockets = Metric.gauge("egi.websocket.sessions.active", { descriptio
 const bytesIn = Metric.counter("http.server.request.body.size", { description: "request body bytes delivered to apps", incremental: true })
 const bytesOut = Metric.counter("http.server.response.body.size", { description: "response body bytes handed to the wire", incremental: true })
 
+const rejections = Metric.counter("egi.requests.rejected", { description: "requests and connections refused by admission control, by reason", incremental: true })
+
+/** Why admission control refused: `limitConcurrency` (a request or WebSocket) or `maxConnections` (a connection). */
+export type RejectReason = "concurrency" | "connections"
+
 const CLASSES = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"] as const
 const statusClass = (status: number): string => CLASSES[Math.floor(status / 100)] ?? "none"
 
@@ -37,6 +45,7 @@ export class RunnerMetrics {
   /** Tagged series, made once per method and status class: the set is small, and a request allocates nothing to find its own. */
   private readonly requestSeries = new Map<string, Map<string, Metric.Metric<number, unknown>>>()
   private readonly durationSeries = new Map<string, Metric.Metric<number, unknown>>()
+  private readonly rejectedSeries = new Map<RejectReason, Metric.Metric<number, unknown>>()
   private streams = 0
   private connections = 0
   private sockets = 0
@@ -76,6 +85,13 @@ export class RunnerMetrics {
   connection(delta: 1 | -1): void {
     this.connections += delta
     activeConnections.updateUnsafe(this.connections, this.context)
+  }
+
+  /** Admission control refused a request or a connection (`reason`). */
+  rejected(reason: RejectReason): void {
+    let series = this.rejectedSeries.get(reason)
+    if (series === undefined) this.rejectedSeries.set(reason, series = Metric.withAttributes(rejections, { reason }))
+    series.updateUnsafe(1, this.context)
   }
 
   /** A WebSocket's app started (+1) or ended (-1). */

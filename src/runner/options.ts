@@ -117,6 +117,20 @@ export interface RunnerOptions {
    * a lifespan scope (http scopes get an empty `state`).
    */
   readonly lifespan: LifespanMode
+  /**
+   * Admission control (spec.md §8.3, rule RUN-22): at most this many apps in
+   * flight — streams of both protocols and WebSockets whose app is running;
+   * a request or WebSocket handshake past it gets 503 with `retry-after: 1`
+   * and its app is not called. Default 0: no limit.
+   */
+  readonly limitConcurrency: number
+  /**
+   * Admission control (spec.md §8.3, rule RUN-23): at most this many open
+   * connections per server (per worker process); a connection past it is
+   * refused in its protocol (HTTP/1.1 503 and close, HTTP/2 GOAWAY
+   * REFUSED_STREAM). Default 0: no limit.
+   */
+  readonly maxConnections: number
 }
 
 /**
@@ -168,5 +182,7 @@ export const defaults: RunnerOptions = {
   tracing: "auto",
   proxyHeaders: false,
   forwardedAllowIps: ["127.0.0.1", "::1"],
-  lifespan: "auto"
+  lifespan: "auto",
+  limitConcurrency: 0,
+  maxConnections: 0
 }

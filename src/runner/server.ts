@@ -161,6 +161,9 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
         return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
       }
     }
+    for (const [name, n] of [["limitConcurrency", opts.limitConcurrency], ["maxConnections", opts.maxConnections]] as const) {
+      if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: no limit), got ${n}` }))
+    }
     if (opts.lifespan !== "auto" && opts.lifespan !== "on" && opts.lifespan !== "off") {
       return Effect.fail(new ServeError({ reason: "Options", detail: `lifespan must be "auto", "on" or "off", got ${JSON.stringify(opts.lifespan)}` }))
     }
@@ -199,6 +202,12 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       // `connection: close` (spec.md §8.4). Only after the drain is it dropped.
       if (drained) {
         socket.destroy()
+        return false
+      }
+      // Past maxConnections: refused in its protocol, never served (RUN-23).
+      if (supervisor.admission.full(sockets.size)) {
+        const alpn = (socket as tls.TLSSocket).alpnProtocol
+        supervisor.admission.refuseConnection(socket, scheme === "https" ? (alpn === "h2" ? "h2" : "h1") : opts.h2cOnly ? "h2" : "detect")
         return false
       }
       tag(socket, scheme)
@@ -313,6 +322,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       for (const socket of sockets) socket.destroy()
       stopSweep()
       stopStallSweep()
+      supervisor.admission.close()
       h1server.close()
       yield* lifespan.shutdown(opts.drainTimeout)
       logger.info("shutdown complete")

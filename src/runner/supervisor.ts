@@ -15,6 +15,7 @@ import type { WebSocketSession } from "./websocket/session.ts"
 import { type EgiScope, targetOf } from "../protocol/scope.ts"
 import { traced } from "./tracing.ts"
 import { RunnerMetrics } from "./metrics.ts"
+import { Admission, RETRY_AFTER } from "./admission.ts"
 
 /**
  * The app's call returned something other than an Effect (rule RUN-11): a
@@ -101,6 +102,8 @@ export class Supervisor {
   private readonly context: Context.Context<unknown>
   /** The runner's metrics (spec.md §8.11), in the server's context. */
   readonly metrics: RunnerMetrics
+  /** Admission control (spec.md §8.3, RUN-22, RUN-23): the limits' checks, the refusals, their count and log. */
+  readonly admission: Admission
   /** Each app call runs in a server span (spec.md §8.10). */
   private readonly tracing: boolean
   private readonly opts: ResolvedOptions
@@ -113,6 +116,7 @@ export class Supervisor {
     this.app = app
     this.context = context
     this.metrics = new RunnerMetrics(context)
+    this.admission = new Admission(opts, this.metrics)
     // "auto": spans only for a tracer of the user's, not Effect's default one (spec.md §8.10).
     this.tracing = opts.tracing === "auto" ? Context.get(context as Context.Context<never>, Tracer.Tracer) !== Tracer.nativeTracer : opts.tracing
     this.opts = opts
@@ -157,6 +161,9 @@ export class Supervisor {
         })
       )
     }
+    // Past limitConcurrency: 503, and the app is not called (RUN-22). A pushed
+    // stream is the server's own doing, bounded by the stream that pushed it.
+    if (ex.promisedBy === undefined && this.admission.overloaded(this.inflight())) return this.refuseOverloaded(ex)
     // Listed in http.connection's openStreams while its app runs (spec.md §7.10).
     streamStarted(ex.scope)
     this.metrics.streamStarted()
@@ -166,6 +173,18 @@ export class Supervisor {
     const run = this.tracing ? traced(ex.scope, () => ex.status, call, (span) => void (ex.span = span), ex.promisedBy?.span) : call
     const fiber = this.fork(run, this.running, ex, (exit) => this.finish(ex, exit))
     if (fiber !== undefined) ex.watchPeer(() => fiber.interruptUnsafe())
+  }
+
+  /**
+   * A request past `limitConcurrency` (RUN-22): 503 with `retry-after`, the
+   * app never called; a body still arriving is left unread (HTTP/2: RST_STREAM
+   * NO_ERROR after the response; HTTP/1.1: node:http discards it). Counted,
+   * summed up in the log, and given its access-log line.
+   */
+  private refuseOverloaded(ex: Exchange): void {
+    this.admission.rejected("concurrency")
+    if (ex.respondError(503, [["retry-after", RETRY_AFTER]])) ex.abandonUnreadBody()
+    if (this.opts.accessLog) this.accessLog(ex)
   }
 
   /**
@@ -209,6 +228,13 @@ export class Supervisor {
   admitWebSocket(session: WebSocketSession): void {
     const s = session.scope
     const startedAt = performance.now()
+    // Past limitConcurrency: the handshake gets 503, and the app is not called (RUN-22).
+    if (this.admission.overloaded(this.inflight())) {
+      this.admission.rejected("concurrency")
+      session.refuseOverloaded(RETRY_AFTER)
+      if (this.opts.accessLog) this.accessLogWebSocket(session, startedAt)
+      return
+    }
     this.metrics.socket(1)
     const call = callApp(this.app, s, session.receive, session.send)
     // One server span per WebSocket (spec.md §8.10); none when tracing is off.
@@ -218,21 +244,24 @@ export class Supervisor {
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
         this.logFailure(s, `WEBSOCKET ${s.rawPath}`, exit.cause)
       }
-      if (this.opts.accessLog) {
-        this.opts.runnerLog.access({
-          connectionId: s.connectionId,
-          streamId: s.streamId,
-          client: s.client === null ? undefined : s.client[0],
-          method: "WEBSOCKET",
-          target: targetOf(s),
-          httpVersion: s.httpVersion,
-          status: session.status,
-          bytes: undefined,
-          durationMs: performance.now() - startedAt,
-          end: undefined
-        })
-      }
+      if (this.opts.accessLog) this.accessLogWebSocket(session, startedAt)
       this.settle()
+    })
+  }
+
+  private accessLogWebSocket(session: WebSocketSession, startedAt: number): void {
+    const s = session.scope
+    this.opts.runnerLog.access({
+      connectionId: s.connectionId,
+      streamId: s.streamId,
+      client: s.client === null ? undefined : s.client[0],
+      method: "WEBSOCKET",
+      target: targetOf(s),
+      httpVersion: s.httpVersion,
+      status: session.status,
+      bytes: undefined,
+      durationMs: performance.now() - startedAt,
+      end: undefined
     })
   }
 

@@ -299,6 +299,15 @@ export class WebSocketSession {
     this.closed(1006, "")
   }
 
+  /** Refused before the app is called (admission control, rule RUN-22): 503 with `retry-after` (seconds). */
+  refuseOverloaded(retryAfter: string): void {
+    this.state = "closed"
+    this.status = 503
+    this.handshake.deny(503, [["content-type", "text/plain"], ["retry-after", retryAfter]])
+    this.handshake.denyBody(utf8.encode(`${STATUS_CODES[503]}\n`), true)
+    this.answered()
+  }
+
   /** Graceful shutdown (rule WS-14): close 1001 when open, 503 when the handshake is still unanswered. */
   goingAway(): void {
     if (this.state === "open" && this.socket !== undefined) {
