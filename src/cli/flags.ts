@@ -149,6 +149,12 @@ const list: Parse<ReadonlyArray<string>> = (value, source) => {
   return items.length === 0 ? { refused: `${source} takes a comma-separated list of addresses, got ${JSON.stringify(value)}` } : items
 }
 
+/** `--reload-dir`: a directory, or a comma-separated list of them. */
+const directories: Parse<ReadonlyArray<string>> = (value, source) => {
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "")
+  return items.length === 0 ? { refused: `${source} takes a directory, or a comma-separated list of them, got ${JSON.stringify(value)}` } : items
+}
+
 const inSeconds = (ms: number): string => `${ms / 1000}`
 
 /** `--bind`: comma-separated `host:port`, `unix:PATH`, `fd://N` (parseBind). */
@@ -213,6 +219,28 @@ export const serveOptions = {
   wsDeflate: boolean("ws-deflate", "do not offer permessage-deflate on WebSockets", true, "--no-ws-deflate"),
   accessLog: boolean("access-log", "do not print a line per request", true, "--no-access-log"),
   logFormat: valued("log-format", "<text|json|logfmt>", oneOf(["text", "json", "logfmt"] as const), "how log lines look: EGI's text lines, or Effect's Logger.consoleJson / consoleLogFmt for the server's lines and the app's Effect.log alike", "text"),
+  logLevel: valued("log-level", "<trace|debug|info|warn|error|none>", oneOf(["trace", "debug", "info", "warn", "error", "none"] as const), "the least severe line logged: Effect's References.MinimumLogLevel for the server's lines (access and info lines are info) and the app's Effect.log alike (RUN-25)", "info"),
+  reload: boolean("reload", "development: serve from a child process and restart it when a .ts, .js, .mjs or .json file under --reload-dir changes; a module that fails to load keeps the old server up (RUN-24; not with --workers)", false),
+  reloadDir: {
+    name: "reload-dir",
+    metavar: "<dir>",
+    help: "with --reload: watch this directory (repeatable or comma-separated)",
+    shown: "the app module's directory",
+    flag: Flag.String("reload-dir").pipe(
+      Flag.withDescription("with --reload: watch this directory (repeatable or comma-separated; default: the app module's directory)"),
+      Flag.withMetavar("<dir>"),
+      Flag.mapEffect((value) => {
+        const given = directories(value, "--reload-dir")
+        return isRefused(given)
+          ? Effect.fail(new CliError.InvalidValue({ option: "reload-dir", value, expected: given.refused, kind: "flag" }))
+          : Effect.succeed(given)
+      }),
+      Flag.atLeast(1),
+      Flag.map((given) => given.flat()),
+      Flag.withFallbackConfig(fromEnv("reload-dir", directories)),
+      Flag.optional
+    )
+  } satisfies Spec<Option.Option<ReadonlyArray<string>>>,
   tracing: {
     name: "tracing",
     help: "no server span per stream (spec.md §8.10; by default, auto, spans are made when the app's layer provides a tracer; --tracing: always)",

@@ -10,12 +10,12 @@
  * modules that cannot be loaded — each failure as one `egi: …` line.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Config, Context, Effect, Exit, FileSystem, Layer, Logger, Option, Path, Result, Stdio, Terminal } from "effect"
+import { Cause, Config, Context, Effect, Exit, FileSystem, Layer, Logger, type LogLevel, Option, Path, References, Result, Stdio, Terminal } from "effect"
 import { Argument, CliConfig, type CliError, CliOutput, Command, GlobalFlag } from "effect/cli"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { ChildProcessSpawner } from "effect/process"
 import { readFileSync, statSync } from "node:fs"
-import { resolve } from "node:path"
+import { dirname, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import type { App } from "../protocol/app.ts"
 import { type RunnerLog, runnerLog } from "../runner/log.ts"
@@ -27,6 +27,7 @@ import type { FetchHandler } from "../adapters/fetch/index.ts"
 import { describeCliError, envFileOf, envName, helpText, serveFlags, USAGE } from "./flags.ts"
 import { describeShape, type Interface, kindOf, shapeOf } from "./interface.ts"
 import { runPrimary, type WorkerPlan, workerApp } from "./workers.ts"
+import { RELOAD_CHILD, type ReloadPlan, runReloader } from "./reload.ts"
 import cluster from "node:cluster"
 import type { ListenTarget } from "../runner/listen-target.ts"
 
@@ -44,6 +45,12 @@ const formatLoggers: Record<LogFormat, ReadonlyArray<Logger.Logger<unknown, void
   json: [Logger.consoleJson],
   logfmt: [Logger.consoleLogFmt]
 }
+
+/** `--log-level`: Effect's `References.MinimumLogLevel` for the server's context (RUN-25). */
+const logLevels = { trace: "Trace", debug: "Debug", info: "Info", warn: "Warn", error: "Error", none: "None" } as const satisfies Record<string, LogLevel.LogLevel>
+
+/** This process is `--reload`'s check (RUN-24): a module that fails to load says where. */
+let reloadCheck = false
 
 /** Splits `path/to/mod.ts:name` into module and export (a trailing identifier after the last colon). */
 const splitTarget = (target: string): { readonly module: string; readonly exportName: string | undefined } => {
@@ -90,6 +97,11 @@ const loadApp = async (target: string, how: { readonly syncWorkers: number | und
   } catch (cause) {
     const code = (cause as { code?: string }).code
     const why = code === "ERR_MODULE_NOT_FOUND" ? "module not found" : String((cause as Error).message ?? cause).split("\n")[0]
+    // --reload's check: where the error is (a syntax error's file, line and code frame), before the one line.
+    if (reloadCheck && code !== "ERR_MODULE_NOT_FOUND") {
+      const head = String((cause as Error)?.stack ?? "").split("\n    at ")[0]!.trim()
+      if (head !== "") process.stderr.write(head + "\n")
+    }
     throw new UsageError(`cannot load ${module}: ${why}`)
   }
   const names = exportName === undefined ? ["default", "app"] : [exportName]
@@ -277,6 +289,16 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
   let options: Partial<RunnerOptions>
   let loaded: Loaded
   let workers: number | undefined
+  let reload: ReloadPlan | undefined
+  const reloadRole = process.env[RELOAD_CHILD] === "serve" || process.env[RELOAD_CHILD] === "check" ? process.env[RELOAD_CHILD] : undefined
+  delete process.env[RELOAD_CHILD]
+  reloadCheck = reloadRole === "check"
+  if (reloadRole === "serve" && process.channel) {
+    // The reloader's channel closes when it exits, however it dies: drain and exit as on SIGTERM.
+    process.once("disconnect", () => process.kill(process.pid, "SIGTERM"))
+    process.channel.unref()
+  }
+  const level = logLevels[Option.getOrElse(given.logLevel, () => "info" as const)]
   const format: LogFormat = Option.getOrElse(given.logFormat, () => "text" as const)
   try {
     const value = <A>(option: Option.Option<A>, fallback: A): A => Option.getOrElse(option, () => fallback)
@@ -333,10 +355,23 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
     if (syncWorkers !== undefined && given.factory) throw new UsageError("--sync-workers serves a classic app by its export's name: it takes no --factory")
     const appDir = value(given.appDir, ".")
     if (!isDirectory(appDir)) throw new UsageError(`--app-dir: ${appDir} is not a directory`)
+    // --reload (RUN-24): this process watches and restarts a child that serves (EGI_RELOAD_CHILD=serve) after one that only loads the app (=check) succeeded.
+    if (given.reload && reloadRole === undefined) {
+      if (workers !== undefined) throw new UsageError("--reload restarts one server process: it takes no --workers")
+      if (options.binds!.some((t) => t.kind === "fd")) throw new UsageError("--fd and fd:// binds are inherited by one process: they take no --reload")
+      const dirs = [...new Set(Option.getOrElse(given.reloadDir, () => [dirname(resolve(appDir, splitTarget(given.target).module))]).map((d) => resolve(d)))]
+      const missing = dirs.find((d) => !isDirectory(d))
+      if (missing !== undefined) throw new UsageError(`--reload-dir: ${missing} is not a directory`)
+      reload = { dirs, drainTimeout: options.drainTimeout ?? defaults.drainTimeout }
+    }
     // A --workers primary loads no app: each worker does (a module's side effects stay in the workers).
     loaded = workers !== undefined && cluster.isPrimary
       ? { served: { kind: "app", app: () => Effect.void }, layer: undefined, picked: `${workers} worker process(es) of ${given.target}` }
+      : reload !== undefined
+      ? { served: { kind: "app", app: () => Effect.void }, layer: undefined, picked: `${given.target} from a child process, restarted on changes (--reload)` }
       : await loadApp(given.target, { syncWorkers, wanted, factory: given.factory, appDir })
+    // --reload's check: the app loads (the module, its imports, the export); nothing is served.
+    if (reloadRole === "check") return 0
   } catch (cause) {
     if (cause instanceof UsageError) {
       process.stderr.write(`egi: ${cause.message}\n`)
@@ -352,7 +387,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
     maxWorkerMemory: Option.getOrUndefined(Option.map(given.maxWorkerMemory, (mib) => mib * 2 ** 20)),
     drainTimeout: options.drainTimeout ?? defaults.drainTimeout
   }
-  return { ...loaded, options, format, plan }
+  return { ...loaded, options, format, plan, level, reload }
 }
 
 /**
@@ -387,6 +422,10 @@ interface Serving extends Loaded {
   readonly format: LogFormat
   /** `--workers`: this process is their primary (spec.md §8.13); undefined: it serves itself. */
   readonly plan: WorkerPlan | undefined
+  /** `--log-level`: the context's `References.MinimumLogLevel` (RUN-25). */
+  readonly level: LogLevel.LogLevel
+  /** `--reload`: this process is the reloader (RUN-24); undefined: it serves itself. */
+  readonly reload: ReloadPlan | undefined
 }
 
 /**
@@ -398,12 +437,13 @@ interface Serving extends Loaded {
  * The module's `layer` is built once before the server starts and closed
  * after its shutdown (its finalizers run after the drain).
  */
-const run = ({ served, layer, picked, options, format, plan }: Serving): void => {
+const run = ({ served, layer, picked, options, format, plan, level, reload }: Serving): void => {
   const loggers = formatLoggers[format]
   // The CLI's own lines (the signals) look like the server's.
   const logger: RunnerLog = loggers === undefined
-    ? runnerLog("text", Context.empty() as Context.Context<unknown>)
-    : runnerLog("effect", Context.make(Logger.CurrentLoggers, new Set(loggers)) as Context.Context<unknown>)
+    ? runnerLog("text", Context.make(References.MinimumLogLevel, level) as Context.Context<unknown>)
+    : runnerLog("effect", Context.make(Logger.CurrentLoggers, new Set(loggers)).pipe(Context.add(References.MinimumLogLevel, level)) as Context.Context<unknown>)
+  if (reload !== undefined) return runReloader(reload, logger)
   // --workers: the primary supervises, each worker (this same command) serves.
   if (plan !== undefined && cluster.isPrimary) return runPrimary(plan, logger)
   if (served.kind === "app") served = { kind: "app", app: workerApp(served.app) }
@@ -421,7 +461,9 @@ const run = ({ served, layer, picked, options, format, plan }: Serving): void =>
     ? server as Effect.Effect<never, ServeError | unknown>
     : Effect.provide(server, layer)
   // --log-format: the server's lines and the app's Effect.log go through these loggers (spec.md §8.5).
-  const program = loggers === undefined ? withLayer : Effect.provide(withLayer, Logger.layer(loggers))
+  const formatted = loggers === undefined ? withLayer : Effect.provide(withLayer, Logger.layer(loggers))
+  // --log-level: the minimum level of the server's lines and the app's Effect.log (RUN-25).
+  const program = Effect.provide(formatted, Layer.succeed(References.MinimumLogLevel, level))
   NodeRuntime.runMain(program, {
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
