@@ -66,6 +66,7 @@ export {
 export * as Headers from "./protocol/headers.ts"
 
 export {
+  type ClientCertificateExtension,
   type ConnectionExtension,
   defaultNeverIndexed,
   Extension,
@@ -116,6 +117,7 @@ export type { AccessEntry, LogMode, LogWhere } from "./runner/log.ts"
 export { defaults, type RunnerOptions } from "./runner/options.ts"
 export { layer, type Server, serve, start } from "./runner/server.ts"
 export { layerConfig, optionsConfig } from "./runner/config.ts"
+export type { TlsClientAuth, TlsMaterial, TlsOptions } from "./runner/tls.ts"
 export { type ListenTarget, parseBind } from "./runner/listen-target.ts"
 export { type ForwardedTrust, forwardedTrust, forwardedView, type ForwardedView } from "./runner/forwarded.ts"
 

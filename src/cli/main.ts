@@ -27,6 +27,7 @@ import type { FetchHandler } from "../adapters/fetch/index.ts"
 import { describeCliError, envFileOf, envName, helpText, serveFlags, USAGE } from "./flags.ts"
 import { describeShape, type Interface, kindOf, shapeOf } from "./interface.ts"
 import { runPrimary, type WorkerPlan, workerApp } from "./workers.ts"
+import { readTls, reloadOnSighup, type TlsFiles, tlsFilesOf } from "./tls-files.ts"
 import { RELOAD_CHILD, type ReloadPlan, runReloader } from "./reload.ts"
 import cluster from "node:cluster"
 import type { ListenTarget } from "../runner/listen-target.ts"
@@ -35,6 +36,9 @@ import type { ListenTarget } from "../runner/listen-target.ts"
 type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown>
 
 class UsageError extends Error {}
+
+/** The TLS flags' files, when serving TLS: read again on SIGHUP in one process (spec.md §8.1 "TLS"). */
+let tlsFiles: TlsFiles | undefined
 
 /** `--log-format`: EGI's text lines, or one of Effect's console loggers. */
 type LogFormat = "text" | "json" | "logfmt"
@@ -302,18 +306,17 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
   const format: LogFormat = Option.getOrElse(given.logFormat, () => "text" as const)
   try {
     const value = <A>(option: Option.Option<A>, fallback: A): A => Option.getOrElse(option, () => fallback)
-    const tlsCert = Option.getOrUndefined(given.tlsCert)
-    const tlsKey = Option.getOrUndefined(given.tlsKey)
-    if ((tlsCert === undefined) !== (tlsKey === undefined)) {
-      throw new UsageError("--tls-cert and --tls-key go together")
-    }
+    // The TLS flags (spec.md §8.1 "TLS"): the files are read now, and again on SIGHUP.
+    const files = tlsFilesOf(given)
+    if (files !== undefined && "usage" in files) throw new UsageError(files.usage)
     let tls: RunnerOptions["tls"] = undefined
-    if (tlsCert !== undefined && tlsKey !== undefined) {
+    if (files !== undefined) {
       try {
-        tls = { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) }
+        tls = readTls(files)
       } catch (cause) {
         throw new UsageError(`cannot read TLS material: ${(cause as Error).message}`)
       }
+      tlsFiles = files
     }
     if (tls !== undefined && given.h2c) throw new UsageError("--h2c is for cleartext; with TLS, ALPN decides")
     options = {
@@ -447,6 +450,8 @@ const run = ({ served, layer, picked, options, format, plan, level, reload }: Se
   // --workers: the primary supervises, each worker (this same command) serves.
   if (plan !== undefined && cluster.isPrimary) return runPrimary(plan, logger)
   if (served.kind === "app") served = { kind: "app", app: workerApp(served.app) }
+  // One process serving TLS: SIGHUP loads the files anew without a restart (TLS-4); a --workers worker ignores it (RUN-21).
+  if (tlsFiles !== undefined && !cluster.isWorker) reloadOnSighup(tlsFiles, logger)
   let signalled = false
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info(signalled ? `${signal} received again: already shutting down` : `${signal} received`)

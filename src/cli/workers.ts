@@ -81,14 +81,21 @@ export const runPrimary = (plan: WorkerPlan, log: RunnerLog): void => {
     return worker
   }
 
-  /** Replaces `old` by a new worker in its slot: the new one listens first, then the old one drains (no connection refused). */
-  const replace = (old: Worker): Promise<void> =>
+  /** Replacements not yet listening: one that exits before it listens leaves the old worker serving (a bad new TLS certificate, say). */
+  const replacements = new WeakSet<Worker>()
+  /**
+   * Replaces `old` by a new worker in its slot: the new one listens first,
+   * then the old one drains (no connection refused). False when the new
+   * one exited before it listened: the old one keeps serving.
+   */
+  const replace = (old: Worker): Promise<boolean> =>
     new Promise((resolve) => {
       const slot = slots.get(old)!
       retiring.add(old)
       const next = fork(slot)
+      replacements.add(next)
       const stopOld = () => {
-        old.once("exit", () => resolve())
+        old.once("exit", () => resolve(true))
         terminate(old)
       }
       next.once("listening", stopOld)
@@ -96,7 +103,7 @@ export const runPrimary = (plan: WorkerPlan, log: RunnerLog): void => {
         // The replacement died before listening: keep the old one serving.
         next.off("listening", stopOld)
         retiring.delete(old)
-        resolve()
+        resolve(false)
       })
     })
 
@@ -136,6 +143,11 @@ export const runPrimary = (plan: WorkerPlan, log: RunnerLog): void => {
       return
     }
     if (expected) return
+    if (!started.has(worker) && replacements.has(worker)) {
+      // A replacement that cannot start (its files, its module): the worker it was to replace serves on.
+      log.error(`worker ${slot} (pid ${worker.process.pid}): its replacement failed to start (${exitCause(code, signal)}); the current worker keeps serving`)
+      return
+    }
     if (!started.has(worker)) {
       // It never served: the app cannot be loaded or the server cannot start (exit 2, 1). Respawning would only repeat it.
       const status = code !== null && code !== 0 ? code : 1
@@ -179,7 +191,8 @@ export const runPrimary = (plan: WorkerPlan, log: RunnerLog): void => {
     void (async () => {
       for (const worker of [...slots.keys()]) {
         if (stopping) return
-        if (slots.has(worker) && !retiring.has(worker)) await replace(worker)
+        // A replacement that fails to start (a bad new TLS certificate, say) ends the round: the rest serve on.
+        if (slots.has(worker) && !retiring.has(worker) && !(await replace(worker))) return
       }
       if (!stopping) log.info("all workers replaced")
     })()

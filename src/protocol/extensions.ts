@@ -29,7 +29,8 @@ export const Extension = {
   headerIndexing: "http.response.header_indexing",
   flowControl: "http.flow_control",
   priority: "http.priority",
-  connection: "http.connection"
+  connection: "http.connection",
+  clientCertificate: "tls.client_certificate"
 } as const
 
 /**
@@ -192,6 +193,31 @@ export interface ConnectionExtension {
 }
 
 /**
+ * `tls.client_certificate` (spec.md §7.11, rule TLS-1): the certificate the
+ * client presented on this TLS connection and the server verified against
+ * its CAs — listed only then; absent on cleartext, when the server asks for
+ * none, and when the client sent none. The same value on every stream of
+ * the connection.
+ *
+ * - `subject`, `issuer`: distinguished names in RFC 4514 form, most
+ *   specific first (`CN=alice,O=Example,C=DE`), values escaped as RFC 4514
+ *   says;
+ * - `serialNumber`: the serial in upper-case hex (`1001`);
+ * - `fingerprint256`: SHA-256 of the DER certificate, upper-case hex pairs
+ *   joined by `:` (as `openssl x509 -fingerprint -sha256` prints it).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface ClientCertificateExtension {
+  readonly version: typeof EXTENSION_VERSION
+  readonly subject: string
+  readonly issuer: string
+  readonly serialNumber: string
+  readonly fingerprint256: string
+}
+
+/**
  * An extension that only says it is there.
  *
  * @since 0.2.0
@@ -221,6 +247,7 @@ export interface HttpExtensions {
   readonly "http.flow_control"?: FlowControlExtension
   readonly "http.priority"?: PriorityExtension
   readonly "http.connection"?: ConnectionExtension
+  readonly "tls.client_certificate"?: ClientCertificateExtension
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type * as http from "node:http"
 import type * as net from "node:net"
+import type { ClientCertificateExtension } from "../protocol/extensions.ts"
 import { ConnectionStreams } from "./connection-streams.ts"
 
 const kConnection = Symbol("egi.connection")
@@ -22,6 +23,8 @@ export interface ConnectionInfo {
   peerGoawayCode: number | undefined
   /** The streams whose app is running, and whether the socket closed (`http.connection`, spec.md §7.10). */
   readonly streams: ConnectionStreams
+  /** TLS: the client's verified certificate, `tls.client_certificate` of every stream (spec.md §7.11); undefined when none. */
+  clientCertificate?: ClientCertificateExtension | undefined
 }
 
 type Tagged = { [kConnection]?: ConnectionInfo }

@@ -101,6 +101,8 @@ export const makeHttpScope = (
   // Behind a trusted proxy, its fields say who the client is and what it asked for (spec.md §8.12).
   const view = defaults.forwarded === undefined ? undefined : forwardedView(headers, conn.client?.[0] ?? null, defaults.forwarded)
   const extensions = extend(headers)
+  // A verified client certificate: the same value on every stream of the connection (spec.md §7.11).
+  if (conn.clientCertificate !== undefined) (extensions as { "tls.client_certificate"?: unknown })["tls.client_certificate"] = conn.clientCertificate
   bindConnection(extensions, conn.streams)
   return {
     type: "http",

@@ -6,6 +6,7 @@
 import type { ListenTarget } from "./listen-target.ts"
 import type { LifespanMode } from "./lifespan.ts"
 import type { LogMode, RunnerLog } from "./log.ts"
+import type { TlsOptions } from "./tls.ts"
 
 /**
  * Options of the Node runner (spec.md §8.1–§8.4, §8.8; the limits and
@@ -37,8 +38,13 @@ export interface RunnerOptions {
    * h2c from HTTP/1.1 by the connection preface (RFC 9113 §3.4).
    */
   readonly h2cOnly: boolean
-  /** PEM certificate chain and key; when set the listener serves TLS with ALPN h2, http/1.1. */
-  readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined
+  /**
+   * PEM certificate chain and key; when set the listener serves TLS with ALPN
+   * h2, http/1.1. Also the key's `passphrase`, client certificates (`ca`,
+   * `clientAuth`), `ciphers` and `minVersion` (spec.md §8.1 "TLS"; the
+   * certificate is replaced at run time by `Server.reloadTls`).
+   */
+  readonly tls: TlsOptions | undefined
   /** SETTINGS_MAX_CONCURRENT_STREAMS advertised on HTTP/2 (RFC 9113 §6.5.2), 0–2^32-1. Default 128. */
   readonly maxConcurrentStreams: number
   /** Bytes: SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2 (RFC 9113 §6.5.2) and the header size limit on HTTP/1.1 (431). Default 65536. */

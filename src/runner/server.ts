@@ -20,6 +20,7 @@ import { bindTarget, describe as describeTarget, type ListenTarget, releaseTarge
 import { runnerLog } from "./log.ts"
 import { defaults, maxTimerMs, type ResolvedOptions, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
+import { checkTls, clientCertificateOf, registerReload, reloadListeners, serverOptions, type TlsMaterial, type TlsOptions } from "./tls.ts"
 import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
 
 /**
@@ -36,6 +37,12 @@ import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
  *   up to `drainTimeout` ms for in-flight streams, reset what remains, run
  *   lifespan shutdown. Idempotent; never fails.
  * - `inflight`: the number of streams whose app is still running.
+ * - `reloadTls(material)`: replaces the certificate, key, passphrase and
+ *   client CAs of a TLS server without a restart (spec.md §8.1 "TLS", rule
+ *   TLS-4): new connections get the new material, established ones keep
+ *   theirs. Material that does not load fails with `ServeError` `Tls` and
+ *   the current certificate stays in force; a server without TLS fails so
+ *   too. The CLI calls it on SIGHUP.
  *
  * @since 0.1.0
  * @category models
@@ -48,6 +55,7 @@ export interface Server {
   readonly protocols: string
   readonly shutdown: Effect.Effect<void>
   readonly inflight: () => number
+  readonly reloadTls: (material: TlsMaterial) => Effect.Effect<void, ServeError>
 }
 
 /**
@@ -164,6 +172,8 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     for (const [name, n] of [["limitConcurrency", opts.limitConcurrency], ["maxConnections", opts.maxConnections]] as const) {
       if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: no limit), got ${n}` }))
     }
+    const badTls = opts.tls === undefined ? undefined : checkTls(opts.tls)
+    if (badTls !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badTls }))
     if (opts.lifespan !== "auto" && opts.lifespan !== "on" && opts.lifespan !== "off") {
       return Effect.fail(new ServeError({ reason: "Options", detail: `lifespan must be "auto", "on" or "off", got ${JSON.stringify(opts.lifespan)}` }))
     }
@@ -241,9 +251,18 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     // One listener per target, all alike (spec.md §8.1).
     const makeListener = (): net.Server => {
       if (opts.tls !== undefined) {
-        const secure = tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["h2", "http/1.1"] })
+        const clientAuth = opts.tls.clientAuth ?? "none"
+        const secure = tls.createServer(serverOptions(opts.tls))
         secure.on("secureConnection", (socket: tls.TLSSocket) => {
-          if (accept(socket, "https")) (socket.alpnProtocol === "h2" ? toH2 : toH1)(socket)
+          // Client certificates (spec.md §8.1 "TLS", TLS-2): refused before any request is read.
+          const peer = clientCertificateOf(socket, clientAuth)
+          if (peer !== undefined && "refused" in peer) {
+            logger.error(`TLS client refused: ${peer.refused}`)
+            return void socket.destroy()
+          }
+          if (!accept(socket, "https")) return
+          if (peer !== undefined) connectionOf(socket)!.clientCertificate = peer
+          ;(socket.alpnProtocol === "h2" ? toH2 : toH1)(socket)
         })
         secure.on("tlsClientError", (err) => logger.error(`TLS handshake failed: ${err.message}`))
         return secure
@@ -332,7 +351,20 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     let drainFiber: Fiber.Fiber<void> | undefined
     const shutdown = Effect.suspend(() => Fiber.join((drainFiber ??= Effect.runFork(drain))))
 
-    return { url, urls, address, port, protocols, shutdown, inflight: () => supervisor.inflight() }
+    // Server.reloadTls (spec.md §8.1 "TLS", TLS-4); registered for the CLI's SIGHUP while the server runs.
+    let tlsNow: TlsOptions | undefined = opts.tls
+    const reloadTls = (material: TlsMaterial): Effect.Effect<void, ServeError> =>
+      Effect.suspend(() => {
+        if (tlsNow === undefined || drained) return Effect.fail(new ServeError({ reason: "Tls", detail: drained ? "the server has shut down" : "the server does not serve TLS" }))
+        const next: TlsOptions = { ...tlsNow, ...material }
+        return Effect.tap(reloadListeners(listeners as Array<tls.Server>, next), () => Effect.sync(() => tlsNow = next))
+      })
+    if (opts.tls !== undefined) {
+      const unregister = registerReload(reloadTls)
+      for (const listener of listeners) listener.once("close", unregister)
+    }
+
+    return { url, urls, address, port, protocols, shutdown, inflight: () => supervisor.inflight(), reloadTls }
   })
 
 /**
