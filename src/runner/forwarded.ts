@@ -13,20 +13,28 @@ import type { Headers } from "../protocol/headers.ts"
  */
 export interface ForwardedTrust {
   readonly trusts: (address: string) => boolean
+  /** Whether a peer on a Unix domain socket (no address: a local proxy such as nginx) is trusted. */
+  readonly trustsUnix: boolean
 }
 
 /** `::ffff:192.0.2.1` → `192.0.2.1`; other addresses as they are. */
 const unmapped = (address: string): string => address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address
 
 /**
- * The trust of `allow`: `"*"` trusts every peer; otherwise each entry is an
- * IPv4 or IPv6 address or a CIDR block (`10.0.0.0/8`, `fd00::/8`). Returns
- * an error message naming the first entry that is none of these.
+ * The trust of `allow`: `"*"` trusts every peer; `"unix"` a peer on a Unix
+ * domain socket; otherwise each entry is an IPv4 or IPv6 address or a CIDR
+ * block (`10.0.0.0/8`, `fd00::/8`). Returns an error message naming the
+ * first entry that is none of these.
  */
 export const forwardedTrust = (allow: ReadonlyArray<string>): ForwardedTrust | string => {
-  if (allow.includes("*")) return { trusts: () => true }
+  if (allow.includes("*")) return { trusts: () => true, trustsUnix: true }
   const list = new BlockList()
+  let trustsUnix = false
   for (const entry of allow) {
+    if (entry.trim() === "unix") {
+      trustsUnix = true
+      continue
+    }
     const [address, bits, extra] = entry.trim().split("/")
     const family = isIP(address ?? "")
     const prefix = bits === undefined ? undefined : Number(bits)
@@ -38,6 +46,7 @@ export const forwardedTrust = (allow: ReadonlyArray<string>): ForwardedTrust | s
     else list.addSubnet(address!, prefix, type)
   }
   return {
+    trustsUnix,
     trusts: (address) => {
       const a = unmapped(address)
       const family = isIP(a)
@@ -151,7 +160,7 @@ const clientHop = (addresses: ReadonlyArray<readonly [string, number] | undefine
 
 /**
  * What a request's proxy fields say (spec.md §8.12), when `peer` — the
- * connection's remote address — is trusted; undefined when it is not, or
+ * connection's remote address, null on a Unix domain socket — is trusted; undefined when it is not, or
  * when the request has no such field. `Forwarded` (RFC 7239) wins over the
  * `X-Forwarded-*` fields when both are present. Hops are read from the
  * nearest proxy back: the client is the first hop the server does not
@@ -163,7 +172,7 @@ const clientHop = (addresses: ReadonlyArray<readonly [string, number] | undefine
  * authority are ignored.
  */
 export const forwardedView = (headers: Headers, peer: string | null, trust: ForwardedTrust): ForwardedView | undefined => {
-  if (peer === null || !trust.trusts(peer)) return undefined
+  if (peer === null ? !trust.trustsUnix : !trust.trusts(peer)) return undefined
   const elements = forwardedElements(headers)
   if (elements.length > 0) {
     const addresses = elements.map((e) => (e.has("for") ? nodeAddress(e.get("for")!) : undefined))

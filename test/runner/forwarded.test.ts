@@ -50,6 +50,9 @@ describe("RUN-18: reading the proxy fields", () => {
     const h: Headers = [["x-forwarded-for", "203.0.113.7"]]
     expect(forwardedView(h, "192.0.2.50", loopback)).toBeUndefined()
     expect(forwardedView(h, null, loopback)).toBeUndefined()
+    // A Unix-socket peer (a local proxy such as nginx) is trusted only when "unix" (or *) says so.
+    expect(forwardedView(h, null, trust(["unix"]))).toEqual({ client: ["203.0.113.7", 0] })
+    expect(forwardedView(h, null, trust(["*"]))).toEqual({ client: ["203.0.113.7", 0] })
     expect(forwardedView(h, "::ffff:127.0.0.1", loopback)).toEqual({ client: ["203.0.113.7", 0] })
     expect(forwardedView(h, "192.0.2.50", trust(["*"]))).toEqual({ client: ["203.0.113.7", 0] })
     expect(forwardedTrust(["10.0.0.0/33"])).toMatch(/"10.0.0.0\/33" is no IP address or CIDR block/)
