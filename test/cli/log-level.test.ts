@@ -4,29 +4,12 @@
  * lines (text or through `--log-format`'s logger) and the app's own
  * `Effect.log` lines obey it. Against the real CLI in a child process.
  */
-import * as net from "node:net"
-import { afterEach, describe, expect, it } from "vitest"
-import { type Cli, runCli } from "../support/cli.ts"
+import { describe, expect, it } from "vitest"
+import { freePort } from "../support/clients.ts"
+import { type Cli, useClis } from "../support/cli.ts"
 
-const started: Array<Cli> = []
-const cli = (args: ReadonlyArray<string>, env?: Record<string, string>): Cli => {
-  const c = runCli(args, env === undefined ? {} : { env })
-  started.push(c)
-  return c
-}
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((c) => c.dispose()))
-})
+const cli = useClis()
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
 
 /** GET `url` until it answers (a server that prints no `listening on` line). */
 const getWhenUp = async (url: string, ms = 8000): Promise<string> => {

@@ -7,17 +7,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as http from "node:http"
-import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
+import { freePort } from "../support/clients.ts"
 import { ROOT, runCli } from "../support/cli.ts"
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
 
 interface Cluster {
   readonly child: ChildProcess

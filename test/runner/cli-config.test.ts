@@ -6,21 +6,13 @@
  * (RUN-20), `--factory`, `--app-dir`, `--env-file`, `--completions`.
  */
 import { mkdtempSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
-import { type Cli, logLines, runCli } from "../support/cli.ts"
+import { describe, expect, it } from "vitest"
+import { freePort } from "../support/clients.ts"
+import { type Cli, logLines, useClis } from "../support/cli.ts"
 
-const started: Array<Cli> = []
-const cli = (args: ReadonlyArray<string>, env?: Record<string, string>): Cli => {
-  const c = runCli(args, env === undefined ? {} : { env })
-  started.push(c)
-  return c
-}
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((c) => c.dispose()))
-})
+const cli = useClis()
 
 const dir = mkdtempSync(join(tmpdir(), "egi-cli-config-"))
 const file = (name: string, text: string): string => {
@@ -30,15 +22,6 @@ const file = (name: string, text: string): string => {
 }
 
 /** A loopback port that was free a moment ago. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
 
 /** SIGTERM, then the drain timeout the `shutting down` line names (ms) and the exit code. */
 const drainOf = async (c: Cli): Promise<{ readonly drainMs: number; readonly code: number | null }> => {

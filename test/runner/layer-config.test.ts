@@ -8,10 +8,10 @@
 import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Logger, Scope } from "effect"
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
-import * as net from "node:net"
 import type * as tls from "node:tls"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { freePort } from "../support/clients.ts"
 import type { App } from "../../src/protocol/app.ts"
 import { layerConfig, optionsConfig } from "../../src/runner/config.ts"
 import { closeSession, connect, request } from "../support/h2client.ts"
@@ -35,15 +35,6 @@ const app: App = (scope, receive, send) =>
   })
 
 /** A TCP port free at the time of asking (on 127.0.0.1). */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as net.AddressInfo).port
-      probe.close(() => resolve(port))
-    })
-  })
 
 const fromEnv = (env: Record<string, string>) => ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
 

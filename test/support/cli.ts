@@ -5,6 +5,7 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
+import { afterEach } from "vitest"
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 const BIN = fileURLToPath(new URL("../../bin/egi.mjs", import.meta.url))
@@ -118,3 +119,19 @@ export const logLines = (stderr: string): Array<string> =>
 
 /** Index of the first line containing `needle`, -1 if none. */
 export const lineIndex = (lines: ReadonlyArray<string>, needle: string): number => lines.findIndex((l) => l.includes(needle))
+
+/**
+ * `cli(args, env?)`: `runCli` whose processes are disposed (SIGKILLed if
+ * still running) after each test of the file.
+ */
+export const useClis = (): ((args: ReadonlyArray<string>, env?: Record<string, string>) => Cli) => {
+  const started: Array<Cli> = []
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((c) => c.dispose()))
+  })
+  return (args, env) => {
+    const c = runCli(args, env === undefined ? {} : { env })
+    started.push(c)
+    return c
+  }
+}

@@ -130,3 +130,14 @@ export const h2request = (
 
 /** node:http2 session helpers, one implementation (test/support/h2client.ts). */
 export { closeSession as h2close, connect as h2connect } from "./h2client.ts"
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (bound to 0 and released). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as net.AddressInfo).port
+      probe.close(() => resolve(port))
+    })
+  })

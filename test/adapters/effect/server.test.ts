@@ -11,17 +11,10 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freePort } from "../../support/clients.ts"
 import { EgiHttpServer } from "../../../src/adapters/effect/index.ts"
 import { closeSession, collect, connect, request } from "../../support/h2client.ts"
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-    s.on("error", reject)
-  })
 
 class Greeting extends Context.Service<Greeting, string>()("test/Greeting") {}
 
