@@ -154,11 +154,12 @@ describe("client disconnect", () => {
     expect(await res.text()).toBe("ok")
   })
 
-  it("HTTPAPP-2 a 64 MiB upload through request.stream keeps RSS growth small", async () => {
+  it("HTTPAPP-2 a 128 MiB upload through request.stream keeps RSS growth under 64 MiB", async () => {
     const session = await connect(`http://127.0.0.1:${port}`)
     try {
       const chunk = Buffer.alloc(256 * 1024, 7)
-      const total = 64 * 1024 * 1024
+      // Twice the growth allowed below: a server that held the body whole would grow by all of it.
+      const total = 128 * 1024 * 1024
       const upload = async () => {
         const stream = session.request({ ":method": "POST", ":path": "/read", "content-length": String(total) })
         const result = collect(stream)
@@ -180,9 +181,10 @@ describe("client disconnect", () => {
       clearInterval(sampler)
       peak = Math.max(peak, process.memoryUsage().rss)
       const growth = (peak - before) / 1024 / 1024
-      console.log(`64 MiB upload through request.stream (client and server in one process): RSS growth ${growth.toFixed(1)} MiB`)
+      console.log(`128 MiB upload through request.stream (client and server in one process): RSS growth ${growth.toFixed(1)} MiB`)
       expect(res.body.toString()).toBe("read all")
-      expect(growth).toBeLessThan(40)
+      // Client and server share this process and its garbage collector: 64 MiB is the issue's bound, half the body.
+      expect(growth).toBeLessThan(64)
     } finally {
       await closeSession(session)
     }
