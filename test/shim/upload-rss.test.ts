@@ -13,10 +13,10 @@
  * by about 25 MiB; a shim that held the body would grow it by 200 MiB.
  */
 import { createHash } from "node:crypto"
-import { rssOf } from "../support/async.ts"
+import { patternBlock, rssPeakDuring } from "../support/async.ts"
 import { describe, expect, it } from "vitest"
 import { runCli } from "../support/cli.ts"
-import { closeSession, collect, connect } from "../support/h2client.ts"
+import { closeSession, connect, request } from "../support/h2client.ts"
 
 const MiB = 1024 * 1024
 
@@ -28,29 +28,13 @@ describe("a 200 MiB upload through the shim", () => {
       const { url } = await cli.listening()
       const pid = cli.child.pid!
       const session = await connect(url)
-      const block = Buffer.alloc(MiB)
-      for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff
-      const upload = async (blocks: number) => {
-        const stream = session.request({ ":method": "POST", ":path": "/upload" })
-        const result = collect(stream)
-        for (let i = 0; i < blocks; i++) {
-          if (!stream.write(block)) await new Promise((r) => stream.once("drain", r))
-        }
-        stream.end()
-        return result
-      }
+      const block = patternBlock(MiB)
+      const upload = (blocks: number) => request(session, { ":method": "POST", ":path": "/upload" }, Array<Buffer>(blocks).fill(block))
       expect((await upload(64)).status).toBe(200)
-      const baseline = rssOf(pid)
-
       const blocks = 200
       const expected = createHash("sha256")
       for (let i = 0; i < blocks; i++) expected.update(block)
-
-      let peak = baseline
-      const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20)
-      const r = await upload(blocks)
-      clearInterval(sampler)
-      peak = Math.max(peak, rssOf(pid))
+      const { result: r, baseline, peak } = await rssPeakDuring(pid, () => upload(blocks))
       expect(r.status).toBe(200)
       expect(JSON.parse(r.body.toString())).toEqual({ bytes: blocks * MiB, sha256: expected.digest("hex") })
       expect(peak - baseline).toBeLessThan(64 * MiB)

@@ -83,3 +83,26 @@ export const settle = async (read: () => number): Promise<[number, number]> => {
 export const rssOf = (pid: number): number =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024
 
+/**
+ * Runs `during` while sampling process `pid`'s RSS every 20 ms: its result,
+ * the RSS before, and the highest RSS seen (bytes).
+ */
+export const rssPeakDuring = async <A>(pid: number, during: () => Promise<A>): Promise<{ readonly result: A; readonly baseline: number; readonly peak: number }> => {
+  const baseline = rssOf(pid)
+  let peak = baseline
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20)
+  try {
+    const result = await during()
+    return { result, baseline, peak: Math.max(peak, rssOf(pid)) }
+  } finally {
+    clearInterval(sampler)
+  }
+}
+
+/** `bytes` bytes of a fixed, non-repeating-per-byte pattern, for uploads whose hash is checked. */
+export const patternBlock = (bytes: number): Buffer => {
+  const block = Buffer.alloc(bytes)
+  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff
+  return block
+}
+

@@ -6,10 +6,10 @@
  * The growth is printed for the record.
  */
 import { createHash } from "node:crypto"
-import { rssOf } from "../../support/async.ts"
+import { patternBlock, rssPeakDuring } from "../../support/async.ts"
 import { describe, expect, it } from "vitest"
 import { runCli } from "../../support/cli.ts"
-import { closeSession, connect } from "../../support/h2client.ts"
+import { closeSession, connect, writeChunks } from "../../support/h2client.ts"
 
 const MiB = 1024 * 1024
 
@@ -21,8 +21,7 @@ describe("a 256 MiB upload through fromFetch", () => {
       const { url } = await cli.listening()
       const pid = cli.child.pid!
       const session = await connect(url)
-      const block = Buffer.alloc(MiB)
-      for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff
+      const block = patternBlock(MiB)
       const upload = (blocks: number) =>
         new Promise<{ status: number; bytes: number; sha256: string }>((resolve, reject) => {
           const stream = session.request({ ":method": "POST", ":path": "/echo" })
@@ -36,25 +35,15 @@ describe("a 256 MiB upload through fromFetch", () => {
           })
           stream.on("end", () => resolve({ status, bytes, sha256: hash.digest("hex") }))
           stream.on("error", reject)
-          void (async () => {
-            for (let i = 0; i < blocks; i++) {
-              if (!stream.write(block)) await new Promise((r) => stream.once("drain", r))
-            }
-            stream.end()
-          })()
+          void writeChunks(stream, Array<Buffer>(blocks).fill(block))
         })
       expect((await upload(64)).status).toBe(200)
-      const baseline = rssOf(pid)
       const blocks = 256
       const expected = createHash("sha256")
       for (let i = 0; i < blocks; i++) expected.update(block)
-      let peak = baseline
-      const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20)
       const started = Date.now()
-      const r = await upload(blocks)
+      const { result: r, baseline, peak } = await rssPeakDuring(pid, () => upload(blocks))
       const ms = Date.now() - started
-      clearInterval(sampler)
-      peak = Math.max(peak, rssOf(pid))
       process.stdout.write(
         `fromFetch 256 MiB echo: RSS baseline ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB, growth ${((peak - baseline) / MiB).toFixed(1)} MiB, ${ms} ms\n`
       )
