@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest"
 import type { EgiScope, Receive, Send } from "../../src/index.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { type Deferred, deferred, settle, sleep, within } from "../support/async.ts"
-import { closeSession, collect, connect } from "../support/h2client.ts"
+import { closeSession, collect, connect, writeChunks } from "../support/h2client.ts"
 import { useServers } from "../support/server.ts"
 
 const KiB = 1024
@@ -254,10 +254,7 @@ describe("HTTP-11: receive is the read credit", () => {
 
     const stream = session.request({ ":method": "POST", ":path": "/upload" })
     const result = collect(stream)
-    const writer = (async () => {
-      for (const chunk of chunks) if (!stream.write(chunk)) await once(stream, "drain")
-      stream.end()
-    })()
+    const writer = writeChunks(stream, chunks)
     const firstChunk = await within(tookOne.promise, 3000, "the app's first chunk")
     expect(firstChunk).toBeGreaterThan(0)
 

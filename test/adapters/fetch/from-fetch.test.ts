@@ -13,7 +13,7 @@ import { fromFetch, scopeOf } from "../../../src/adapters/fetch/index.ts"
 import { request as memoryRequest } from "../../../src/testing/index.ts"
 import { deferred, settle, sleep, within } from "../../support/async.ts"
 import { rawHttp, statusOf, until } from "../../support/clients.ts"
-import { cancel, closeSession, collect, connect, request as h2request } from "../../support/h2client.ts"
+import { cancel, closeSession, collect, connect, request as h2request, writeChunks } from "../../support/h2client.ts"
 import { useServers } from "../../support/server.ts"
 import { sha256, uploadChunks } from "./support.ts"
 
@@ -53,10 +53,7 @@ describe("FETCH-1: the Request body pulls receive", () => {
     const before = socket.bytesWritten
     const stream = session.request({ ":method": "POST", ":path": "/upload" })
     const result = collect(stream)
-    const writer = (async () => {
-      for (const chunk of chunks) if (!stream.write(chunk)) await once(stream, "drain")
-      stream.end()
-    })()
+    const writer = writeChunks(stream, chunks)
     await within(started.promise, 5000, "the handler's first read")
     const [a, b] = await settle(() => socket.bytesWritten - before)
     expect(b).toBe(a)
