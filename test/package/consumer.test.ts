@@ -154,38 +154,37 @@ describe("the npm package", () => {
     })
 
     it("egi serve app.ts serves the consumer's own TypeScript app over h2c and HTTP/1.1, and drains on SIGTERM with exit 0", async () => {
-      const server = await startServe(nodeBin, ["serve", "app.ts", "--port", "0", "--no-access-log"])
-      try {
-        expect(await h2post(server.port, "abc")).toBe("consumer 2 3")
-        expect(await h1post(server.port, "abcdef")).toBe("consumer 1.1 6")
-      } finally {
-        server.child.kill("SIGTERM")
-      }
-      expect(await server.exit).toBe(0)
+      await serving(nodeBin, ["app.ts"], async (port) => {
+        expect(await h2post(port, "abc")).toBe("consumer 2 3")
+        expect(await h1post(port, "abcdef")).toBe("consumer 1.1 6")
+      })
     })
 
     it("egi serve loads the fetch adapter from dist/ for an object with fetch (--interface auto)", async () => {
-      const server = await startServe(nodeBin, ["serve", "hono-like.mjs", "--port", "0", "--no-access-log"])
-      try {
-        expect(await h1post(server.port, "x")).toBe("fetched POST /")
-        expect(await h2post(server.port, "y")).toBe("fetched POST /")
-      } finally {
-        server.child.kill("SIGTERM")
-      }
-      expect(await server.exit).toBe(0)
+      await serving(nodeBin, ["hono-like.mjs"], async (port) => {
+        expect(await h1post(port, "x")).toBe("fetched POST /")
+        expect(await h2post(port, "y")).toBe("fetched POST /")
+      })
     })
 
     it("a classic app runs in the shim's worker threads from dist/", async () => {
-      const server = await startServe(nodeBin, ["serve", "classic.mjs:app", "--sync-workers", "1", "--port", "0", "--no-access-log"])
-      try {
-        expect(await h1post(server.port, "")).toBe("classic POST")
-      } finally {
-        server.child.kill("SIGTERM")
-      }
-      expect(await server.exit).toBe(0)
+      await serving(nodeBin, ["classic.mjs:app", "--sync-workers", "1"], async (port) => {
+        expect(await h1post(port, "")).toBe("classic POST")
+      })
     })
   })
 })
+
+/** `egi serve …args --port 0 --no-access-log` on `nodeBin`: runs `check` with its port, then SIGTERM, which must end it with exit 0. */
+const serving = async (nodeBin: string, args: ReadonlyArray<string>, check: (port: number) => Promise<void>): Promise<void> => {
+  const server = await startServe(nodeBin, ["serve", ...args, "--port", "0", "--no-access-log"])
+  try {
+    await check(server.port)
+  } finally {
+    server.child.kill("SIGTERM")
+  }
+  expect(await server.exit).toBe(0)
+}
 
 /** `node_modules/.bin/egi …args` on `nodeBin`, once it logged its port. */
 const startServe = async (nodeBin: string, args: ReadonlyArray<string>) => {
