@@ -122,6 +122,16 @@ describe("HTTP-34: send checks every rule before the stream", () => {
   })
 })
 
+
+/** The blocked app was interrupted: its finalizer ran last, nothing went on after the failed send, and send failed only with StreamClosedError. */
+const interruptedCleanly = async (log: ReadonlyArray<string>, finished: Promise<unknown>): Promise<void> => {
+  await within(finished, 5000, "the app's finalizer")
+  await new Promise((r) => setTimeout(r, 300))
+  expect(log.at(-1)).toBe("finalizer")
+  expect(log).not.toContain("went on after the failure")
+  expect(log.filter((l) => l.startsWith("send failed")).every((l) => l === "send failed: StreamClosedError")).toBe(true)
+}
+
 describe("HTTP-15: an app blocked in send when the peer goes away", () => {
   /** Streams 64 KiB chunks until send fails; records what happened, in order. */
   const blockedApp = (log: Array<string>, done: () => void) =>
@@ -156,11 +166,7 @@ describe("HTTP-15: an app blocked in send when the peer goes away", () => {
       stream.on("error", () => {})
       await new Promise((r) => setTimeout(r, 300))
       cancel(stream)
-      await within(finished.promise, 5000, "the app's finalizer")
-      await new Promise((r) => setTimeout(r, 300))
-      expect(log.at(-1)).toBe("finalizer")
-      expect(log).not.toContain("went on after the failure")
-      expect(log.filter((l) => l.startsWith("send failed")).every((l) => l === "send failed: StreamClosedError")).toBe(true)
+      await interruptedCleanly(log, finished.promise)
     } finally {
       await closeSession(session)
       await server.close()
@@ -178,11 +184,7 @@ describe("HTTP-15: an app blocked in send when the peer goes away", () => {
       socket.pause() // never read
       await new Promise((r) => setTimeout(r, 500))
       socket.destroy()
-      await within(finished.promise, 5000, "the app's finalizer")
-      await new Promise((r) => setTimeout(r, 300))
-      expect(log.at(-1)).toBe("finalizer")
-      expect(log).not.toContain("went on after the failure")
-      expect(log.filter((l) => l.startsWith("send failed")).every((l) => l === "send failed: StreamClosedError")).toBe(true)
+      await interruptedCleanly(log, finished.promise)
     } finally {
       socket.destroy()
       await server.close()
