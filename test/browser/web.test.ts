@@ -102,7 +102,8 @@ describe.skipIf(chromium === undefined)("the web example in Chromium", () => {
         const { page, events } = await openTab(context)
         await load(page, url)
 
-        // Chromium saw the 103 and fetched both files from it.
+        // Chromium saw the 103 and fetched both files from it (its DevTools event may trail the load by a moment).
+        await until("the 103's DevTools event", () => events.some((e) => e.event === "Network.responseReceivedEarlyHints") || undefined, 5000).catch(() => {})
         const hints = events.filter((e) => e.event === "Network.responseReceivedEarlyHints")
         expect(hints).toHaveLength(1)
         expect(String(hints[0]!.params["headers"]["link"])).toMatch(/<\/static\/app\.css>; rel=preload; as=style[\s\S]*<\/static\/app\.js>; rel=preload; as=script/)
