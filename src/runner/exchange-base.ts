@@ -19,7 +19,7 @@ import { RequestSide } from "../protocol/http-request.ts"
 import { ResponseSide } from "../protocol/http-response.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import type { RequestState, ResponseState } from "../protocol/state.ts"
-import { Inbox } from "./inbox.ts"
+import { Inbox, type InboxSource } from "./inbox.ts"
 
 const EMPTY = new Uint8Array(0)
 
@@ -45,7 +45,7 @@ const RESET_NO_ERROR: PeerEnd = { end: "reset", errorCode: ErrorCode.NO_ERROR }
  * An exchange's state, wire and receive side. Subclasses implement the
  * `wire*` methods (per protocol) and the send side.
  */
-export abstract class ExchangeBase {
+export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   readonly scope: HttpScope
   readonly receive: Effect.Effect<InboundEvent>
   readonly startedAt: number
@@ -78,8 +78,13 @@ export abstract class ExchangeBase {
   protected answered = false
   /** The app asked for the request body at least once (node:http discards a body nobody touched by itself). */
   protected bodyTouched = false
-  private eof = false
   private armed = false
+  /** The one listener of this exchange on its readable and sink (`onSourceEvent`), made when first needed. */
+  private listener: (() => void) | undefined = undefined
+  /** The sink's `close` is listened to (by a waiting receiver or `watchPeer`). */
+  private closeWatched = false
+  /** The app's fiber, interrupted when the peer goes away while it is not waiting in `receive` (HTTP-15). */
+  private peerWatcher: { interruptUnsafe(): unknown } | undefined = undefined
   /** Receivers waiting for the next event; `poll` says what is ready (the read credit, HTTP-11). */
   private readonly inbox: Inbox<InboundEvent>
   private disconnectEvent: HttpDisconnect | undefined = undefined
@@ -96,10 +101,9 @@ export abstract class ExchangeBase {
     this.noBody = noBody
     this.maxBodySize = maxBodySize
     this.startedAt = performance.now()
-    // Concurrent receivers are served in the order they asked; the source is armed on the first wait.
-    this.inbox = new Inbox(() => this.poll(), () => {
-      if (!this.armed) this.arm()
-    })
+    // Concurrent receivers are served in the order they asked; the exchange
+    // is the inbox's source (`poll`), armed on the first wait (`onWait`).
+    this.inbox = new Inbox(this)
     this.receive = this.inbox.take
   }
 
@@ -192,7 +196,7 @@ export abstract class ExchangeBase {
 
   /** The request body has not ended yet: the app has not read to its end, and it has not all arrived. */
   protected bodyStillArriving(): boolean {
-    return this.request === "receiving" && !this.noBody && !this.eof && !this.readable.readableEnded
+    return this.request === "receiving" && !this.noBody && !this.readable.readableEnded
   }
 
   /**
@@ -242,24 +246,55 @@ export abstract class ExchangeBase {
     this.inbox.wake()
   }
 
-  private arm(): void {
+  /**
+   * A receiver starts waiting (the inbox's `onWait`): the first time, the
+   * exchange starts listening to its request body and to its stream's close.
+   */
+  onWait(): void {
+    if (this.armed) return
     this.armed = true
-    const wake = (): void => this.wake()
-    const r = this.readable
-    r.on("readable", wake)
-    r.on("end", () => {
-      this.eof = true
-      this.wake()
-    })
-    this.sink.on("close", wake)
+    const listener = this.listenerOf()
+    this.readable.on("readable", listener)
+    this.readable.on("end", listener)
+    this.watchClose()
+  }
+
+  /**
+   * The exchange's one listener, for the body's `readable` and `end` and the
+   * sink's `close`: one closure per stream, whatever it listens to (a held
+   * stream's memory is mostly what it keeps, issue 19).
+   */
+  private listenerOf(): () => void {
+    return (this.listener ??= () => this.onSourceEvent())
+  }
+
+  private watchClose(): void {
+    if (this.closeWatched) return
+    this.closeWatched = true
+    this.sink.on("close", this.listenerOf())
+  }
+
+  /**
+   * Something happened on the body or the stream: waiting receivers get
+   * what is ready; and once the stream closed under an app that is not
+   * waiting in `receive`, that app's fiber (`watchPeer`) is interrupted —
+   * a waiting one learns it from `http.disconnect` instead (HTTP-15).
+   */
+  private onSourceEvent(): void {
+    this.wake()
+    const fiber = this.peerWatcher
+    if (fiber === undefined || !this.wireGone() || this.request === "disconnected" || this.waiting()) return
+    this.peerWatcher = undefined
+    this.endReason ??= "peer"
+    fiber.interruptUnsafe()
   }
 
   private event(body: Uint8Array, moreBody: boolean): HttpRequest {
     return { type: "http.request", connectionId: this.scope.connectionId, streamId: this.scope.streamId, body, moreBody }
   }
 
-  /** The next inbound event if one is ready (spec.md §4.7 table 2). */
-  private poll(): InboundEvent | undefined {
+  /** The next inbound event if one is ready (spec.md §4.7 table 2); the inbox's source. */
+  poll(): InboundEvent | undefined {
     switch (this.request) {
       case "disconnected":
         return this.disconnectEvent
@@ -309,7 +344,7 @@ export abstract class ExchangeBase {
           return this.event(chunk, true)
         }
         // 'end' may have fired before any receiver armed the listeners.
-        if (this.eof || this.readable.readableEnded) {
+        if (this.readable.readableEnded) {
           // 'end' can precede the close of a reset stream: only a stream that
           // is not reset and whose length matches has a complete body.
           if (this.peerEnd() !== undefined) return this.disconnect("peer")
@@ -399,19 +434,12 @@ export abstract class ExchangeBase {
   }
 
   /**
-   * Calls `onGone` once when the peer closes or resets the stream before the
-   * app learnt it from `receive` (HTTP-15). A pending `receive` is answered
-   * with `http.disconnect` instead.
+   * Interrupts `fiber` (the app's) once when the peer closes or resets the
+   * stream before the app learnt it from `receive` (HTTP-15). A pending
+   * `receive` is answered with `http.disconnect` instead.
    */
-  watchPeer(onGone: () => void): void {
-    const sink = this.sink
-    const onClose = (): void => {
-      sink.off("close", onClose)
-      // A waiting receiver is answered by arm()'s own close listener.
-      if (!this.wireGone() || this.request === "disconnected" || this.waiting()) return
-      this.endReason ??= "peer"
-      onGone()
-    }
-    sink.on("close", onClose)
+  watchPeer(fiber: { interruptUnsafe(): unknown }): void {
+    this.peerWatcher = fiber
+    this.watchClose()
   }
 }

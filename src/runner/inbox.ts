@@ -15,6 +15,22 @@ import { Effect } from "effect"
 type Resume<A> = (effect: Effect.Effect<A>) => void
 
 /**
+ * Where an inbox's items come from. `poll` returns the next ready item (and
+ * consumes it) or `undefined`; `onWait`, when present, runs each time a
+ * receiver starts waiting (e.g. to start listening to the source lazily).
+ * An object rather than two callbacks, so that a long-lived owner (an
+ * exchange, a session) can be its own source and a held stream keeps no
+ * closures for it.
+ *
+ * @since 0.6.0
+ * @category models
+ */
+export interface InboxSource<A> {
+  poll(): A | undefined
+  onWait?(): void
+}
+
+/**
  * Receivers waiting for items that `poll` produces.
  *
  * @since 0.4.0
@@ -22,28 +38,21 @@ type Resume<A> = (effect: Effect.Effect<A>) => void
  */
 export class Inbox<A> {
   private waiters: Array<Resume<A>> | undefined = undefined
-  private readonly poll: () => A | undefined
-  private readonly onWait: (() => void) | undefined
+  private readonly source: InboxSource<A>
 
-  /**
-   * `poll` returns the next ready item (and consumes it) or `undefined`;
-   * `onWait` runs each time a receiver starts waiting (e.g. to start
-   * listening to the source lazily).
-   */
-  constructor(poll: () => A | undefined, onWait?: () => void) {
-    this.poll = poll
-    this.onWait = onWait
+  constructor(source: InboxSource<A>) {
+    this.source = source
   }
 
   /** The next item: at once when one is ready and nobody waits before us, else when `wake()` finds one. */
   readonly take: Effect.Effect<A> = Effect.callback<A>((resume) => {
     const waiters = this.waiters
     if (waiters === undefined || waiters.length === 0) {
-      const item = this.poll()
+      const item = this.source.poll()
       if (item !== undefined) return resume(Effect.succeed(item))
     }
     ;(this.waiters ??= []).push(resume)
-    this.onWait?.()
+    this.source.onWait?.()
     return Effect.sync(() => {
       const list = this.waiters!
       const i = list.indexOf(resume)
@@ -51,12 +60,12 @@ export class Inbox<A> {
     })
   })
 
-  /** Hands ready items to waiting receivers, oldest first, while `poll` has any. */
+  /** Hands ready items to waiting receivers, oldest first, while the source's `poll` has any. */
   wake(): void {
     const waiters = this.waiters
     if (waiters === undefined) return
     while (waiters.length > 0) {
-      const item = this.poll()
+      const item = this.source.poll()
       if (item === undefined) return
       waiters.shift()!(Effect.succeed(item))
     }

@@ -62,10 +62,12 @@ export const startLifespan = <R>(
     const side = new LifespanSide(scope)
     let pending: LifespanInboundEvent | undefined = { type: "lifespan.startup", connectionId: 0, streamId: 0 }
     // The next event is handed to the oldest waiting receiver.
-    const inbox = new Inbox<InboundEvent>(() => {
-      const event = pending
-      pending = undefined
-      return event
+    const inbox = new Inbox<InboundEvent>({
+      poll: () => {
+        const event = pending
+        pending = undefined
+        return event
+      }
     })
     let reply = yield* Deferred.make<Reply>()
     let answered = false

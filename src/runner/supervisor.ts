@@ -171,8 +171,17 @@ export class Supervisor {
     const call = callApp(this.app, ex.scope, ex.receive, ex.send)
     // One server span per stream (spec.md §8.10), linked to the span of the stream that pushed it; none when tracing is off.
     const run = this.tracing ? traced(ex.scope, () => ex.status, call, (span) => void (ex.span = span), ex.promisedBy?.span) : call
-    const fiber = this.fork(run, this.running, ex, (exit) => this.finish(ex, exit))
-    if (fiber !== undefined) ex.watchPeer(() => fiber.interruptUnsafe())
+    const fiber = Effect.runForkWith(this.context)(run)
+    // Most responses complete synchronously: never registered, no observer.
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) return this.finish(ex, exit)
+    this.running.set(fiber, ex)
+    // One closure per running stream (a held stream's memory is what it keeps).
+    fiber.addObserver((exit) => {
+      this.running.delete(fiber)
+      this.finish(ex, exit)
+    })
+    ex.watchPeer(fiber)
   }
 
   /**

@@ -54,10 +54,12 @@ class ClassicRequest implements PoolJob {
   // mail from the worker (response output and the end), in order
   private readonly mail: Array<Mail> = []
   /** The app's fiber waiting for the next mail; a chunk is acked as it is taken (the worker's output bound counts what is not taken yet). */
-  private readonly inbox = new Inbox<Mail>(() => {
-    const m = this.mail.shift()
-    if (m !== undefined && isChunk(m)) this.link!.ack()
-    return m
+  private readonly inbox = new Inbox<Mail>({
+    poll: () => {
+      const m = this.mail.shift()
+      if (m !== undefined && isChunk(m)) this.link!.ack()
+      return m
+    }
   })
   /** The app's fiber is gone (the client left, or the response failed): output is dropped. */
   private detached = false

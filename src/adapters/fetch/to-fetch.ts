@@ -258,7 +258,7 @@ class Exchange {
       this.ready = this.requestEvent(EMPTY, false)
       this.bodyDone = true
     }
-    this.inbox = new Inbox(() => this.poll(), () => this.read())
+    this.inbox = new Inbox({ poll: () => this.poll(), onWait: () => this.read() })
     this.onAbort = () => this.gone()
     if (request.signal.aborted) this.disconnect = this.disconnectEvent("connection")
     else request.signal.addEventListener("abort", this.onAbort, { once: true })

@@ -118,7 +118,7 @@ export class WebSocketSession {
     handshake.onGone(() => {
       if (this.state === "connecting" || this.state === "denying") this.closed(1006, "")
     })
-    this.waiting = new Inbox(() => this.take())
+    this.waiting = new Inbox({ poll: () => this.take() })
     this.receive = this.waiting.take
     this.send = (event) => Effect.suspend(() => this.onSend(event))
   }
