@@ -204,7 +204,7 @@ export const serveOptions = {
   tlsMinVersion: valued("tls-min-version", "<TLSv1.2|TLSv1.3>", oneOf(["TLSv1.2", "TLSv1.3"] as const), "lowest TLS version accepted", "TLSv1.2"),
   drainTimeout: valued("drain-timeout", "<s>", seconds, "on SIGINT/SIGTERM, seconds in-flight streams may take", inSeconds(defaults.drainTimeout)),
   maxConcurrentStreams: valued("max-concurrent-streams", "<n>", integer(0, maxSetting), "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS", String(defaults.maxConcurrentStreams)),
-  maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header limit, 431 beyond it on HTTP/1.1", String(defaults.maxHeaderListSize)),
+  maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header list limit (HTTP/2: name + value + 32 per field, RFC 9113 §6.5.2), 431 beyond it (HTTP/2 after the SETTINGS ACK: RST_STREAM ENHANCE_YOUR_CALM)", String(defaults.maxHeaderListSize)),
   maxBodySize: valued("max-body-size", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "request body limit, 413 beyond it", String(defaults.maxBodySize)),
   headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after", inSeconds(defaults.headerTimeout)),
   idleTimeout: valued("idle-timeout", "<s>", seconds, "close idle connections after this", inSeconds(defaults.idleTimeout)),

@@ -8,6 +8,7 @@ import type { Headers } from "../protocol/headers.ts"
 import { type ConnectionInfo, connectionOf, tagAlso } from "./connection.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import { h2Extensions } from "./extensions.ts"
+import { checkHeaderList } from "./header-list.ts"
 import { H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
@@ -96,7 +97,9 @@ export const makeH2Server = (
     stream.on("error", ignore)
     const conn = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
-    if (isExtendedConnect(headers)) return admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults)
+    // The header-list limit holds whatever the SETTINGS state (RUN-26): node:http2 enforces it only after the ACK.
+    const tooLarge = checkHeaderList(raw, opts.maxHeaderListSize)
+    if (tooLarge === undefined && isExtendedConnect(headers)) return admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults)
     const scope = makeHttpScope(
       {
         httpVersion: "2",
@@ -112,7 +115,10 @@ export const makeH2Server = (
       (fields: Headers) => h2Extensions(stream, conn.id, fields, null, sensitiveOf(headers))
     )
     const contentLength = parseContentLength(headers["content-length"])
-    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0, admitPushed))
+    const exchange = new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0, admitPushed)
+    // 431 (then RST_STREAM NO_ERROR for a body still to come), a log line and an access-log line; the app is not called.
+    if (tooLarge !== undefined) return supervisor.host.onRemoteError(exchange, tooLarge)
+    supervisor.admit(exchange)
   })
   return server
 }

@@ -47,7 +47,11 @@ export interface RunnerOptions {
   readonly tls: TlsOptions | undefined
   /** SETTINGS_MAX_CONCURRENT_STREAMS advertised on HTTP/2 (RFC 9113 §6.5.2), 0–2^32-1. Default 128. */
   readonly maxConcurrentStreams: number
-  /** Bytes: SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2 (RFC 9113 §6.5.2) and the header size limit on HTTP/1.1 (431). Default 65536. */
+  /**
+   * Bytes: SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2 (RFC 9113 §6.5.2: name +
+   * value + 32 per field), held before the client's SETTINGS ACK too (431,
+   * rule RUN-26), and the header size limit on HTTP/1.1 (431). Default 65536.
+   */
   readonly maxHeaderListSize: number
   /** Largest request body accepted, bytes; larger gets 413 (rule RUN-8). Default 1 GiB. */
   readonly maxBodySize: number

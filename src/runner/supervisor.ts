@@ -77,7 +77,8 @@ const endReasonOf: Record<RemoteProtocolError["reason"], EndReason> = {
   ContentLengthMismatch: "malformed",
   IncompleteBody: "malformed",
   BodyTooLarge: "too-large",
-  BodyTimeout: "timeout"
+  BodyTimeout: "timeout",
+  HeaderListTooLarge: "too-large"
 }
 
 /** `METHOD target HTTP/version` of an exchange, for log lines. */
