@@ -9,6 +9,7 @@ import { type ConnectionInfo, connectionOf, tagAlso } from "./connection.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import { h2Extensions } from "./extensions.ts"
 import { checkHeaderList } from "./header-list.ts"
+import { h2ServerOptions } from "./h2-limits.ts"
 import { H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
@@ -39,15 +40,8 @@ export const makeH2Server = (
   defaults: ScopeDefaults,
   sessions: Set<http2.ServerHttp2Session>
 ): http2.Http2Server => {
-  const server = http2.createServer({
-    settings: {
-      maxConcurrentStreams: opts.maxConcurrentStreams,
-      maxHeaderListSize: opts.maxHeaderListSize,
-      // RFC 8441: WebSockets (and other protocols, which get 501) over extended CONNECT.
-      enableConnectProtocol: true
-    },
-    maxSessionRejectedStreams: 100
-  })
+  // SETTINGS and per-session limits (spec.md §8.3, RUN-27, RUN-28).
+  const server = http2.createServer(h2ServerOptions(opts))
 
   server.on("session", (session: http2.ServerHttp2Session) => {
     // Read once through the session's socket proxy; streams read it from the session.
