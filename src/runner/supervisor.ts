@@ -124,6 +124,7 @@ export class Supervisor {
     this.host = {
       maxBodySize: opts.maxBodySize,
       writeBufferSize: opts.writeBufferSize,
+      maxHeaderListSize: opts.maxHeaderListSize,
       onRemoteError: (ex: Exchange, error: RemoteProtocolError) => {
         ex.endReason ??= endReasonOf[error.reason]
         opts.runnerLog.error(`${requestLine(ex)}: ${error.reason}: ${error.detail}`, whereOf(ex.scope))

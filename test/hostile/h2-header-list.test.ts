@@ -11,6 +11,8 @@ import type { EgiScope, Receive, Send } from "../../src/index.ts"
 import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import {
   ended,
+  frame,
+  FrameType,
   headerBlock,
   headerFrames,
   indexedField,
@@ -120,6 +122,35 @@ describe("RUN-26 HTTP/2 header-list limit, whatever the SETTINGS state", () => {
     expect(await settled(c, 1)).toBe(true)
     expect(rstCode(c.frames, 1)).toBe(ENHANCE_YOUR_CALM)
     expect(stats.calls).toBe(0)
+  })
+
+  it("RUN-26: request trailers over the limit, sent before the ACK after a small head: the app reading the body gets http.disconnect (too-large), never the trailers; the client gets 431; one log line", async () => {
+    const seen: Array<string> = []
+    const app = Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
+      if (scope.type !== "http") return yield* unsupportedScope(scope)
+      while (true) {
+        const event = yield* receive
+        seen.push(event.type === "http.disconnect" ? `disconnect:${event.end}` : event.type)
+        if (event.type === "http.disconnect" || event.type === "http.request.trailers") break
+        if (event.type === "http.request" && !event.moreBody && event.trailers !== true) break
+      }
+      if (seen.at(-1)?.startsWith("disconnect") === true) return
+      yield* send({ type: "http.response.start", status: 200, headers: [] })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode("ok") })
+    })
+    const server = await serve(app, { maxHeaderListSize: LIMIT })
+    const head = headerFrames(1, headerBlock([...requestPseudo(server.port, "/trailers"), ["te", "trailers"]]), false)
+    const data = frame(FrameType.DATA, 0, 1, Buffer.from("body"))
+    const trailers = headerFrames(1, headerBlock(bigFields(8, 3800)), true)
+    const c = await raw(server.port, [head, data, trailers])
+    expect(await settled(c, 1)).toBe(true)
+    expect([responseStatus(c.frames, 1), ended(c.frames, 1)]).toEqual([431, true])
+    const body = Buffer.concat(c.frames.filter((f) => f.type === FrameType.DATA && f.stream === 1).map((f) => f.payload)).toString()
+    expect(body).toBe("Request Header Fields Too Large\n")
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(seen).not.toContain("http.request.trailers")
+    expect(seen.at(-1)).toBe("disconnect:too-large")
+    expect(server.lines.error.filter((l) => /header list/i.test(l))).toHaveLength(1)
   })
 
   it("RUN-26: a header list of exactly the limit (pseudo-header fields and 32 octets per field counted) is served before the ACK; one octet more is not", async () => {
