@@ -147,6 +147,65 @@ describe("RUN-27 HTTP/2 session limits against hostile clients", () => {
   })
 })
 
+describe("RUN-27 HTTP/2 session memory and streams refused in a row", () => {
+  /** Answers every request with a 2 kB field and an 8 kB body, which queue in node:http2 while the client reads nothing. */
+  const heavyApp = Effect.fnUntraced(function*(scope: EgiScope, _receive: Receive, send: Send) {
+    if (scope.type !== "http") return yield* unsupportedScope(scope)
+    yield* send({ type: "http.response.start", status: 200, headers: [["x-pad", "p".repeat(2000)]] })
+    yield* send({ type: "http.response.body", body: new Uint8Array(8000) })
+  })
+  const REQUESTS = 600
+
+  /**
+   * A client that stops reading and sends REQUESTS requests in rounds of
+   * 100, then reads again: the server's responses pile up in its session.
+   * Resolves with the RST_STREAM codes it got per stream and whether the
+   * connection survived (a PING answered afterwards).
+   */
+  const flood = async (port: number): Promise<{ readonly resets: Map<number, number>; readonly served: number; readonly alive: boolean }> => {
+    const c = await raw(port)
+    c.socket.pause()
+    for (let round = 0; round < REQUESTS / 100; round++) {
+      c.send(Buffer.concat(Array.from({ length: 100 }, (_, i) => requestHeaders(1 + 2 * (round * 100 + i), port, "/x"))))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    c.socket.resume()
+    const streams = Array.from({ length: REQUESTS }, (_, i) => 1 + 2 * i)
+    await c.until((f) => streams.every((s) => ended(f, s) || rstCode(f, s) !== undefined), 5000)
+    const resets = new Map<number, number>()
+    for (const s of streams) {
+      const code = rstCode(c.frames, s)
+      if (code !== undefined) resets.set(code, (resets.get(code) ?? 0) + 1)
+    }
+    const served = streams.filter((s) => responseStatus(c.frames, s) === 200).length
+    return { resets, served, alive: !c.closed() && await roundTrip(c, 9) }
+  }
+
+  it("RUN-27: h2MaxSessionMemory 1 (MB) — a client that stops reading while it opens 600 streams gets RST_STREAM ENHANCE_YOUR_CALM on those past the memory, the rest served, the connection kept (h2MaxRejectedStreams high); under the default (10 MB) all 600 are served", async () => {
+    const tight = await serve(heavyApp, { h2MaxSessionMemory: 1, h2MaxRejectedStreams: 1_000_000, maxConcurrentStreams: 100_000, accessLog: false })
+    const t = await flood(tight.port)
+    expect(t.resets.get(ENHANCE_YOUR_CALM) ?? 0).toBeGreaterThan(0)
+    expect(t.served).toBeGreaterThan(0)
+    expect(t.served + (t.resets.get(ENHANCE_YOUR_CALM) ?? 0)).toBe(REQUESTS)
+    expect(t.alive).toBe(true)
+
+    const roomy = await serve(heavyApp, { maxConcurrentStreams: 100_000, accessLog: false })
+    const r = await flood(roomy.port)
+    expect([r.served, r.resets.size, r.alive]).toEqual([REQUESTS, 0, true])
+  })
+
+  it("RUN-27: h2MaxRejectedStreams 5 — the same client, past 5 streams refused in a row for lack of memory, loses the connection (one log line); another connection is served", async () => {
+    const server = await serve(heavyApp, { h2MaxSessionMemory: 1, h2MaxRejectedStreams: 5, maxConcurrentStreams: 100_000, accessLog: false })
+    const f = await flood(server.port)
+    expect(f.alive).toBe(false)
+    expect(server.lines.error.filter((l) => l.includes("session error"))).toHaveLength(1)
+    const other = await raw(server.port, [requestHeaders(1, server.port, "/ok")])
+    expect(await other.until((fr) => ended(fr, 1), 3000)).toBe(true)
+    expect(responseStatus(other.frames, 1)).toBe(200)
+  })
+})
+
 describe("RUN-28 HTTP/2 SETTINGS from options, advertised and held", () => {
   it("RUN-28: the server's SETTINGS carry h2InitialWindowSize, h2MaxFrameSize and h2HeaderTableSize; the defaults are node:http2's (65535, 16384, 4096)", async () => {
     const set = await serve(countingApp().app, { h2InitialWindowSize: 1000, h2MaxFrameSize: 32768, h2HeaderTableSize: 256 })
