@@ -32,10 +32,11 @@ const LIMIT = 8192
 const ENHANCE_YOUR_CALM = 11
 const NO_ERROR = 0
 
-/** Counts app calls; answers 200 "ok". */
+/** Counts app calls for requests and WebSockets; answers 200 "ok" (a WebSocket is refused). */
 const countingApp = () => {
   const stats = { calls: 0, paths: [] as Array<string> }
   const app = Effect.fnUntraced(function*(scope: EgiScope, _receive: Receive, send: Send) {
+    if (scope.type === "websocket") stats.calls++
     if (scope.type !== "http") return yield* unsupportedScope(scope)
     stats.calls++
     stats.paths.push(scope.path)
@@ -150,6 +151,26 @@ describe("RUN-26 HTTP/2 header-list limit, whatever the SETTINGS state", () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(seen).not.toContain("http.request.trailers")
     expect(seen.at(-1)).toBe("disconnect:too-large")
+    expect(server.lines.error.filter((l) => /header list/i.test(l))).toHaveLength(1)
+  })
+
+  it("RUN-26: a WebSocket handshake over HTTP/2 (extended CONNECT, RFC 8441) over the limit, from a client that never ACKs, gets 431; the app never runs", async () => {
+    const { app, stats } = countingApp()
+    const server = await serve(app, { maxHeaderListSize: LIMIT })
+    const c = await raw(server.port, [], false)
+    const fields = [
+      [":method", "CONNECT"],
+      [":protocol", "websocket"],
+      [":scheme", "http"],
+      [":authority", `127.0.0.1:${server.port}`],
+      [":path", "/ws"],
+      ["sec-websocket-version", "13"],
+      ...bigFields(8, 3800)
+    ] as const
+    c.send(headerFrames(1, headerBlock(fields), false))
+    expect(await c.until((f) => ended(f, 1) || rstCode(f, 1) !== undefined, 3000)).toBe(true)
+    expect(responseStatus(c.frames, 1)).toBe(431)
+    expect(stats.calls).toBe(0)
     expect(server.lines.error.filter((l) => /header list/i.test(l))).toHaveLength(1)
   })
 
