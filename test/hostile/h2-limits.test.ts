@@ -206,6 +206,23 @@ describe("RUN-27 HTTP/2 session memory and streams refused in a row", () => {
   })
 })
 
+describe("RUN-27 PING flood (no option: nghttp2's own bound)", () => {
+  it("RUN-27: a client that reads nothing and sends 200 000 PINGs loses the connection (nghttp2 ends a session whose queued PING ACKs pile up); another connection is served", async () => {
+    const server = await serve(countingApp().app)
+    const c = await raw(server.port)
+    c.socket.pause()
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => frame(FrameType.PING, 0, 0, Buffer.alloc(8))))
+    for (let i = 0; i < 200 && !c.closed(); i++) {
+      c.send(batch)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    expect(await c.until(() => false, 2000).then(() => c.closed())).toBe(true)
+    const other = await raw(server.port, [requestHeaders(1, server.port, "/ok")])
+    expect(await other.until((f) => ended(f, 1), 3000)).toBe(true)
+    expect(responseStatus(other.frames, 1)).toBe(200)
+  })
+})
+
 describe("RUN-28 HTTP/2 SETTINGS from options, advertised and held", () => {
   it("RUN-28: the server's SETTINGS carry h2InitialWindowSize, h2MaxFrameSize and h2HeaderTableSize; the defaults are node:http2's (65535, 16384, 4096)", async () => {
     const set = await serve(countingApp().app, { h2InitialWindowSize: 1000, h2MaxFrameSize: 32768, h2HeaderTableSize: 256 })
