@@ -15,6 +15,7 @@ import { CliError, Flag } from "effect/cli"
 import { availableParallelism } from "node:os"
 import { type ListenTarget, parseBind } from "../runner/listen-target.ts"
 import { defaults, maxSetting, maxTimerMs } from "../runner/options.ts"
+import { type H2LimitOption, h2LimitRanges } from "../runner/h2-limits.ts"
 
 /** A value refused: the sentence after `egi: `. */
 interface Refused {
@@ -180,6 +181,12 @@ const workerCount: Parse<number> = (value, source) => {
   return typeof n === "number" && n === 0 ? availableParallelism() : n
 }
 
+/** An HTTP/2 limit's flag (h2-limits.ts): its range, and its default in `--help`. */
+const h2Limit = (option: H2LimitOption, name: string, metavar: string, help: string): Spec<Option.Option<number>> => {
+  const { max, min } = h2LimitRanges[option]
+  return valued(name, metavar, integer(min, max), `${help}; ${min} to ${max}`, String(defaults[option]))
+}
+
 // ---------------------------------------------------------------------------
 // the table
 // ---------------------------------------------------------------------------
@@ -204,7 +211,7 @@ export const serveOptions = {
   tlsMinVersion: valued("tls-min-version", "<TLSv1.2|TLSv1.3>", oneOf(["TLSv1.2", "TLSv1.3"] as const), "lowest TLS version accepted", "TLSv1.2"),
   drainTimeout: valued("drain-timeout", "<s>", seconds, "on SIGINT/SIGTERM, seconds in-flight streams may take", inSeconds(defaults.drainTimeout)),
   maxConcurrentStreams: valued("max-concurrent-streams", "<n>", integer(0, maxSetting), "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS", String(defaults.maxConcurrentStreams)),
-  maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header limit, 431 beyond it on HTTP/1.1", String(defaults.maxHeaderListSize)),
+  maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header list limit (HTTP/2: name + value + 32 per field, RFC 9113 §6.5.2), 431 beyond it (HTTP/2 after the SETTINGS ACK: RST_STREAM ENHANCE_YOUR_CALM)", String(defaults.maxHeaderListSize)),
   maxBodySize: valued("max-body-size", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "request body limit, 413 beyond it", String(defaults.maxBodySize)),
   headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after", inSeconds(defaults.headerTimeout)),
   idleTimeout: valued("idle-timeout", "<s>", seconds, "close idle connections after this", inSeconds(defaults.idleTimeout)),
@@ -260,7 +267,18 @@ export const serveOptions = {
   proxyHeaders: boolean("proxy-headers", "take client, scheme and authority from Forwarded / X-Forwarded-* sent by a trusted proxy (spec.md §8.12)", false),
   forwardedAllowIps: valued("forwarded-allow-ips", "<list>", list, "the proxies trusted with --proxy-headers: comma-separated addresses and CIDR blocks, or *", defaults.forwardedAllowIps.join(",")),
   limitConcurrency: valued("limit-concurrency", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n apps in flight (requests of both protocols and WebSockets); past it 503 with retry-after, not a queue (RUN-22; per worker); 0 for no limit", "0"),
-  maxConnections: valued("max-connections", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n open connections; past it a new one is refused: HTTP/1.1 503 and close, HTTP/2 GOAWAY (RUN-23; per worker); 0 for no limit", "0")
+  maxConnections: valued("max-connections", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n open connections; past it a new one is refused: HTTP/1.1 503 and close, HTTP/2 GOAWAY (RUN-23; per worker); 0 for no limit", "0"),
+  // HTTP/2 session limits and SETTINGS (spec.md §8.3, RUN-27, RUN-28), and the per-stream write buffer.
+  h2StreamResetBurst: h2Limit("h2StreamResetBurst", "h2-stream-reset-burst", "<n>", "rapid reset (CVE-2023-44487): RST_STREAM frames a client may send in a burst; past it GOAWAY"),
+  h2StreamResetRate: h2Limit("h2StreamResetRate", "h2-stream-reset-rate", "<n/s>", "rapid reset: RST_STREAM frames per second that refill the burst"),
+  h2MaxSessionMemory: h2Limit("h2MaxSessionMemory", "h2-max-session-memory", "<MB>", "memory one HTTP/2 connection may hold in node:http2, in MB (10^6 bytes); past it new streams get RST_STREAM ENHANCE_YOUR_CALM"),
+  h2MaxHeaderListPairs: h2Limit("h2MaxHeaderListPairs", "h2-max-header-list-pairs", "<n>", "fields one HTTP/2 header block may carry, pseudo-header fields included; past it RST_STREAM ENHANCE_YOUR_CALM"),
+  h2MaxInvalidFrames: h2Limit("h2MaxInvalidFrames", "h2-max-invalid-frames", "<n>", "invalid frames an HTTP/2 connection may send before it is closed"),
+  h2MaxRejectedStreams: h2Limit("h2MaxRejectedStreams", "h2-max-rejected-streams", "<n>", "streams refused in a row (RST_STREAM ENHANCE_YOUR_CALM) before an HTTP/2 connection is closed"),
+  h2InitialWindowSize: h2Limit("h2InitialWindowSize", "h2-initial-window-size", "<bytes>", "HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE: request body bytes a stream may send ahead of the app"),
+  h2MaxFrameSize: h2Limit("h2MaxFrameSize", "h2-max-frame-size", "<bytes>", "HTTP/2 SETTINGS_MAX_FRAME_SIZE: largest frame payload accepted"),
+  h2HeaderTableSize: h2Limit("h2HeaderTableSize", "h2-header-table-size", "<bytes>", "HTTP/2 SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table a client may fill"),
+  writeBufferSize: valued("write-buffer-size", "<bytes>", integer(0, 2 ** 31 - 1), "response bytes a stream may queue before the app's send waits (HTTP-10)", String(defaults.writeBufferSize))
 } as const
 
 type Options = typeof serveOptions

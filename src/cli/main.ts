@@ -343,7 +343,18 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       binds: bindsOf(given),
       backlog: value(given.backlog, defaults.backlog),
       limitConcurrency: value(given.limitConcurrency, defaults.limitConcurrency),
-      maxConnections: value(given.maxConnections, defaults.maxConnections)
+      maxConnections: value(given.maxConnections, defaults.maxConnections),
+      // HTTP/2 session limits and SETTINGS (spec.md §8.3, RUN-27, RUN-28), the write buffer.
+      h2StreamResetBurst: value(given.h2StreamResetBurst, defaults.h2StreamResetBurst),
+      h2StreamResetRate: value(given.h2StreamResetRate, defaults.h2StreamResetRate),
+      h2MaxSessionMemory: value(given.h2MaxSessionMemory, defaults.h2MaxSessionMemory),
+      h2MaxHeaderListPairs: value(given.h2MaxHeaderListPairs, defaults.h2MaxHeaderListPairs),
+      h2MaxInvalidFrames: value(given.h2MaxInvalidFrames, defaults.h2MaxInvalidFrames),
+      h2MaxRejectedStreams: value(given.h2MaxRejectedStreams, defaults.h2MaxRejectedStreams),
+      h2InitialWindowSize: value(given.h2InitialWindowSize, defaults.h2InitialWindowSize),
+      h2MaxFrameSize: value(given.h2MaxFrameSize, defaults.h2MaxFrameSize),
+      h2HeaderTableSize: value(given.h2HeaderTableSize, defaults.h2HeaderTableSize),
+      writeBufferSize: value(given.writeBufferSize, defaults.writeBufferSize)
     }
     workers = Option.getOrUndefined(given.workers)
     if (workers === undefined && (Option.isSome(given.maxRequests) || Option.isSome(given.maxWorkerMemory))) {

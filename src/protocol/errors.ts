@@ -46,7 +46,10 @@ export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<{
  * - `BodyTooLarge`: over `RunnerOptions.maxBodySize` bytes (rule RUN-8):
  *   413;
  * - `BodyTimeout`: the body stalled for `RunnerOptions.idleTimeout` ms
- *   while the app waited for it (spec.md §8.3): 408.
+ *   while the app waited for it (spec.md §8.3): 408;
+ * - `HeaderListTooLarge`: an HTTP/2 request's header list is over
+ *   `RunnerOptions.maxHeaderListSize` bytes, counted as RFC 9113 §6.5.2
+ *   counts it (rule RUN-26): 431, else RST_STREAM ENHANCE_YOUR_CALM (11).
  *
  * The app does not see this error (spec.md §8.9): it gets `http.disconnect`
  * with `end` `malformed`, `too-large` or `timeout` (§4.4), and its `send`
@@ -56,7 +59,7 @@ export class LocalProtocolError extends Data.TaggedError("LocalProtocolError")<{
  * @category errors
  */
 export class RemoteProtocolError extends Data.TaggedError("RemoteProtocolError")<{
-  readonly reason: "ContentLengthMismatch" | "IncompleteBody" | "BodyTooLarge" | "BodyTimeout"
+  readonly reason: "ContentLengthMismatch" | "IncompleteBody" | "BodyTooLarge" | "BodyTimeout" | "HeaderListTooLarge"
   readonly status: number
   readonly code: number
   readonly detail: string

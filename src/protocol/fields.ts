@@ -21,7 +21,8 @@ export const ErrorCode = {
   NO_ERROR: 0,
   PROTOCOL_ERROR: 1,
   INTERNAL_ERROR: 2,
-  CANCEL: 8
+  CANCEL: 8,
+  ENHANCE_YOUR_CALM: 11
 } as const
 
 /** The largest RFC 9113 §7 error code: 32 bits. */

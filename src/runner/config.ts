@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises"
 import type { App } from "../protocol/app.ts"
 import type { ServeError } from "./errors.ts"
 import { maxSetting, maxTimerMs, type RunnerOptions } from "./options.ts"
+import { type H2LimitOption, h2LimitRanges } from "./h2-limits.ts"
 import { type ListenTarget, parseBind } from "./listen-target.ts"
 import { layer } from "./server.ts"
 
@@ -31,6 +32,9 @@ const setting = intBetween(0, maxSetting)
 
 /** Milliseconds, 0–2^31−1 (the longest Node timer). */
 const ms = intBetween(0, maxTimerMs)
+
+/** An HTTP/2 limit (h2-limits.ts) under `key`, in its range. */
+const h2Limit = (option: H2LimitOption, key: string) => Config.schema(intBetween(h2LimitRanges[option].min, h2LimitRanges[option].max), key)
 
 /** The words `Config.Boolean` takes, and `auto`: what `tracing` is (spec.md §8.10). */
 const tracingWords = ["auto", "true", "yes", "on", "1", "y", "false", "no", "off", "0", "n"] as const
@@ -97,7 +101,7 @@ const fields = {
   headerTimeout: Config.schema(ms, "HEADER_TIMEOUT"),
   idleTimeout: Config.schema(ms, "IDLE_TIMEOUT"),
   drainTimeout: Config.schema(ms, "DRAIN_TIMEOUT"),
-  writeBufferSize: Config.schema(bytes, "WRITE_BUFFER_SIZE"),
+  writeBufferSize: Config.schema(intBetween(0, 2 ** 31 - 1), "WRITE_BUFFER_SIZE"),
   accessLog: Config.Boolean("ACCESS_LOG"),
   rootPath: Config.String("ROOT_PATH"),
   wsMaxMessageSize: Config.schema(bytes, "WS_MAX_MESSAGE_SIZE"),
@@ -117,7 +121,17 @@ const fields = {
   ),
   lifespan: Config.Literals(["auto", "on", "off"], "LIFESPAN"),
   limitConcurrency: Config.schema(bytes, "LIMIT_CONCURRENCY"),
-  maxConnections: Config.schema(bytes, "MAX_CONNECTIONS")
+  maxConnections: Config.schema(bytes, "MAX_CONNECTIONS"),
+  // HTTP/2 session limits and SETTINGS (spec.md §8.3, RUN-27, RUN-28), in their ranges.
+  h2StreamResetBurst: h2Limit("h2StreamResetBurst", "H2_STREAM_RESET_BURST"),
+  h2StreamResetRate: h2Limit("h2StreamResetRate", "H2_STREAM_RESET_RATE"),
+  h2MaxSessionMemory: h2Limit("h2MaxSessionMemory", "H2_MAX_SESSION_MEMORY"),
+  h2MaxHeaderListPairs: h2Limit("h2MaxHeaderListPairs", "H2_MAX_HEADER_LIST_PAIRS"),
+  h2MaxInvalidFrames: h2Limit("h2MaxInvalidFrames", "H2_MAX_INVALID_FRAMES"),
+  h2MaxRejectedStreams: h2Limit("h2MaxRejectedStreams", "H2_MAX_REJECTED_STREAMS"),
+  h2InitialWindowSize: h2Limit("h2InitialWindowSize", "H2_INITIAL_WINDOW_SIZE"),
+  h2MaxFrameSize: h2Limit("h2MaxFrameSize", "H2_MAX_FRAME_SIZE"),
+  h2HeaderTableSize: h2Limit("h2HeaderTableSize", "H2_HEADER_TABLE_SIZE")
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
 
 // ---------------------------------------------------------------------------
@@ -143,7 +157,7 @@ const fields = {
  * | `EGI_MAX_HEADER_LIST_SIZE` | `maxHeaderListSize` | bytes, integer 0–2^32−1 |
  * | `EGI_MAX_BODY_SIZE` | `maxBodySize` | bytes, integer ≥ 0 |
  * | `EGI_HEADER_TIMEOUT`, `EGI_IDLE_TIMEOUT`, `EGI_DRAIN_TIMEOUT` | `headerTimeout`, `idleTimeout`, `drainTimeout` | ms, integer 0–2^31−1 |
- * | `EGI_WRITE_BUFFER_SIZE` | `writeBufferSize` | bytes, integer ≥ 0 |
+ * | `EGI_WRITE_BUFFER_SIZE` | `writeBufferSize` | bytes, integer 0–2^31−1 |
  * | `EGI_ACCESS_LOG` | `accessLog` | boolean |
  * | `EGI_ROOT_PATH` | `rootPath` | string |
  * | `EGI_WS_MAX_MESSAGE_SIZE` | `wsMaxMessageSize` | bytes, integer ≥ 0 |
@@ -156,6 +170,13 @@ const fields = {
  * | `EGI_PROXY_HEADERS` | `proxyHeaders` | boolean |
  * | `EGI_FORWARDED_ALLOW_IPS` | `forwardedAllowIps` | comma-separated addresses and CIDR blocks, or `*` |
  * | `EGI_LIMIT_CONCURRENCY`, `EGI_MAX_CONNECTIONS` | `limitConcurrency`, `maxConnections` | integer ≥ 0 (0: no limit) |
+ * | `EGI_H2_STREAM_RESET_BURST`, `EGI_H2_STREAM_RESET_RATE` | `h2StreamResetBurst`, `h2StreamResetRate` | RST_STREAM frames, per second for the rate; integer 1–2^32−1 |
+ * | `EGI_H2_MAX_SESSION_MEMORY` | `h2MaxSessionMemory` | MB, integer 1–2^20 |
+ * | `EGI_H2_MAX_HEADER_LIST_PAIRS` | `h2MaxHeaderListPairs` | fields, integer 4–2^32−1 |
+ * | `EGI_H2_MAX_INVALID_FRAMES`, `EGI_H2_MAX_REJECTED_STREAMS` | `h2MaxInvalidFrames`, `h2MaxRejectedStreams` | integer 0–2^32−1 |
+ * | `EGI_H2_INITIAL_WINDOW_SIZE` | `h2InitialWindowSize` | bytes, integer 0–2^31−1 |
+ * | `EGI_H2_MAX_FRAME_SIZE` | `h2MaxFrameSize` | bytes, integer 16384–16777215 |
+ * | `EGI_H2_HEADER_TABLE_SIZE` | `h2HeaderTableSize` | bytes, integer 0–2^32−1 |
  *
  * Booleans are the words `Config.Boolean` takes (`true`/`false`, `yes`/`no`,
  * `on`/`off`, `1`/`0`, `y`/`n`). Numbers are integers in the units of the

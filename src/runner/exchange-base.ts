@@ -406,6 +406,18 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   }
 
   /**
+   * Ends the exchange for a request the runner refuses after its head was
+   * admitted — HTTP/2 request trailers over the header-list limit (RUN-26):
+   * a pending or the next `receive` gets `http.disconnect` with `why`, and
+   * the server answers `error` (its status, or a reset) and logs it.
+   */
+  protected refuseRequest(error: RemoteProtocolError, why: EndReason): void {
+    if (this.disconnectEvent !== undefined) return
+    this.remote(error, why)
+    this.wake()
+  }
+
+  /**
    * Called by the supervisor's periodic sweep (spec.md §8.3): a request body
    * that the app is waiting for and that has not grown for `timeoutMs` ends
    * the exchange with 408 (or a reset when the response has started).

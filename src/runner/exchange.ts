@@ -41,11 +41,13 @@ export interface ExchangeHost {
   readonly maxBodySize: number
   /** `send` of a body chunk waits while more than this many bytes are queued (HTTP-10). */
   readonly writeBufferSize: number
+  /** Bytes of header list (RFC 9113 §6.5.2) HTTP/2 request trailers may carry (RUN-26). */
+  readonly maxHeaderListSize: number
   readonly onRemoteError: (ex: Exchange, error: RemoteProtocolError) => void
 }
 
 const reasonPhrase = (status: number): string =>
-  status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : status === 408 ? "Request Timeout" : "Bad Request"
+  status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : status === 408 ? "Request Timeout" : status === 431 ? "Request Header Fields Too Large" : "Bad Request"
 
 /** The request's `te` field lists `trailers` (RFC 9110 §10.1.4). */
 const acceptsTrailers = (headers: Headers): boolean => {

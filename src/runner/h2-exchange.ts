@@ -12,6 +12,7 @@ import { type ConnectionInfo, connectionOf } from "./connection.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
 import { ConnectionView, recordPush } from "./extensions.ts"
+import { checkHeaderList } from "./header-list.ts"
 
 type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }
 
@@ -81,9 +82,12 @@ export class H2Exchange extends Exchange {
     this.session = stream.session as ServerHttp2Session | undefined
     this.connection = connectionOf(stream.session)
     this.pusher = pusher
-    // Trailers arrive before the body's end: keep them for receive (spec.md §7.3).
+    // Trailers arrive before the body's end: keep them for receive (spec.md §7.3),
+    // unless they are over the header-list limit, which node:http2 holds only after the SETTINGS ACK (RUN-26).
     if (!endStream) {
       stream.once("trailers", (_headers: unknown, _flags: unknown, raw: Array<string>) => {
+        const tooLarge = checkHeaderList(raw, host.maxHeaderListSize)
+        if (tooLarge !== undefined) return this.refuseRequest(tooLarge, "too-large")
         this.trailers = fromRaw(raw, true)
       })
     }

@@ -8,6 +8,8 @@ import type { Headers } from "../protocol/headers.ts"
 import { type ConnectionInfo, connectionOf, tagAlso } from "./connection.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import { h2Extensions } from "./extensions.ts"
+import { checkHeaderList } from "./header-list.ts"
+import { h2ServerOptions } from "./h2-limits.ts"
 import { H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
@@ -38,15 +40,8 @@ export const makeH2Server = (
   defaults: ScopeDefaults,
   sessions: Set<http2.ServerHttp2Session>
 ): http2.Http2Server => {
-  const server = http2.createServer({
-    settings: {
-      maxConcurrentStreams: opts.maxConcurrentStreams,
-      maxHeaderListSize: opts.maxHeaderListSize,
-      // RFC 8441: WebSockets (and other protocols, which get 501) over extended CONNECT.
-      enableConnectProtocol: true
-    },
-    maxSessionRejectedStreams: 100
-  })
+  // SETTINGS and per-session limits (spec.md §8.3, RUN-27, RUN-28).
+  const server = http2.createServer(h2ServerOptions(opts))
 
   server.on("session", (session: http2.ServerHttp2Session) => {
     // Read once through the session's socket proxy; streams read it from the session.
@@ -96,7 +91,9 @@ export const makeH2Server = (
     stream.on("error", ignore)
     const conn = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
-    if (isExtendedConnect(headers)) return admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults)
+    // The header-list limit holds whatever the SETTINGS state (RUN-26): node:http2 enforces it only after the ACK.
+    const tooLarge = checkHeaderList(raw, opts.maxHeaderListSize)
+    if (tooLarge === undefined && isExtendedConnect(headers)) return admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults)
     const scope = makeHttpScope(
       {
         httpVersion: "2",
@@ -112,7 +109,10 @@ export const makeH2Server = (
       (fields: Headers) => h2Extensions(stream, conn.id, fields, null, sensitiveOf(headers))
     )
     const contentLength = parseContentLength(headers["content-length"])
-    supervisor.admit(new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0, admitPushed))
+    const exchange = new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0, admitPushed)
+    // 431 (then RST_STREAM NO_ERROR for a body still to come), a log line and an access-log line; the app is not called.
+    if (tooLarge !== undefined) return supervisor.host.onRemoteError(exchange, tooLarge)
+    supervisor.admit(exchange)
   })
   return server
 }

@@ -47,7 +47,11 @@ export interface RunnerOptions {
   readonly tls: TlsOptions | undefined
   /** SETTINGS_MAX_CONCURRENT_STREAMS advertised on HTTP/2 (RFC 9113 §6.5.2), 0–2^32-1. Default 128. */
   readonly maxConcurrentStreams: number
-  /** Bytes: SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2 (RFC 9113 §6.5.2) and the header size limit on HTTP/1.1 (431). Default 65536. */
+  /**
+   * Bytes: SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2 (RFC 9113 §6.5.2: name +
+   * value + 32 per field), held before the client's SETTINGS ACK too (431,
+   * rule RUN-26), and the header size limit on HTTP/1.1 (431). Default 65536.
+   */
   readonly maxHeaderListSize: number
   /** Largest request body accepted, bytes; larger gets 413 (rule RUN-8). Default 1 GiB. */
   readonly maxBodySize: number
@@ -65,7 +69,7 @@ export interface RunnerOptions {
   readonly idleTimeout: number
   /** ms in-flight streams may take on shutdown before they are reset (spec.md §8.4, rule RUN-7). Default 10000. */
   readonly drainTimeout: number
-  /** Response bytes a stream may queue before `send` waits (rule HTTP-10). Default 262144 (256 KiB). */
+  /** Response bytes a stream may queue before `send` waits (rule HTTP-10), 0–2^31−1 (`--write-buffer-size`). Default 262144 (256 KiB). */
   readonly writeBufferSize: number
   /** Write an access-log line per request (method, path, status, bytes, ms, `conn=`, `stream=`; spec.md §8.5). Default true. */
   readonly accessLog: boolean
@@ -137,6 +141,25 @@ export interface RunnerOptions {
    * REFUSED_STREAM). Default 0: no limit.
    */
   readonly maxConnections: number
+  // HTTP/2 session limits and SETTINGS (spec.md §8.3, rules RUN-27, RUN-28; ranges in h2-limits.ts).
+  /** Rapid reset (CVE-2023-44487): RST_STREAM frames a client may send in a burst before GOAWAY (with `h2StreamResetRate`). Default 1000. */
+  readonly h2StreamResetBurst: number
+  /** Rapid reset: RST_STREAM frames per second that refill the burst. Default 33. */
+  readonly h2StreamResetRate: number
+  /** MB (10^6 bytes) of memory one HTTP/2 session may hold in node:http2; past it new streams are refused (RST_STREAM ENHANCE_YOUR_CALM). Default 10. */
+  readonly h2MaxSessionMemory: number
+  /** Fields (pseudo-header fields included) one HTTP/2 header block may carry; past it RST_STREAM ENHANCE_YOUR_CALM. 4–2^32−1. Default 128. */
+  readonly h2MaxHeaderListPairs: number
+  /** Invalid frames an HTTP/2 session tolerates before it is closed. Default 1000. */
+  readonly h2MaxInvalidFrames: number
+  /** Streams refused on creation (ENHANCE_YOUR_CALM) an HTTP/2 session tolerates in a row before it is closed. Default 100. */
+  readonly h2MaxRejectedStreams: number
+  /** Bytes: SETTINGS_INITIAL_WINDOW_SIZE, each stream's request-body window (RFC 9113 §6.9.2), 0–2^31−1. Default 65535. */
+  readonly h2InitialWindowSize: number
+  /** Bytes: SETTINGS_MAX_FRAME_SIZE, the largest frame payload accepted (RFC 9113 §4.2), 16384–16777215. Default 16384. */
+  readonly h2MaxFrameSize: number
+  /** Bytes: SETTINGS_HEADER_TABLE_SIZE, the HPACK dynamic table the client may fill (RFC 7541 §4.2), 0–2^32−1. Default 4096. */
+  readonly h2HeaderTableSize: number
 }
 
 /**
@@ -190,5 +213,15 @@ export const defaults: RunnerOptions = {
   forwardedAllowIps: ["127.0.0.1", "::1"],
   lifespan: "auto",
   limitConcurrency: 0,
-  maxConnections: 0
+  maxConnections: 0,
+  // node:http2's own defaults: today's behaviour (spec.md §8.3).
+  h2StreamResetBurst: 1000,
+  h2StreamResetRate: 33,
+  h2MaxSessionMemory: 10,
+  h2MaxHeaderListPairs: 128,
+  h2MaxInvalidFrames: 1000,
+  h2MaxRejectedStreams: 100,
+  h2InitialWindowSize: 65535,
+  h2MaxFrameSize: 16384,
+  h2HeaderTableSize: 4096
 }

@@ -14,6 +14,7 @@ import { classify } from "./detect.ts"
 import { ServeError } from "./errors.ts"
 import { makeH1Server } from "./h1-server.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
+import { checkH2Limits } from "./h2-limits.ts"
 import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
 import { type ForwardedTrust, forwardedTrust } from "./forwarded.ts"
 import { bindTarget, describe as describeTarget, type ListenTarget, releaseTarget, targetUrl } from "./listen-target.ts"
@@ -172,6 +173,11 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     for (const [name, n] of [["limitConcurrency", opts.limitConcurrency], ["maxConnections", opts.maxConnections]] as const) {
       if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: no limit), got ${n}` }))
     }
+    if (!Number.isInteger(opts.writeBufferSize) || opts.writeBufferSize < 0 || opts.writeBufferSize > 2 ** 31 - 1) {
+      return Effect.fail(new ServeError({ reason: "Options", detail: `writeBufferSize must be an integer from 0 to ${2 ** 31 - 1} (bytes), got ${opts.writeBufferSize}` }))
+    }
+    const badH2 = checkH2Limits(opts)
+    if (badH2 !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badH2 }))
     const badTls = opts.tls === undefined ? undefined : checkTls(opts.tls)
     if (badTls !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badTls }))
     if (opts.lifespan !== "auto" && opts.lifespan !== "on" && opts.lifespan !== "off") {

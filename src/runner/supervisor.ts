@@ -77,7 +77,8 @@ const endReasonOf: Record<RemoteProtocolError["reason"], EndReason> = {
   ContentLengthMismatch: "malformed",
   IncompleteBody: "malformed",
   BodyTooLarge: "too-large",
-  BodyTimeout: "timeout"
+  BodyTimeout: "timeout",
+  HeaderListTooLarge: "too-large"
 }
 
 /** `METHOD target HTTP/version` of an exchange, for log lines. */
@@ -123,6 +124,7 @@ export class Supervisor {
     this.host = {
       maxBodySize: opts.maxBodySize,
       writeBufferSize: opts.writeBufferSize,
+      maxHeaderListSize: opts.maxHeaderListSize,
       onRemoteError: (ex: Exchange, error: RemoteProtocolError) => {
         ex.endReason ??= endReasonOf[error.reason]
         opts.runnerLog.error(`${requestLine(ex)}: ${error.reason}: ${error.detail}`, whereOf(ex.scope))

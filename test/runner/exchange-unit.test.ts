@@ -82,6 +82,7 @@ const rig = (contentLength: number, maxBodySize = 1024 * 1024): Rig => {
   const host: ExchangeHost = {
     maxBodySize,
     writeBufferSize: 256 * 1024,
+    maxHeaderListSize: 65536,
     onRemoteError: (_ex, error) => void remote.push(error)
   }
   const ex = new H1Exchange(

@@ -8,7 +8,7 @@ import * as net from "node:net"
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1")
 
-export const FrameType = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8 } as const
+export const FrameType = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const
 export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const
 
 /** One frame as received. */
@@ -55,6 +55,40 @@ export const headerBlock = (fields: ReadonlyArray<readonly [string, string]>): B
   return Buffer.concat(parts)
 }
 
+/** A literal field with incremental indexing, new name, no Huffman (RFC 7541 §6.2.1): it enters the peer's dynamic table. */
+export const indexedLiteral = (name: string, value: string): Buffer => {
+  const n = Buffer.from(name, "latin1")
+  const v = Buffer.from(value, "latin1")
+  return Buffer.concat([Buffer.from([0x40, ...hpackInt(n.length, 7, 0)]), n, Buffer.from(hpackInt(v.length, 7, 0)), v])
+}
+
+/** An indexed field (RFC 7541 §6.1): one or two bytes that stand for a whole table entry (62 = the newest dynamic one). */
+export const indexedField = (index: number): Buffer => Buffer.from(hpackInt(index, 7, 0x80))
+
+/**
+ * A header block as HEADERS and as many CONTINUATION frames as it takes
+ * (`maxFrame` bytes of block each, SETTINGS_MAX_FRAME_SIZE's default),
+ * END_HEADERS on the last, END_STREAM on the HEADERS when `endStream`.
+ */
+export const headerFrames = (stream: number, block: Buffer, endStream = true, maxFrame = 16384): Buffer => {
+  const frames: Array<Buffer> = []
+  for (let at = 0; at === 0 || at < block.length; at += maxFrame) {
+    const last = at + maxFrame >= block.length
+    const type = at === 0 ? FrameType.HEADERS : FrameType.CONTINUATION
+    const flags = (last ? Flag.END_HEADERS : 0) | (at === 0 && endStream ? Flag.END_STREAM : 0)
+    frames.push(frame(type, flags, stream, block.subarray(at, at + maxFrame)))
+  }
+  return Buffer.concat(frames)
+}
+
+/** The pseudo-header fields of a GET of `path` (for `headerBlock`). */
+export const requestPseudo = (port: number, path: string): Array<readonly [string, string]> => [
+  [":method", "GET"],
+  [":scheme", "http"],
+  [":authority", `127.0.0.1:${port}`],
+  [":path", path]
+]
+
 /** HEADERS (END_HEADERS, END_STREAM unless `endStream` is false) for a request. */
 export const requestHeaders = (
   stream: number,
@@ -86,10 +120,11 @@ export interface RawH2 {
  * Connects, sends the preface, an empty SETTINGS and the `initial` frames (in
  * one write, so the server reads them before this client's SETTINGS ACK),
  * and resolves once the
- * server's SETTINGS arrived and were ACKed. Answers PINGs; grants WINDOW_UPDATE
+ * server's SETTINGS arrived and were ACKed (with `ackSettings` false: arrived,
+ * never ACKed, as a hostile client may do). Answers PINGs; grants WINDOW_UPDATE
  * for every DATA frame received (so responses flow).
  */
-export const rawH2 = (port: number, initial: ReadonlyArray<Uint8Array> = []): Promise<RawH2> =>
+export const rawH2 = (port: number, initial: ReadonlyArray<Uint8Array> = [], ackSettings = true): Promise<RawH2> =>
   new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1")
     const t0 = Date.now()
@@ -119,7 +154,7 @@ export const rawH2 = (port: number, initial: ReadonlyArray<Uint8Array> = []): Pr
         frames.push(f)
         if (f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) === 0) {
           for (let i = 0; i + 6 <= f.payload.length; i += 6) settings.set(f.payload.readUInt16BE(i), f.payload.readUInt32BE(i + 2))
-          socket.write(frame(FrameType.SETTINGS, Flag.ACK, 0))
+          if (ackSettings) socket.write(frame(FrameType.SETTINGS, Flag.ACK, 0))
           if (!ready) {
             ready = true
             resolve(api)
@@ -186,4 +221,22 @@ export const staticStatus = (frames: ReadonlyArray<Frame>, stream: number): numb
   if (f === undefined || f.payload.length === 0) return undefined
   const table: Record<number, number> = { 0x88: 200, 0x89: 204, 0x8a: 206, 0x8b: 304, 0x8c: 400, 0x8d: 404, 0x8e: 500 }
   return table[f.payload[0]!]
+}
+
+/**
+ * The `:status` of `stream`'s response head when it is the head's first
+ * field: a static-table index (see `staticStatus`), or a literal with the
+ * static name `:status` (index 8) and a value without Huffman coding — how
+ * nghttp2 sends a status outside the static table, such as 431 (RFC 7541
+ * §6.2; a three-digit value is no shorter in Huffman). Else undefined.
+ */
+export const responseStatus = (frames: ReadonlyArray<Frame>, stream: number): number | undefined => {
+  const known = staticStatus(frames, stream)
+  if (known !== undefined) return known
+  const f = frames.find((x) => x.type === FrameType.HEADERS && x.stream === stream)
+  if (f === undefined || f.payload.length < 5) return undefined
+  const p = f.payload
+  // 0x48: with incremental indexing, name 8; 0x08 / 0x18: without indexing / never indexed, name 8.
+  if ((p[0] !== 0x48 && p[0] !== 0x08 && p[0] !== 0x18) || p[1] !== 3) return undefined
+  return Number(p.subarray(2, 5).toString("latin1"))
 }
