@@ -172,6 +172,9 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     for (const [name, n] of [["limitConcurrency", opts.limitConcurrency], ["maxConnections", opts.maxConnections]] as const) {
       if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: no limit), got ${n}` }))
     }
+    if (!Number.isSafeInteger(opts.wsMaxQueuedBytes) || opts.wsMaxQueuedBytes < 0) {
+      return Effect.fail(new ServeError({ reason: "Options", detail: `wsMaxQueuedBytes must be a non-negative integer of bytes, got ${opts.wsMaxQueuedBytes}` }))
+    }
     const badTls = opts.tls === undefined ? undefined : checkTls(opts.tls)
     if (badTls !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badTls }))
     if (opts.lifespan !== "auto" && opts.lifespan !== "on" && opts.lifespan !== "off") {
