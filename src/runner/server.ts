@@ -18,6 +18,7 @@ import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
 import { type ForwardedTrust, forwardedTrust } from "./forwarded.ts"
 import { bindTarget, describe as describeTarget, type ListenTarget, releaseTarget, targetUrl } from "./listen-target.ts"
 import { runnerLog } from "./log.ts"
+import { peerName } from "./client-errors.ts"
 import { defaults, maxTimerMs, type ResolvedOptions, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
 import { checkTls, clientCertificateOf, registerReload, reloadListeners, serverOptions, type TlsMaterial, type TlsOptions } from "./tls.ts"
@@ -267,7 +268,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
           if (peer !== undefined) connectionOf(socket)!.clientCertificate = peer
           ;(socket.alpnProtocol === "h2" ? toH2 : toH1)(socket)
         })
-        secure.on("tlsClientError", (err) => logger.error(`TLS handshake failed: ${err.message}`))
+        secure.on("tlsClientError", (err, socket) => supervisor.clientErrors.connection("TLS", err, peerName([socket.remoteAddress ?? "-", socket.remotePort ?? 0])))
         return secure
       }
       if (opts.h2cOnly) {
@@ -345,6 +346,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       stopSweep()
       stopStallSweep()
       supervisor.admission.close()
+      supervisor.clientErrors.close()
       h1server.close()
       yield* lifespan.shutdown(opts.drainTimeout)
       logger.info("shutdown complete")
