@@ -79,7 +79,7 @@ const egi = await startServer([
   "--port",
   "9202",
   "--no-access-log",
-  ...(deflate ? [] : ["--no-ws-deflate"])
+  ...(deflate ? ["--ws-deflate"] : ["--no-ws-deflate"])
 ])
 const raw = await startServer(["bench/raw-ws.ts", "9200", ...(deflate ? [] : ["--no-deflate"])])
 const dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])

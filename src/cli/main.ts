@@ -337,6 +337,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       wsPingInterval: value(given.wsPingInterval, defaults.wsPingInterval),
       wsPingTimeout: value(given.wsPingTimeout, defaults.wsPingTimeout),
       wsPerMessageDeflate: given.wsDeflate,
+      wsMaxQueuedBytes: value(given.wsMaxQueuedBytes, defaults.wsMaxQueuedBytes),
       lifespan: value(given.lifespan, "auto"),
       proxyHeaders: given.proxyHeaders,
       forwardedAllowIps: value(given.forwardedAllowIps, defaults.forwardedAllowIps),

@@ -12,15 +12,13 @@
 import * as http2 from "node:http2"
 import type * as net from "node:net"
 import { classify } from "./detect.ts"
+import { LogBurst } from "./log-burst.ts"
 import type { RejectReason, RunnerMetrics } from "./metrics.ts"
 import type { ResolvedOptions } from "./options.ts"
 import { rawHead } from "./raw-response.ts"
 
 /** The `retry-after` of every 503 the runner's admission control sends, in seconds. */
 export const RETRY_AFTER = "1"
-
-/** How often, at most, a line sums up the rejections (ms). */
-const SUMMARY_MS = 1000
 
 /**
  * How long a refused connection may stay open (ms): to show its first bytes
@@ -41,9 +39,8 @@ const RESPONSE_503 = rawHead(503, [["content-type", "text/plain"], ["retry-after
 export class Admission {
   private readonly opts: ResolvedOptions
   private readonly metrics: RunnerMetrics
-  /** Rejections not yet in a log line, by reason. */
-  private pending: Record<RejectReason, number> = { concurrency: 0, connections: 0 }
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** Rejections: the first of a run logged at once, the rest summed up once a second (RUN-38). */
+  private readonly burst: LogBurst<RejectReason>
   /** Refused connections still open (each for at most REFUSE_WITHIN). */
   private readonly refusing = new Set<net.Socket>()
   /** The node:http2 server refused HTTP/2 connections are handed to, made on the first. */
@@ -52,6 +49,7 @@ export class Admission {
   constructor(opts: ResolvedOptions, metrics: RunnerMetrics) {
     this.opts = opts
     this.metrics = metrics
+    this.burst = new LogBurst((counts) => this.summarize(counts.get("concurrency") ?? 0, counts.get("connections") ?? 0))
   }
 
   /** A new stream or WebSocket must be refused: `inflight` apps run, and `limitConcurrency` is on and reached (RUN-22). */
@@ -71,24 +69,15 @@ export class Admission {
    */
   rejected(reason: RejectReason): void {
     this.metrics.rejected(reason)
-    this.pending[reason] += 1
-    if (this.timer === undefined) this.summarize()
+    if (this.burst.note(reason)) this.summarize(reason === "concurrency" ? 1 : 0, reason === "connections" ? 1 : 0)
   }
 
-  /** Logs what is pending (if anything) and waits a second before the next line; stops when there was nothing. */
-  private summarize(): void {
-    const { concurrency, connections } = this.pending
-    if (concurrency === 0 && connections === 0) {
-      this.timer = undefined
-      return
-    }
-    this.pending = { concurrency: 0, connections: 0 }
+  /** One line for `concurrency` and `connections` rejections. */
+  private summarize(concurrency: number, connections: number): void {
     const parts: Array<string> = []
     if (concurrency > 0) parts.push(`${concurrency} request(s) got 503 (limitConcurrency ${this.opts.limitConcurrency} apps in flight)`)
     if (connections > 0) parts.push(`${connections} connection(s) refused (maxConnections ${this.opts.maxConnections} open)`)
     this.opts.runnerLog.error(`overloaded: ${parts.join(", ")}; further rejections are summed up once a second`)
-    this.timer = setTimeout(() => this.summarize(), SUMMARY_MS)
-    this.timer.unref()
   }
 
   /**
@@ -151,11 +140,6 @@ export class Admission {
   /** The drain: refused connections still open are closed, and what is pending is logged. */
   close(): void {
     for (const socket of this.refusing) socket.destroy()
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-    const { concurrency, connections } = this.pending
-    if (concurrency > 0 || connections > 0) this.summarize()
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
+    this.burst.close()
   }
 }

@@ -106,6 +106,7 @@ const fields = {
   rootPath: Config.String("ROOT_PATH"),
   wsMaxMessageSize: Config.schema(bytes, "WS_MAX_MESSAGE_SIZE"),
   wsPerMessageDeflate: Config.Boolean("WS_PER_MESSAGE_DEFLATE"),
+  wsMaxQueuedBytes: Config.schema(bytes, "WS_MAX_QUEUED_BYTES"),
   wsPingInterval: Config.schema(ms, "WS_PING_INTERVAL"),
   wsPingTimeout: Config.schema(ms, "WS_PING_TIMEOUT"),
   tracing: Config.Literals(tracingWords, "TRACING").pipe(
@@ -162,6 +163,7 @@ const fields = {
  * | `EGI_ROOT_PATH` | `rootPath` | string |
  * | `EGI_WS_MAX_MESSAGE_SIZE` | `wsMaxMessageSize` | bytes, integer ≥ 0 |
  * | `EGI_WS_PER_MESSAGE_DEFLATE` | `wsPerMessageDeflate` | boolean |
+ * | `EGI_WS_MAX_QUEUED_BYTES` | `wsMaxQueuedBytes` | bytes, integer ≥ 0 |
  * | `EGI_WS_PING_INTERVAL`, `EGI_WS_PING_TIMEOUT` | `wsPingInterval`, `wsPingTimeout` | ms, integer 0–2^31−1 |
  * | `EGI_TRACING` | `tracing` | `auto` or a boolean |
  * | `EGI_BINDS` | `binds` | comma-separated `host:port`, `unix:PATH`, `fd://N` |

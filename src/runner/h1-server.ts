@@ -15,6 +15,7 @@ import type { Supervisor } from "./supervisor.ts"
 import { attachH1WebSockets, isWebSocketUpgrade } from "./websocket/h1-upgrade.ts"
 import { rawErrorResponse } from "./raw-response.ts"
 import type { LogWhere } from "./log.ts"
+import { peerName } from "./client-errors.ts"
 
 /** The connection a socket belongs to, for a log line (none before it was tagged). */
 const whereSocket = (socket: net.Socket): LogWhere | undefined => {
@@ -104,7 +105,8 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
       return
     }
     const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400
-    opts.runnerLog.error(`malformed HTTP/1.1 request (${code || err.message}): ${status}`, whereSocket(socket))
+    const line = `malformed HTTP/1.1 request from ${peerName(connectionOf(socket)?.client)} (${code || err.message}): ${status}`
+    supervisor.clientErrors.malformed("HTTP/1.1", code || "unknown", line, whereSocket(socket), status === 408)
     socket.end(rawErrorResponse(status))
   })
 

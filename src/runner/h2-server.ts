@@ -15,6 +15,7 @@ import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
 import { admitExtendedConnect, isExtendedConnect } from "./websocket/h2-connect.ts"
+import { peerName } from "./client-errors.ts"
 
 const ignore = (): void => {}
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM
@@ -53,7 +54,7 @@ export const makeH2Server = (
     session.on("goaway", (code: number) => {
       if (info !== undefined) info.peerGoawayCode = code
     })
-    session.on("error", (err) => opts.runnerLog.error(`session error: ${err.message}`, info === undefined ? undefined : { connectionId: info.id }))
+    session.on("error", (err) => supervisor.clientErrors.connection("HTTP/2", err, peerName(info?.client), info === undefined ? undefined : { connectionId: info.id }))
     if (defaults.draining()) session.close()
   })
 

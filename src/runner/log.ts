@@ -21,7 +21,8 @@ import { Cause, Context, Effect, Logger, LogLevel, References } from "effect"
  * - `false`: no lines at all.
  *
  * Either way the context's `References.MinimumLogLevel` applies: access and
- * info lines are at level Info, errors at Error.
+ * info lines are at level Info, errors at Error, debug lines (what clients
+ * ordinarily do: reset, close, time out; rule RUN-36) at Debug.
  *
  * @since 0.4.0
  * @category models
@@ -63,7 +64,8 @@ export interface AccessEntry extends LogWhere {
 
 /**
  * The runner's log: `access` per ended request, `info` and `error` for the
- * rest (an `error` may carry the failure's `Cause`). `flush` writes out
+ * rest (an `error` may carry the failure's `Cause`), `debug` for what is
+ * worth a line only when asked for (Debug level, RUN-36). `flush` writes out
  * buffered text lines; the server calls it at the end of its shutdown.
  * Made by `runnerLog`; none of its functions throws.
  *
@@ -74,6 +76,7 @@ export interface RunnerLog {
   readonly access: (entry: AccessEntry) => void
   readonly info: (message: string, where?: LogWhere) => void
   readonly error: (message: string, where?: LogWhere, cause?: Cause.Cause<unknown>) => void
+  readonly debug: (message: string, where?: LogWhere) => void
   readonly flush: () => void
 }
 
@@ -100,13 +103,13 @@ export const runnerLog = (mode: LogMode, context: Context.Context<unknown>): Run
   const loggers = Context.get(ctx, Logger.CurrentLoggers)
   const minimum = Context.get(ctx, References.MinimumLogLevel)
   if (mode === "text" || (mode === "auto" && onlyEffectDefaults(loggers))) {
-    return textLog(enabled(minimum, "Info"), enabled(minimum, "Error"))
+    return textLog(enabled(minimum, "Info"), enabled(minimum, "Error"), enabled(minimum, "Debug"))
   }
   if (loggers.size === 0 || !enabled(minimum, "Error")) return silentLog
-  return effectLog(ctx)
+  return effectLog(ctx, enabled(minimum, "Debug"))
 }
 
-const silentLog: RunnerLog = { access: () => {}, info: () => {}, error: () => {}, flush: () => {} }
+const silentLog: RunnerLog = { access: () => {}, info: () => {}, error: () => {}, debug: () => {}, flush: () => {} }
 
 const prefix = (where: LogWhere | undefined): string =>
   where === undefined ? "" : where.streamId === undefined ? `conn=${where.connectionId} ` : `conn=${where.connectionId} stream=${where.streamId} `
@@ -118,9 +121,10 @@ const accessHead = (e: AccessEntry): string =>
 /**
  * EGI's text lines: access lines to stdout, buffered and flushed once per
  * event-loop turn or at 64 KiB; info and error lines to stderr at once, with
- * an ISO 8601 timestamp (error lines also with `error`).
+ * an ISO 8601 timestamp (error lines also with `error`, debug lines with
+ * `debug`).
  */
-const textLog = (info: boolean, error: boolean): RunnerLog => {
+const textLog = (info: boolean, error: boolean, debug: boolean): RunnerLog => {
   let buffered = ""
   let scheduled = false
   const flush = (): void => {
@@ -154,6 +158,12 @@ const textLog = (info: boolean, error: boolean): RunnerLog => {
         process.stderr.write(`${new Date().toISOString()} error ${prefix(where)}${message}${detail}\n`)
       }
       : () => {},
+    debug: debug
+      ? (message, where) => {
+        flush()
+        process.stderr.write(`${new Date().toISOString()} debug ${prefix(where)}${message}\n`)
+      }
+      : () => {},
     flush
   }
 }
@@ -170,7 +180,7 @@ const whereAnnotations = (where: LogWhere | undefined): Record<string, unknown> 
  * `connectionId` and `streamId`; access lines also with OpenTelemetry's
  * HTTP attribute names.
  */
-const effectLog = (context: Context.Context<never>): RunnerLog => {
+const effectLog = (context: Context.Context<never>, debug: boolean): RunnerLog => {
   const run = Effect.runForkWith(context)
   const emit = (effect: Effect.Effect<void>, annotations: Record<string, unknown>): void => {
     run(Effect.annotateLogs(effect, annotations))
@@ -194,6 +204,7 @@ const effectLog = (context: Context.Context<never>): RunnerLog => {
     info: (message, where) => emit(Effect.logInfo(message), whereAnnotations(where)),
     error: (message, where, cause) =>
       emit(cause === undefined ? Effect.logError(message) : Effect.logError(message, cause), whereAnnotations(where)),
+    debug: debug ? (message, where) => emit(Effect.logDebug(message), whereAnnotations(where)) : () => {},
     flush: () => {}
   }
 }

@@ -84,8 +84,21 @@ export interface RunnerOptions {
   readonly rootPath: string
   /** Largest WebSocket message, bytes; a larger one closes the WebSocket with 1009 (rule WS-11). Default 16 MiB. */
   readonly wsMaxMessageSize: number
-  /** Offer permessage-deflate (RFC 7692) on WebSockets. Default true. */
+  /**
+   * Accept permessage-deflate (RFC 7692) on WebSockets when the client
+   * offers it (rule WS-19). Default false: each socket that negotiates it
+   * holds a zlib inflate and deflate context, about 240 KiB more per socket
+   * (measured, spec.md §8.8).
+   */
   readonly wsPerMessageDeflate: boolean
+  /**
+   * Bytes of received WebSocket messages a socket may queue while its app
+   * does not `receive`; past it (or past 16 messages) the socket is no
+   * longer read until the app has taken half of them (rule WS-20). Nothing
+   * is dropped: the client is pushed back through TCP or the HTTP/2 stream
+   * window. Default 1 MiB.
+   */
+  readonly wsMaxQueuedBytes: number
   /** ms between the server's pings on an open WebSocket; 0 = none (rule WS-13). Default 30000. */
   readonly wsPingInterval: number
   /**
@@ -181,8 +194,8 @@ export const maxTimerMs = 2 ** 31 - 1
  * 127.0.0.1:8000, h2c and HTTP/1.1 on one port, 128 concurrent streams,
  * 64 KiB of header list, 1 GiB of body, 30 s header timeout, 60 s idle
  * timeout, 10 s drain, 256 KiB write buffer, access log on, 16 MiB
- * WebSocket messages with permessage-deflate, a ping every 30 s answered
- * within 20 s.
+ * WebSocket messages without permessage-deflate, at most 1 MiB of them
+ * queued per socket, a ping every 30 s answered within 20 s.
  *
  * @since 0.1.0
  * @category constants
@@ -205,7 +218,8 @@ export const defaults: RunnerOptions = {
   log: "auto",
   rootPath: "",
   wsMaxMessageSize: 16 * 1024 * 1024,
-  wsPerMessageDeflate: true,
+  wsPerMessageDeflate: false,
+  wsMaxQueuedBytes: 1024 * 1024,
   wsPingInterval: 30_000,
   wsPingTimeout: 20_000,
   tracing: "auto",

@@ -19,6 +19,7 @@ import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
 import { type ForwardedTrust, forwardedTrust } from "./forwarded.ts"
 import { bindTarget, describe as describeTarget, type ListenTarget, releaseTarget, targetUrl } from "./listen-target.ts"
 import { runnerLog } from "./log.ts"
+import { peerName } from "./client-errors.ts"
 import { defaults, maxTimerMs, type ResolvedOptions, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
 import { checkTls, clientCertificateOf, registerReload, reloadListeners, serverOptions, type TlsMaterial, type TlsOptions } from "./tls.ts"
@@ -178,6 +179,9 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     }
     const badH2 = checkH2Limits(opts)
     if (badH2 !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badH2 }))
+    if (!Number.isSafeInteger(opts.wsMaxQueuedBytes) || opts.wsMaxQueuedBytes < 0) {
+      return Effect.fail(new ServeError({ reason: "Options", detail: `wsMaxQueuedBytes must be a non-negative integer of bytes, got ${opts.wsMaxQueuedBytes}` }))
+    }
     const badTls = opts.tls === undefined ? undefined : checkTls(opts.tls)
     if (badTls !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badTls }))
     if (opts.lifespan !== "auto" && opts.lifespan !== "on" && opts.lifespan !== "off") {
@@ -270,7 +274,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
           if (peer !== undefined) connectionOf(socket)!.clientCertificate = peer
           ;(socket.alpnProtocol === "h2" ? toH2 : toH1)(socket)
         })
-        secure.on("tlsClientError", (err) => logger.error(`TLS handshake failed: ${err.message}`))
+        secure.on("tlsClientError", (err, socket) => supervisor.clientErrors.connection("TLS", err, peerName([socket.remoteAddress ?? "-", socket.remotePort ?? 0])))
         return secure
       }
       if (opts.h2cOnly) {
@@ -348,6 +352,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       stopSweep()
       stopStallSweep()
       supervisor.admission.close()
+      supervisor.clientErrors.close()
       h1server.close()
       yield* lifespan.shutdown(opts.drainTimeout)
       logger.info("shutdown complete")

@@ -16,6 +16,7 @@ import { type EgiScope, targetOf } from "../protocol/scope.ts"
 import { traced } from "./tracing.ts"
 import { RunnerMetrics } from "./metrics.ts"
 import { Admission, RETRY_AFTER } from "./admission.ts"
+import { ClientErrors } from "./client-errors.ts"
 
 /**
  * The app's call returned something other than an Effect (rule RUN-11): a
@@ -105,6 +106,8 @@ export class Supervisor {
   readonly metrics: RunnerMetrics
   /** Admission control (spec.md §8.3, RUN-22, RUN-23): the limits' checks, the refusals, their count and log. */
   readonly admission: Admission
+  /** The clients' errors, logged by level and rate-limited (spec.md §8.5, RUN-36–RUN-38). */
+  readonly clientErrors: ClientErrors
   /** Each app call runs in a server span (spec.md §8.10). */
   private readonly tracing: boolean
   private readonly opts: ResolvedOptions
@@ -118,6 +121,7 @@ export class Supervisor {
     this.context = context
     this.metrics = new RunnerMetrics(context)
     this.admission = new Admission(opts, this.metrics)
+    this.clientErrors = new ClientErrors(opts.runnerLog)
     // "auto": spans only for a tracer of the user's, not Effect's default one (spec.md §8.10).
     this.tracing = opts.tracing === "auto" ? Context.get(context as Context.Context<never>, Tracer.Tracer) !== Tracer.nativeTracer : opts.tracing
     this.opts = opts

@@ -14,11 +14,11 @@ import { closeSession, connect } from "./h2client.ts"
 /**
  * An Effect `Logger` that keeps every line as EGI's text log would write it
  * (without the timestamp), for assertions: access lines (those annotated
- * with `http.request.method`), info and error lines apart. Serve with
+ * with `http.request.method`), info, error and debug lines apart. Serve with
  * `log: "effect"` and the logger in the server's context (as `listen` does).
  */
 export const memoryLogger = () => {
-  const lines = { access: [] as Array<string>, info: [] as Array<string>, error: [] as Array<string> }
+  const lines = { access: [] as Array<string>, info: [] as Array<string>, error: [] as Array<string>, debug: [] as Array<string> }
   const logger = Logger.make(({ cause, fiber, logLevel, message }) => {
     const a = fiber.getRef(References.CurrentLogAnnotations) as Record<string, unknown>
     const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
@@ -27,7 +27,7 @@ export const memoryLogger = () => {
     }
     const where = a.connectionId === undefined ? "" : a.streamId === undefined ? `conn=${a.connectionId} ` : `conn=${a.connectionId} stream=${a.streamId} `
     const detail = cause.reasons.length === 0 ? "" : `: ${Cause.pretty(cause)}`
-    ;(logLevel === "Error" ? lines.error : lines.info).push(`${where}${text}${detail}`)
+    ;(logLevel === "Error" ? lines.error : logLevel === "Debug" ? lines.debug : lines.info).push(`${where}${text}${detail}`)
   })
   return { logger, lines }
 }

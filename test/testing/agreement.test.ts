@@ -630,7 +630,7 @@ describe("table 4: the runner's WebSocket session and the validator agree (spec.
     denyBody: () => {},
     onGone: () => {}
   })
-  const limits = { sendBuffer: 256 * 1024, receiveQueue: 16, pingInterval: 0, pingTimeout: 0 }
+  const limits = { sendBuffer: 256 * 1024, receiveQueue: 16, receiveQueueBytes: 1024 * 1024, pingInterval: 0, pingTimeout: 0 }
 
   const toWsState: Readonly<Record<string, ReadonlyArray<unknown>>> = {
     connecting: [],

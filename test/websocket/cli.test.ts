@@ -17,9 +17,15 @@ const extensionsOf = (url: string): Promise<string> =>
   })
 
 describe("egi serve WebSocket options", () => {
-  it("--no-ws-deflate: permessage-deflate is offered by default and not with the flag", async () => {
-    for (const [args, expected] of [[[], "permessage-deflate"], [["--no-ws-deflate"], ""]] as const) {
-      const cli = runCli(["serve", "examples/ws-echo.ts", "--port", "0", ...args])
+  it("WS-19: permessage-deflate is not negotiated by default, only with --ws-deflate (or EGI_WS_DEFLATE=true); --no-ws-deflate keeps it off", async () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>, string]> = [
+      [[], {}, ""],
+      [["--ws-deflate"], {}, "permessage-deflate"],
+      [[], { EGI_WS_DEFLATE: "true" }, "permessage-deflate"],
+      [["--no-ws-deflate"], {}, ""]
+    ]
+    for (const [args, env, expected] of cases) {
+      const cli = runCli(["serve", "examples/ws-echo.ts", "--port", "0", ...args], { env })
       try {
         const { url } = await cli.listening()
         const extensions = await extensionsOf(url)
@@ -29,6 +35,14 @@ describe("egi serve WebSocket options", () => {
         await cli.dispose()
       }
     }
+  })
+
+  it("--help gives --ws-deflate's memory cost and --ws-max-queued-bytes's default", async () => {
+    const cli = runCli(["--help"])
+    expect((await cli.exit).code).toBe(0)
+    const help = cli.stdout().replace(/\s+/g, " ")
+    expect(help).toMatch(/--ws-deflate .*KiB of memory per such socket/)
+    expect(help).toMatch(/--ws-max-queued-bytes <bytes> .*default 1048576; EGI_WS_MAX_QUEUED_BYTES/)
   })
 
   it("rejects a WebSocket option out of range (exit 2)", async () => {

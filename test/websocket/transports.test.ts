@@ -163,7 +163,7 @@ const transports: Array<Transport> = [
 ]
 
 // Under the validator: both directions of every WebSocket are checked against spec.md too.
-const server = useServer(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024 })
+const server = useServer(validate(app), { wsMaxMessageSize: 2 * 1024 * 1024, wsPerMessageDeflate: true })
 afterAll(() => dispatcher.close())
 
 describe.each(transports)("$name", ({ connect, raw }) => {

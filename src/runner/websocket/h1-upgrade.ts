@@ -16,6 +16,7 @@ import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { negotiateExtensions, socketLimits } from "./ws-over-stream.ts"
 import { rawErrorResponse, rawHead } from "../raw-response.ts"
+import { peerName } from "../client-errors.ts"
 
 /** The `sec-websocket-extensions` value (if any) parses, so `ws` will complete the handshake. */
 const extensionsParse = (offer: string | undefined): boolean => {
@@ -59,7 +60,8 @@ export const attachH1WebSockets = (server: Server, opts: ResolvedOptions, superv
       conn === undefined || req.method !== "GET" || typeof key !== "string" || req.headers["sec-websocket-version"] !== "13" ||
       !extensionsParse(offer)
     ) {
-      opts.runnerLog.error("malformed WebSocket handshake: 400", conn === undefined ? undefined : { connectionId: conn.id })
+      const line = `malformed WebSocket handshake from ${peerName(conn?.client)}: 400`
+      supervisor.clientErrors.malformed("WebSocket handshake", "400", line, conn === undefined ? undefined : { connectionId: conn.id })
       return void socket.end(rawErrorResponse(400))
     }
     conn.requests += 1

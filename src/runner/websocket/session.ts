@@ -36,6 +36,8 @@ export interface SessionLimits {
   readonly sendBuffer: number
   /** Messages waiting for `receive` above which the socket stops being read. */
   readonly receiveQueue: number
+  /** Bytes of messages waiting for `receive` above which the socket stops being read (rule WS-20). */
+  readonly receiveQueueBytes: number
   /** ms between the server's pings; 0 = none (rule WS-13). */
   readonly pingInterval: number
   /** ms a pong may take after a ping before the connection is dropped. */
@@ -46,6 +48,7 @@ export interface SessionLimits {
 export const sessionLimits = (opts: RunnerOptions): SessionLimits => ({
   sendBuffer: opts.writeBufferSize,
   receiveQueue: 16,
+  receiveQueueBytes: opts.wsMaxQueuedBytes,
   pingInterval: opts.wsPingInterval,
   pingTimeout: opts.wsPingTimeout
 })
@@ -100,6 +103,10 @@ export class WebSocketSession {
   private readonly limits: SessionLimits
   private socket: WebSocket | undefined = undefined
   private readonly inbox: Array<InboundEvent>
+  /** The payload bytes of each event in `inbox` (a text message's UTF-8 length as it arrived; 0 for `websocket.connect`). */
+  private readonly inboxBytes: Array<number> = [0]
+  /** Their sum, counted against `receiveQueueBytes` (rule WS-20). */
+  private queuedBytes = 0
   /** Receivers waiting for the next event (queued messages, then the sticky disconnect). */
   private readonly waiting: Inbox<InboundEvent>
   private disconnect: WebsocketDisconnect | undefined = undefined
@@ -126,18 +133,21 @@ export class WebSocketSession {
   /** The next event: queued messages first, then the sticky disconnect (rule WS-5). */
   private take(): InboundEvent | undefined {
     const next = this.inbox.shift()
-    if (this.paused && this.inbox.length < this.limits.receiveQueue / 2) {
+    this.queuedBytes -= this.inboxBytes.shift() ?? 0
+    if (this.paused && this.inbox.length < this.limits.receiveQueue / 2 && this.queuedBytes <= this.limits.receiveQueueBytes / 2) {
       this.paused = false
       this.socket?.resume()
     }
     return next ?? this.disconnect
   }
 
-  private push(event: InboundEvent): void {
+  private push(event: InboundEvent, bytes: number): void {
     this.inbox.push(event)
+    this.inboxBytes.push(bytes)
+    this.queuedBytes += bytes
     this.waiting.wake()
-    if (!this.paused && this.inbox.length >= this.limits.receiveQueue) {
-      // A slow app stops the reading of the socket (TCP, or the HTTP/2 stream window, pushes back).
+    if (!this.paused && (this.inbox.length >= this.limits.receiveQueue || this.queuedBytes > this.limits.receiveQueueBytes)) {
+      // A slow app stops the reading of the socket (TCP, or the HTTP/2 stream window, pushes back; WS-20); nothing is dropped.
       this.paused = true
       this.socket?.pause()
     }
@@ -235,11 +245,10 @@ export class WebSocketSession {
     this.socket = socket
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       const { connectionId, streamId } = this.scope
-      this.push(
-        isBinary
-          ? { type: "websocket.receive", connectionId, streamId, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
-          : { type: "websocket.receive", connectionId, streamId, text: data.toString("utf8") }
-      )
+      const event: InboundEvent = isBinary
+        ? { type: "websocket.receive", connectionId, streamId, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
+        : { type: "websocket.receive", connectionId, streamId, text: data.toString("utf8") }
+      this.push(event, data.byteLength)
     })
     socket.on("close", (code: number, reason: Buffer) => {
       this.stopPings()

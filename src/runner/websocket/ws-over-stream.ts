@@ -112,16 +112,19 @@ export interface Negotiated {
 }
 
 /**
- * Accepts the client's permessage-deflate offer (RFC 7692) when `enabled`.
- * Throws on a malformed `sec-websocket-extensions` value.
+ * Accepts the client's permessage-deflate offer (RFC 7692) when `enabled`
+ * (rule WS-19). Throws on a malformed `sec-websocket-extensions` value,
+ * enabled or not (rule WS-15).
  */
 export const negotiateExtensions = (offer: string | undefined, enabled: boolean, maxPayload: number): Negotiated => {
-  if (!enabled || offer === undefined) return { header: undefined, extensions: {} }
-  const deflate = new internals.PerMessageDeflate({ isServer: true, maxPayload })
+  if (offer === undefined) return { header: undefined, extensions: {} }
   const offers = internals.extension.parse(offer)
   const name = internals.PerMessageDeflate.extensionName
   if (offers[name] === undefined) return { header: undefined, extensions: {} }
+  const deflate = new internals.PerMessageDeflate({ isServer: true, maxPayload })
+  // Checked even when not enabled: bad parameters are a malformed handshake either way (zlib is made only on first use).
   const params = deflate.accept(offers[name])
+  if (!enabled) return { header: undefined, extensions: {} }
   return { header: internals.extension.format({ [name]: [params] }), extensions: { [name]: deflate } }
 }
 
