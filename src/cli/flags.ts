@@ -206,7 +206,7 @@ export const serveOptions = {
   maxConcurrentStreams: valued("max-concurrent-streams", "<n>", integer(0, maxSetting), "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS", String(defaults.maxConcurrentStreams)),
   maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header limit, 431 beyond it on HTTP/1.1", String(defaults.maxHeaderListSize)),
   maxBodySize: valued("max-body-size", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "request body limit, 413 beyond it", String(defaults.maxBodySize)),
-  headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after", inSeconds(defaults.headerTimeout)),
+  headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after; also bounds the TLS handshake and protocol detection, from the accept", inSeconds(defaults.headerTimeout)),
   idleTimeout: valued("idle-timeout", "<s>", seconds, "close idle connections after this", inSeconds(defaults.idleTimeout)),
   rootPath: valued("root-path", "<path>", anyText, "scope.rootPath", `""`),
   lifespan: valued("lifespan", "<auto|on|off>", oneOf(["auto", "on", "off"] as const), "lifespan: on makes an app without lifespan support a startup failure (exit 1); off never calls it", "auto"),

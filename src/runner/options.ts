@@ -55,6 +55,9 @@ export interface RunnerOptions {
    * ms to receive an HTTP/1.1 request head (408 after it), and to tell a
    * new cleartext connection's protocol from its first bytes (closed after
    * it, rule RUN-9). Default 30000 (spec.md §8.3).
+   * A total, not an inactivity timer: a connection's TLS handshake,
+   * protocol detection and first head count from its accept (RUN-30,
+   * RUN-31); a later HTTP/1.1 head from its first byte.
    */
   readonly headerTimeout: number
   /**

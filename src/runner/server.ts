@@ -12,7 +12,8 @@ import type { App } from "../protocol/app.ts"
 import { closeAfterResponse, connectionOf, connectionTagger } from "./connection.ts"
 import { classify } from "./detect.ts"
 import { ServeError } from "./errors.ts"
-import { makeH1Server } from "./h1-server.ts"
+import { firstHeadExpired, makeH1Server } from "./h1-server.ts"
+import { armDeadline, clearDeadline, moveDeadline } from "./head-deadline.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
 import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
 import { type ForwardedTrust, forwardedTrust } from "./forwarded.ts"
@@ -229,7 +230,10 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       })
       return true
     }
+    // Accept to first request head: one total deadline, the header timeout (RUN-30, RUN-31).
+    const expired = firstHeadExpired(opts)
     const toH2 = (socket: net.Socket): void => {
+      clearDeadline(socket)
       connectionOf(socket)!.protocol = "h2"
       h2server.emit("connection", socket)
     }
@@ -253,7 +257,15 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       if (opts.tls !== undefined) {
         const clientAuth = opts.tls.clientAuth ?? "none"
         const secure = tls.createServer(serverOptions(opts.tls))
+        // The handshake counts against the header timeout from the TCP accept (RUN-30).
+        const timedOut = new WeakSet<net.Socket>()
+        const handshakeExpired = (raw: net.Socket): void => {
+          timedOut.add(raw)
+          raw.destroy()
+        }
+        secure.on("connection", (raw: net.Socket) => armDeadline(raw, opts.headerTimeout, handshakeExpired))
         secure.on("secureConnection", (socket: tls.TLSSocket) => {
+          moveDeadline((socket as tls.TLSSocket & { _parent: net.Socket })._parent, socket, expired)
           // Client certificates (spec.md §8.1 "TLS", TLS-2): refused before any request is read.
           const peer = clientCertificateOf(socket, clientAuth)
           if (peer !== undefined && "refused" in peer) {
@@ -264,7 +276,12 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
           if (peer !== undefined) connectionOf(socket)!.clientCertificate = peer
           ;(socket.alpnProtocol === "h2" ? toH2 : toH1)(socket)
         })
-        secure.on("tlsClientError", (err) => logger.error(`TLS handshake failed: ${err.message}`))
+        secure.on("tlsClientError", (err, socket: tls.TLSSocket) =>
+          logger.error(
+            timedOut.has((socket as tls.TLSSocket & { _parent: net.Socket })._parent)
+              ? `TLS handshake not complete ${opts.headerTimeout} ms after the connection was accepted: closed`
+              : `TLS handshake failed: ${err.message}`
+          ))
         return secure
       }
       if (opts.h2cOnly) {
@@ -273,7 +290,9 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
         })
       }
       return net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
-        if (accept(socket, "http")) classify(socket, opts.headerTimeout, (protocol) => (protocol === "h2c" ? toH2 : toH1)(socket))
+        if (!accept(socket, "http")) return
+        armDeadline(socket, opts.headerTimeout, expired)
+        classify(socket, 0, (protocol) => (protocol === "h2c" ? toH2 : toH1)(socket))
       })
     }
     const targets: ReadonlyArray<ListenTarget> = opts.binds.length > 0 ? opts.binds : [{ kind: "tcp", host: opts.host, port: opts.port }]
