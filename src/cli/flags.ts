@@ -260,7 +260,9 @@ export const serveOptions = {
   proxyHeaders: boolean("proxy-headers", "take client, scheme and authority from Forwarded / X-Forwarded-* sent by a trusted proxy (spec.md §8.12)", false),
   forwardedAllowIps: valued("forwarded-allow-ips", "<list>", list, "the proxies trusted with --proxy-headers: comma-separated addresses and CIDR blocks, or *", defaults.forwardedAllowIps.join(",")),
   limitConcurrency: valued("limit-concurrency", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n apps in flight (requests of both protocols and WebSockets); past it 503 with retry-after, not a queue (RUN-22; per worker); 0 for no limit", "0"),
-  maxConnections: valued("max-connections", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n open connections; past it a new one is refused: HTTP/1.1 503 and close, HTTP/2 GOAWAY (RUN-23; per worker); 0 for no limit", "0")
+  maxConnections: valued("max-connections", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n open connections; past it a new one is refused: HTTP/1.1 503 and close, HTTP/2 GOAWAY (RUN-23; per worker); 0 for no limit", "0"),
+  minRequestRate: valued("min-request-rate", "<bytes/s>", integer(0, Number.MAX_SAFE_INTEGER), "least request body rate, in bytes per second over --min-request-rate-window, while the app waits for the body before responding; slower gets 408 or a reset (RUN-32); 0 for none", String(defaults.minRequestRate)),
+  minRequestRateWindow: valued("min-request-rate-window", "<s>", seconds, "seconds of waiting over which --min-request-rate is measured", inSeconds(defaults.minRequestRateWindow))
 } as const
 
 type Options = typeof serveOptions

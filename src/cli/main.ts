@@ -343,7 +343,9 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       binds: bindsOf(given),
       backlog: value(given.backlog, defaults.backlog),
       limitConcurrency: value(given.limitConcurrency, defaults.limitConcurrency),
-      maxConnections: value(given.maxConnections, defaults.maxConnections)
+      maxConnections: value(given.maxConnections, defaults.maxConnections),
+      minRequestRate: value(given.minRequestRate, defaults.minRequestRate),
+      minRequestRateWindow: value(given.minRequestRateWindow, defaults.minRequestRateWindow)
     }
     workers = Option.getOrUndefined(given.workers)
     if (workers === undefined && (Option.isSome(given.maxRequests) || Option.isSome(given.maxWorkerMemory))) {

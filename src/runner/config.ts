@@ -117,7 +117,9 @@ const fields = {
   ),
   lifespan: Config.Literals(["auto", "on", "off"], "LIFESPAN"),
   limitConcurrency: Config.schema(bytes, "LIMIT_CONCURRENCY"),
-  maxConnections: Config.schema(bytes, "MAX_CONNECTIONS")
+  maxConnections: Config.schema(bytes, "MAX_CONNECTIONS"),
+  minRequestRate: Config.schema(bytes, "MIN_REQUEST_RATE"),
+  minRequestRateWindow: Config.schema(ms, "MIN_REQUEST_RATE_WINDOW")
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
 
 // ---------------------------------------------------------------------------
@@ -156,6 +158,8 @@ const fields = {
  * | `EGI_PROXY_HEADERS` | `proxyHeaders` | boolean |
  * | `EGI_FORWARDED_ALLOW_IPS` | `forwardedAllowIps` | comma-separated addresses and CIDR blocks, or `*` |
  * | `EGI_LIMIT_CONCURRENCY`, `EGI_MAX_CONNECTIONS` | `limitConcurrency`, `maxConnections` | integer ≥ 0 (0: no limit) |
+ * | `EGI_MIN_REQUEST_RATE` | `minRequestRate` | bytes per second, integer ≥ 0 (0: off) |
+ * | `EGI_MIN_REQUEST_RATE_WINDOW` | `minRequestRateWindow` | ms, integer 0–2^31−1 |
  *
  * Booleans are the words `Config.Boolean` takes (`true`/`false`, `yes`/`no`,
  * `on`/`off`, `1`/`0`, `y`/`n`). Numbers are integers in the units of the

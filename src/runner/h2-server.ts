@@ -31,6 +31,24 @@ const authorityOf = (headers: http2.IncomingHttpHeaders): string | null => {
   return typeof authority === "string" ? authority : null
 }
 
+/** Per session: its open streams (of both ends), and since when (ms) it has had none (RUN-33). */
+interface StreamCount {
+  open: number
+  quietSince: number
+}
+const streamCounts = new WeakMap<http2.ServerHttp2Session, StreamCount>()
+
+/** Counts `stream` on its session until it closes. */
+const countStream = (stream: http2.ServerHttp2Stream): void => {
+  const count = streamCounts.get(stream.session as http2.ServerHttp2Session)
+  if (count === undefined) return
+  count.open += 1
+  stream.once("close", () => {
+    count.open -= 1
+    count.quietSince = Date.now()
+  })
+}
+
 /** Builds the HTTP/2 server; open sessions are kept in `sessions`. */
 export const makeH2Server = (
   opts: ResolvedOptions,
@@ -53,6 +71,7 @@ export const makeH2Server = (
     const info = connectionOf(session.socket)
     if (info !== undefined) tagAlso(session, info)
     sessions.add(session)
+    streamCounts.set(session, { open: 0, quietSince: Date.now() })
     session.on("close", () => sessions.delete(session))
     // The peer's GOAWAY code tells its streams why they ended (spec.md §4.4).
     session.on("goaway", (code: number) => {
@@ -69,6 +88,7 @@ export const makeH2Server = (
    */
   const admitPushed: Pusher = (parent, stream, path, fields) => {
     stream.on("error", ignore)
+    countStream(stream)
     const conn: ConnectionInfo | undefined = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     const raw: Array<string> = []
@@ -94,6 +114,7 @@ export const makeH2Server = (
 
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {
     stream.on("error", ignore)
+    countStream(stream)
     const conn = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     if (isExtendedConnect(headers)) return admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults)
@@ -121,7 +142,10 @@ export const makeH2Server = (
  * Idle HTTP/2 connections get GOAWAY: every `idleTimeout/4` ms, a session
  * with no stream whose app is running and whose socket moved no byte for a
  * whole `idleTimeout` is closed. Cheaper than node:http2's session timer,
- * which is re-armed on every frame. Returns a function that stops the sweep.
+ * which is re-armed on every frame. A session without any open stream is
+ * idle since its last stream closed (or it opened) whatever bytes move:
+ * PINGs, SETTINGS or a header block trickled a byte at a time do not keep
+ * it (RUN-33). Returns a function that stops the sweep.
  */
 export const sweepIdle = (
   opts: ResolvedOptions,
@@ -137,6 +161,14 @@ export const sweepIdle = (
     for (const session of sessions) {
       if (session.closed || session.destroyed) continue
       const info = connectionOf(session)
+      const count = streamCounts.get(session)
+      if (count !== undefined && count.open === 0) {
+        if (now - count.quietSince >= opts.idleTimeout) {
+          opts.runnerLog.info(`no request for ${opts.idleTimeout} ms: GOAWAY`, info === undefined ? undefined : { connectionId: info.id })
+          session.close()
+        }
+        continue
+      }
       const socket = session.socket
       const bytes = socket.bytesRead + socket.bytesWritten
       const last = seen.get(session)

@@ -140,6 +140,18 @@ export interface RunnerOptions {
    * REFUSED_STREAM). Default 0: no limit.
    */
   readonly maxConnections: number
+  /**
+   * Slow request bodies (spec.md §8.3, rule RUN-32): while the app waits
+   * for a request body and has not started its response, the body must
+   * bring at least this many bytes per second over every
+   * `minRequestRateWindow` of waiting; a slower one ends the exchange
+   * (408, or RST_STREAM CANCEL / a closed connection once the response
+   * started; the app gets `http.disconnect` `timeout`). Default 240 (as
+   * Kestrel's MinRequestBodyDataRate); 0 turns it off.
+   */
+  readonly minRequestRate: number
+  /** ms of waiting over which `minRequestRate` is measured (Kestrel's grace period). Default 5000. */
+  readonly minRequestRateWindow: number
 }
 
 /**
@@ -193,5 +205,7 @@ export const defaults: RunnerOptions = {
   forwardedAllowIps: ["127.0.0.1", "::1"],
   lifespan: "auto",
   limitConcurrency: 0,
-  maxConnections: 0
+  maxConnections: 0,
+  minRequestRate: 240,
+  minRequestRateWindow: 5000
 }

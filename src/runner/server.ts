@@ -170,6 +170,13 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
         return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
       }
     }
+    // Slow clients (RUN-32, RUN-34, RUN-35).
+    for (const [name, ms] of [["minRequestRateWindow", opts.minRequestRateWindow]] as const) {
+      if (!Number.isSafeInteger(ms) || ms < 0 || ms > maxTimerMs) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
+    }
+    for (const [name, n] of [["minRequestRate", opts.minRequestRate]] as const) {
+      if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: off), got ${n}` }))
+    }
     for (const [name, n] of [["limitConcurrency", opts.limitConcurrency], ["maxConnections", opts.maxConnections]] as const) {
       if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: no limit), got ${n}` }))
     }
@@ -199,7 +206,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     const h2server = makeH2Server(opts, supervisor, scopeDefaults, sessions)
     const h1server = makeH1Server(opts, supervisor, scopeDefaults)
     const stopSweep = sweepIdle(opts, sessions, supervisor)
-    const stopStallSweep = supervisor.sweepStalled(opts.idleTimeout)
+    const stopStallSweep = supervisor.sweepStalled(opts.idleTimeout, opts.minRequestRate, opts.minRequestRateWindow)
 
     // ---------------------------------------------------------------------
     // the listener (spec.md §8.1)
