@@ -262,7 +262,9 @@ export const serveOptions = {
   limitConcurrency: valued("limit-concurrency", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n apps in flight (requests of both protocols and WebSockets); past it 503 with retry-after, not a queue (RUN-22; per worker); 0 for no limit", "0"),
   maxConnections: valued("max-connections", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n open connections; past it a new one is refused: HTTP/1.1 503 and close, HTTP/2 GOAWAY (RUN-23; per worker); 0 for no limit", "0"),
   minRequestRate: valued("min-request-rate", "<bytes/s>", integer(0, Number.MAX_SAFE_INTEGER), "least request body rate, in bytes per second over --min-request-rate-window, while the app waits for the body before responding; slower gets 408 or a reset (RUN-32); 0 for none", String(defaults.minRequestRate)),
-  minRequestRateWindow: valued("min-request-rate-window", "<s>", seconds, "seconds of waiting over which --min-request-rate is measured", inSeconds(defaults.minRequestRateWindow))
+  minRequestRateWindow: valued("min-request-rate-window", "<s>", seconds, "seconds of waiting over which --min-request-rate is measured", inSeconds(defaults.minRequestRateWindow)),
+  maxRequestsPerConnection: valued("max-requests-per-connection", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "requests one connection may carry: HTTP/1.1 closes after the last, HTTP/2 sends GOAWAY (RUN-34); 0 for no limit", "0"),
+  responseTimeout: valued("response-timeout", "<s>", seconds, "seconds an app may take to complete a response; past it the app is interrupted, the client gets 503 or a reset (RUN-35); 0 for none", "0")
 } as const
 
 type Options = typeof serveOptions

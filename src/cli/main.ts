@@ -345,7 +345,9 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       limitConcurrency: value(given.limitConcurrency, defaults.limitConcurrency),
       maxConnections: value(given.maxConnections, defaults.maxConnections),
       minRequestRate: value(given.minRequestRate, defaults.minRequestRate),
-      minRequestRateWindow: value(given.minRequestRateWindow, defaults.minRequestRateWindow)
+      minRequestRateWindow: value(given.minRequestRateWindow, defaults.minRequestRateWindow),
+      maxRequestsPerConnection: value(given.maxRequestsPerConnection, defaults.maxRequestsPerConnection),
+      responseTimeout: value(given.responseTimeout, defaults.responseTimeout)
     }
     workers = Option.getOrUndefined(given.workers)
     if (workers === undefined && (Option.isSome(given.maxRequests) || Option.isSome(given.maxWorkerMemory))) {

@@ -119,7 +119,9 @@ const fields = {
   limitConcurrency: Config.schema(bytes, "LIMIT_CONCURRENCY"),
   maxConnections: Config.schema(bytes, "MAX_CONNECTIONS"),
   minRequestRate: Config.schema(bytes, "MIN_REQUEST_RATE"),
-  minRequestRateWindow: Config.schema(ms, "MIN_REQUEST_RATE_WINDOW")
+  minRequestRateWindow: Config.schema(ms, "MIN_REQUEST_RATE_WINDOW"),
+  maxRequestsPerConnection: Config.schema(bytes, "MAX_REQUESTS_PER_CONNECTION"),
+  responseTimeout: Config.schema(ms, "RESPONSE_TIMEOUT")
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
 
 // ---------------------------------------------------------------------------
@@ -160,6 +162,8 @@ const fields = {
  * | `EGI_LIMIT_CONCURRENCY`, `EGI_MAX_CONNECTIONS` | `limitConcurrency`, `maxConnections` | integer ≥ 0 (0: no limit) |
  * | `EGI_MIN_REQUEST_RATE` | `minRequestRate` | bytes per second, integer ≥ 0 (0: off) |
  * | `EGI_MIN_REQUEST_RATE_WINDOW` | `minRequestRateWindow` | ms, integer 0–2^31−1 |
+ * | `EGI_MAX_REQUESTS_PER_CONNECTION` | `maxRequestsPerConnection` | integer ≥ 0 (0: no limit) |
+ * | `EGI_RESPONSE_TIMEOUT` | `responseTimeout` | ms, integer 0–2^31−1 (0: none) |
  *
  * Booleans are the words `Config.Boolean` takes (`true`/`false`, `yes`/`no`,
  * `on`/`off`, `1`/`0`, `y`/`n`). Numbers are integers in the units of the

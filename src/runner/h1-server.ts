@@ -57,6 +57,12 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     }
     conn.requests += 1
     if (defaults.draining()) res.shouldKeepAlive = false
+    // RUN-34: the last request of the connection gets `connection: close`; one pipelined past it 503, never the app.
+    const max = opts.maxRequestsPerConnection
+    if (max > 0 && conn.requests >= max) {
+      if (conn.requests > max) return void refuse(res, 503)
+      res.shouldKeepAlive = false
+    }
     const httpVersion = req.httpVersion === "1.0" ? "1.0" : "1.1"
     const streamId = conn.requests
     const scope = makeHttpScope(

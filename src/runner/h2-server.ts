@@ -35,6 +35,8 @@ const authorityOf = (headers: http2.IncomingHttpHeaders): string | null => {
 interface StreamCount {
   open: number
   quietSince: number
+  /** The client's streams so far (RUN-34). */
+  started: number
 }
 const streamCounts = new WeakMap<http2.ServerHttp2Session, StreamCount>()
 
@@ -71,7 +73,7 @@ export const makeH2Server = (
     const info = connectionOf(session.socket)
     if (info !== undefined) tagAlso(session, info)
     sessions.add(session)
-    streamCounts.set(session, { open: 0, quietSince: Date.now() })
+    streamCounts.set(session, { open: 0, quietSince: Date.now(), started: 0 })
     session.on("close", () => sessions.delete(session))
     // The peer's GOAWAY code tells its streams why they ended (spec.md §4.4).
     session.on("goaway", (code: number) => {
@@ -115,6 +117,9 @@ export const makeH2Server = (
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {
     stream.on("error", ignore)
     countStream(stream)
+    // RUN-34: GOAWAY after the stream that reaches the limit; those in flight complete.
+    const count = streamCounts.get(stream.session as http2.ServerHttp2Session)
+    if (opts.maxRequestsPerConnection > 0 && count !== undefined && ++count.started >= opts.maxRequestsPerConnection) stream.session?.close()
     const conn = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     if (isExtendedConnect(headers)) return admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults)

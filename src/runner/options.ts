@@ -152,6 +152,22 @@ export interface RunnerOptions {
   readonly minRequestRate: number
   /** ms of waiting over which `minRequestRate` is measured (Kestrel's grace period). Default 5000. */
   readonly minRequestRateWindow: number
+  /**
+   * Requests one connection may carry (spec.md §8.3, rule RUN-34): HTTP/1.1
+   * answers the last with `connection: close` (node:http's
+   * `maxRequestsPerSocket`; a request pipelined past it gets 503); HTTP/2
+   * sends GOAWAY after the stream that reaches it, the streams in flight
+   * completing. Default 0: no limit.
+   */
+  readonly maxRequestsPerConnection: number
+  /**
+   * ms an app may take to complete its response, from the request's
+   * admission (spec.md §8.3, rule RUN-35); past it the app is interrupted
+   * and the client gets 503 (HTTP/1.1 then closes), or RST_STREAM CANCEL /
+   * a closed connection when the response had started; `end=timeout` in
+   * the access log. Default 0: none. WebSockets are not bounded by it.
+   */
+  readonly responseTimeout: number
 }
 
 /**
@@ -207,5 +223,7 @@ export const defaults: RunnerOptions = {
   limitConcurrency: 0,
   maxConnections: 0,
   minRequestRate: 240,
-  minRequestRateWindow: 5000
+  minRequestRateWindow: 5000,
+  maxRequestsPerConnection: 0,
+  responseTimeout: 0
 }

@@ -171,10 +171,10 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
       }
     }
     // Slow clients (RUN-32, RUN-34, RUN-35).
-    for (const [name, ms] of [["minRequestRateWindow", opts.minRequestRateWindow]] as const) {
+    for (const [name, ms] of [["minRequestRateWindow", opts.minRequestRateWindow], ["responseTimeout", opts.responseTimeout]] as const) {
       if (!Number.isSafeInteger(ms) || ms < 0 || ms > maxTimerMs) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
     }
-    for (const [name, n] of [["minRequestRate", opts.minRequestRate]] as const) {
+    for (const [name, n] of [["minRequestRate", opts.minRequestRate], ["maxRequestsPerConnection", opts.maxRequestsPerConnection]] as const) {
       if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: off), got ${n}` }))
     }
     for (const [name, n] of [["limitConcurrency", opts.limitConcurrency], ["maxConnections", opts.maxConnections]] as const) {

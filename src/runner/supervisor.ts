@@ -172,7 +172,28 @@ export class Supervisor {
     // One server span per stream (spec.md §8.10), linked to the span of the stream that pushed it; none when tracing is off.
     const run = this.tracing ? traced(ex.scope, () => ex.status, call, (span) => void (ex.span = span), ex.promisedBy?.span) : call
     const fiber = this.fork(run, this.running, ex, (exit) => this.finish(ex, exit))
-    if (fiber !== undefined) ex.watchPeer(() => fiber.interruptUnsafe())
+    if (fiber !== undefined) {
+      ex.watchPeer(() => fiber.interruptUnsafe())
+      if (this.opts.responseTimeout > 0) this.bound(ex, fiber, this.opts.responseTimeout)
+    }
+  }
+
+  /**
+   * The response timeout (spec.md §8.3, RUN-35): an app still running
+   * `ms` after its stream was admitted is interrupted; the client gets 503
+   * (HTTP/1.1 with `connection: close`), or RST_STREAM CANCEL / a closed
+   * connection when the response had started; one log line, `end=timeout`.
+   */
+  private bound(ex: Exchange, fiber: Fiber.Fiber<void, unknown>, ms: number): void {
+    const timer = setTimeout(() => {
+      if (ex.responseComplete()) return
+      ex.endReason ??= "timeout"
+      this.opts.runnerLog.error(`${requestLine(ex)}: no complete response within ${ms} ms (responseTimeout): ${ex.status === 0 ? "503" : "reset"}`, whereOf(ex.scope))
+      ex.reject(503, ErrorCode.CANCEL)
+      fiber.interruptUnsafe()
+    }, ms)
+    timer.unref()
+    fiber.addObserver(() => clearTimeout(timer))
   }
 
   /**
