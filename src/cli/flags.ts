@@ -213,7 +213,7 @@ export const serveOptions = {
   maxConcurrentStreams: valued("max-concurrent-streams", "<n>", integer(0, maxSetting), "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS", String(defaults.maxConcurrentStreams)),
   maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header list limit (HTTP/2: name + value + 32 per field, RFC 9113 §6.5.2), 431 beyond it (HTTP/2 after the SETTINGS ACK: RST_STREAM ENHANCE_YOUR_CALM)", String(defaults.maxHeaderListSize)),
   maxBodySize: valued("max-body-size", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "request body limit, 413 beyond it", String(defaults.maxBodySize)),
-  headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after", inSeconds(defaults.headerTimeout)),
+  headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after; also bounds the TLS handshake and protocol detection, from the accept", inSeconds(defaults.headerTimeout)),
   idleTimeout: valued("idle-timeout", "<s>", seconds, "close idle connections after this", inSeconds(defaults.idleTimeout)),
   rootPath: valued("root-path", "<path>", anyText, "scope.rootPath", `""`),
   lifespan: valued("lifespan", "<auto|on|off>", oneOf(["auto", "on", "off"] as const), "lifespan: on makes an app without lifespan support a startup failure (exit 1); off never calls it", "auto"),
@@ -279,7 +279,11 @@ export const serveOptions = {
   h2InitialWindowSize: h2Limit("h2InitialWindowSize", "h2-initial-window-size", "<bytes>", "HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE: request body bytes a stream may send ahead of the app"),
   h2MaxFrameSize: h2Limit("h2MaxFrameSize", "h2-max-frame-size", "<bytes>", "HTTP/2 SETTINGS_MAX_FRAME_SIZE: largest frame payload accepted"),
   h2HeaderTableSize: h2Limit("h2HeaderTableSize", "h2-header-table-size", "<bytes>", "HTTP/2 SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table a client may fill"),
-  writeBufferSize: valued("write-buffer-size", "<bytes>", integer(0, 2 ** 31 - 1), "response bytes a stream may queue before the app's send waits (HTTP-10)", String(defaults.writeBufferSize))
+  writeBufferSize: valued("write-buffer-size", "<bytes>", integer(0, 2 ** 31 - 1), "response bytes a stream may queue before the app's send waits (HTTP-10)", String(defaults.writeBufferSize)),
+  minRequestRate: valued("min-request-rate", "<bytes/s>", integer(0, Number.MAX_SAFE_INTEGER), "least request body rate, in bytes per second over --min-request-rate-window, while the app waits for the body before responding; slower gets 408 or a reset (RUN-32); 0 for none", String(defaults.minRequestRate)),
+  minRequestRateWindow: valued("min-request-rate-window", "<s>", seconds, "seconds of waiting over which --min-request-rate is measured", inSeconds(defaults.minRequestRateWindow)),
+  maxRequestsPerConnection: valued("max-requests-per-connection", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "requests one connection may carry: HTTP/1.1 closes after the last, HTTP/2 sends GOAWAY (RUN-34); 0 for no limit", "0"),
+  responseTimeout: valued("response-timeout", "<s>", seconds, "seconds an app may take to complete a response; past it the app is interrupted, the client gets 503 or a reset (RUN-35); 0 for none", "0")
 } as const
 
 type Options = typeof serveOptions

@@ -355,7 +355,11 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       h2InitialWindowSize: value(given.h2InitialWindowSize, defaults.h2InitialWindowSize),
       h2MaxFrameSize: value(given.h2MaxFrameSize, defaults.h2MaxFrameSize),
       h2HeaderTableSize: value(given.h2HeaderTableSize, defaults.h2HeaderTableSize),
-      writeBufferSize: value(given.writeBufferSize, defaults.writeBufferSize)
+      writeBufferSize: value(given.writeBufferSize, defaults.writeBufferSize),
+      minRequestRate: value(given.minRequestRate, defaults.minRequestRate),
+      minRequestRateWindow: value(given.minRequestRateWindow, defaults.minRequestRateWindow),
+      maxRequestsPerConnection: value(given.maxRequestsPerConnection, defaults.maxRequestsPerConnection),
+      responseTimeout: value(given.responseTimeout, defaults.responseTimeout)
     }
     workers = Option.getOrUndefined(given.workers)
     if (workers === undefined && (Option.isSome(given.maxRequests) || Option.isSome(given.maxWorkerMemory))) {

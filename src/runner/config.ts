@@ -132,7 +132,11 @@ const fields = {
   h2MaxRejectedStreams: h2Limit("h2MaxRejectedStreams", "H2_MAX_REJECTED_STREAMS"),
   h2InitialWindowSize: h2Limit("h2InitialWindowSize", "H2_INITIAL_WINDOW_SIZE"),
   h2MaxFrameSize: h2Limit("h2MaxFrameSize", "H2_MAX_FRAME_SIZE"),
-  h2HeaderTableSize: h2Limit("h2HeaderTableSize", "H2_HEADER_TABLE_SIZE")
+  h2HeaderTableSize: h2Limit("h2HeaderTableSize", "H2_HEADER_TABLE_SIZE"),
+  minRequestRate: Config.schema(bytes, "MIN_REQUEST_RATE"),
+  minRequestRateWindow: Config.schema(ms, "MIN_REQUEST_RATE_WINDOW"),
+  maxRequestsPerConnection: Config.schema(bytes, "MAX_REQUESTS_PER_CONNECTION"),
+  responseTimeout: Config.schema(ms, "RESPONSE_TIMEOUT")
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
 
 // ---------------------------------------------------------------------------
@@ -179,6 +183,10 @@ const fields = {
  * | `EGI_H2_INITIAL_WINDOW_SIZE` | `h2InitialWindowSize` | bytes, integer 0–2^31−1 |
  * | `EGI_H2_MAX_FRAME_SIZE` | `h2MaxFrameSize` | bytes, integer 16384–16777215 |
  * | `EGI_H2_HEADER_TABLE_SIZE` | `h2HeaderTableSize` | bytes, integer 0–2^32−1 |
+ * | `EGI_MIN_REQUEST_RATE` | `minRequestRate` | bytes per second, integer ≥ 0 (0: off) |
+ * | `EGI_MIN_REQUEST_RATE_WINDOW` | `minRequestRateWindow` | ms, integer 0–2^31−1 |
+ * | `EGI_MAX_REQUESTS_PER_CONNECTION` | `maxRequestsPerConnection` | integer ≥ 0 (0: no limit) |
+ * | `EGI_RESPONSE_TIMEOUT` | `responseTimeout` | ms, integer 0–2^31−1 (0: none) |
  *
  * Booleans are the words `Config.Boolean` takes (`true`/`false`, `yes`/`no`,
  * `on`/`off`, `1`/`0`, `y`/`n`). Numbers are integers in the units of the

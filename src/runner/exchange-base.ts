@@ -91,6 +91,10 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   /** Stall sweep: bytesIn at the last sweep and since when (ms), -1 when not waiting. */
   private stallBytes = 0
   private stallSince = -1
+  /** Rate sweep (RUN-32): ms the app waited in the current window, bytesIn at its start, the last sweep (ms, -1: none). */
+  private rateWaited = 0
+  private rateBytes = 0
+  private rateTick = -1
 
   constructor(scope: HttpScope, readable: Readable, contentLength: number, noBody: boolean, maxBodySize: number) {
     this.scope = scope
@@ -439,6 +443,44 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
         status: 408,
         code: ErrorCode.CANCEL,
         detail: `no request body for ${timeoutMs} ms`
+      }),
+      "timeout"
+    )
+    this.wake()
+  }
+
+  /**
+   * Called by the supervisor's periodic sweep (spec.md §8.3, rule RUN-32):
+   * while the app waits for a request body and has not started its
+   * response, the time it waits is added up; once that reaches `windowMs`,
+   * the body must have brought `bytesPerSecond` over it, else the exchange
+   * ends as a stalled one does (408, or a reset; `http.disconnect`
+   * `timeout`), and a new window starts. Time the app is not waiting does
+   * not count against the client, which flow control holds back then.
+   */
+  checkRate(now: number, bytesPerSecond: number, windowMs: number): void {
+    const last = this.rateTick
+    this.rateTick = now
+    if (this.request !== "receiving" || this.status !== 0) {
+      this.rateWaited = 0
+      this.rateBytes = this.bytesIn
+      return
+    }
+    if (last < 0 || !this.waiting()) return
+    this.rateWaited += now - last
+    if (this.rateWaited < windowMs) return
+    const got = this.bytesIn - this.rateBytes
+    if (got * 1000 >= bytesPerSecond * this.rateWaited) {
+      this.rateWaited = 0
+      this.rateBytes = this.bytesIn
+      return
+    }
+    this.remote(
+      new RemoteProtocolError({
+        reason: "BodyTimeout",
+        status: 408,
+        code: ErrorCode.CANCEL,
+        detail: `request body at ${Math.floor((got * 1000) / this.rateWaited)} bytes/s over ${this.rateWaited} ms, under the minimum ${bytesPerSecond} bytes/s`
       }),
       "timeout"
     )

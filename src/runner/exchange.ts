@@ -47,7 +47,7 @@ export interface ExchangeHost {
 }
 
 const reasonPhrase = (status: number): string =>
-  status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : status === 408 ? "Request Timeout" : status === 431 ? "Request Header Fields Too Large" : "Bad Request"
+  status === 500 ? "Internal Server Error" : status === 413 ? "Content Too Large" : status === 408 ? "Request Timeout" : status === 431 ? "Request Header Fields Too Large" : status === 503 ? "Service Unavailable" : "Bad Request"
 
 /** The request's `te` field lists `trailers` (RFC 9110 §10.1.4). */
 const acceptsTrailers = (headers: Headers): boolean => {

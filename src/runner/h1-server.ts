@@ -16,6 +16,7 @@ import { attachH1WebSockets, isWebSocketUpgrade } from "./websocket/h1-upgrade.t
 import { rawErrorResponse } from "./raw-response.ts"
 import type { LogWhere } from "./log.ts"
 import { peerName } from "./client-errors.ts"
+import { clearDeadline } from "./head-deadline.ts"
 
 /** The connection a socket belongs to, for a log line (none before it was tagged). */
 const whereSocket = (socket: net.Socket): LogWhere | undefined => {
@@ -30,8 +31,9 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     headersTimeout: opts.headerTimeout,
     requestTimeout: 0,
     keepAliveTimeout: opts.idleTimeout,
-    // node:http checks the header timeout on this period (default 30 s).
-    connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(opts.headerTimeout / 2))),
+    // node:http checks the header timeout on this period (default 30 s): a
+    // twentieth of it, so that a head is cut at most 5 % late (RUN-31).
+    connectionsCheckingInterval: headerCheckInterval(opts.headerTimeout),
     noDelay: true,
     // Only WebSocket upgrades leave the request path (h2c upgrades are answered over HTTP/1.1).
     shouldUpgradeCallback: isWebSocketUpgrade
@@ -42,7 +44,10 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
   // chunked), while node:http may still be reading that body.
   const framed = new WeakMap<net.Socket, http.IncomingMessage>()
 
+  // The first request head is complete: the connection's deadline is done (RUN-31).
+  server.on("upgrade", (req: http.IncomingMessage) => clearDeadline(req.socket))
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    clearDeadline(req.socket)
     const conn = connectionOf(req.socket)
     if (conn === undefined) return void res.destroy()
     // An absolute-form target gives the path and the authority (HTTP-36).
@@ -53,6 +58,12 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     }
     conn.requests += 1
     if (defaults.draining()) res.shouldKeepAlive = false
+    // RUN-34: the last request of the connection gets `connection: close`; one pipelined past it 503, never the app.
+    const max = opts.maxRequestsPerConnection
+    if (max > 0 && conn.requests >= max) {
+      if (conn.requests > max) return void refuse(res, 503)
+      res.shouldKeepAlive = false
+    }
     const httpVersion = req.httpVersion === "1.0" ? "1.0" : "1.1"
     const streamId = conn.requests
     const scope = makeHttpScope(
@@ -79,6 +90,7 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
   // tunnels (spec.md §4.1, §8.7). node:http has let go of the connection:
   // after the responses still due on it, 501, and the connection closes.
   server.on("connect", (req: http.IncomingMessage, socket: net.Socket) => {
+    clearDeadline(socket)
     opts.runnerLog.error(`CONNECT ${JSON.stringify(req.url)} over HTTP/1.1: 501`, whereSocket(socket))
     // Whatever the client sends from now on (its tunnel, more requests) is
     // read and dropped, so the close after the 501 is a FIN, not a reset.
@@ -131,6 +143,29 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     return true
   }
   return server
+}
+
+/**
+ * How often node:http checks its header timeout, in ms: a twentieth of the
+ * timeout (10 ms to 30 s), so that a slow head is answered within 5 % of
+ * `headerTimeout` (and the timer's own delay) of its first byte (RUN-31).
+ */
+export const headerCheckInterval = (headerTimeout: number): number =>
+  headerTimeout <= 0 ? 30_000 : Math.max(10, Math.min(30_000, Math.floor(headerTimeout / 20)))
+
+/**
+ * What a connection's first-request deadline (head-deadline.ts, RUN-30,
+ * RUN-31) does when it expires: a connection still in its TLS handshake or
+ * protocol detection is closed without a word; an HTTP/1.1 connection whose
+ * first head is incomplete gets 408, one log line, and is closed (destroyed
+ * 1 s later if the client does not close first).
+ */
+export const firstHeadExpired = (opts: ResolvedOptions) => (socket: net.Socket): void => {
+  const conn = connectionOf(socket)
+  if (conn?.protocol !== "h1" || !socket.writable) return void socket.destroy()
+  socket.end(rawErrorResponse(408))
+  setTimeout(() => socket.destroy(), 1000).unref()
+  opts.runnerLog.error(`request head not complete ${opts.headerTimeout} ms after the connection was accepted: 408`, whereSocket(socket))
 }
 
 /** A complete error response through node:http (`connection: close`): the request never reaches the app. */

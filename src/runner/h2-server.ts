@@ -34,6 +34,26 @@ const authorityOf = (headers: http2.IncomingHttpHeaders): string | null => {
   return typeof authority === "string" ? authority : null
 }
 
+/** Per session: its open streams (of both ends), and since when (ms) it has had none (RUN-33). */
+interface StreamCount {
+  open: number
+  quietSince: number
+  /** The client's streams so far (RUN-34). */
+  started: number
+}
+const streamCounts = new WeakMap<http2.ServerHttp2Session, StreamCount>()
+
+/** Counts `stream` on its session until it closes. */
+const countStream = (stream: http2.ServerHttp2Stream): void => {
+  const count = streamCounts.get(stream.session as http2.ServerHttp2Session)
+  if (count === undefined) return
+  count.open += 1
+  stream.once("close", () => {
+    count.open -= 1
+    count.quietSince = Date.now()
+  })
+}
+
 /** Builds the HTTP/2 server; open sessions are kept in `sessions`. */
 export const makeH2Server = (
   opts: ResolvedOptions,
@@ -49,6 +69,7 @@ export const makeH2Server = (
     const info = connectionOf(session.socket)
     if (info !== undefined) tagAlso(session, info)
     sessions.add(session)
+    streamCounts.set(session, { open: 0, quietSince: Date.now(), started: 0 })
     session.on("close", () => sessions.delete(session))
     // The peer's GOAWAY code tells its streams why they ended (spec.md §4.4).
     session.on("goaway", (code: number) => {
@@ -65,6 +86,7 @@ export const makeH2Server = (
    */
   const admitPushed: Pusher = (parent, stream, path, fields) => {
     stream.on("error", ignore)
+    countStream(stream)
     const conn: ConnectionInfo | undefined = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     const raw: Array<string> = []
@@ -90,6 +112,10 @@ export const makeH2Server = (
 
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {
     stream.on("error", ignore)
+    countStream(stream)
+    // RUN-34: GOAWAY after the stream that reaches the limit; those in flight complete.
+    const count = streamCounts.get(stream.session as http2.ServerHttp2Session)
+    if (opts.maxRequestsPerConnection > 0 && count !== undefined && ++count.started >= opts.maxRequestsPerConnection) stream.session?.close()
     const conn = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     // The header-list limit holds whatever the SETTINGS state (RUN-26): node:http2 enforces it only after the ACK.
@@ -122,7 +148,10 @@ export const makeH2Server = (
  * Idle HTTP/2 connections get GOAWAY: every `idleTimeout/4` ms, a session
  * with no stream whose app is running and whose socket moved no byte for a
  * whole `idleTimeout` is closed. Cheaper than node:http2's session timer,
- * which is re-armed on every frame. Returns a function that stops the sweep.
+ * which is re-armed on every frame. A session without any open stream is
+ * idle since its last stream closed (or it opened) whatever bytes move:
+ * PINGs, SETTINGS or a header block trickled a byte at a time do not keep
+ * it (RUN-33). Returns a function that stops the sweep.
  */
 export const sweepIdle = (
   opts: ResolvedOptions,
@@ -138,6 +167,14 @@ export const sweepIdle = (
     for (const session of sessions) {
       if (session.closed || session.destroyed) continue
       const info = connectionOf(session)
+      const count = streamCounts.get(session)
+      if (count !== undefined && count.open === 0) {
+        if (now - count.quietSince >= opts.idleTimeout) {
+          opts.runnerLog.info(`no request for ${opts.idleTimeout} ms: GOAWAY`, info === undefined ? undefined : { connectionId: info.id })
+          session.close()
+        }
+        continue
+      }
       const socket = session.socket
       const bytes = socket.bytesRead + socket.bytesWritten
       const last = seen.get(session)

@@ -59,6 +59,9 @@ export interface RunnerOptions {
    * ms to receive an HTTP/1.1 request head (408 after it), and to tell a
    * new cleartext connection's protocol from its first bytes (closed after
    * it, rule RUN-9). Default 30000 (spec.md §8.3).
+   * A total, not an inactivity timer: a connection's TLS handshake,
+   * protocol detection and first head count from its accept (RUN-30,
+   * RUN-31); a later HTTP/1.1 head from its first byte.
    */
   readonly headerTimeout: number
   /**
@@ -173,6 +176,34 @@ export interface RunnerOptions {
   readonly h2MaxFrameSize: number
   /** Bytes: SETTINGS_HEADER_TABLE_SIZE, the HPACK dynamic table the client may fill (RFC 7541 §4.2), 0–2^32−1. Default 4096. */
   readonly h2HeaderTableSize: number
+  /**
+   * Slow request bodies (spec.md §8.3, rule RUN-32): while the app waits
+   * for a request body and has not started its response, the body must
+   * bring at least this many bytes per second over every
+   * `minRequestRateWindow` of waiting; a slower one ends the exchange
+   * (408, or RST_STREAM CANCEL / a closed connection once the response
+   * started; the app gets `http.disconnect` `timeout`). Default 240 (as
+   * Kestrel's MinRequestBodyDataRate); 0 turns it off.
+   */
+  readonly minRequestRate: number
+  /** ms of waiting over which `minRequestRate` is measured (Kestrel's grace period). Default 5000. */
+  readonly minRequestRateWindow: number
+  /**
+   * Requests one connection may carry (spec.md §8.3, rule RUN-34): HTTP/1.1
+   * answers the last with `connection: close` (node:http's
+   * `maxRequestsPerSocket`; a request pipelined past it gets 503); HTTP/2
+   * sends GOAWAY after the stream that reaches it, the streams in flight
+   * completing. Default 0: no limit.
+   */
+  readonly maxRequestsPerConnection: number
+  /**
+   * ms an app may take to complete its response, from the request's
+   * admission (spec.md §8.3, rule RUN-35); past it the app is interrupted
+   * and the client gets 503 (HTTP/1.1 then closes), or RST_STREAM CANCEL /
+   * a closed connection when the response had started; `end=timeout` in
+   * the access log. Default 0: none. WebSockets are not bounded by it.
+   */
+  readonly responseTimeout: number
 }
 
 /**
@@ -237,5 +268,9 @@ export const defaults: RunnerOptions = {
   h2MaxRejectedStreams: 100,
   h2InitialWindowSize: 65535,
   h2MaxFrameSize: 16384,
-  h2HeaderTableSize: 4096
+  h2HeaderTableSize: 4096,
+  minRequestRate: 240,
+  minRequestRateWindow: 5000,
+  maxRequestsPerConnection: 0,
+  responseTimeout: 0
 }

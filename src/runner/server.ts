@@ -12,7 +12,8 @@ import type { App } from "../protocol/app.ts"
 import { closeAfterResponse, connectionOf, connectionTagger } from "./connection.ts"
 import { classify } from "./detect.ts"
 import { ServeError } from "./errors.ts"
-import { makeH1Server } from "./h1-server.ts"
+import { firstHeadExpired, makeH1Server } from "./h1-server.ts"
+import { armDeadline, clearDeadline, moveDeadline } from "./head-deadline.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
 import { checkH2Limits } from "./h2-limits.ts"
 import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
@@ -171,6 +172,13 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
         return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
       }
     }
+    // Slow clients (RUN-32, RUN-34, RUN-35).
+    for (const [name, ms] of [["minRequestRateWindow", opts.minRequestRateWindow], ["responseTimeout", opts.responseTimeout]] as const) {
+      if (!Number.isSafeInteger(ms) || ms < 0 || ms > maxTimerMs) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
+    }
+    for (const [name, n] of [["minRequestRate", opts.minRequestRate], ["maxRequestsPerConnection", opts.maxRequestsPerConnection]] as const) {
+      if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: off), got ${n}` }))
+    }
     for (const [name, n] of [["limitConcurrency", opts.limitConcurrency], ["maxConnections", opts.maxConnections]] as const) {
       if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: no limit), got ${n}` }))
     }
@@ -208,7 +216,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
     const h2server = makeH2Server(opts, supervisor, scopeDefaults, sessions)
     const h1server = makeH1Server(opts, supervisor, scopeDefaults)
     const stopSweep = sweepIdle(opts, sessions, supervisor)
-    const stopStallSweep = supervisor.sweepStalled(opts.idleTimeout)
+    const stopStallSweep = supervisor.sweepStalled(opts.idleTimeout, opts.minRequestRate, opts.minRequestRateWindow)
 
     // ---------------------------------------------------------------------
     // the listener (spec.md §8.1)
@@ -239,7 +247,10 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       })
       return true
     }
+    // Accept to first request head: one total deadline, the header timeout (RUN-30, RUN-31).
+    const expired = firstHeadExpired(opts)
     const toH2 = (socket: net.Socket): void => {
+      clearDeadline(socket)
       connectionOf(socket)!.protocol = "h2"
       h2server.emit("connection", socket)
     }
@@ -263,7 +274,15 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       if (opts.tls !== undefined) {
         const clientAuth = opts.tls.clientAuth ?? "none"
         const secure = tls.createServer(serverOptions(opts.tls))
+        // The handshake counts against the header timeout from the TCP accept (RUN-30).
+        const timedOut = new WeakSet<net.Socket>()
+        const handshakeExpired = (raw: net.Socket): void => {
+          timedOut.add(raw)
+          raw.destroy()
+        }
+        secure.on("connection", (raw: net.Socket) => armDeadline(raw, opts.headerTimeout, handshakeExpired))
         secure.on("secureConnection", (socket: tls.TLSSocket) => {
+          moveDeadline((socket as tls.TLSSocket & { _parent: net.Socket })._parent, socket, expired)
           // Client certificates (spec.md §8.1 "TLS", TLS-2): refused before any request is read.
           const peer = clientCertificateOf(socket, clientAuth)
           if (peer !== undefined && "refused" in peer) {
@@ -274,7 +293,15 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
           if (peer !== undefined) connectionOf(socket)!.clientCertificate = peer
           ;(socket.alpnProtocol === "h2" ? toH2 : toH1)(socket)
         })
-        secure.on("tlsClientError", (err, socket) => supervisor.clientErrors.connection("TLS", err, peerName([socket.remoteAddress ?? "-", socket.remotePort ?? 0])))
+        secure.on("tlsClientError", (err, socket: tls.TLSSocket) => {
+          const peer = peerName([socket.remoteAddress ?? "-", socket.remotePort ?? 0])
+          // A handshake past the header timeout is a client that stalled: a debug line, rate-limited (RUN-30, RUN-36).
+          if (timedOut.has((socket as tls.TLSSocket & { _parent: net.Socket })._parent)) {
+            const line = `TLS handshake from ${peer} not complete ${opts.headerTimeout} ms after the connection was accepted: closed`
+            return supervisor.clientErrors.malformed("TLS", "handshake timeout", line, undefined, true)
+          }
+          supervisor.clientErrors.connection("TLS", err, peer)
+        })
         return secure
       }
       if (opts.h2cOnly) {
@@ -283,7 +310,9 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
         })
       }
       return net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
-        if (accept(socket, "http")) classify(socket, opts.headerTimeout, (protocol) => (protocol === "h2c" ? toH2 : toH1)(socket))
+        if (!accept(socket, "http")) return
+        armDeadline(socket, opts.headerTimeout, expired)
+        classify(socket, 0, (protocol) => (protocol === "h2c" ? toH2 : toH1)(socket))
       })
     }
     const targets: ReadonlyArray<ListenTarget> = opts.binds.length > 0 ? opts.binds : [{ kind: "tcp", host: opts.host, port: opts.port }]

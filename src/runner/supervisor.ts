@@ -188,6 +188,25 @@ export class Supervisor {
       this.finish(ex, exit)
     })
     ex.watchPeer(fiber)
+    if (this.opts.responseTimeout > 0) this.bound(ex, fiber, this.opts.responseTimeout)
+  }
+
+  /**
+   * The response timeout (spec.md §8.3, RUN-35): an app still running
+   * `ms` after its stream was admitted is interrupted; the client gets 503
+   * (HTTP/1.1 with `connection: close`), or RST_STREAM CANCEL / a closed
+   * connection when the response had started; one log line, `end=timeout`.
+   */
+  private bound(ex: Exchange, fiber: Fiber.Fiber<void, unknown>, ms: number): void {
+    const timer = setTimeout(() => {
+      if (ex.responseComplete()) return
+      ex.endReason ??= "timeout"
+      this.opts.runnerLog.error(`${requestLine(ex)}: no complete response within ${ms} ms (responseTimeout): ${ex.status === 0 ? "503" : "reset"}`, whereOf(ex.scope))
+      ex.reject(503, ErrorCode.CANCEL)
+      fiber.interruptUnsafe()
+    }, ms)
+    timer.unref()
+    fiber.addObserver(() => clearTimeout(timer))
   }
 
   /**
@@ -293,15 +312,22 @@ export class Supervisor {
   }
 
   /**
-   * Checks every running exchange for a stalled request body every
-   * `timeoutMs / 4` ms (at most every second). Returns a function that stops.
+   * Checks every running exchange for a stalled request body (none for
+   * `timeoutMs`) and, when `minRate` > 0, for one slower than `minRate`
+   * bytes/s over `rateWindowMs` (RUN-32), every quarter of the shorter
+   * (at most every second). Returns a function that stops.
    */
-  sweepStalled(timeoutMs: number): () => void {
-    if (timeoutMs <= 0) return () => {}
+  sweepStalled(timeoutMs: number, minRate = 0, rateWindowMs = 0): () => void {
+    const rated = minRate > 0 && rateWindowMs > 0
+    if (timeoutMs <= 0 && !rated) return () => {}
+    const shortest = Math.min(timeoutMs > 0 ? timeoutMs : Infinity, rated ? rateWindowMs : Infinity)
     const timer = setInterval(() => {
       const now = Date.now()
-      for (const ex of this.running.values()) ex.checkStall(now, timeoutMs)
-    }, Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))))
+      for (const ex of this.running.values()) {
+        if (timeoutMs > 0) ex.checkStall(now, timeoutMs)
+        if (rated) ex.checkRate(now, minRate, rateWindowMs)
+      }
+    }, Math.max(10, Math.min(1000, Math.floor(shortest / 4))))
     timer.unref()
     return () => clearInterval(timer)
   }
