@@ -199,7 +199,7 @@ describe("RUN-27 HTTP/2 session memory and streams refused in a row", () => {
     const server = await serve(heavyApp, { h2MaxSessionMemory: 1, h2MaxRejectedStreams: 5, maxConcurrentStreams: 100_000, accessLog: false })
     const f = await flood(server.port)
     expect(f.alive).toBe(false)
-    expect(server.lines.error.filter((l) => l.includes("session error"))).toHaveLength(1)
+    expect(server.lines.error.filter((l) => l.includes("HTTP/2 protocol error from 127.0.0.1"))).toHaveLength(1)
     const other = await raw(server.port, [requestHeaders(1, server.port, "/ok")])
     expect(await other.until((fr) => ended(fr, 1), 3000)).toBe(true)
     expect(responseStatus(other.frames, 1)).toBe(200)

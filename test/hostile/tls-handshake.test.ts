@@ -65,8 +65,8 @@ describe("TLS handshake timeout (spec.md §8.3)", () => {
         expect(Math.min(...closedAfter)).toBeGreaterThanOrEqual(headerTimeout - 20)
         // Seen by this client, in the server's own process: its accept and the burst of closes add to the lateness, bounded by the loop's delay.
         expect(percentile(closedAfter, 99)).toBeLessThanOrEqual(headerTimeout * 1.1 + lag.max / 1e6)
-        // One line each, saying what happened.
-        expect(server.lines.error.filter((l) => l.includes(`TLS handshake not complete ${headerTimeout} ms after the connection was accepted`))).toHaveLength(all.length)
+        // A client that stalls is ordinary (RUN-36): a debug line, rate-limited (RUN-38), never an error line.
+        expect(server.lines.error.filter((l) => l.includes("TLS"))).toEqual([])
       } finally {
         lag.disable()
         destroyAll(all)
