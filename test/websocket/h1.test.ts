@@ -82,7 +82,7 @@ const app: App = (scope, receive, send) => {
       }
       case "/sleepy": {
         yield* send({ type: "websocket.accept" })
-        yield* Effect.sleep("600 millis")
+        yield* Effect.sleep("2 seconds")
         let count = 0
         let event: InboundEvent = yield* receive
         while (event.type === "websocket.receive") {
@@ -246,7 +246,11 @@ describe("reading (spec.md §11.4)", () => {
     const ws = await open("/sleepy")
     const chunk = randomBytes(65536)
     for (let i = 0; i < SLEEPY_MESSAGES; i++) ws.send(chunk)
-    await new Promise((r) => setTimeout(r, 300))
+    // Until the client's buffer stops shrinking (the app sleeps 2 s before it receives).
+    for (let last = -1, waited = 0; ws.bufferedAmount !== last && waited < 1500; waited += 150) {
+      last = ws.bufferedAmount
+      await new Promise((r) => setTimeout(r, 150))
+    }
     // The server stopped reading: the client still holds a good part of the
     // 62.5 MiB. (Loopback buffers can take ~36 MiB here — tcp_rmem's 32 MiB
     // maximum and tcp_wmem's 4 MiB — and a server that kept reading would
