@@ -10,7 +10,10 @@
  * `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, `y`/`n`. Values are
  * checked, never rounded or clamped: `--port 8000.5` is refused.
  */
-import { Config, ConfigProvider, Effect, Option } from "effect"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { CliError, Flag } from "effect/cli"
 import { availableParallelism } from "node:os"
 import { type ListenTarget, parseBind } from "../runner/listen-target.ts"

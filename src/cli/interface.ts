@@ -4,7 +4,8 @@
  * `HttpApp`, or a Layer of HttpRouter routes (an HttpRouter or HttpApi app) —
  * told by its shape without calling it, as uvicorn's `--interface` does.
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 
 /** The `--interface` values. */
 export type Interface = "auto" | "egi" | "fetch" | "effect"

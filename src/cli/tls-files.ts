@@ -5,7 +5,9 @@
  * SIGHUP replaces the workers instead, and each new one reads the files
  * anew (spec.md §8.13).
  */
-import { Effect, Exit, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { X509Certificate } from "node:crypto"
 import { readFileSync } from "node:fs"
 import type { RunnerLog } from "../runner/log.ts"

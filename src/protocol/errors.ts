@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /**
  * The application broke a rule of spec.md while sending: an event out of order

@@ -5,7 +5,14 @@
  *
  * @since 0.4.0
  */
-import { Config, Effect, Layer, Option, Schema, SchemaGetter, SchemaIssue, SchemaTransformation } from "effect"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { readFile } from "node:fs/promises"
 import type { App } from "../protocol/app.ts"
 import type { ServeError } from "./errors.ts"

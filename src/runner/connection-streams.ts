@@ -7,7 +7,9 @@
  * and delete per request, nothing else). Closing empties it for good and
  * releases every waiter: nothing is retained for a closed connection.
  */
-import { Deferred, Effect, Exit } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 
 export class ConnectionStreams {
   /** Streams whose app is running; emptied, and never filled again, on close. */

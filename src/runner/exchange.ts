@@ -11,7 +11,7 @@
  * Hot path: no Effect.gen, no per-event closures beyond the Effect that
  * `send` must return.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { Readable } from "node:stream"
 import { LocalProtocolError, type RemoteProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
 import type {

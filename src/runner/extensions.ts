@@ -4,7 +4,7 @@
  * dynamic ones (connection view, flow control). Static values are shared
  * and frozen; a request allocates the record and two small objects.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ServerHttp2Stream } from "node:http2"
 import { LocalProtocolError } from "../protocol/errors.ts"
 import {

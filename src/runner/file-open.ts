@@ -3,7 +3,7 @@
  * region to serve and the metadata the response is planned from, without
  * reading a byte of the content.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { FileSendError } from "../protocol/errors.ts"
 import type { HttpResponsePathsend, HttpResponseZerocopysend } from "../protocol/events.ts"

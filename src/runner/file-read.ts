@@ -3,7 +3,7 @@
  * at a time, which the runner awaits — also when it is interrupted — so
  * that it always knows whether a read on the descriptor is still under way.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import type { FileSendError } from "../protocol/errors.ts"
 import { fileError } from "./file-open.ts"

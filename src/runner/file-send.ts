@@ -4,7 +4,7 @@
  * under the stream's bound, so that the runner always knows whether a read
  * on the descriptor is under way — `send` completes only when none is.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { FileSendError, type SendError, type StreamClosedError } from "../protocol/errors.ts"
 import type { OpenedFile } from "./file-open.ts"
 import { readAt } from "./file-read.ts"

@@ -2,7 +2,7 @@
  * The HTTP/1.x wire of an exchange: a node:http request/response pair
  * (RFC 9112). A response without Content-Length is sent chunked.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { fromRaw, type Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"

@@ -1,7 +1,7 @@
 /**
  * The HTTP/2 wire of an exchange: one node:http2 server stream (RFC 9113 §8).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as http2 from "node:http2"
 import type { ServerHttp2Session, ServerHttp2Stream } from "node:http2"
 import { addAbortSignal } from "node:stream"

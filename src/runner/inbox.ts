@@ -10,7 +10,7 @@
  *
  * @since 0.4.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 type Resume<A> = (effect: Effect.Effect<A>) => void
 

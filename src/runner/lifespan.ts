@@ -3,7 +3,11 @@
  * `lifespan` scope, delivers `lifespan.startup` before the server accepts a
  * connection and `lifespan.shutdown` after the last stream ended.
  */
-import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import type { App } from "../protocol/app.ts"
 import type { InboundEvent, LifespanInboundEvent, OutboundEvent } from "../protocol/events.ts"
 import { lifespanEgi, type LifespanScope } from "../protocol/scope.ts"

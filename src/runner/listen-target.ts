@@ -3,7 +3,7 @@
  * sockets, and listening sockets a process manager hands over by file
  * descriptor (systemd socket activation).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { chmodSync, lstatSync, unlinkSync } from "node:fs"
 import * as net from "node:net"
 import { ServeError } from "./errors.ts"

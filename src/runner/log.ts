@@ -6,7 +6,12 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Logger, LogLevel, References } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 
 /**
  * Where the runner's lines go (option `log`, spec.md §8.5):

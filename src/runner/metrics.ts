@@ -18,7 +18,8 @@
  *   request or WebSocket answered 503 past `limitConcurrency`, RUN-22),
  *   `connections` (a connection refused past `maxConnections`, RUN-23).
  */
-import { type Context, Metric } from "effect"
+import * as Metric from "effect/Metric"
+import type { Context } from "effect"
 
 const requests = Metric.counter("http.server.requests", { description: "HTTP requests served, by method and status class", incremental: true })
 const duration = Metric.histogram("http.server.request.duration", {

@@ -7,7 +7,7 @@
  * sees the frames makes a live view per stream (`priorityOf(headers, true)`)
  * and feeds it with `updatePriority`.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { EXTENSION_VERSION, type PriorityExtension } from "../protocol/extensions.ts"
 import type { Headers } from "../protocol/headers.ts"
 import { defaultPriority, parsePriority, type Priority } from "../protocol/priority.ts"

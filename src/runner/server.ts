@@ -4,7 +4,10 @@
  *
  * @since 0.1.0
  */
-import { type Context, Effect, Fiber, Layer, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import type { Context, Scope } from "effect"
 import * as http2 from "node:http2"
 import * as net from "node:net"
 import * as tls from "node:tls"

@@ -3,7 +3,14 @@
  * own fiber, answers its failure (500 or reset), writes the access-log line,
  * and keeps the set of running fibers for the drain.
  */
-import { Cause, Context, Data, Deferred, Effect, Exit, type Fiber, Tracer } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Tracer from "effect/Tracer"
+import type { Fiber } from "effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
 import { ErrorCode } from "../protocol/fields.ts"

@@ -6,7 +6,7 @@
  *
  * @since 0.4.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { createPrivateKey, X509Certificate } from "node:crypto"
 import * as tls from "node:tls"
 import { type ClientCertificateExtension, EXTENSION_VERSION } from "../protocol/extensions.ts"

@@ -9,7 +9,8 @@
  * `traceparent` request field's span when the request carries one. The app
  * runs inside the span, so its own spans are children of it.
  */
-import { Effect, Tracer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Tracer from "effect/Tracer"
 import { get } from "../protocol/headers.ts"
 import type { EgiScope, HttpScope, WebSocketScope } from "../protocol/scope.ts"
 

@@ -3,7 +3,7 @@
  *
  * @since 0.3.0
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /**
  * Raised inside a classic app by `egi.input` reads and by `write()` (and

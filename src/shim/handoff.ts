@@ -6,7 +6,7 @@
  *
  * @since 0.3.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import type { HttpRequest } from "../protocol/events.ts"
 import type { HttpScope } from "../protocol/scope.ts"

@@ -16,7 +16,8 @@
  *
  * @since 0.4.0
  */
-import { type Context, Metric } from "effect"
+import * as Metric from "effect/Metric"
+import type { Context } from "effect"
 
 const queueDepth = Metric.gauge("egi.shim.queue.depth", {
   description: "classic requests waiting to start: in the pool's queue, or behind a running request on a worker"

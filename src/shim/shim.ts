@@ -6,7 +6,9 @@
  *
  * @since 0.3.0
  */
-import { Effect, Exit, Fiber } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import type { HttpRequest, InboundEvent } from "../protocol/events.ts"
 import type { EgiScope, HttpScope } from "../protocol/scope.ts"

@@ -6,7 +6,8 @@
  * lists for the request's protocol (spec.md §7), from the runner's own
  * functions; file bodies are read and planned as the runner plans them.
  */
-import { Deferred, Effect } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
 import type { ServerHttp2Stream } from "node:http2"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import type { HttpDisconnect, InboundEvent, OutboundEvent } from "../protocol/events.ts"

@@ -6,7 +6,7 @@
  *
  * @since 0.4.0
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type * as FastCheck from "fast-check"
 
 /**

@@ -5,7 +5,7 @@
  * Node runner plans it (`planFile`: validators, conditional requests, a
  * single byte range), and the planned bytes read.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { FileSendError } from "../protocol/errors.ts"
 import type { HttpResponsePathsend, HttpResponseZerocopysend } from "../protocol/events.ts"

@@ -7,7 +7,8 @@
  *
  * @since 0.4.0
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type { Scope } from "effect"
 import * as http2 from "node:http2"
 import type { App } from "../protocol/app.ts"
 import type { ServeError } from "../runner/errors.ts"

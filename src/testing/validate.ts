@@ -18,7 +18,9 @@
  * every scope type alike. A file body the server could not open
  * (`FileSendError`) returns the response to state `start` (spec.md §7.9).
  */
-import { Data, Effect, Schema } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import type { App, Receive, Send } from "../protocol/app.ts"
 import { LocalProtocolError } from "../protocol/errors.ts"
 import {

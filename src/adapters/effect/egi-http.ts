@@ -33,7 +33,8 @@
  *
  * @since 0.5.0
  */
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Headers from "effect/http/Headers"
 import { HttpServerRequest } from "effect/http/HttpServerRequest"
 import type { Send } from "../../protocol/app.ts"

@@ -5,7 +5,10 @@
  *
  * @since 0.5.0
  */
-import { Cause, Context, Effect, type Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type { Scope } from "effect"
 import * as HttpEffect from "effect/http/HttpEffect"
 import type { HttpMiddleware } from "effect/http/HttpMiddleware"
 import { HttpServerRequest } from "effect/http/HttpServerRequest"

@@ -7,7 +7,10 @@
  * @since 0.5.0
  */
 import * as NodeHttpPlatform from "@effect/platform-node/NodeHttpPlatform"
-import { ByteSize, Effect, Layer, Option } from "effect"
+import * as ByteSize from "effect/ByteSize"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as HttpPlatform from "effect/http/HttpPlatform"
 import * as path from "node:path"
 

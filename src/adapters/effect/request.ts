@@ -6,7 +6,12 @@
  *
  * @since 0.5.0
  */
-import { Cause, Effect, Inspectable, Option, type Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Inspectable from "effect/Inspectable"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { Scope } from "effect"
 import type * as Arr from "effect/Array"
 import type * as FileSystem from "effect/FileSystem"
 import * as Cookies from "effect/http/Cookies"

@@ -5,7 +5,9 @@
  * @since 0.5.0
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import { Cause, Effect, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Cookies from "effect/http/Cookies"
 import { ClientAbort } from "effect/http/HttpServerError"
 import type { HttpServerRequest } from "effect/http/HttpServerRequest"

@@ -16,7 +16,10 @@
  * @since 0.5.0
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { type Context, Effect, Layer, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import type { Context } from "effect"
 import * as Etag from "effect/http/Etag"
 import type { HttpPlatform } from "effect/http/HttpPlatform"
 import * as HttpServer from "effect/http/HttpServer"

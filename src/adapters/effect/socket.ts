@@ -19,7 +19,11 @@
  *
  * @since 0.5.0
  */
-import { Cause, Deferred, Effect, Exit, Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type * as Headers from "effect/http/Headers"
 import { ClientAbort, HttpServerError, InternalError } from "effect/http/HttpServerError"

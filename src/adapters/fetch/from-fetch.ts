@@ -5,7 +5,11 @@
  *
  * @since 0.5.0
  */
-import { Cause, type Context, Data, Effect, Exit } from "effect"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type { Context } from "effect"
 import type { App, Receive, Send } from "../../protocol/app.ts"
 import { type SendError, StreamClosedError, type UnsupportedScopeError } from "../../protocol/errors.ts"
 import type { InboundEvent } from "../../protocol/events.ts"

@@ -5,7 +5,7 @@
  *
  * @since 0.5.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { Headers as EgiHeaders } from "../../protocol/headers.ts"
 
 /**

@@ -6,7 +6,11 @@
  *
  * @since 0.5.0
  */
-import { Cause, Context, Effect, Exit, type Fiber } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type { Fiber } from "effect"
 import type { App } from "../../protocol/app.ts"
 import { type LocalProtocolError, StreamClosedError } from "../../protocol/errors.ts"
 import type { HttpDisconnect, HttpRequest, InboundEvent, OutboundEvent } from "../../protocol/events.ts"

@@ -3,7 +3,8 @@
  * of a `websocket` scope over a handshake and, once accepted, a `ws`
  * WebSocket — whichever transport (HTTP/1.1 Upgrade, RFC 8441) made them.
  */
-import { Effect, Exit } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { STATUS_CODES } from "node:http"
 import type { WebSocket } from "ws"
 import type { Receive, Send } from "../../protocol/app.ts"
