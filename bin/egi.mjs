@@ -40,6 +40,11 @@ if (supported) {
   }
   // V8's compiled code for effect and the CLI, kept between starts (Node's compile cache, in the OS temp dir).
   module.enableCompileCache?.();
+  // Node writes the cache at exit, which a server stopped by SIGKILL (or an
+  // orchestrator) never reaches: write it once the server has started too.
+  // A start from the cache holds ~25 MiB less (idle RSS of examples/hello.ts
+  // 155 → 119 MiB on Node 24), and starts sooner.
+  setTimeout(() => module.flushCompileCache?.(), 5000).unref();
   if (!checkout && !existsSync(entry)) {
     process.stderr.write(`egi: ${fileURLToPath(entry)} is missing: this copy of egi was not built (npm run build)\n`);
     process.exit(1);
