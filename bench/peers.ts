@@ -8,7 +8,7 @@
  * and RSS (idle after start, peak after the run). Writes the figures
  * (docs/bench-peers.json) and a chart drawn from them (docs/bench-peers.svg).
  *
- *     node bench/peers.ts [--rounds 5] [--requests 30000] [--only h2c|h1]
+ *     node bench/peers.ts [--rounds 5] [--requests 50000] [--only h2c|h1]
  *     node bench/peers.ts --chart-only docs/bench-peers.json
  *
  * Needs h2load (nghttp2-client); Hypercorn and uvicorn are Debian's, run by
@@ -29,7 +29,7 @@ import { type Protocol, type Server, servers as serversFor } from "./peers/serve
 const usage = `usage: node bench/peers.ts [options]
 
   --rounds N          alternating rounds; medians are over them (default 5)
-  --requests N        requests per h2load run, every server, every round (default 30000)
+  --requests N        requests per h2load run, every server, every round (default 50000)
   --only h2c|h1       one protocol only (default both)
   --json FILE         where the figures go (default docs/bench-peers.json)
   --svg FILE          where the chart goes (default docs/bench-peers.svg)
@@ -44,7 +44,7 @@ h2c: h2load -c 16 -m 16; HTTP/1.1: h2load --h1 -c 16 (keep-alive). Servers on
 const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
-    requests: { type: "string", default: "30000" },
+    requests: { type: "string", default: "50000" },
     only: { type: "string" },
     json: { type: "string", default: "docs/bench-peers.json" },
     svg: { type: "string", default: "docs/bench-peers.svg" },
