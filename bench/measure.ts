@@ -5,15 +5,16 @@
 import { execFile } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 
-/** The result of one h2load run: requests per second and the failed-request count. */
+/** The result of one h2load run: requests per second, the failed-request count, and how many answers were 2xx. */
 export interface H2loadResult {
   readonly rps: number
   readonly failed: number
+  readonly status2xx: number
 }
 
 /**
  * Runs `h2load -n n -c c -m m [--h1] [-d data] url` (h2load from PATH) and
- * parses its requests/s and failed count; rejects if it cannot run or its
+ * parses its requests/s, failed count and 2xx count; rejects if it cannot run or its
  * output cannot be parsed.
  */
 export const h2load = (url: string, n: number, c: number, m: number, data?: string, h1 = false): Promise<H2loadResult> =>
@@ -23,8 +24,9 @@ export const h2load = (url: string, n: number, c: number, m: number, data?: stri
       if (err) return reject(err)
       const rps = /finished in [^,]+, ([\d.]+) req\/s/.exec(stdout)
       const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(stdout)
-      if (rps === null || failed === null) return reject(new Error(`cannot parse h2load output:\n${stdout}`))
-      resolve({ rps: Number(rps[1]), failed: Number(failed[1]) })
+      const ok = /status codes: (\d+) 2xx/.exec(stdout)
+      if (rps === null || failed === null || ok === null) return reject(new Error(`cannot parse h2load output:\n${stdout}`))
+      resolve({ rps: Number(rps[1]), failed: Number(failed[1]), status2xx: Number(ok[1]) })
     })
   })
 

@@ -107,7 +107,9 @@ const measure = async (r: Running, n: number): Promise<{ rps: number; cpu: numbe
   const before = treeCpuMicros(r.pid)
   const res = await h2load(r.url, n, c, m, undefined, h1)
   const cpu = (treeCpuMicros(r.pid) - before) / n
-  if (res.failed > 0) throw new Error(`${r.server.name} (${r.server.protocol}): ${res.failed} of ${n} requests failed`)
+  if (res.failed > 0 || res.status2xx !== n) {
+    throw new Error(`${r.server.name} (${r.server.protocol}): ${res.failed} of ${n} requests failed, ${res.status2xx} answered 2xx`)
+  }
   return { rps: res.rps, cpu }
 }
 
