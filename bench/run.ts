@@ -26,12 +26,12 @@
  * EGI's adapters and by their usual servers (NodeHttpServer,
  * @hono/node-server), against EGI's native hello (the reference).
  */
-import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { cpuMicros, h2load, median } from "./measure.ts"
 import { startServer, stopServers } from "./servers.ts"
 
 const { values } = parseArgs({
@@ -53,24 +53,6 @@ interface Target {
   readonly port: number
   readonly path: string
 }
-
-/** CPU time (user + system) of a process in µs, from /proc (Linux; clock ticks of 10 ms). */
-const cpuMicros = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) * 10_000
-}
-
-const h2load = (url: string, n: number, c: number, m: number, data?: string, h1 = false): Promise<{ rps: number; failed: number }> =>
-  new Promise((resolve, reject) => {
-    const args = ["-n", String(n), "-c", String(c), "-m", String(m), ...(h1 ? ["--h1"] : []), ...(data === undefined ? [] : ["-d", data]), url]
-    execFile("h2load", args, { maxBuffer: 1 << 20 }, (err, stdout) => {
-      if (err) return reject(err)
-      const rps = /finished in [^,]+, ([\d.]+) req\/s/.exec(stdout)
-      const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(stdout)
-      if (rps === null || failed === null) return reject(new Error(`cannot parse h2load output:\n${stdout}`))
-      resolve({ rps: Number(rps[1]), failed: Number(failed[1]) })
-    })
-  })
 
 /**
  * Runs `targets` alternately for `rounds` rounds; ratios are to the target
@@ -101,7 +83,6 @@ const scenario = async (
         results.get(t.name)!.push(res.rps)
       }
     }
-    const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
     const base = median(results.get(reference)!)
     const baseCpu = median(cpu.get(reference)!)
     process.stdout.write(`\n${title} (h2load${h1 ? " --h1" : ""} -n ${n} -c ${c} -m ${m}, median of ${rounds} rounds)\n`)

@@ -5,19 +5,23 @@
 #   bash scripts/setup.sh --test-tools  ...and the tools the tests use: curl, nghttp,
 #                                       h2load, /usr/bin/python3 with h2, Node 22 in .tools/node22,
 #                                       Debian's chromium (browser tests; skipped without it)
+#   bash scripts/setup.sh --bench-tools ...and the tools bench/peers.ts uses: h2load, and Debian's
+#                                       Hypercorn, uvicorn, uvloop, httptools for /usr/bin/python3
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 want_test_tools=0
+want_bench_tools=0
 for arg in "$@"; do
   case "$arg" in
     --test-tools) want_test_tools=1 ;;
+    --bench-tools) want_bench_tools=1 ;;
     -h|--help)
-      sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0 ;;
-    *) die "unknown argument: $arg (usage: bash scripts/setup.sh [--test-tools])" ;;
+    *) die "unknown argument: $arg (usage: bash scripts/setup.sh [--test-tools] [--bench-tools])" ;;
   esac
 done
 
@@ -141,6 +145,35 @@ if (( want_test_tools )); then
     node_supported "$node22" && ! node_version_ge "$node22" 23 0 || die "bootstrapped $node22 is not Node 22 >= 22.19"
     log "installed node $("$node22" --version) into .tools/node22"
   fi
+fi
+
+# --- 4. benchmark tools (optional) ----------------------------------------------
+# h2load drives every benchmark; bench/peers.ts also serves the same hello from
+# Hypercorn (h2c) and uvicorn (HTTP/1.1), Debian's, run by /usr/bin/python3.
+if (( want_bench_tools )); then
+  missing_bench_tools() {
+    local m=()
+    command -v h2load >/dev/null 2>&1 || m+=(h2load)
+    local mod
+    for mod in hypercorn uvicorn uvloop httptools; do
+      /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || m+=("/usr/bin/python3:$mod")
+    done
+    echo "${m[*]}"
+  }
+  missing="$(missing_bench_tools)"
+  if [[ -n "$missing" ]]; then
+    pkgs="nghttp2-client python3-hypercorn uvicorn python3-uvloop python3-httptools"
+    if [[ "$(id -u)" -ne 0 ]]; then
+      die "missing bench tools: $missing; install them as root: apt-get install -y $pkgs"
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "missing bench tools: $missing; no apt-get, install: $pkgs"
+    log "missing $missing; apt-get install $pkgs"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
+    missing="$(missing_bench_tools)"
+    [[ -z "$missing" ]] || die "still missing after apt-get install: $missing"
+  fi
+  log "bench tools ok (h2load, /usr/bin/python3 hypercorn, uvicorn, uvloop, httptools)"
 fi
 
 log "node $(node --version) at $(command -v node)"
