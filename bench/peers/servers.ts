@@ -34,7 +34,8 @@ export interface Skipped {
 const python = "/usr/bin/python3"
 const peersDir = new URL(".", import.meta.url).pathname
 const node = (...args: Array<string>) => (port: number): Command => ({ command: process.execPath, args: args.map((a) => a.replace("PORT", String(port))), port })
-const egi = (...flags: Array<string>) => node("src/cli/main.ts", "serve", "examples/hello.ts", "--port", "PORT", "--no-access-log", ...flags)
+// The launcher users run (`npx egi`): it keeps Node's compile cache, as a deployed server does (~30 MiB less idle RSS).
+const egi = (...flags: Array<string>) => node("bin/egi.mjs", "serve", "examples/hello.ts", "--port", "PORT", "--no-access-log", ...flags)
 
 /** The version of an npm package installed here, or undefined if it is not installed. */
 const npmVersion = (name: string): string | undefined => {
