@@ -160,12 +160,14 @@ export const headerCheckInterval = (headerTimeout: number): number =>
  * first head is incomplete gets 408, one log line, and is closed (destroyed
  * 1 s later if the client does not close first).
  */
-export const firstHeadExpired = (opts: ResolvedOptions) => (socket: net.Socket): void => {
+export const firstHeadExpired = (opts: ResolvedOptions, supervisor: Supervisor) => (socket: net.Socket): void => {
   const conn = connectionOf(socket)
   if (conn?.protocol !== "h1" || !socket.writable) return void socket.destroy()
   socket.end(rawErrorResponse(408))
   setTimeout(() => socket.destroy(), 1000).unref()
-  opts.runnerLog.error(`request head not complete ${opts.headerTimeout} ms after the connection was accepted: 408`, whereSocket(socket))
+  // A client that stalls: a debug line, summed up in a flood (RUN-36, RUN-38).
+  const line = `request head from ${peerName(conn.client)} not complete ${opts.headerTimeout} ms after the connection was accepted: 408`
+  supervisor.clientErrors.malformed("HTTP/1.1", "ERR_HTTP_REQUEST_TIMEOUT", line, whereSocket(socket), true)
 }
 
 /** A complete error response through node:http (`connection: close`): the request never reaches the app. */

@@ -251,7 +251,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       return true
     }
     // Accept to first request head: one total deadline, the header timeout (RUN-30, RUN-31).
-    const expired = firstHeadExpired(opts)
+    const expired = firstHeadExpired(opts, supervisor)
     const toH2 = (socket: net.Socket): void => {
       clearDeadline(socket)
       connectionOf(socket)!.protocol = "h2"
