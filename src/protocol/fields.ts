@@ -21,6 +21,7 @@ export const ErrorCode = {
   NO_ERROR: 0,
   PROTOCOL_ERROR: 1,
   INTERNAL_ERROR: 2,
+  SETTINGS_TIMEOUT: 4,
   CANCEL: 8,
   ENHANCE_YOUR_CALM: 11
 } as const

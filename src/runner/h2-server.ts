@@ -40,6 +40,8 @@ interface StreamCount {
   quietSince: number
   /** The client's streams so far (RUN-34). */
   started: number
+  /** Requests refused for their header list (RUN-26): past `h2MaxRejectedStreams`, the connection goes. */
+  refused: number
 }
 const streamCounts = new WeakMap<http2.ServerHttp2Session, StreamCount>()
 
@@ -52,6 +54,36 @@ const countStream = (stream: http2.ServerHttp2Stream): void => {
     count.open -= 1
     count.quietSince = Date.now()
   })
+}
+
+/**
+ * RFC 9113 §6.5.3: until the client acknowledges the server's SETTINGS,
+ * node:http2 holds none of the limits they announce (RUN-26). A client whose
+ * ACK has not come within the header timeout of the session's start gets
+ * GOAWAY SETTINGS_TIMEOUT and its connection closes; one debug line, as a
+ * client's stall (RUN-36).
+ */
+const settingsDeadline = (
+  session: http2.ServerHttp2Session,
+  opts: ResolvedOptions,
+  supervisor: Supervisor,
+  info: ConnectionInfo | undefined
+): void => {
+  if (opts.headerTimeout <= 0) return
+  let acked = false
+  session.once("localSettings", () => {
+    acked = true
+    clearTimeout(timer)
+  })
+  const timer = setTimeout(() => {
+    if (acked || session.destroyed) return
+    const line = `HTTP/2 client ${peerName(info?.client)} did not acknowledge the SETTINGS within ${opts.headerTimeout} ms: GOAWAY SETTINGS_TIMEOUT`
+    supervisor.clientErrors.malformed("HTTP/2", "SETTINGS_TIMEOUT", line, info === undefined ? undefined : { connectionId: info.id }, true)
+    session.goaway(ErrorCode.SETTINGS_TIMEOUT)
+    session.destroy()
+  }, opts.headerTimeout)
+  timer.unref()
+  session.once("close", () => clearTimeout(timer))
 }
 
 /** Builds the HTTP/2 server; open sessions are kept in `sessions`. */
@@ -69,8 +101,9 @@ export const makeH2Server = (
     const info = connectionOf(session.socket)
     if (info !== undefined) tagAlso(session, info)
     sessions.add(session)
-    streamCounts.set(session, { open: 0, quietSince: Date.now(), started: 0 })
+    streamCounts.set(session, { open: 0, quietSince: Date.now(), started: 0, refused: 0 })
     session.on("close", () => sessions.delete(session))
+    settingsDeadline(session, opts, supervisor, info)
     // The peer's GOAWAY code tells its streams why they ended (spec.md §4.4).
     session.on("goaway", (code: number) => {
       if (info !== undefined) info.peerGoawayCode = code
@@ -138,7 +171,17 @@ export const makeH2Server = (
     const contentLength = parseContentLength(headers["content-length"])
     const exchange = new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0, admitPushed)
     // 431 (then RST_STREAM NO_ERROR for a body still to come), a log line and an access-log line; the app is not called.
-    if (tooLarge !== undefined) return supervisor.host.onRemoteError(exchange, tooLarge)
+    if (tooLarge !== undefined) {
+      supervisor.host.onRemoteError(exchange, tooLarge)
+      // The runner answers these itself, so node's count of refused streams never sees them: a client that keeps
+      // sending header lists over the limit (HPACK makes them cheap to send) loses its connection past the same bound (RUN-26).
+      if (count !== undefined && ++count.refused > opts.h2MaxRejectedStreams) {
+        supervisor.clientErrors.malformed("HTTP/2", "HeaderListTooLarge", `HTTP/2 client ${peerName(conn.client)} sent more than ${opts.h2MaxRejectedStreams} header lists over ${opts.maxHeaderListSize} bytes: GOAWAY ENHANCE_YOUR_CALM`, { connectionId: conn.id })
+        stream.session?.goaway(ErrorCode.ENHANCE_YOUR_CALM)
+        stream.session?.destroy()
+      }
+      return
+    }
     supervisor.admit(exchange)
   })
   return server

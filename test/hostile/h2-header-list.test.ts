@@ -22,6 +22,7 @@ import {
   requestHeaders,
   requestPseudo,
   responseStatus,
+  goaway,
   rstCode
 } from "../support/h2raw.ts"
 import { useServers } from "../support/server.ts"
@@ -31,6 +32,7 @@ const { serve, defer } = useServers({ drainTimeout: 500 })
 const LIMIT = 8192
 const ENHANCE_YOUR_CALM = 11
 const NO_ERROR = 0
+const SETTINGS_TIMEOUT = 4
 
 /** Counts app calls for requests and WebSockets; answers 200 "ok" (a WebSocket is refused). */
 const countingApp = () => {
@@ -188,5 +190,26 @@ describe("RUN-26 HTTP/2 header-list limit, whatever the SETTINGS state", () => {
     expect([responseStatus(c.frames, 1), responseStatus(c.frames, 3)]).toEqual([200, 431])
     expect(listSize(over)).toBe(LIMIT + 1)
     expect(stats.paths).toEqual(["/exact"])
+  })
+  it("RUN-26: a client that never ACKs the SETTINGS gets GOAWAY SETTINGS_TIMEOUT (4) once the header timeout has passed since its connection started (RFC 9113 §6.5.3)", async () => {
+    const { app } = countingApp()
+    const server = await serve(app, { maxHeaderListSize: LIMIT, headerTimeout: 400 })
+    const started = Date.now()
+    const c = await raw(server.port, [], false)
+    expect(await c.until((f) => goaway(f) !== undefined, 3000)).toBe(true)
+    expect(goaway(c.frames)!.code).toBe(SETTINGS_TIMEOUT)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380)
+    // A client's stall: no error line.
+    expect(server.lines.error.filter((l) => l.includes("SETTINGS"))).toEqual([])
+  })
+
+  it("RUN-26: a client that keeps sending header lists over the limit before any ACK loses its connection past h2MaxRejectedStreams refusals (GOAWAY ENHANCE_YOUR_CALM), whatever the header timeout", async () => {
+    const { app, stats } = countingApp()
+    const server = await serve(app, { maxHeaderListSize: LIMIT, h2MaxRejectedStreams: 3, headerTimeout: 60_000 })
+    const fields = (path: string) => [...requestPseudo(server.port, path), ...bigFields(8, 3800)]
+    const c = await raw(server.port, Array.from({ length: 6 }, (_, i) => headerFrames(1 + 2 * i, headerBlock(fields(`/big${i}`)))), false)
+    expect(await c.until((f) => goaway(f) !== undefined, 3000)).toBe(true)
+    expect(goaway(c.frames)!.code).toBe(ENHANCE_YOUR_CALM)
+    expect(stats.calls).toBe(0)
   })
 })
