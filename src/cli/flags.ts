@@ -232,7 +232,7 @@ export const serveOptions = {
   wsMaxMessageSize: valued("ws-max-message-size", "<bytes>", integer(0, 2 ** 31 - 1), "largest WebSocket message, 1009 beyond it", String(defaults.wsMaxMessageSize)),
   wsPingInterval: valued("ws-ping-interval", "<s>", seconds, "seconds between pings on open WebSockets, 0 for none", inSeconds(defaults.wsPingInterval)),
   wsPingTimeout: valued("ws-ping-timeout", "<s>", seconds, "seconds a pong, or the client's close frame, may take before the connection is dropped", inSeconds(defaults.wsPingTimeout)),
-  wsDeflate: boolean("ws-deflate", "accept permessage-deflate (RFC 7692) on WebSockets whose client offers it; costs about 240 KiB of memory per such socket (zlib contexts; measured)", false),
+  wsDeflate: boolean("ws-deflate", "accept permessage-deflate (RFC 7692) on WebSockets whose client offers it; off by default: costs about 240 KiB of memory per such socket (zlib contexts; measured)", false),
   wsMaxQueuedBytes: valued("ws-max-queued-bytes", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "received WebSocket message bytes queued per socket while the app does not receive; past it the socket is not read (backpressure, nothing dropped)", String(defaults.wsMaxQueuedBytes)),
   accessLog: boolean("access-log", "do not print a line per request", true, "--no-access-log"),
   logFormat: valued("log-format", "<text|json|logfmt>", oneOf(["text", "json", "logfmt"] as const), "how log lines look: EGI's text lines, or Effect's Logger.consoleJson / consoleLogFmt for the server's lines and the app's Effect.log alike", "text"),
