@@ -45,15 +45,25 @@ interface StreamCount {
 }
 const streamCounts = new WeakMap<http2.ServerHttp2Session, StreamCount>()
 
+const kCount = Symbol("egi.streamCount")
+type Counted = http2.ServerHttp2Stream & { [kCount]?: StreamCount | undefined }
+
+/** A counted stream closed (`this`: the stream). One function for all streams: a held stream keeps no closure for its count. */
+function uncount(this: Counted): void {
+  const count = this[kCount]
+  if (count === undefined) return
+  this[kCount] = undefined
+  count.open -= 1
+  count.quietSince = Date.now()
+}
+
 /** Counts `stream` on its session until it closes. */
-const countStream = (stream: http2.ServerHttp2Stream): void => {
+const countStream = (stream: Counted): void => {
   const count = streamCounts.get(stream.session as http2.ServerHttp2Session)
   if (count === undefined) return
   count.open += 1
-  stream.once("close", () => {
-    count.open -= 1
-    count.quietSince = Date.now()
-  })
+  stream[kCount] = count
+  stream.on("close", uncount)
 }
 
 /**
