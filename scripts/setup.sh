@@ -93,6 +93,24 @@ else
   deps_hash >"$stamp"
 fi
 
+# install_missing <what> <check-function> <debian packages>: when the check
+# function prints what is missing, apt-get installs the packages (as root),
+# then checks again; dies saying what is missing and how to get it otherwise.
+install_missing() {
+  local what="$1" check="$2" pkgs="$3" missing
+  missing="$("$check")"
+  [[ -z "$missing" ]] && return 0
+  if [[ "$(id -u)" -ne 0 ]]; then
+    die "missing $what: $missing; install them as root: apt-get install -y $pkgs"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "missing $what: $missing; no apt-get, install: $pkgs"
+  log "missing $missing; apt-get install $pkgs"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
+  missing="$("$check")"
+  [[ -z "$missing" ]] || die "still missing after apt-get install: $missing"
+}
+
 # --- 3. system test tools (optional) -------------------------------------------
 if (( want_test_tools )); then
   missing_tools() {
@@ -104,19 +122,7 @@ if (( want_test_tools )); then
     /usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || m+=("/usr/bin/python3:h2")
     echo "${m[*]}"
   }
-  missing="$(missing_tools)"
-  if [[ -n "$missing" ]]; then
-    pkgs="curl nghttp2-client python3-h2"
-    if [[ "$(id -u)" -ne 0 ]]; then
-      die "missing test tools: $missing; install them as root: apt-get install -y $pkgs"
-    fi
-    command -v apt-get >/dev/null 2>&1 || die "missing test tools: $missing; no apt-get, install: $pkgs"
-    log "missing $missing; apt-get install $pkgs"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
-    missing="$(missing_tools)"
-    [[ -z "$missing" ]] || die "still missing after apt-get install: $missing"
-  fi
+  install_missing "test tools" missing_tools "curl nghttp2-client python3-h2"
   log "test tools ok (curl, nghttp, h2load, /usr/bin/python3 h2)"
 
   # Debian's Chromium, for test/browser/ (driven by playwright-core, which never downloads
@@ -160,19 +166,7 @@ if (( want_bench_tools )); then
     done
     echo "${m[*]}"
   }
-  missing="$(missing_bench_tools)"
-  if [[ -n "$missing" ]]; then
-    pkgs="nghttp2-client python3-hypercorn uvicorn python3-uvloop python3-httptools"
-    if [[ "$(id -u)" -ne 0 ]]; then
-      die "missing bench tools: $missing; install them as root: apt-get install -y $pkgs"
-    fi
-    command -v apt-get >/dev/null 2>&1 || die "missing bench tools: $missing; no apt-get, install: $pkgs"
-    log "missing $missing; apt-get install $pkgs"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
-    missing="$(missing_bench_tools)"
-    [[ -z "$missing" ]] || die "still missing after apt-get install: $missing"
-  fi
+  install_missing "bench tools" missing_bench_tools "nghttp2-client python3-hypercorn uvicorn python3-uvloop python3-httptools"
   log "bench tools ok (h2load, /usr/bin/python3 hypercorn, uvicorn, uvloop, httptools)"
 fi
 

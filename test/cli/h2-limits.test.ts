@@ -5,12 +5,11 @@
  * with exit code 2 and one `egi:` line.
  */
 import { describe, expect, it } from "vitest"
-import { type Cli, useClis } from "../support/cli.ts"
+import { refused, useClis } from "../support/cli.ts"
 import { rawH2 } from "../support/h2raw.ts"
 
 const cli = useClis()
 
-const egiLines = (stderr: string): Array<string> => stderr.split("\n").filter((l) => l.startsWith("egi:"))
 
 const FLAGS = [
   ["--h2-stream-reset-burst", "1000", "EGI_H2_STREAM_RESET_BURST"],
@@ -25,15 +24,6 @@ const FLAGS = [
   ["--write-buffer-size", "262144", "EGI_WRITE_BUFFER_SIZE"]
 ] as const
 
-/** Exits 2 with exactly one `egi:` line matching `needle`, never listening. */
-const refused = async (c: Cli, needle: RegExp): Promise<void> => {
-  const exit = await c.exit
-  expect(exit.code, c.stderr()).toBe(2)
-  const lines = egiLines(c.stderr())
-  expect(lines, c.stderr()).toHaveLength(1)
-  expect(lines[0]).toMatch(needle)
-  expect(c.stderr()).not.toContain("listening on")
-}
 
 describe("RUN-29: the HTTP/2 limits and the write buffer from flags and EGI_* variables", () => {
   it("RUN-29: --help documents each HTTP/2 limit and --write-buffer-size with its default and its variable", async () => {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { freePort } from "../support/clients.ts"
-import { type Cli, logLines, useClis } from "../support/cli.ts"
+import { type Cli, egiLines, logLines, refused, useClis } from "../support/cli.ts"
 
 const cli = useClis()
 
@@ -21,8 +21,6 @@ const file = (name: string, text: string): string => {
   return path
 }
 
-/** A loopback port that was free a moment ago. */
-
 /** SIGTERM, then the drain timeout the `shutting down` line names (ms) and the exit code. */
 const drainOf = async (c: Cli): Promise<{ readonly drainMs: number; readonly code: number | null }> => {
   c.signal("SIGTERM")
@@ -30,17 +28,7 @@ const drainOf = async (c: Cli): Promise<{ readonly drainMs: number; readonly cod
   return { drainMs: Number(m[1]), code: (await c.exit).code }
 }
 
-const egiLines = (stderr: string): Array<string> => stderr.split("\n").filter((l) => l.startsWith("egi:"))
 
-/** Exits 2 with exactly one `egi:` line matching `needle`, never listening. */
-const refused = async (c: Cli, needle: RegExp): Promise<void> => {
-  const exit = await c.exit
-  expect(exit.code, c.stderr()).toBe(2)
-  const lines = egiLines(c.stderr())
-  expect(lines, c.stderr()).toHaveLength(1)
-  expect(lines[0]).toMatch(needle)
-  expect(c.stderr()).not.toContain("listening on")
-}
 
 describe("RUN-17: every flag from its EGI_* variable; the command line wins", () => {
   it("RUN-17: EGI_PORT sets the port, EGI_ACCESS_LOG=false turns the access log off (a boolean), EGI_DRAIN_TIMEOUT=0.5 is seconds (a duration, 500 ms)", async () => {

@@ -5,7 +5,7 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
-import { afterEach } from "vitest"
+import { afterEach, expect } from "vitest"
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 const BIN = fileURLToPath(new URL("../../bin/egi.mjs", import.meta.url))
@@ -134,4 +134,17 @@ export const useClis = (): ((args: ReadonlyArray<string>, env?: Record<string, s
     started.push(c)
     return c
   }
+}
+
+/** The `egi: …` lines of the CLI's stderr (its own errors, not the server's log). */
+export const egiLines = (stderr: string): Array<string> => stderr.split("\n").filter((l) => l.startsWith("egi:"))
+
+/** The CLI exits 2 with exactly one `egi:` line matching `needle`, never listening (a refused flag or variable). */
+export const refused = async (c: Cli, needle: RegExp): Promise<void> => {
+  const exit = await c.exit
+  expect(exit.code, c.stderr()).toBe(2)
+  const lines = egiLines(c.stderr())
+  expect(lines, c.stderr()).toHaveLength(1)
+  expect(lines[0]).toMatch(needle)
+  expect(c.stderr()).not.toContain("listening on")
 }
