@@ -106,29 +106,29 @@ await scenario(
   "hello",
   [
     { name: "raw node:http2", args: ["bench/raw-h2.ts", "9100"], port: 9100, path: "/" },
-    { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9101", "--h2c", "--no-access-log"], port: 9101, path: "/" },
-    { name: "egi (auto: h2c + http/1.1)", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
-    { name: "egi --h2c, access log on", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" },
+    { name: "egi --h2c", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9101", "--h2c", "--no-access-log"], port: 9101, path: "/" },
+    { name: "egi (auto: h2c + http/1.1)", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
+    { name: "egi --h2c, access log on", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" },
     {
       name: "egi --h2c, --no-tracing",
-      args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9106", "--h2c", "--no-access-log", "--no-tracing"],
+      args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9106", "--h2c", "--no-access-log", "--no-tracing"],
       port: 9106,
       path: "/"
     },
     {
       name: "egi --h2c, validate(hello)",
-      args: ["src/cli/main.ts", "serve", "bench/validated-hello.ts", "--port", "9105", "--h2c", "--no-access-log"],
+      args: ["bin/egi.mjs", "serve", "bench/validated-hello.ts", "--port", "9105", "--h2c", "--no-access-log"],
       port: 9105,
       path: "/"
     },
     ...(baseline === undefined ? [] : [{
       name: "egi --h2c (baseline)",
-      args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/hello.ts`, "--port", "9104", "--h2c", "--no-access-log"],
+      args: [`${baseline}bin/egi.mjs`, "serve", `${baseline}examples/hello.ts`, "--port", "9104", "--h2c", "--no-access-log"],
       port: 9104,
       path: "/"
     }, {
       name: "egi --h2c, access log (base)",
-      args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/hello.ts`, "--port", "9107", "--h2c"],
+      args: [`${baseline}bin/egi.mjs`, "serve", `${baseline}examples/hello.ts`, "--port", "9107", "--h2c"],
       port: 9107,
       path: "/"
     }])
@@ -142,7 +142,7 @@ await scenario(
 // The adapters (spec.md §12): the same hello written as HttpRouter routes and
 // as a Hono app, each on its usual Node server and on EGI, beside EGI's own.
 const egiServe = (target: string, port: number, ...flags: Array<string>): ReadonlyArray<string> =>
-  ["src/cli/main.ts", "serve", target, "--port", String(port), "--no-access-log", ...flags]
+  ["bin/egi.mjs", "serve", target, "--port", String(port), "--no-access-log", ...flags]
 if (scenarios.has("adapters-h1")) {
   await scenario(
     "adapters: hello over HTTP/1.1",
@@ -181,10 +181,10 @@ if (scenarios.has("hello-h1")) {
     "hello over HTTP/1.1",
     [
       { name: "raw node:http", args: ["bench/raw-h1.ts", "9140"], port: 9140, path: "/" },
-      { name: "egi (auto: h2c + http/1.1)", args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9141", "--no-access-log"], port: 9141, path: "/" },
+      { name: "egi (auto: h2c + http/1.1)", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9141", "--no-access-log"], port: 9141, path: "/" },
       ...(baseline === undefined ? [] : [{
         name: "egi (baseline)",
-        args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/hello.ts`, "--port", "9142", "--no-access-log"],
+        args: [`${baseline}bin/egi.mjs`, "serve", `${baseline}examples/hello.ts`, "--port", "9142", "--no-access-log"],
         port: 9142,
         path: "/"
       }])
@@ -202,7 +202,7 @@ await scenario(
   "stream 1 MiB",
   [
     { name: "raw node:http2", args: ["bench/raw-h2.ts", "9110"], port: 9110, path: "/stream?chunks=16&size=65536" },
-    { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/stream.ts", "--port", "9111", "--h2c", "--no-access-log"], port: 9111, path: "/?chunks=16&size=65536&delay=0" }
+    { name: "egi --h2c", args: ["bin/egi.mjs", "serve", "examples/stream.ts", "--port", "9111", "--h2c", "--no-access-log"], port: 9111, path: "/?chunks=16&size=65536&delay=0" }
   ],
   Math.max(1000, Math.floor(requests / 20)),
   4,
@@ -221,10 +221,10 @@ if (scenarios.has("files")) {
         `pathsend ${name}`,
         [
           { name: "raw node:http2", args: ["bench/raw-h2.ts", "9130"], port: 9130, path: `/files/${name}` },
-          { name: "egi --h2c", args: ["src/cli/main.ts", "serve", "examples/files.ts", "--port", "9131", "--h2c", "--no-access-log"], port: 9131, path: `/${name}` },
+          { name: "egi --h2c", args: ["bin/egi.mjs", "serve", "examples/files.ts", "--port", "9131", "--h2c", "--no-access-log"], port: 9131, path: `/${name}` },
           ...(baseline === undefined ? [] : [{
             name: "egi --h2c (baseline)",
-            args: [`${baseline}src/cli/main.ts`, "serve", `${baseline}examples/files.ts`, "--port", "9132", "--h2c", "--no-access-log"],
+            args: [`${baseline}bin/egi.mjs`, "serve", `${baseline}examples/files.ts`, "--port", "9132", "--h2c", "--no-access-log"],
             port: 9132,
             path: `/${name}`
           }])
@@ -243,10 +243,10 @@ if (scenarios.has("shim")) {
   await scenario(
     "classic hello through the sync shim",
     [
-      { name: async, args: ["src/cli/main.ts", "serve", "examples/hello.ts", "--port", "9120", "--h2c", "--no-access-log"], port: 9120, path: "/" },
+      { name: async, args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9120", "--h2c", "--no-access-log"], port: 9120, path: "/" },
       {
         name: "classic hello, 2 workers",
-        args: ["src/cli/main.ts", "serve", "bench/classic-hello.ts:hello", "--sync-workers", "2", "--port", "9121", "--h2c", "--no-access-log"],
+        args: ["bin/egi.mjs", "serve", "bench/classic-hello.ts:hello", "--sync-workers", "2", "--port", "9121", "--h2c", "--no-access-log"],
         port: 9121,
         path: "/"
       }
@@ -264,10 +264,10 @@ if (scenarios.has("shim")) {
     await scenario(
       "upload 64 MiB, hashed",
       [
-        { name: receiveName, args: ["src/cli/main.ts", "serve", "bench/upload-async.ts", "--port", "9122", "--h2c", "--no-access-log"], port: 9122, path: "/upload" },
+        { name: receiveName, args: ["bin/egi.mjs", "serve", "bench/upload-async.ts", "--port", "9122", "--h2c", "--no-access-log"], port: 9122, path: "/upload" },
         {
           name: "classic input.read(65536)",
-          args: ["src/cli/main.ts", "serve", "examples/legacy.ts", "--port", "9123", "--h2c", "--no-access-log"],
+          args: ["bin/egi.mjs", "serve", "examples/legacy.ts", "--port", "9123", "--h2c", "--no-access-log"],
           port: 9123,
           path: "/upload"
         }

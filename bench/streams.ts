@@ -81,7 +81,7 @@ const heapKiB = (child: ChildProcess): Promise<number> =>
 const probe = ["--expose-gc", "--import", "./bench/heap-probe.ts"]
 const targets = [
   { name: "raw node:http2", args: [...probe, "bench/raw-hold.ts", "9180"], port: 9180, heap: [] as Array<number>, rss: [] as Array<number> },
-  { name: "egi --h2c", args: [...probe, "src/cli/main.ts", "serve", "bench/hold-app.ts", "--port", "9181", "--h2c", "--no-access-log"], port: 9181, heap: [] as Array<number>, rss: [] as Array<number> }
+  { name: "egi --h2c", args: [...probe, "bin/egi.mjs", "serve", "bench/hold-app.ts", "--port", "9181", "--h2c", "--no-access-log"], port: 9181, heap: [] as Array<number>, rss: [] as Array<number> }
 ]
 const children = await Promise.all(targets.map((t) => startServer(t.args)))
 try {

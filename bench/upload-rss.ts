@@ -49,9 +49,9 @@ const upload = (url: string, bytes: number): Promise<string> =>
   })
 
 const servers = [
-  { name: "egi, native (receive)", args: ["src/cli/main.ts", "serve", "bench/upload-async.ts", "--port", "9170", "--h2c", "--no-access-log"], port: 9170 },
-  { name: "egi, Hono (fromFetch)", args: ["src/cli/main.ts", "serve", "bench/adapter-apps.ts:hono", "--port", "9171", "--h2c", "--no-access-log"], port: 9171 },
-  { name: "egi, HttpRouter routes", args: ["src/cli/main.ts", "serve", "bench/adapter-apps.ts:Routes", "--port", "9172", "--h2c", "--no-access-log"], port: 9172 }
+  { name: "egi, native (receive)", args: ["bin/egi.mjs", "serve", "bench/upload-async.ts", "--port", "9170", "--h2c", "--no-access-log"], port: 9170 },
+  { name: "egi, Hono (fromFetch)", args: ["bin/egi.mjs", "serve", "bench/adapter-apps.ts:hono", "--port", "9171", "--h2c", "--no-access-log"], port: 9171 },
+  { name: "egi, HttpRouter routes", args: ["bin/egi.mjs", "serve", "bench/adapter-apps.ts:Routes", "--port", "9172", "--h2c", "--no-access-log"], port: 9172 }
 ]
 
 process.stdout.write(`upload ${values.mib} MiB over h2c (after a 64 MiB warm-up): server RSS\n`)

@@ -40,7 +40,7 @@ const children = (pid: number): Array<number> => {
 }
 
 const startWorkers = async (workers: number, port: number): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, ["src/cli/main.ts", "serve", "examples/hello.ts", "--workers", String(workers), "--port", String(port), "--no-access-log"], { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
+  const child = spawn(process.execPath, ["bin/egi.mjs", "serve", "examples/hello.ts", "--workers", String(workers), "--port", String(port), "--no-access-log"], { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
   let err = ""
   child.stderr!.setEncoding("utf8")
   await new Promise<void>((resolve, reject) => {

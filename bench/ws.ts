@@ -73,7 +73,7 @@ const measure = async (client: Client, n: number): Promise<number> => {
 }
 
 const egi = await startServer([
-  "src/cli/main.ts",
+  "bin/egi.mjs",
   "serve",
   "examples/ws-echo.ts",
   "--port",

@@ -17,6 +17,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import module from "node:module";
+import v8 from "node:v8";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 
@@ -38,6 +39,18 @@ if (supported) {
     process.once("disconnect", () => process.kill(process.pid, "SIGTERM"));
     process.channel.unref();
   }
+  // V8's allocation-site pretenuring, off before anything is loaded. While
+  // the server starts, the sites that allocate effect's fibers, contexts and
+  // primitives make long-lived objects, so V8 decides to allocate there in
+  // the old generation; per request those same sites then make short-lived
+  // objects that only a full GC frees, and every young object they point to
+  // (the request's, the response's) survives scavenges because of them and
+  // is promoted too. Measured on Node 24 (hello, same run, pinned): server
+  // CPU per request 23.5 → 20.5 µs on h2c and 39.5 → 34.5 µs on HTTP/1.1,
+  // old space flat under load instead of growing ~8 MB a scavenge.
+  // `node --allocation-site-pretenuring bin/egi.mjs` does not undo it;
+  // EGI_V8_PRETENURING=1 keeps V8's default.
+  if (process.env.EGI_V8_PRETENURING !== "1") v8.setFlagsFromString("--no-allocation-site-pretenuring");
   // V8's compiled code for effect and the CLI, kept between starts (Node's compile cache, in the OS temp dir).
   module.enableCompileCache?.();
   // Node writes the cache at exit, which a server stopped by SIGKILL (or an
