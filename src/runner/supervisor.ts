@@ -184,19 +184,14 @@ export class Supervisor {
     const call = callApp(this.app, ex.scope, ex.receive, ex.send)
     // One server span per stream (spec.md §8.10), linked to the span of the stream that pushed it; none when tracing is off.
     const run = this.tracing ? traced(ex.scope, () => ex.status, call, (span) => void (ex.span = span), ex.promisedBy?.span) : call
-    const fiber = Effect.runForkWith(this.context)(run)
-    // Most responses complete synchronously: never registered, no observer.
-    const exit = fiber.pollUnsafe()
-    if (exit !== undefined) return this.finish(ex, exit)
-    this.running.set(fiber, ex)
-    // One closure per running stream (a held stream's memory is what it keeps).
-    fiber.addObserver((exit) => {
-      this.running.delete(fiber)
-      this.finish(ex, exit)
-    })
+    const fiber = this.fork(run, this.running, ex, this.finishExchange)
+    if (fiber === undefined) return
     ex.watchPeer(fiber)
     if (this.opts.responseTimeout > 0) this.bound(ex, fiber, this.opts.responseTimeout)
   }
+
+  /** `finish`, made once per server: `fork` keeps no closure of its own per stream for it. */
+  private readonly finishExchange = (ex: Exchange, exit: Exit.Exit<void, unknown>): void => this.finish(ex, exit)
 
   /**
    * The response timeout (spec.md §8.3, RUN-35): an app still running
@@ -230,26 +225,28 @@ export class Supervisor {
 
   /**
    * Forks `run` (an app call, `callApp`) in the server's context and keeps
-   * it in `registry` while it runs; `onExit` runs once with its exit. Most
-   * responses complete synchronously: those are never registered, and no
-   * fiber is returned.
+   * it in `registry` while it runs; `onExit` runs once with `item` and the
+   * exit. Most responses complete synchronously: those are never
+   * registered, get no observer, and no fiber is returned. A running one
+   * keeps one closure (its observer): pass an `onExit` made once, not per
+   * call (a held stream's memory is what it keeps).
    */
   private fork<T>(
     run: Effect.Effect<void, unknown, unknown>,
     registry: Map<Fiber.Fiber<void, unknown>, T>,
     item: T,
-    onExit: (exit: Exit.Exit<void, unknown>) => void
+    onExit: (item: T, exit: Exit.Exit<void, unknown>) => void
   ): Fiber.Fiber<void, unknown> | undefined {
     const fiber = Effect.runForkWith(this.context)(run)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
-      onExit(exit)
+      onExit(item, exit)
       return undefined
     }
     registry.set(fiber, item)
     fiber.addObserver((exit) => {
       registry.delete(fiber)
-      onExit(exit)
+      onExit(item, exit)
     })
     return fiber
   }
@@ -279,7 +276,7 @@ export class Supervisor {
     this.metrics.socket(1)
     const call = callApp(this.app, s, session.receive, session.send)
     // One server span per WebSocket (spec.md §8.10); none when tracing is off.
-    this.fork(this.tracing ? traced(s, () => session.status, call) : call, this.sockets, session, (exit) => {
+    this.fork(this.tracing ? traced(s, () => session.status, call) : call, this.sockets, session, (_, exit) => {
       session.finish(exit)
       this.metrics.socket(-1)
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
