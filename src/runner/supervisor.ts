@@ -138,7 +138,11 @@ export class Supervisor {
       maxHeaderListSize: opts.maxHeaderListSize,
       onRemoteError: (ex: Exchange, error: RemoteProtocolError) => {
         ex.endReason ??= endReasonOf[error.reason]
-        opts.runnerLog.error(`${requestLine(ex)}: ${error.reason}: ${error.detail}`, whereOf(ex.scope))
+        // The client's doing: rate-limited with the other client errors (RUN-38); a body
+        // that stalls or crawls is a client's stall, a debug line (RUN-36).
+        const source = ex.scope.httpVersion === "2" ? "HTTP/2" : "HTTP/1.1"
+        const line = `${requestLine(ex)}: ${error.reason}: ${error.detail}`
+        this.clientErrors.malformed(source, error.reason, line, whereOf(ex.scope), error.reason === "BodyTimeout")
         ex.reject(error.status, error.code)
         // A request rejected before its app ran still gets its access-log line.
         if (!ex.admitted && opts.accessLog) this.accessLog(ex)
