@@ -176,7 +176,8 @@ export class H2Exchange extends Exchange {
   }
 
   reject(status: number, code: number): void {
-    if (!this.respondError(status)) return this.wireReset(code)
+    // A complete response stays complete: the client only has to stop sending (RST_STREAM NO_ERROR, RFC 9113 §8.1).
+    if (!this.respondError(status)) return this.responseComplete() ? this.wireAbandonBody() : this.wireReset(code)
     this.wireAbandonBody()
   }
 

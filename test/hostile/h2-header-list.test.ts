@@ -156,6 +156,29 @@ describe("RUN-26 HTTP/2 header-list limit, whatever the SETTINGS state", () => {
     expect(server.lines.error.filter((l) => /header list/i.test(l))).toHaveLength(1)
   })
 
+  it("RUN-26: request trailers over the limit after the app completed its response (it answers, then reads): the response stays complete, with no error reset, and the app gets http.disconnect too-large", async () => {
+    const seen: Array<string> = []
+    const app = Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
+      if (scope.type !== "http") return yield* unsupportedScope(scope)
+      yield* send({ type: "http.response.start", status: 200, headers: [] })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode("early") })
+      while (true) {
+        const event = yield* receive
+        seen.push(event.type === "http.disconnect" ? `disconnect:${event.end}` : event.type)
+        if (event.type === "http.disconnect" || event.type === "http.request.trailers") return
+      }
+    })
+    const server = await serve(app, { maxHeaderListSize: LIMIT })
+    const head = headerFrames(1, headerBlock([...requestPseudo(server.port, "/duplex"), ["te", "trailers"]]), false)
+    const c = await raw(server.port, [head], false)
+    expect(await c.until((f) => ended(f, 1), 3000)).toBe(true)
+    c.send(Buffer.concat([frame(FrameType.DATA, 0, 1, Buffer.from("body")), headerFrames(1, headerBlock(bigFields(8, 3800)), true)]))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(seen).toEqual(["http.request", "disconnect:too-large"])
+    expect([responseStatus(c.frames, 1), ended(c.frames, 1)]).toEqual([200, true])
+    expect([undefined, NO_ERROR]).toContain(rstCode(c.frames, 1))
+  })
+
   it("RUN-26: a WebSocket handshake over HTTP/2 (extended CONNECT, RFC 8441) over the limit, from a client that never ACKs, gets 431; the app never runs", async () => {
     const { app, stats } = countingApp()
     const server = await serve(app, { maxHeaderListSize: LIMIT })
