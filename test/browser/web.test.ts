@@ -96,15 +96,25 @@ describe.skipIf(chromium === undefined)("the web example in Chromium", () => {
     })
 
     it("loads the page over h2; the early-hinted stylesheet and script are fetched before the page's response finished; push falls back to a preload link", async () => {
-      const context = await browser.newContext()
+      // Chromium saw the 103 and fetched both files from it (its DevTools event may trail the load by a
+      // moment). On a loaded machine Chromium now and then reports no 103 for a load at all: up to three
+      // loads, each in a fresh context, before the assertions below hold the last one to it.
+      const isHint = (e: { readonly event: string }) => e.event === "Network.responseReceivedEarlyHints"
+      let context = await browser.newContext()
       try {
-        const mark = cli.stdout().length
-        const { page, events } = await openTab(context)
-        await load(page, url)
-
-        // Chromium saw the 103 and fetched both files from it (its DevTools event may trail the load by a moment).
-        await until("the 103's DevTools event", () => events.some((e) => e.event === "Network.responseReceivedEarlyHints") || undefined, 5000).catch(() => {})
-        const hints = events.filter((e) => e.event === "Network.responseReceivedEarlyHints")
+        let mark = 0
+        let tab: Awaited<ReturnType<typeof openTab>>
+        for (let attempt = 1; ; attempt++) {
+          mark = cli.stdout().length
+          tab = await openTab(context)
+          await load(tab.page, url)
+          await until("the 103's DevTools event", () => tab.events.some(isHint) || undefined, 5000).catch(() => {})
+          if (tab.events.some(isHint) || attempt === 3) break
+          await context.close()
+          context = await browser.newContext()
+        }
+        const { page, events } = tab
+        const hints = events.filter(isHint)
         expect(hints).toHaveLength(1)
         expect(String(hints[0]!.params["headers"]["link"])).toMatch(/<\/static\/app\.css>; rel=preload; as=style[\s\S]*<\/static\/app\.js>; rel=preload; as=script/)
         const responses = events.filter((e) => e.event === "Network.responseReceived").map((e) => e.params["response"])
