@@ -6,6 +6,7 @@ import type * as http from "node:http"
 import type * as net from "node:net"
 import type { ClientCertificateExtension } from "../protocol/extensions.ts"
 import { ConnectionStreams } from "./connection-streams.ts"
+import type { LogWhere } from "./log.ts"
 
 const kConnection = Symbol("egi.connection")
 
@@ -52,6 +53,10 @@ export const connectionTagger = () => {
     return info
   }
 }
+
+/** The connection a log line is about (annotated as connectionId), none for a socket not tagged yet. */
+export const whereConnection = (info: ConnectionInfo | undefined): LogWhere | undefined =>
+  info === undefined ? undefined : { connectionId: info.id }
 
 /** The info tagged on a socket or session, if any. */
 export const connectionOf = (holder: unknown): ConnectionInfo | undefined =>

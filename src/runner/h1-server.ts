@@ -6,7 +6,7 @@
  */
 import * as http from "node:http"
 import type * as net from "node:net"
-import { closeAfterResponse, connectionOf } from "./connection.ts"
+import { closeAfterResponse, connectionOf, whereConnection } from "./connection.ts"
 import { h1Extensions } from "./extensions.ts"
 import { H1Exchange } from "./h1-exchange.ts"
 import type { ResolvedOptions } from "./options.ts"
@@ -19,10 +19,7 @@ import { peerName } from "./client-errors.ts"
 import { clearDeadline } from "./head-deadline.ts"
 
 /** The connection a socket belongs to, for a log line (none before it was tagged). */
-const whereSocket = (socket: net.Socket): LogWhere | undefined => {
-  const conn = connectionOf(socket)
-  return conn === undefined ? undefined : { connectionId: conn.id }
-}
+const whereSocket = (socket: net.Socket): LogWhere | undefined => whereConnection(connectionOf(socket))
 
 /** Builds the HTTP/1.x server. */
 export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defaults: ScopeDefaults): http.Server => {
@@ -47,9 +44,10 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
   // The first request head is complete: the connection's deadline is done (RUN-31).
   server.on("upgrade", (req: http.IncomingMessage) => clearDeadline(req.socket))
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    clearDeadline(req.socket)
     const conn = connectionOf(req.socket)
     if (conn === undefined) return void res.destroy()
+    // Only the first head has a deadline from accept (RUN-31): later ones are node:http's.
+    if (conn.requests === 0) clearDeadline(req.socket)
     // An absolute-form target gives the path and the authority (HTTP-36).
     const target = requestTarget(req.url ?? "/", req.headers.host ?? null)
     if (target === undefined) {

@@ -5,7 +5,7 @@
  */
 import * as http2 from "node:http2"
 import type { Headers } from "../protocol/headers.ts"
-import { type ConnectionInfo, connectionOf, tagAlso } from "./connection.ts"
+import { type ConnectionInfo, connectionOf, tagAlso, whereConnection } from "./connection.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import { h2Extensions } from "./extensions.ts"
 import { checkHeaderList } from "./header-list.ts"
@@ -57,13 +57,14 @@ function uncount(this: Counted): void {
   count.quietSince = Date.now()
 }
 
-/** Counts `stream` on its session until it closes. */
-const countStream = (stream: Counted): void => {
+/** Counts `stream` on its session until it closes; its session's counts (undefined for a session not seen). */
+const countStream = (stream: Counted): StreamCount | undefined => {
   const count = streamCounts.get(stream.session as http2.ServerHttp2Session)
-  if (count === undefined) return
+  if (count === undefined) return undefined
   count.open += 1
   stream[kCount] = count
   stream.on("close", uncount)
+  return count
 }
 
 /**
@@ -88,7 +89,7 @@ const settingsDeadline = (
   const timer = setTimeout(() => {
     if (acked || session.destroyed) return
     const line = `HTTP/2 client ${peerName(info?.client)} did not acknowledge the SETTINGS within ${opts.headerTimeout} ms: GOAWAY SETTINGS_TIMEOUT`
-    supervisor.clientErrors.malformed("HTTP/2", "SETTINGS_TIMEOUT", line, info === undefined ? undefined : { connectionId: info.id }, true)
+    supervisor.clientErrors.malformed("HTTP/2", "SETTINGS_TIMEOUT", line, whereConnection(info), true)
     session.goaway(ErrorCode.SETTINGS_TIMEOUT)
     session.destroy()
   }, opts.headerTimeout)
@@ -118,7 +119,7 @@ export const makeH2Server = (
     session.on("goaway", (code: number) => {
       if (info !== undefined) info.peerGoawayCode = code
     })
-    session.on("error", (err) => supervisor.clientErrors.connection("HTTP/2", err, peerName(info?.client), info === undefined ? undefined : { connectionId: info.id }))
+    session.on("error", (err) => supervisor.clientErrors.connection("HTTP/2", err, peerName(info?.client), whereConnection(info)))
     if (defaults.draining()) session.close()
   })
 
@@ -155,9 +156,8 @@ export const makeH2Server = (
 
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {
     stream.on("error", ignore)
-    countStream(stream)
+    const count = countStream(stream)
     // RUN-34: GOAWAY after the stream that reaches the limit; those in flight complete.
-    const count = streamCounts.get(stream.session as http2.ServerHttp2Session)
     if (opts.maxRequestsPerConnection > 0 && count !== undefined && ++count.started >= opts.maxRequestsPerConnection) stream.session?.close()
     const conn = connectionOf(stream.session)
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
@@ -223,7 +223,7 @@ export const sweepIdle = (
       const count = streamCounts.get(session)
       if (count !== undefined && count.open === 0) {
         if (now - count.quietSince >= opts.idleTimeout) {
-          opts.runnerLog.info(`no request for ${opts.idleTimeout} ms: GOAWAY`, info === undefined ? undefined : { connectionId: info.id })
+          opts.runnerLog.info(`no request for ${opts.idleTimeout} ms: GOAWAY`, whereConnection(info))
           session.close()
         }
         continue
@@ -234,7 +234,7 @@ export const sweepIdle = (
       if (last === undefined || last.bytes !== bytes || (info !== undefined && busy.has(info.id))) {
         seen.set(session, { bytes, since: now })
       } else if (now - last.since >= opts.idleTimeout) {
-        opts.runnerLog.info(`idle for ${opts.idleTimeout} ms: GOAWAY`, info === undefined ? undefined : { connectionId: info.id })
+        opts.runnerLog.info(`idle for ${opts.idleTimeout} ms: GOAWAY`, whereConnection(info))
         session.close()
       }
     }

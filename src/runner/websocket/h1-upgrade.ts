@@ -8,7 +8,7 @@ import type { IncomingMessage, Server } from "node:http"
 import type * as net from "node:net"
 import { WebSocketServer } from "ws"
 import type { Headers } from "../../protocol/headers.ts"
-import { connectionOf } from "../connection.ts"
+import { connectionOf, whereConnection } from "../connection.ts"
 import type { ResolvedOptions } from "../options.ts"
 import type { ScopeDefaults } from "../http-scope.ts"
 import type { Supervisor } from "../supervisor.ts"
@@ -61,7 +61,7 @@ export const attachH1WebSockets = (server: Server, opts: ResolvedOptions, superv
       !extensionsParse(offer)
     ) {
       const line = `malformed WebSocket handshake from ${peerName(conn?.client)}: 400`
-      supervisor.clientErrors.malformed("WebSocket handshake", "400", line, conn === undefined ? undefined : { connectionId: conn.id })
+      supervisor.clientErrors.malformed("WebSocket handshake", "400", line, whereConnection(conn))
       return void socket.end(rawErrorResponse(400))
     }
     conn.requests += 1
