@@ -59,9 +59,6 @@ export const causeOf = (err: unknown): string => {
   return name === "ERR_HTTP2_ERROR" && lib !== undefined ? `${name} ${lib}` : name
 }
 
-/** `err` is a client that went away or stalled (a reset, a close, a timeout), not a protocol error. */
-export const isOrdinary = (err: unknown): boolean => ORDINARY.has(causeOf(err))
-
 /** `address:port` of a connection's peer, `-` when unknown (spec.md §8.5's `<client>`). */
 export const peerName = (client: readonly [string, number] | null | undefined): string =>
   client === null || client === undefined ? "-" : client[0].includes(":") ? `[${client[0]}]:${client[1]}` : `${client[0]}:${client[1]}`

@@ -7,24 +7,22 @@
  * RUN-37), so that no flood of requests or connections can flood the log.
  */
 
-/** The default period between two summary lines, ms. */
-export const SUMMARY_MS = 1000
+/** The period between two summary lines, ms. */
+const SUMMARY_MS = 1000
 
 /**
  * One run of events: `note(key)` says whether the caller logs this one
  * itself (the first of a run) or it was counted; `summarize` gets the counts
- * by key once per `periodMs` while events keep coming; `close` sums up what
+ * by key once a second while events keep coming; `close` sums up what
  * is pending at once and stops the timer (a server's drain).
  */
 export class LogBurst<K extends string> {
   private readonly summarize: (counts: ReadonlyMap<K, number>) => void
-  private readonly periodMs: number
   private pending = new Map<K, number>()
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
 
-  constructor(summarize: (counts: ReadonlyMap<K, number>) => void, periodMs: number = SUMMARY_MS) {
+  constructor(summarize: (counts: ReadonlyMap<K, number>) => void) {
     this.summarize = summarize
-    this.periodMs = periodMs
   }
 
   /** True: the first event of a run, for the caller to log in full; false: counted for the next summary line. */
@@ -38,7 +36,7 @@ export class LogBurst<K extends string> {
   }
 
   private arm(): void {
-    this.timer = setTimeout(() => this.tick(), this.periodMs)
+    this.timer = setTimeout(() => this.tick(), SUMMARY_MS)
     this.timer.unref()
   }
 

@@ -99,15 +99,13 @@ const checkPair = (t: TlsMaterial): void => {
  */
 export const serverOptions = (t: TlsOptions): tls.TlsOptions => {
   checkPair(t)
-  return serverOptionsOf(t)
+  return {
+    ...secureContextOptions(t),
+    ALPNProtocols: ["h2", "http/1.1"],
+    requestCert: (t.clientAuth ?? "none") !== "none",
+    rejectUnauthorized: false
+  }
 }
-
-const serverOptionsOf = (t: TlsOptions): tls.TlsOptions => ({
-  ...secureContextOptions(t),
-  ALPNProtocols: ["h2", "http/1.1"],
-  requestCert: (t.clientAuth ?? "none") !== "none",
-  rejectUnauthorized: false
-})
 
 /** A distinguished name as node:crypto prints it (one `type=value` a line, RFC 2253-escaped, most general first) in RFC 4514 order. */
 const rfc4514 = (multiline: string): string => multiline.split("\n").filter((l) => l !== "").reverse().join(",")

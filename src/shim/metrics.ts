@@ -56,11 +56,6 @@ export class ShimMetrics {
   /** Restarts before a context was bound, written when it is. */
   private readonly early: Record<RestartCause, number> = { crash: 0, timeout: 0 }
 
-  /** True once a context is bound. */
-  get bound(): boolean {
-    return this.context !== undefined
-  }
-
   /** Binds the context the metrics are written in (the first call wins). */
   bind(context: Context.Context<never>): void {
     if (this.context !== undefined) return

@@ -305,7 +305,7 @@ export const fromClassic = (ref: ModuleRef, options: Partial<PoolOptions> = {}):
     }
     if (scope.type !== "http") return unsupportedScope(scope)
     return Effect.withFiber((fiber) => {
-      if (!metrics.bound) metrics.bind(fiber.context)
+      metrics.bind(fiber.context)
       const request = new ClassicRequest(pool.seq(), ref, requestData(scope), receive, log)
       pool.submit(request)
       return relay(request, scope, send).pipe(Effect.onExit(() => Effect.sync(() => request.detach())))
