@@ -28,7 +28,7 @@ import type * as Socket from "effect/socket/Socket"
 import type { Receive, Send } from "../../protocol/app.ts"
 import type { HttpDisconnect, HttpRequest } from "../../protocol/events.ts"
 import type { Headers as EgiHeaders } from "../../protocol/headers.ts"
-import type { HttpScope, WebSocketScope } from "../../protocol/scope.ts"
+import { type HttpScope, targetOf, type WebSocketScope } from "../../protocol/scope.ts"
 
 /**
  * One EGI stream as the Effect adapter drives it, shared by every view of
@@ -36,8 +36,7 @@ import type { HttpScope, WebSocketScope } from "../../protocol/scope.ts"
  * `exchangeOf(request)`:
  *
  * - `scope`, `receive`, `send`: the stream's (spec.md §3.3);
- * - body side: `done` (the last `http.request` arrived), `bytesRead` (body
- *   bytes delivered so far), `trailers` (the request's trailer fields,
+ * - body side: `done` (the last `http.request` arrived), `trailers` (the request's trailer fields,
  *   spec.md §7.3, once the body was read to its end), `disconnect` (the
  *   `http.disconnect` that ended the body early, if one did); `receive` is
  *   pulled once per body pull and never ahead of the handler (rule HTTP-11
@@ -59,7 +58,6 @@ export interface ExchangeState {
   readonly receive: Receive
   readonly send: Send
   done: boolean
-  bytesRead: number
   trailers: EgiHeaders | undefined
   disconnect: HttpDisconnect | undefined
   /** The whole body, read once (`arrayBuffer`), shared by every view. */
@@ -81,7 +79,6 @@ export const makeExchange = (scope: HttpScope | WebSocketScope, receive: Receive
   receive,
   send,
   done: scope.type === "websocket",
-  bytesRead: 0,
   trailers: undefined,
   disconnect: undefined,
   bytes: undefined,
@@ -172,7 +169,7 @@ const urlOf = (scope: HttpScope | WebSocketScope): string => {
     path = path.slice(root.length)
     if (path === "") path = "/"
   }
-  return scope.queryString === "" ? path : `${path}?${scope.queryString}`
+  return targetOf({ rawPath: path, queryString: scope.queryString })
 }
 
 /**
@@ -252,7 +249,7 @@ export class EgiServerRequest extends Inspectable.Class implements HttpServerReq
 
   get originalUrl(): string {
     const s = this.source
-    const target = s.queryString === "" ? s.rawPath : `${s.rawPath}?${s.queryString}`
+    const target = targetOf(s)
     if (s.authority === null) return target
     const scheme = s.scheme === "ws" ? "http" : s.scheme === "wss" ? "https" : s.scheme
     return `${scheme}://${s.authority}${target}`
@@ -344,7 +341,7 @@ export class EgiServerRequest extends Inspectable.Class implements HttpServerReq
 }
 
 /** The interruption a client's disconnect ends the handler with: `ClientAbort`, as Node's server (499 in effect's log). */
-const clientAbort: Cause.Cause<never> = Cause.annotate(Cause.interrupt(), ClientAbort.annotation)
+export const clientAbort: Cause.Cause<never> = Cause.annotate(Cause.interrupt(), ClientAbort.annotation)
 
 /** The body's end for a disconnect: client gone → `ClientAbort`, refused by the runner → `RequestParseError`. */
 const disconnectCause = (request: EgiServerRequest, event: HttpDisconnect): Cause.Cause<HttpServerError> => {
@@ -372,7 +369,6 @@ const pullBody = (request: EgiServerRequest): BodyPull => {
   const onEvent = (event: HttpRequest | { readonly type: string }): BodyPull => {
     if (event.type === "http.request") {
       const ev = event as HttpRequest
-      state.bytesRead += ev.body.length
       if (!ev.moreBody) {
         state.done = true
         const chunk = ev.body

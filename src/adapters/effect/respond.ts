@@ -5,11 +5,9 @@
  * @since 0.5.0
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as Cookies from "effect/http/Cookies"
-import { ClientAbort } from "effect/http/HttpServerError"
 import type { HttpServerRequest } from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as fs from "node:fs/promises"
@@ -17,10 +15,8 @@ import { Readable } from "node:stream"
 import type { OutboundEvent } from "../../protocol/events.ts"
 import type { Header } from "../../protocol/headers.ts"
 import { fileBodyOf } from "./platform.ts"
-import { exchangeOf, type ExchangeState } from "./request.ts"
+import { clientAbort, exchangeOf, type ExchangeState } from "./request.ts"
 
-/** A client that went away: effect's `ClientAbort` interruption (499 in its log, not an error). */
-const clientAbort: Cause.Cause<never> = Cause.annotate(Cause.interrupt(), ClientAbort.annotation)
 
 /** Reported to middleware in place of a response that was not sent because the stream was upgraded. */
 const upgradedResponse = HttpServerResponse.empty({ status: 101 })

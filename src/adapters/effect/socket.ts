@@ -26,7 +26,7 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type * as Headers from "effect/http/Headers"
-import { ClientAbort, HttpServerError, InternalError } from "effect/http/HttpServerError"
+import { HttpServerError, InternalError } from "effect/http/HttpServerError"
 import type { HttpServerRequest } from "effect/http/HttpServerRequest"
 import * as Socket from "effect/socket/Socket"
 import type { Receive, Send } from "../../protocol/app.ts"
@@ -34,7 +34,7 @@ import type { LocalProtocolError, SendError, StreamClosedError } from "../../pro
 import type { InboundEvent, OutboundEvent, WebsocketOutboundEvent } from "../../protocol/events.ts"
 import type { WebSocketScope } from "../../protocol/scope.ts"
 import { fieldsFromInput } from "./fields.ts"
-import { exchangeOf } from "./request.ts"
+import { clientAbort, exchangeOf } from "./request.ts"
 
 /** The response head field that carries the chosen subprotocol (RFC 6455 §11.3.4); EGI takes it as `subprotocol`. */
 const SUBPROTOCOL = "sec-websocket-protocol"
@@ -171,8 +171,6 @@ export const acceptSocket = (
     return Effect.as(sendWebSocket(send, accept), Socket.make({ reader: makeReader(receive, send), writer: makeWriter(send) }))
   })
 
-/** The interruption a client that left before the accept ends the handler with: `ClientAbort`, as effect's Node server (499 in its log). */
-const clientAbort: Cause.Cause<never> = Cause.annotate(Cause.interrupt(), ClientAbort.annotation)
 
 /**
  * The upgrade of one `websocket` scope's request: what `request.upgrade` and

@@ -13,7 +13,7 @@ import type { Context } from "effect"
 import type { App, Receive, Send } from "../../protocol/app.ts"
 import { type SendError, StreamClosedError, type UnsupportedScopeError } from "../../protocol/errors.ts"
 import type { InboundEvent } from "../../protocol/events.ts"
-import type { HttpScope } from "../../protocol/scope.ts"
+import { type HttpScope, targetOf } from "../../protocol/scope.ts"
 import { unsupportedScope } from "../../protocol/unsupported.ts"
 import { awaitPromise, headersFromWeb, ignore } from "./shared.ts"
 
@@ -182,8 +182,8 @@ const urlOf = (scope: HttpScope): string => {
     const server = scope.server
     authority = server === null ? "localhost" : server[0].includes(":") ? `[${server[0]}]:${server[1]}` : `${server[0]}:${server[1]}`
   }
-  const query = scope.queryString === "" ? "" : `?${pct(scope.queryString)}`
-  return `${scope.scheme}://${authority}${pct(scope.rawPath)}${query}`
+  // `pct` leaves `?` alone: the whole target encodes as its path and query would.
+  return `${scope.scheme}://${authority}${pct(targetOf(scope))}`
 }
 
 /**
@@ -308,13 +308,8 @@ const serve = (
   const refused = refusal(scope)
   if (refused !== undefined) return refuse(send, refused, `${scope.method} ${scope.rawPath} cannot be a fetch Request`)
 
+  // Aborted by a disconnect while the exchange runs (its `reason` then says the client went away), or as the exchange ends.
   const clientGone = new ClientGone()
-  // The client went away (a disconnect seen, the fiber interrupted), not merely the exchange failed.
-  let gone = false
-  const abort = (why: string, left = true): void => {
-    if (left) gone = true
-    clientGone.abort(why)
-  }
   // The pull in flight: its interrupt, to stop it when the exchange ends.
   let stopPull: (() => void) | undefined
   const upper = scope.method.toUpperCase()
@@ -334,7 +329,7 @@ const serve = (
                 return resolve()
               }
               if (event.type === "http.disconnect") {
-                abort(event.end ?? "disconnect")
+                clientGone.abort(event.end ?? "disconnect")
                 controller.error(clientGone.reason)
                 return resolve()
               }
@@ -390,15 +385,15 @@ const serve = (
   // on every request (measured ~0.8 µs less).
   return Effect.onExit(
     // Once the client is gone, however the handler ends is the normal end of such a stream (§5).
+    // (Only a disconnect aborts before the exchange ends: onExit's aborts come after this.)
     Effect.mapError(exchange, (e) =>
-      gone && e._tag === "FetchHandlerError"
+      clientGone.reason !== undefined && e._tag === "FetchHandlerError"
         ? new StreamClosedError({ connectionId: scope.connectionId, streamId: scope.streamId })
         : e),
     (exit) =>
       Effect.sync(() => {
         if (exit._tag === "Success") return
-        if (Exit.hasInterrupts(exit)) abort("interrupted")
-        abort("the exchange failed", false)
+        clientGone.abort(Exit.hasInterrupts(exit) ? "interrupted" : "the exchange failed")
         stopPull?.()
         reader?.cancel(clientGone.reason).then(undefined, ignore)
       })
