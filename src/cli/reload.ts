@@ -22,6 +22,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { watch, type FSWatcher } from "node:fs"
 import { extname, relative, sep } from "node:path"
 import type { RunnerLog } from "../runner/log.ts"
+import { exitCause, KILL_GRACE_MS } from "./children.ts"
 
 /**
  * What the reloader does:
@@ -41,7 +42,6 @@ export const RELOAD_CHILD = "EGI_RELOAD_CHILD"
 export const RELOAD_EXTENSIONS: ReadonlySet<string> = new Set([".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".json"])
 
 const DEBOUNCE_MS = 200
-const KILL_GRACE_MS = 2000
 
 /** Whether a change to `file` (relative to a watched directory) counts: a source file, not in node_modules or a dot directory. */
 export const watched = (file: string): boolean => {
@@ -55,8 +55,6 @@ const shown = (path: string): string => {
   return rel === "" ? "." : rel.startsWith("..") ? path : rel
 }
 
-const exitCause = (code: number | null, signal: string | null): string =>
-  signal !== null ? `signal ${signal}` : `exit code ${code}`
 
 /** This command again (the launcher, or main.ts, and the same arguments), as `role`. */
 const again = (role: "serve" | "check", stdio: "inherit" | "pipe"): ChildProcess =>

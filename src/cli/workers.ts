@@ -10,6 +10,7 @@
 import cluster, { type Worker } from "node:cluster"
 import type { App } from "../protocol/app.ts"
 import type { RunnerLog } from "../runner/log.ts"
+import { exitCause, KILL_GRACE_MS } from "./children.ts"
 
 /**
  * What the primary does:
@@ -37,11 +38,7 @@ type ToWorker = { readonly egi: "limits"; readonly maxRequests: number | undefin
 /** How long a worker's last exit counts against its slot's backoff, ms: a worker that lived this long restarts at once. */
 const STABLE_MS = 10_000
 const BACKOFF_MS = [0, 250, 500, 1000, 2000, 5000, 10_000]
-const KILL_GRACE_MS = 2000
 const RSS_REPORT_MS = 1000
-
-const exitCause = (code: number | null, signal: string | null): string =>
-  signal !== null ? `signal ${signal}` : code === 0 ? "exit code 0" : `exit code ${code}`
 
 /**
  * Runs the primary (in the process `cluster.isPrimary`): forks the workers
