@@ -55,7 +55,6 @@ const shown = (path: string): string => {
   return rel === "" ? "." : rel.startsWith("..") ? path : rel
 }
 
-
 /** This command again (the launcher, or main.ts, and the same arguments), as `role`. */
 const again = (role: "serve" | "check", stdio: "inherit" | "pipe"): ChildProcess =>
   spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {

@@ -44,7 +44,6 @@ export interface Lifespan {
   readonly shutdown: (timeoutMs: number) => Effect.Effect<void>
 }
 
-
 /**
  * Runs the startup phase. Fails with `ServeError` (`StartupFailed`) when the
  * app answers `lifespan.startup.failed` (rule LIFE-1). An app that fails or

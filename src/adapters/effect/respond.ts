@@ -17,7 +17,6 @@ import type { Header } from "../../protocol/headers.ts"
 import { fileBodyOf } from "./platform.ts"
 import { clientAbort, exchangeOf, type ExchangeState } from "./request.ts"
 
-
 /** Reported to middleware in place of a response that was not sent because the stream was upgraded. */
 const upgradedResponse = HttpServerResponse.empty({ status: 101 })
 

@@ -171,7 +171,6 @@ export const acceptSocket = (
     return Effect.as(sendWebSocket(send, accept), Socket.make({ reader: makeReader(receive, send), writer: makeWriter(send) }))
   })
 
-
 /**
  * The upgrade of one `websocket` scope's request: what `request.upgrade` and
  * `request.upgradeWith({ headers })` run (`upgradeWith`, an
