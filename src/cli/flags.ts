@@ -19,6 +19,7 @@ import { availableParallelism } from "node:os"
 import { type ListenTarget, parseBind } from "../runner/listen-target.ts"
 import { defaults, maxSetting, maxTimerMs } from "../runner/options.ts"
 import { type H2LimitOption, h2LimitRanges } from "../runner/h2-limits.ts"
+import { splitList } from "../runner/config.ts"
 
 /** A value refused: the sentence after `egi: `. */
 interface Refused {
@@ -147,24 +148,24 @@ const tracingOf: Parse<boolean | "auto"> = (value, source) => {
   return isRefused(b) ? { refused: `${source} takes auto, true or false, got ${JSON.stringify(value)}` } : b
 }
 
-/** `--forwarded-allow-ips`: a comma-separated list. */
-const list: Parse<ReadonlyArray<string>> = (value, source) => {
-  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "")
-  return items.length === 0 ? { refused: `${source} takes a comma-separated list of addresses, got ${JSON.stringify(value)}` } : items
+/** A non-empty comma-separated list; `what` says what it lists in the refusal (`takes <what>, got …`). */
+const listOf = (what: string): Parse<ReadonlyArray<string>> => (value, source) => {
+  const items = splitList(value)
+  return items.length === 0 ? { refused: `${source} takes ${what}, got ${JSON.stringify(value)}` } : items
 }
 
+/** `--forwarded-allow-ips`: a comma-separated list. */
+const list = listOf("a comma-separated list of addresses")
+
 /** `--reload-dir`: a directory, or a comma-separated list of them. */
-const directories: Parse<ReadonlyArray<string>> = (value, source) => {
-  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "")
-  return items.length === 0 ? { refused: `${source} takes a directory, or a comma-separated list of them, got ${JSON.stringify(value)}` } : items
-}
+const directories = listOf("a directory, or a comma-separated list of them")
 
 const inSeconds = (ms: number): string => `${ms / 1000}`
 
 /** `--bind`: comma-separated `host:port`, `unix:PATH`, `fd://N` (parseBind). */
 const binds: Parse<ReadonlyArray<ListenTarget>> = (value, source) => {
   const targets: Array<ListenTarget> = []
-  for (const item of value.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const item of splitList(value)) {
     const target = parseBind(item)
     if (typeof target === "string") return { refused: `${source} takes comma-separated host:port, unix:PATH, fd://N: ${target}` }
     targets.push(target)

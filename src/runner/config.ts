@@ -67,8 +67,8 @@ const pemFile = Schema.String.pipe(
   )
 )
 
-/** A comma-separated list, trimmed, empty entries dropped. */
-const splitList = (list: string): Array<string> => list.split(",").map((s) => s.trim()).filter((s) => s !== "")
+/** A comma-separated list, trimmed, empty entries dropped (also the CLI's lists). */
+export const splitList = (list: string): Array<string> => list.split(",").map((s) => s.trim()).filter((s) => s !== "")
 
 /** Comma-separated `--bind` spellings (`parseBind`): the first that is none fails with its message. */
 const bindList = Schema.String.check(Schema.makeFilter((list: string) => {
