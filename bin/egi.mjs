@@ -60,16 +60,24 @@ if (supported) {
   // V8's young generation, held at its initial size while the server starts.
   // Loading effect, the CLI and the app makes mostly long-lived objects, so
   // V8 would grow the new space to its maximum (32 MiB, both semi-spaces
-  // resident) and keep it at idle. Growth factor 1 means no growth; after
-  // the first 5 s V8's default (2) is back, so the new space grows under
+  // resident) and keep it at idle. Growth factor 1 means no growth; once the
+  // server listens (the runner emits `egi:listening` on process; at the
+  // latest after 5 s) V8's default (2) is back, so the new space grows under
   // load as before. Measured on Node 24 (examples/hello.ts): idle RSS
   // 119 → 104 MiB, time to "listening" unchanged (~0.6 s).
   // EGI_V8_NEW_SPACE=1 keeps V8's default from the start.
-  const holdNewSpace = process.env.EGI_V8_NEW_SPACE !== "1";
-  if (holdNewSpace) v8.setFlagsFromString("--semi-space-growth-factor=1");
+  let holdingNewSpace = process.env.EGI_V8_NEW_SPACE !== "1";
+  const releaseNewSpace = () => {
+    if (holdingNewSpace) v8.setFlagsFromString("--semi-space-growth-factor=2");
+    holdingNewSpace = false;
+  };
+  if (holdingNewSpace) {
+    v8.setFlagsFromString("--semi-space-growth-factor=1");
+    process.once("egi:listening", releaseNewSpace);
+  }
   setTimeout(() => {
     module.flushCompileCache?.();
-    if (holdNewSpace) v8.setFlagsFromString("--semi-space-growth-factor=2");
+    releaseNewSpace();
   }, 5000).unref();
   if (!checkout && !existsSync(entry)) {
     process.stderr.write(`egi: ${fileURLToPath(entry)} is missing: this copy of egi was not built (npm run build)\n`);

@@ -35,7 +35,7 @@ import type { App } from "../protocol/app.ts"
 import { type RunnerLog, runnerLog } from "../runner/log.ts"
 import { defaults, type RunnerOptions } from "../runner/options.ts"
 import type { ServeError } from "../runner/errors.ts"
-import { protocolsOf, serve } from "../runner/server.ts"
+import { announceListening, protocolsOf, serve } from "../runner/server.ts"
 import { fromClassic } from "../shim/shim.ts"
 import type { FetchHandler } from "../adapters/fetch/index.ts"
 import { describeCliError, envFileOf, envName, helpText, serveFlags, USAGE } from "./flags.ts"
@@ -192,6 +192,7 @@ const serveAs = async (
           if (NetAddress.isInetAddress(address)) {
             const url = NetAddress.formatUrl(address, options.tls === undefined ? "http" : "https")
             if (Result.isSuccess(url)) logger.info(`listening on ${url.success} (${protocolsOf({ tls: options.tls, h2cOnly: options.h2cOnly ?? false })})`)
+            announceListening()
           }
           return yield* Effect.never
         }))

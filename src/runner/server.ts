@@ -131,9 +131,19 @@ const acquire = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>, announce
     const server = yield* listen(app as App<unknown, unknown>, opts, lifespan, context as Context.Context<unknown>).pipe(
       Effect.onError(() => lifespan.shutdown(opts.drainTimeout))
     )
-    if (announce) opts.runnerLog.info(`listening on ${server.urls.join(", ")} (${server.protocols})`)
+    if (announce) {
+      opts.runnerLog.info(`listening on ${server.urls.join(", ")} (${server.protocols})`)
+      announceListening()
+    }
     return server
   })
+
+/**
+ * Emits `egi:listening` on `process` once a server announced it listens:
+ * the launcher (bin/egi.mjs) then lets V8's new space grow again, which it
+ * held at its initial size while the server started.
+ */
+export const announceListening = (): void => void (process as NodeJS.EventEmitter).emit("egi:listening")
 
 /**
  * Fails with `ServeError` (`StartupFailed`) when the installed `ws` lacks
