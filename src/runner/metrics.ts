@@ -23,9 +23,9 @@ import type { Context } from "effect"
 
 // The tagged series (per method and status class) are metrics of their own,
 // made once each with their attributes: `Metric.withAttributes` would add
-// the attributes to the context on every update (a copy of the server's
-// context per request; measured ~1 µs of ~30 per HTTP/1.1 hello). Same
-// names, attributes and registry keys.
+// the attributes to the context on every update, a copy of the server's
+// context per request (HTTP/1.1 hello, same run: 34.0 → 33.6 µs server CPU
+// per request). Same names, attributes and registry keys.
 const REQUESTS = { description: "HTTP requests served, by method and status class", incremental: true } as const
 const DURATION = {
   description: "time from the request head to the app's end, seconds",

@@ -2,34 +2,80 @@
  * The launcher holds V8's young generation at its initial size while the
  * server starts (bin/egi.mjs): loading effect, the CLI and the app would
  * otherwise grow the new space to its maximum (32 MiB on Node 24) and keep
- * it resident at idle. EGI_V8_NEW_SPACE=1 keeps V8's default.
+ * it resident at idle. Once the server listens, the new space grows under
+ * load as V8 would grow it. EGI_V8_NEW_SPACE=1 keeps V8's default.
  */
+import * as http2 from "node:http2"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { runCli } from "../support/cli.ts"
+import { type Cli, runCli } from "../support/cli.ts"
 
 const PROBE = fileURLToPath(new URL("../fixtures/new-space-probe.mjs", import.meta.url))
 const MiB = 1024 * 1024
 
-/** The new space's committed size (bytes) 3 s after `egi serve examples/hello.ts` started, with `env`. */
-const newSpaceAtIdle = async (env: Record<string, string>): Promise<number> => {
-  const cli = runCli(["serve", "examples/hello.ts", "--port", "0"], { env: { NODE_OPTIONS: `--import ${PROBE}`, ...env } })
+/** `egi serve examples/hello.ts` with the probe, on h2c. */
+const start = (env: Record<string, string> = {}): Cli =>
+  runCli(["serve", "examples/hello.ts", "--port", "0", "--h2c", "--no-access-log"], { env: { NODE_OPTIONS: `--import ${PROBE}`, ...env } })
+
+/** The new space's committed size (bytes) in the probe's next report. */
+const nextReport = async (cli: Cli): Promise<number> => {
+  const seen = (cli.stderr().match(/new-space-probe/g) ?? []).length
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    const all = [...cli.stderr().matchAll(/new-space-probe (-?\d+)/g)]
+    if (all.length > seen) return Number(all[all.length - 1]![1])
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`no new-space-probe report\n${cli.stderr()}`)
+}
+
+/** `n` GETs, 32 at a time, on one HTTP/2 connection. */
+const load = async (url: string, n: number): Promise<void> => {
+  const session = http2.connect(url)
   try {
-    await cli.listening(15_000)
-    const m = await cli.waitFor("stderr", /new-space-probe (-?\d+)/, 15_000)
-    return Number(m[1])
+    let next = 0
+    const one = (): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const req = session.request({ ":path": "/" })
+        req.on("error", reject).resume().on("end", resolve)
+        req.end()
+      })
+    const lane = async (): Promise<void> => {
+      while (next++ < n) await one()
+    }
+    await Promise.all(Array.from({ length: 32 }, lane))
   } finally {
-    await cli.dispose()
+    session.close()
   }
 }
 
-describe("V8's new space at idle (bin/egi.mjs)", () => {
-  it("stays at its initial size while the server starts, and grows with V8's default when EGI_V8_NEW_SPACE=1", async () => {
-    const held = await newSpaceAtIdle({})
-    const grown = await newSpaceAtIdle({ EGI_V8_NEW_SPACE: "1" })
+describe("V8's new space (bin/egi.mjs)", () => {
+  it("stays at its initial size while the server starts (EGI_V8_NEW_SPACE=1: V8's default grows it)", async () => {
+    const measure = async (env: Record<string, string>): Promise<number> => {
+      const cli = start(env)
+      try {
+        await cli.listening(15_000)
+        return await nextReport(cli)
+      } finally {
+        await cli.dispose()
+      }
+    }
+    const held = await measure({})
+    const grown = await measure({ EGI_V8_NEW_SPACE: "1" })
     expect(held).toBeGreaterThan(0)
     expect(held).toBeLessThanOrEqual(4 * MiB)
     // The contrast shows the probe measures what the launcher changes.
     expect(grown).toBeGreaterThan(held)
+  }, 60_000)
+
+  it("grows under load as soon as the server listens", async () => {
+    const cli = start()
+    try {
+      const { url } = await cli.listening(15_000)
+      await load(url, 20_000)
+      expect(await nextReport(cli)).toBeGreaterThan(4 * MiB)
+    } finally {
+      await cli.dispose()
+    }
   }, 60_000)
 })
