@@ -8,6 +8,12 @@
  * plain server of the same protocol.
  *
  *     node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--no-deflate]
+ *     node bench/ws.ts --connections 200 --messages 100
+ *
+ * `--connections N` opens N WebSockets per server (before the rounds) and
+ * runs the round trips on all of them at once: each round is N × messages
+ * round trips, and the figure is the round's wall time and its round trips
+ * per second.
  *
  * `--no-deflate` turns permessage-deflate off on both servers (it is on by
  * default in both, and each compressed message takes a trip through zlib on
@@ -23,6 +29,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "5" },
     messages: { type: "string", default: "10000" },
     size: { type: "string", default: "32" },
+    connections: { type: "string", default: "1" },
     "no-deflate": { type: "boolean", default: false }
   }
 })
@@ -30,6 +37,7 @@ const deflate = values["no-deflate"] !== true
 const rounds = Number(values.rounds)
 const messages = Number(values.messages)
 const payload = "x".repeat(Number(values.size))
+const connections = Math.max(1, Number(values.connections))
 
 /** A connected client: `roundTrip` sends one message and resolves on its echo. */
 interface Client {
@@ -57,8 +65,11 @@ const wsClient = (url: string): Promise<Client> =>
     ws.once("open", () => resolve(client))
   })
 
-const h2Client = (url: string, dispatcher: Agent): Promise<Client> =>
+/** Over HTTP/2 every WebSocket has a connection of its own (an Agent each): one connection's streams are bounded by SETTINGS_MAX_CONCURRENT_STREAMS. */
+const h2Client = (url: string, dispatchers: Array<Agent>): Promise<Client> =>
   new Promise((resolve, reject) => {
+    const dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
+    dispatchers.push(dispatcher)
     const ws = new H2WebSocket(url, { dispatcher } as unknown as ConstructorParameters<typeof H2WebSocket>[1])
     const { client, echoed } = pingPong((d) => ws.send(d), () => ws.close())
     ws.onmessage = echoed
@@ -82,34 +93,52 @@ const egi = await startServer([
   ...(deflate ? ["--ws-deflate"] : ["--no-ws-deflate"])
 ])
 const raw = await startServer(["bench/raw-ws.ts", "9200", ...(deflate ? [] : ["--no-deflate"])])
-const dispatcher = new Agent({ allowH2: true, useH2c: true } as ConstructorParameters<typeof Agent>[0])
+const dispatchers: Array<Agent> = []
 try {
   const targets: ReadonlyArray<readonly [string, () => Promise<Client>]> = [
     ["plain ws, HTTP/1.1", () => wsClient("ws://127.0.0.1:9200/")],
     ["egi, HTTP/1.1 Upgrade", () => wsClient("ws://127.0.0.1:9202/")],
-    ["plain ws, HTTP/2", () => h2Client("ws://127.0.0.1:9201/", dispatcher)],
-    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9202/", dispatcher)]
+    ["plain ws, HTTP/2", () => h2Client("ws://127.0.0.1:9201/", dispatchers)],
+    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9202/", dispatchers)]
   ]
-  const clients = await Promise.all(targets.map(([, connect]) => connect()))
-  for (const client of clients) await measure(client, Math.min(messages, 2000)) // warm-up
+  // Per target, `connections` clients, opened one after another (a burst of handshakes is not what is measured).
+  const clients: Array<Array<Client>> = []
+  for (const [, connect] of targets) {
+    const mine: Array<Client> = []
+    for (let c = 0; c < connections; c++) mine.push(await connect())
+    clients.push(mine)
+  }
+  /** Round trips per second over all of `group` at once, and the wall time in ms. */
+  const measureAll = async (group: ReadonlyArray<Client>, n: number): Promise<[number, number]> => {
+    const started = performance.now()
+    await Promise.all(group.map((client) => measure(client, n)))
+    const ms = performance.now() - started
+    return [(group.length * n) / (ms / 1000), ms]
+  }
+  for (const group of clients) await measureAll(group, Math.min(messages, 2000)) // warm-up
   const results = targets.map((): Array<number> => [])
+  const times = targets.map((): Array<number> => [])
   for (let r = 0; r < rounds; r++) {
-    for (const [i, client] of clients.entries()) results[i]!.push(await measure(client, messages))
+    for (const [i, group] of clients.entries()) {
+      const [rate, ms] = await measureAll(group, messages)
+      results[i]!.push(rate)
+      times[i]!.push(ms)
+    }
   }
   const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   // Each EGI row against the plain server of its protocol (the row above it).
   process.stdout.write(
-    `\nWebSocket echo, ${messages} round trips of ${payload.length} B, permessage-deflate ${deflate ? "on" : "off"}, median of ${rounds} rounds\n`
+    `\nWebSocket echo, ${connections > 1 ? `${connections} connections × ` : ""}${messages} round trips of ${payload.length} B, permessage-deflate ${deflate ? "on" : "off"}, median of ${rounds} rounds\n`
   )
   for (const [i, [name]] of targets.entries()) {
     const med = median(results[i]!)
     const base = median(results[i - (i % 2)]!)
     process.stdout.write(
-      `  ${name.padEnd(28)} ${med.toFixed(0).padStart(7)} round trips/s  ratio ${(med / base).toFixed(3)}  [${results[i]!.map((x) => x.toFixed(0)).join(", ")}]\n`
+      `  ${name.padEnd(28)} ${med.toFixed(0).padStart(7)} round trips/s  ratio ${(med / base).toFixed(3)}  ${(median(times[i]!) / 1000).toFixed(2)} s a round  [${results[i]!.map((x) => x.toFixed(0)).join(", ")}]\n`
     )
   }
-  for (const client of clients) client.close()
+  for (const group of clients) for (const client of group) client.close()
 } finally {
-  await dispatcher.close()
+  await Promise.all(dispatchers.map((d) => d.close()))
   await stopServers([egi, raw])
 }
