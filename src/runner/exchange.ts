@@ -35,6 +35,8 @@ import { type FileSink, pumpFile } from "./file-send.ts"
 export { CONNECTION_LOST, type EndReason, type PeerEnd } from "./exchange-base.ts"
 
 const EMPTY = new Uint8Array(0)
+/** A head with no fields, shared (never mutated). */
+const NO_FIELDS: Headers = []
 
 /** What the exchange needs from its server. */
 export interface ExchangeHost {
@@ -70,15 +72,13 @@ export abstract class Exchange extends ExchangeBase {
   protected readonly host: ExchangeHost
   /** Status and fields of a start not yet on the wire (HTTP/1.1 holds it for the first body bytes). */
   protected pendingStatus = 0
-  protected pendingHeaders: Headers = []
+  protected pendingHeaders: Headers = NO_FIELDS
   /** `link` values from pushes that could not be promised, added to the head (spec.md §7.1). */
   private pendingLinks: Array<string> | undefined = undefined
   /** Field names the app asked never to index, for the head and then the trailers (spec.md §7.8). */
   protected neverIndex: ReadonlyArray<string> | undefined = undefined
   /** Announced trailers go on the wire (the client sent `te: trailers`, the framing allows them). */
   protected trailersOnWire = false
-  /** Stream IDs this stream promised (spec.md §7.10). */
-  readonly pushed: Array<number> = []
 
   constructor(scope: HttpScope, host: ExchangeHost, readable: Readable, contentLength: number, noBody: boolean) {
     super(scope, readable, contentLength, noBody, host.maxBodySize)
@@ -118,7 +118,7 @@ export abstract class Exchange extends ExchangeBase {
         core.accept(event)
         if (event.neverIndex !== undefined) this.neverIndex = event.neverIndex
         this.pendingStatus = event.status
-        this.pendingHeaders = event.headers ?? []
+        this.pendingHeaders = event.headers ?? NO_FIELDS
         if (event.trailers === true) {
           this.trailersOnWire = !core.bodyless && this.trailerFraming(core.declared) && acceptsTrailers(this.scope.headers)
         }
@@ -208,7 +208,7 @@ export abstract class Exchange extends ExchangeBase {
       this.pendingLinks = undefined
     }
     this.pendingStatus = 0
-    this.pendingHeaders = []
+    this.pendingHeaders = NO_FIELDS
     return headers
   }
 
@@ -226,9 +226,8 @@ export abstract class Exchange extends ExchangeBase {
     this.core.accept(event)
     const path = event.path
     return Effect.map(this.wirePush(path, event.headers ?? []), (promised) => {
-      if (promised !== undefined) this.pushed.push(promised)
       // Could not promise: a preload link on a head not yet on the wire.
-      else if (this.status === 0 && !this.answered) (this.pendingLinks ??= []).push(preloadLink(path, event.as, event.linkParams))
+      if (promised === undefined && this.status === 0 && !this.answered) (this.pendingLinks ??= []).push(preloadLink(path, event.as, event.linkParams))
     })
   }
 
@@ -288,7 +287,7 @@ export abstract class Exchange extends ExchangeBase {
           if (error._tag === "FileSendError" && this.response === "body") {
             this.response = before === "head" ? "start" : before
             this.pendingStatus = 0
-            this.pendingHeaders = []
+            this.pendingHeaders = NO_FIELDS
           }
         })
       )
