@@ -17,43 +17,24 @@ import {
   headerFrames,
   indexedField,
   indexedLiteral,
-  rawH2,
   type RawH2,
   requestHeaders,
   requestPseudo,
   responseStatus,
   goaway,
-  rstCode
+  rstCode,
+  deferredRawH2,
+  H2Error
 } from "../support/h2raw.ts"
+import { countingApp } from "../support/counting-app.ts"
 import { useServers } from "../support/server.ts"
 
 const { serve, defer } = useServers({ drainTimeout: 500 })
 
 const LIMIT = 8192
-const ENHANCE_YOUR_CALM = 11
-const NO_ERROR = 0
-const SETTINGS_TIMEOUT = 4
+const { ENHANCE_YOUR_CALM, NO_ERROR, SETTINGS_TIMEOUT } = H2Error
 
-/** Counts app calls for requests and WebSockets; answers 200 "ok" (a WebSocket is refused). */
-const countingApp = () => {
-  const stats = { calls: 0, paths: [] as Array<string> }
-  const app = Effect.fnUntraced(function*(scope: EgiScope, _receive: Receive, send: Send) {
-    if (scope.type === "websocket") stats.calls++
-    if (scope.type !== "http") return yield* unsupportedScope(scope)
-    stats.calls++
-    stats.paths.push(scope.path)
-    yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "text/plain"]] })
-    yield* send({ type: "http.response.body", body: new TextEncoder().encode("ok") })
-  })
-  return { app, stats }
-}
-
-/** A frame-level client, destroyed after the test; `initial` goes out with the preface, before any SETTINGS ACK. */
-const raw = async (port: number, initial: ReadonlyArray<Uint8Array> = [], ackSettings = true): Promise<RawH2> => {
-  const c = await rawH2(port, initial, ackSettings)
-  defer(() => c.destroy())
-  return c
-}
+const raw = deferredRawH2(defer)
 
 /** `count` fields `x-big-<i>` of `size` bytes of value each. */
 const bigFields = (count: number, size: number): Array<readonly [string, string]> =>

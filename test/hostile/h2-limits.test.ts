@@ -21,34 +21,20 @@ import {
   headerFrames,
   indexedField,
   indexedLiteral,
-  rawH2,
   type RawH2,
   requestHeaders,
   requestPseudo,
   responseStatus,
-  rstCode
+  rstCode,
+  deferredRawH2,
+  H2Error
 } from "../support/h2raw.ts"
+import { countingApp } from "../support/counting-app.ts"
 import { useServers } from "../support/server.ts"
 
 const { serve, defer } = useServers({ drainTimeout: 500 })
 
-const PROTOCOL_ERROR = 1
-const FLOW_CONTROL_ERROR = 3
-const FRAME_SIZE_ERROR = 6
-const ENHANCE_YOUR_CALM = 11
-const COMPRESSION_ERROR = 9
-
-/** Counts app calls; answers 200 "ok" without reading the request body. */
-const countingApp = () => {
-  const stats = { calls: 0 }
-  const app = Effect.fnUntraced(function*(scope: EgiScope, _receive: Receive, send: Send) {
-    if (scope.type !== "http") return yield* unsupportedScope(scope)
-    stats.calls++
-    yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "text/plain"]] })
-    yield* send({ type: "http.response.body", body: new TextEncoder().encode("ok") })
-  })
-  return { app, stats }
-}
+const { PROTOCOL_ERROR, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, ENHANCE_YOUR_CALM, COMPRESSION_ERROR } = H2Error
 
 /** An app that reads nothing and holds its stream open until the test ends; `/ok` it answers 200. */
 const holdingApp = () => {
@@ -65,11 +51,7 @@ const holdingApp = () => {
   return { app, stats }
 }
 
-const raw = async (port: number, initial: ReadonlyArray<Uint8Array> = []): Promise<RawH2> => {
-  const c = await rawH2(port, initial)
-  defer(() => c.destroy())
-  return c
-}
+const raw = deferredRawH2(defer)
 
 /** A PING round trip: everything sent before it (our SETTINGS ACK included) has been read by the server. */
 const roundTrip = async (c: RawH2, id: number): Promise<boolean> => {

@@ -10,15 +10,11 @@ import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { within } from "../support/async.ts"
 import { bodyOf, rawHttp, statusOf } from "../support/clients.ts"
 import { closeSession, collect, connect } from "../support/h2client.ts"
-import { ended, FrameType, goaway, rawH2, type RawH2, requestHeaders, rstCode, staticStatus } from "../support/h2raw.ts"
+import { deferredRawH2, ended, FrameType, goaway, rawH2, type RawH2, requestHeaders, rstCode, staticStatus } from "../support/h2raw.ts"
 import { useServers } from "../support/server.ts"
 
 const { serve, defer } = useServers({ drainTimeout: 500 })
-const raw = async (port: number): Promise<RawH2> => {
-  const c = await rawH2(port)
-  defer(() => c.destroy())
-  return c
-}
+const raw = deferredRawH2(defer)
 
 /** Like rawH2, but sends HEADERS for `streams` in the first write, before the server's SETTINGS can be ACKed. */
 const rawH2Eager = async (port: number, streams: ReadonlyArray<number>): Promise<RawH2> => {

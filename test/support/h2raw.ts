@@ -5,8 +5,12 @@
  * are HPACK literals without indexing (RFC 7541 §6.2.2), no Huffman.
  */
 import * as net from "node:net"
+import { ErrorCode } from "../../src/protocol/fields.ts"
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1")
+
+/** RFC 9113 §7 error codes: the runner's own (`ErrorCode`) and those node:http2 sends for a peer's frame errors. */
+export const H2Error = { ...ErrorCode, FLOW_CONTROL_ERROR: 3, FRAME_SIZE_ERROR: 6, COMPRESSION_ERROR: 9 } as const
 
 export const FrameType = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const
 export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const
@@ -194,6 +198,14 @@ export const rawH2 = (port: number, initial: ReadonlyArray<Uint8Array> = [], ack
         })
     }
   })
+
+/** `rawH2` for tests that `defer` their cleanup (useServers): the client is destroyed when the test ends. */
+export const deferredRawH2 = (defer: (cleanup: () => void) => void) =>
+async (port: number, initial: ReadonlyArray<Uint8Array> = [], ackSettings = true): Promise<RawH2> => {
+  const c = await rawH2(port, initial, ackSettings)
+  defer(() => c.destroy())
+  return c
+}
 
 /** The RST_STREAM code `stream` got, if any. */
 export const rstCode = (frames: ReadonlyArray<Frame>, stream: number): number | undefined => {
