@@ -45,9 +45,12 @@ const openTab = async (context: BrowserContext) => {
 const protocolOf = (page: Page): Promise<string> =>
   page.evaluate(`performance.getEntriesByType("navigation")[0].nextHopProtocol`) as Promise<string>
 
-/** Loads the page and waits until its chat is open: then it has come over HTTP/2, WebSocket included. */
-const load = async (page: Page, url: string): Promise<void> => {
-  await page.goto(`${url}/`)
+/**
+ * Loads the page (`path`, "/" unless given) and waits until its chat is open:
+ * then it has come over HTTP/2, WebSocket included.
+ */
+const load = async (page: Page, url: string, path = "/"): Promise<void> => {
+  await page.goto(`${url}${path}`)
   expect(await protocolOf(page), "the page came over HTTP/1.1, not h2").toBe("h2")
   await page.waitForSelector(`#chat-status[data-state="open"]`, { timeout: 10_000 })
 }
@@ -99,6 +102,10 @@ describe.skipIf(chromium === undefined)("the web example in Chromium", () => {
       // Chromium saw the 103 and fetched both files from it (its DevTools event may trail the load by a
       // moment). On a loaded machine Chromium now and then reports no 103 for a load at all: up to three
       // loads, each in a fresh context, before the assertions below hold the last one to it.
+      // The page thinks 1 s instead of its default 150 ms: on a loaded CI machine Chromium once took
+      // longer than 150 ms to fetch the hinted files, and the order checked below is only meaningful
+      // while the page is still thinking.
+      const path = "/?think=1000"
       const isHint = (e: { readonly event: string }) => e.event === "Network.responseReceivedEarlyHints"
       let context = await browser.newContext()
       try {
@@ -107,7 +114,7 @@ describe.skipIf(chromium === undefined)("the web example in Chromium", () => {
         for (let attempt = 1; ; attempt++) {
           mark = cli.stdout().length
           tab = await openTab(context)
-          await load(tab.page, url)
+          await load(tab.page, url, path)
           await until("the 103's DevTools event", () => tab.events.some(isHint) || undefined, 5000).catch(() => {})
           if (tab.events.some(isHint) || attempt === 3) break
           await context.close()
@@ -130,13 +137,13 @@ describe.skipIf(chromium === undefined)("the web example in Chromium", () => {
         await shows(page, "#hinted", "/static/app.css and /static/app.js fetched from the 103")
 
         // Chromium refuses push (SETTINGS_ENABLE_PUSH 0): the page's head carries the runner's preload links instead.
-        const document = responses.find((r) => r.url === `${url}/`)
+        const document = responses.find((r) => r.url === `${url}${path}`)
         expect(document.protocol).toBe("h2")
         expect(String(document.headers["link"])).toContain("</static/app.css>; rel=preload; as=style")
 
         // On the server: both files were requested and answered while GET / was still thinking, on its connection.
         const lines = linesSince(cli, mark)
-        const pageLine = lines.findIndex((l) => l.method === "GET" && l.target === "/")
+        const pageLine = lines.findIndex((l) => l.method === "GET" && l.target === path)
         expect(pageLine).toBeGreaterThan(-1)
         for (const file of ["/static/app.css", "/static/app.js"]) {
           const at = lines.findIndex((l) => l.target === file)
