@@ -17,8 +17,8 @@ import * as Option from "effect/Option"
 import { CliError, Flag } from "effect/cli"
 import { availableParallelism } from "node:os"
 import { type ListenTarget, parseBind } from "../runner/listen-target.ts"
-import { defaults, maxSetting, maxTimerMs } from "../runner/options.ts"
-import { type H2LimitOption, h2LimitRanges } from "../runner/h2-limits.ts"
+import { defaults } from "../runner/options.ts"
+import { type NumericOption, optionRanges } from "../runner/option-ranges.ts"
 import { splitList } from "../runner/config.ts"
 
 /** A value refused: the sentence after `egi: `. */
@@ -40,6 +40,8 @@ interface Spec<A> {
   readonly shown?: string
   /** How `--help` spells a boolean flag (`--no-access-log` for one that is on by default). */
   readonly spelled?: string
+  /** How a valued flag's text (and its variable's) is read: the value, or the refusal. */
+  readonly parse?: Parse<unknown>
   readonly flag: Flag.Flag<A>
 }
 
@@ -74,6 +76,7 @@ const valued = <A>(name: string, metavar: string, parse: Parse<A>, help: string,
   metavar,
   help,
   ...(shown === undefined ? {} : { shown }),
+  parse,
   flag: Flag.String(name).pipe(
     Flag.withDescription(help),
     Flag.withMetavar(metavar),
@@ -120,15 +123,20 @@ const integer = (min: number, max: number): Parse<number> => (text, source) => {
   return n
 }
 
-const MAX_SECONDS = Math.floor(maxTimerMs / 1000)
-
-/** Seconds as milliseconds: a decimal number from 0 to MAX_SECONDS with at most 3 decimals (whole milliseconds). */
-const seconds: Parse<number> = (text, source) => {
-  const s = Number(text)
-  if (!/^\d+(\.\d{1,3})?$/.test(text) || s > MAX_SECONDS) {
-    return { refused: `${source} takes seconds from 0 to ${MAX_SECONDS} (at most 3 decimals), got ${JSON.stringify(text)}` }
+/**
+ * Seconds as milliseconds, from `minMs` to `maxMs`: a decimal number with at
+ * most 3 decimals (whole milliseconds), `1e3` and `-1` refused.
+ */
+const secondsBetween = (minMs: number, maxMs: number): Parse<number> => {
+  const least = minMs / 1000
+  const most = maxMs / 1000
+  return (text, source) => {
+    const s = Number(text)
+    if (!/^\d+(\.\d{1,3})?$/.test(text) || s < least || s > most) {
+      return { refused: `${source} takes seconds from ${least} to ${most} (at most 3 decimals), got ${JSON.stringify(text)}` }
+    }
+    return Math.round(s * 1000)
   }
-  return Math.round(s * 1000)
 }
 
 /** One of `words`. */
@@ -185,11 +193,21 @@ const workerCount: Parse<number> = (value, source) => {
   return typeof n === "number" && n === 0 ? availableParallelism() : n
 }
 
-/** An HTTP/2 limit's flag (h2-limits.ts): its range, and its default in `--help`. */
-const h2Limit = (option: H2LimitOption, name: string, metavar: string, help: string): Spec<Option.Option<number>> => {
-  const { max, min } = h2LimitRanges[option]
-  return valued(name, metavar, integer(min, max), `${help}; ${min} to ${max}`, String(defaults[option]))
+/**
+ * The flag of a numeric runner option, in that option's one range
+ * (option-ranges.ts, RUN-39): an integer, or seconds for a time (`ms`), with
+ * the option's default in `--help` unless `shown` says otherwise.
+ */
+const ranged = (option: NumericOption, name: string, metavar: string, help: string, shown?: string): Spec<Option.Option<number>> => {
+  const { max, min, unit } = optionRanges[option]
+  const isTime = unit === "ms" || unit.startsWith("ms;")
+  const parse = isTime ? secondsBetween(min, max) : integer(min, max)
+  return valued(name, metavar, parse, help, shown ?? (isTime ? inSeconds(defaults[option]) : String(defaults[option])))
 }
+
+/** An HTTP/2 limit's flag (h2-limits.ts): `ranged`, its range in `--help`. */
+const h2Limit = (option: NumericOption, name: string, metavar: string, help: string): Spec<Option.Option<number>> =>
+  ranged(option, name, metavar, `${help}; ${optionRanges[option].min} to ${optionRanges[option].max}`)
 
 // ---------------------------------------------------------------------------
 // the table
@@ -198,12 +216,12 @@ const h2Limit = (option: H2LimitOption, name: string, metavar: string, help: str
 /** The options of `egi serve`, in `--help` order. */
 export const serveOptions = {
   host: valued("host", "<addr>", text, "interface to bind", defaults.host),
-  port: valued("port", "<n>", integer(0, 65535), "TCP port, 0 for any free one", String(defaults.port)),
+  port: ranged("port", "port", "<n>", "TCP port, 0 for any free one"),
   bind: valued("bind", "<list>", binds, "listen on these instead of --host/--port: comma-separated host:port, [v6]:port, unix:PATH, fd://N (an inherited socket)"),
   uds: valued("uds", "<path>", text, "also listen on this Unix domain socket (removed at exit)"),
   udsMode: valued("uds-mode", "<mode>", octalMode, "file mode of --uds (and unix: binds), octal"),
   fd: valued("fd", "<n>", integer(0, 65535), "also listen on this inherited listening socket (systemd socket activation: 3)"),
-  backlog: valued("backlog", "<n>", integer(0, 65535), "pending connections each listener queues", String(defaults.backlog)),
+  backlog: ranged("backlog", "backlog", "<n>", "pending connections each listener queues"),
   h2c: boolean("h2c", "cleartext HTTP/2 only, prior knowledge (no HTTP/1.1 detection)", false),
   tlsCert: valued("tls-cert", "<file>", text, "PEM certificate chain: serve TLS, h2 and http/1.1 by ALPN"),
   tlsKey: valued("tls-key", "<file>", text, "PEM private key (with --tls-cert)"),
@@ -213,12 +231,12 @@ export const serveOptions = {
   tlsClientAuth: valued("tls-client-auth", "<none|request|require>", oneOf(["none", "request", "require"] as const), "ask clients for a certificate (verified against --tls-ca): request serves those without one, require refuses them; the app sees a verified one as tls.client_certificate (spec.md §7.11)", "none, request with --tls-ca"),
   tlsCiphers: valued("tls-ciphers", "<list>", text, "OpenSSL cipher list (TLS 1.2 ciphers, TLS 1.3 suites)", "Node's"),
   tlsMinVersion: valued("tls-min-version", "<TLSv1.2|TLSv1.3>", oneOf(["TLSv1.2", "TLSv1.3"] as const), "lowest TLS version accepted", "TLSv1.2"),
-  drainTimeout: valued("drain-timeout", "<s>", seconds, "on SIGINT/SIGTERM, seconds in-flight streams may take", inSeconds(defaults.drainTimeout)),
-  maxConcurrentStreams: valued("max-concurrent-streams", "<n>", integer(0, maxSetting), "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS", String(defaults.maxConcurrentStreams)),
-  maxHeaderListSize: valued("max-header-list-size", "<bytes>", integer(0, maxSetting), "request header list limit (HTTP/2: name + value + 32 per field, RFC 9113 §6.5.2), 431 beyond it (HTTP/2 after the SETTINGS ACK: RST_STREAM ENHANCE_YOUR_CALM)", String(defaults.maxHeaderListSize)),
-  maxBodySize: valued("max-body-size", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "request body limit, 413 beyond it", String(defaults.maxBodySize)),
-  headerTimeout: valued("header-timeout", "<s>", seconds, "HTTP/1.1 time allowed for a request head, 408 after; also bounds the TLS handshake and protocol detection, from the accept", inSeconds(defaults.headerTimeout)),
-  idleTimeout: valued("idle-timeout", "<s>", seconds, "close idle connections after this", inSeconds(defaults.idleTimeout)),
+  drainTimeout: ranged("drainTimeout", "drain-timeout", "<s>", "on SIGINT/SIGTERM, seconds in-flight streams may take"),
+  maxConcurrentStreams: ranged("maxConcurrentStreams", "max-concurrent-streams", "<n>", "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS"),
+  maxHeaderListSize: ranged("maxHeaderListSize", "max-header-list-size", "<bytes>", "request header list limit (HTTP/2: name + value + 32 per field, RFC 9113 §6.5.2), 431 beyond it (HTTP/2 after the SETTINGS ACK: RST_STREAM ENHANCE_YOUR_CALM)"),
+  maxBodySize: ranged("maxBodySize", "max-body-size", "<bytes>", "request body limit, 413 beyond it"),
+  headerTimeout: ranged("headerTimeout", "header-timeout", "<s>", "HTTP/1.1 time allowed for a request head, 408 after; also bounds the TLS handshake and protocol detection, from the accept"),
+  idleTimeout: ranged("idleTimeout", "idle-timeout", "<s>", "close idle connections after this"),
   rootPath: valued("root-path", "<path>", anyText, "scope.rootPath", `""`),
   lifespan: valued("lifespan", "<auto|on|off>", oneOf(["auto", "on", "off"] as const), "lifespan: on makes an app without lifespan support a startup failure (exit 1); off never calls it", "auto"),
   interface: valued("interface", "<auto|egi|fetch|effect>", oneOf(["auto", "egi", "fetch", "effect"] as const), "what the export is: an EGI app, a fetch handler ((request) => Response, or an object with fetch, such as a Hono app), an Effect HttpApp or a Layer of HttpRouter routes (HttpRouter, HttpApi); auto tells them by shape and says which it picked", "auto"),
@@ -230,11 +248,11 @@ export const serveOptions = {
   maxRequests: valued("max-requests", "<n>", integer(1, Number.MAX_SAFE_INTEGER), "with --workers: replace a worker after this many requests"),
   maxRequestsJitter: valued("max-requests-jitter", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "with --max-requests: up to this many more, drawn per worker", "0"),
   maxWorkerMemory: valued("max-worker-memory", "<MiB>", integer(1, 2 ** 20), "with --workers: replace a worker whose RSS passes this many MiB"),
-  wsMaxMessageSize: valued("ws-max-message-size", "<bytes>", integer(0, 2 ** 31 - 1), "largest WebSocket message, 1009 beyond it", String(defaults.wsMaxMessageSize)),
-  wsPingInterval: valued("ws-ping-interval", "<s>", seconds, "seconds between pings on open WebSockets, 0 for none", inSeconds(defaults.wsPingInterval)),
-  wsPingTimeout: valued("ws-ping-timeout", "<s>", seconds, "seconds a pong, or the client's close frame, may take before the connection is dropped", inSeconds(defaults.wsPingTimeout)),
+  wsMaxMessageSize: ranged("wsMaxMessageSize", "ws-max-message-size", "<bytes>", "largest WebSocket message, 1009 beyond it; 0 for no limit"),
+  wsPingInterval: ranged("wsPingInterval", "ws-ping-interval", "<s>", "seconds between pings on open WebSockets, 0 for none"),
+  wsPingTimeout: ranged("wsPingTimeout", "ws-ping-timeout", "<s>", "seconds a pong, or the client's close frame, may take before the connection is dropped"),
   wsDeflate: boolean("ws-deflate", "accept permessage-deflate (RFC 7692) on WebSockets whose client offers it; off by default: costs about 240 KiB of memory per such socket (zlib contexts; measured)", false),
-  wsMaxQueuedBytes: valued("ws-max-queued-bytes", "<bytes>", integer(0, Number.MAX_SAFE_INTEGER), "received WebSocket message bytes queued per socket while the app does not receive; past it the socket is not read (backpressure, nothing dropped)", String(defaults.wsMaxQueuedBytes)),
+  wsMaxQueuedBytes: ranged("wsMaxQueuedBytes", "ws-max-queued-bytes", "<bytes>", "received WebSocket message bytes queued per socket while the app does not receive; past it the socket is not read (backpressure, nothing dropped)"),
   accessLog: boolean("access-log", "do not print a line per request", true, "--no-access-log"),
   logFormat: valued("log-format", "<text|json|logfmt>", oneOf(["text", "json", "logfmt"] as const), "how log lines look: EGI's text lines, or Effect's Logger.consoleJson / consoleLogFmt for the server's lines and the app's Effect.log alike", "text"),
   logLevel: valued("log-level", "<trace|debug|info|warn|error|none>", oneOf(["trace", "debug", "info", "warn", "error", "none"] as const), "the least severe line logged: Effect's References.MinimumLogLevel for the server's lines (access and info lines are info) and the app's Effect.log alike (RUN-25)", "info"),
@@ -271,8 +289,8 @@ export const serveOptions = {
   } satisfies Spec<boolean | "auto">,
   proxyHeaders: boolean("proxy-headers", "take client, scheme and authority from Forwarded / X-Forwarded-* sent by a trusted proxy (spec.md §8.12)", false),
   forwardedAllowIps: valued("forwarded-allow-ips", "<list>", list, "the proxies trusted with --proxy-headers: comma-separated addresses and CIDR blocks, or *", defaults.forwardedAllowIps.join(",")),
-  limitConcurrency: valued("limit-concurrency", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n apps in flight (requests of both protocols and WebSockets); past it 503 with retry-after, not a queue (RUN-22; per worker); 0 for no limit", "0"),
-  maxConnections: valued("max-connections", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "at most n open connections; past it a new one is refused: HTTP/1.1 503 and close, HTTP/2 GOAWAY (RUN-23; per worker); 0 for no limit", "0"),
+  limitConcurrency: ranged("limitConcurrency", "limit-concurrency", "<n>", "at most n apps in flight (requests of both protocols and WebSockets); past it 503 with retry-after, not a queue (RUN-22; per worker); 0 for no limit", "0"),
+  maxConnections: ranged("maxConnections", "max-connections", "<n>", "at most n open connections; past it a new one is refused: HTTP/1.1 503 and close, HTTP/2 GOAWAY (RUN-23; per worker); 0 for no limit", "0"),
   // HTTP/2 session limits and SETTINGS (spec.md §8.3, RUN-27, RUN-28), and the per-stream write buffer.
   h2StreamResetBurst: h2Limit("h2StreamResetBurst", "h2-stream-reset-burst", "<n>", "rapid reset (CVE-2023-44487): RST_STREAM frames a client may send in a burst; past it GOAWAY"),
   h2StreamResetRate: h2Limit("h2StreamResetRate", "h2-stream-reset-rate", "<n/s>", "rapid reset: RST_STREAM frames per second that refill the burst"),
@@ -283,11 +301,11 @@ export const serveOptions = {
   h2InitialWindowSize: h2Limit("h2InitialWindowSize", "h2-initial-window-size", "<bytes>", "HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE: request body bytes a stream may send ahead of the app"),
   h2MaxFrameSize: h2Limit("h2MaxFrameSize", "h2-max-frame-size", "<bytes>", "HTTP/2 SETTINGS_MAX_FRAME_SIZE: largest frame payload accepted"),
   h2HeaderTableSize: h2Limit("h2HeaderTableSize", "h2-header-table-size", "<bytes>", "HTTP/2 SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table a client may fill"),
-  writeBufferSize: valued("write-buffer-size", "<bytes>", integer(0, 2 ** 31 - 1), "response bytes a stream may queue before the app's send waits (HTTP-10)", String(defaults.writeBufferSize)),
-  minRequestRate: valued("min-request-rate", "<bytes/s>", integer(0, Number.MAX_SAFE_INTEGER), "least request body rate, in bytes per second over --min-request-rate-window, while the app waits for the body before responding; slower gets 408 or a reset (RUN-32); 0 for none", String(defaults.minRequestRate)),
-  minRequestRateWindow: valued("min-request-rate-window", "<s>", seconds, "seconds of waiting over which --min-request-rate is measured", inSeconds(defaults.minRequestRateWindow)),
-  maxRequestsPerConnection: valued("max-requests-per-connection", "<n>", integer(0, Number.MAX_SAFE_INTEGER), "requests one connection may carry: HTTP/1.1 closes after the last, HTTP/2 sends GOAWAY (RUN-34); 0 for no limit", "0"),
-  responseTimeout: valued("response-timeout", "<s>", seconds, "seconds an app may take to complete a response; past it the app is interrupted, the client gets 503 or a reset (RUN-35); 0 for none", "0")
+  writeBufferSize: ranged("writeBufferSize", "write-buffer-size", "<bytes>", "response bytes a stream may queue before the app's send waits (HTTP-10)"),
+  minRequestRate: ranged("minRequestRate", "min-request-rate", "<bytes/s>", "least request body rate, in bytes per second over --min-request-rate-window, while the app waits for the body before responding; slower gets 408 or a reset (RUN-32); 0 for none"),
+  minRequestRateWindow: ranged("minRequestRateWindow", "min-request-rate-window", "<s>", "seconds of waiting over which --min-request-rate is measured"),
+  maxRequestsPerConnection: ranged("maxRequestsPerConnection", "max-requests-per-connection", "<n>", "requests one connection may carry: HTTP/1.1 closes after the last, HTTP/2 sends GOAWAY (RUN-34); 0 for no limit", "0"),
+  responseTimeout: ranged("responseTimeout", "response-timeout", "<s>", "seconds an app may take to complete a response; past it the app is interrupted, the client gets 503 or a reset (RUN-35); 0 for none", "0")
 } as const
 
 type Options = typeof serveOptions

@@ -16,8 +16,8 @@ import * as SchemaTransformation from "effect/SchemaTransformation"
 import { readFile } from "node:fs/promises"
 import type { App } from "../protocol/app.ts"
 import type { ServeError } from "./errors.ts"
-import { maxSetting, maxTimerMs, type RunnerOptions } from "./options.ts"
-import { type H2LimitOption, h2LimitRanges } from "./h2-limits.ts"
+import type { RunnerOptions } from "./options.ts"
+import { type NumericOption, optionRanges } from "./option-ranges.ts"
 import { type ListenTarget, parseBind } from "./listen-target.ts"
 import { layer } from "./server.ts"
 
@@ -28,20 +28,8 @@ import { layer } from "./server.ts"
 /** An integer from `minimum` to `maximum`: `"8000.5"`, `"abc"` and `"70000"` (for a port) are errors, not rounded or clamped. */
 const intBetween = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 
-/** A TCP port, 0–65535 (0: any free one; Effect's `Config.Port` starts at 1). */
-const port = intBetween(0, 65535)
-
-/** Bytes: a non-negative (safe) integer. */
-const bytes = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-
-/** An HTTP/2 SETTINGS value, 0–2^32−1 (RFC 9113 §6.5.1). */
-const setting = intBetween(0, maxSetting)
-
-/** Milliseconds, 0–2^31−1 (the longest Node timer). */
-const ms = intBetween(0, maxTimerMs)
-
-/** An HTTP/2 limit (h2-limits.ts) under `key`, in its range. */
-const h2Limit = (option: H2LimitOption, key: string) => Config.schema(intBetween(h2LimitRanges[option].min, h2LimitRanges[option].max), key)
+/** A numeric option under `key`, in its one range (option-ranges.ts, RUN-39). */
+const ranged = (option: NumericOption, key: string) => Config.schema(intBetween(optionRanges[option].min, optionRanges[option].max), key)
 
 /** The words `Config.Boolean` takes, and `auto`: what `tracing` is (spec.md §8.10). */
 const tracingWords = ["auto", "true", "yes", "on", "1", "y", "false", "no", "off", "0", "n"] as const
@@ -100,26 +88,26 @@ const tlsConfig: Config.Config<Option.Option<NonNullable<RunnerOptions["tls"]>>>
 /** The options that are plain data, each under its CONSTANT_CASE key, each optional. */
 const fields = {
   host: Config.String("HOST"),
-  port: Config.schema(port, "PORT"),
+  port: ranged("port", "PORT"),
   h2cOnly: Config.Boolean("H2C_ONLY"),
-  maxConcurrentStreams: Config.schema(setting, "MAX_CONCURRENT_STREAMS"),
-  maxHeaderListSize: Config.schema(setting, "MAX_HEADER_LIST_SIZE"),
-  maxBodySize: Config.schema(bytes, "MAX_BODY_SIZE"),
-  headerTimeout: Config.schema(ms, "HEADER_TIMEOUT"),
-  idleTimeout: Config.schema(ms, "IDLE_TIMEOUT"),
-  drainTimeout: Config.schema(ms, "DRAIN_TIMEOUT"),
-  writeBufferSize: Config.schema(intBetween(0, 2 ** 31 - 1), "WRITE_BUFFER_SIZE"),
+  maxConcurrentStreams: ranged("maxConcurrentStreams", "MAX_CONCURRENT_STREAMS"),
+  maxHeaderListSize: ranged("maxHeaderListSize", "MAX_HEADER_LIST_SIZE"),
+  maxBodySize: ranged("maxBodySize", "MAX_BODY_SIZE"),
+  headerTimeout: ranged("headerTimeout", "HEADER_TIMEOUT"),
+  idleTimeout: ranged("idleTimeout", "IDLE_TIMEOUT"),
+  drainTimeout: ranged("drainTimeout", "DRAIN_TIMEOUT"),
+  writeBufferSize: ranged("writeBufferSize", "WRITE_BUFFER_SIZE"),
   accessLog: Config.Boolean("ACCESS_LOG"),
   rootPath: Config.String("ROOT_PATH"),
-  wsMaxMessageSize: Config.schema(bytes, "WS_MAX_MESSAGE_SIZE"),
+  wsMaxMessageSize: ranged("wsMaxMessageSize", "WS_MAX_MESSAGE_SIZE"),
   wsPerMessageDeflate: Config.Boolean("WS_PER_MESSAGE_DEFLATE"),
-  wsMaxQueuedBytes: Config.schema(bytes, "WS_MAX_QUEUED_BYTES"),
-  wsPingInterval: Config.schema(ms, "WS_PING_INTERVAL"),
-  wsPingTimeout: Config.schema(ms, "WS_PING_TIMEOUT"),
+  wsMaxQueuedBytes: ranged("wsMaxQueuedBytes", "WS_MAX_QUEUED_BYTES"),
+  wsPingInterval: ranged("wsPingInterval", "WS_PING_INTERVAL"),
+  wsPingTimeout: ranged("wsPingTimeout", "WS_PING_TIMEOUT"),
   tracing: Config.Literals(tracingWords, "TRACING").pipe(
     Config.map((word): RunnerOptions["tracing"] => word === "auto" ? "auto" : trueWords.has(word))
   ),
-  backlog: Config.schema(intBetween(0, 2 ** 31 - 1), "BACKLOG"),
+  backlog: ranged("backlog", "BACKLOG"),
   binds: Config.schema(bindList, "BINDS").pipe(
     Config.map((list) => splitList(list).map((text) => parseBind(text) as ListenTarget))
   ),
@@ -128,22 +116,22 @@ const fields = {
     Config.map((list): ReadonlyArray<string> => splitList(list))
   ),
   lifespan: Config.Literals(["auto", "on", "off"], "LIFESPAN"),
-  limitConcurrency: Config.schema(bytes, "LIMIT_CONCURRENCY"),
-  maxConnections: Config.schema(bytes, "MAX_CONNECTIONS"),
+  limitConcurrency: ranged("limitConcurrency", "LIMIT_CONCURRENCY"),
+  maxConnections: ranged("maxConnections", "MAX_CONNECTIONS"),
   // HTTP/2 session limits and SETTINGS (spec.md §8.3, RUN-27, RUN-28), in their ranges.
-  h2StreamResetBurst: h2Limit("h2StreamResetBurst", "H2_STREAM_RESET_BURST"),
-  h2StreamResetRate: h2Limit("h2StreamResetRate", "H2_STREAM_RESET_RATE"),
-  h2MaxSessionMemory: h2Limit("h2MaxSessionMemory", "H2_MAX_SESSION_MEMORY"),
-  h2MaxHeaderListPairs: h2Limit("h2MaxHeaderListPairs", "H2_MAX_HEADER_LIST_PAIRS"),
-  h2MaxInvalidFrames: h2Limit("h2MaxInvalidFrames", "H2_MAX_INVALID_FRAMES"),
-  h2MaxRejectedStreams: h2Limit("h2MaxRejectedStreams", "H2_MAX_REJECTED_STREAMS"),
-  h2InitialWindowSize: h2Limit("h2InitialWindowSize", "H2_INITIAL_WINDOW_SIZE"),
-  h2MaxFrameSize: h2Limit("h2MaxFrameSize", "H2_MAX_FRAME_SIZE"),
-  h2HeaderTableSize: h2Limit("h2HeaderTableSize", "H2_HEADER_TABLE_SIZE"),
-  minRequestRate: Config.schema(bytes, "MIN_REQUEST_RATE"),
-  minRequestRateWindow: Config.schema(ms, "MIN_REQUEST_RATE_WINDOW"),
-  maxRequestsPerConnection: Config.schema(bytes, "MAX_REQUESTS_PER_CONNECTION"),
-  responseTimeout: Config.schema(ms, "RESPONSE_TIMEOUT")
+  h2StreamResetBurst: ranged("h2StreamResetBurst", "H2_STREAM_RESET_BURST"),
+  h2StreamResetRate: ranged("h2StreamResetRate", "H2_STREAM_RESET_RATE"),
+  h2MaxSessionMemory: ranged("h2MaxSessionMemory", "H2_MAX_SESSION_MEMORY"),
+  h2MaxHeaderListPairs: ranged("h2MaxHeaderListPairs", "H2_MAX_HEADER_LIST_PAIRS"),
+  h2MaxInvalidFrames: ranged("h2MaxInvalidFrames", "H2_MAX_INVALID_FRAMES"),
+  h2MaxRejectedStreams: ranged("h2MaxRejectedStreams", "H2_MAX_REJECTED_STREAMS"),
+  h2InitialWindowSize: ranged("h2InitialWindowSize", "H2_INITIAL_WINDOW_SIZE"),
+  h2MaxFrameSize: ranged("h2MaxFrameSize", "H2_MAX_FRAME_SIZE"),
+  h2HeaderTableSize: ranged("h2HeaderTableSize", "H2_HEADER_TABLE_SIZE"),
+  minRequestRate: ranged("minRequestRate", "MIN_REQUEST_RATE"),
+  minRequestRateWindow: ranged("minRequestRateWindow", "MIN_REQUEST_RATE_WINDOW"),
+  maxRequestsPerConnection: ranged("maxRequestsPerConnection", "MAX_REQUESTS_PER_CONNECTION"),
+  responseTimeout: ranged("responseTimeout", "RESPONSE_TIMEOUT")
 } satisfies { readonly [K in keyof RunnerOptions]?: Config.Config<RunnerOptions[K]> }
 
 // ---------------------------------------------------------------------------
@@ -172,13 +160,13 @@ const fields = {
  * | `EGI_WRITE_BUFFER_SIZE` | `writeBufferSize` | bytes, integer 0–2^31−1 |
  * | `EGI_ACCESS_LOG` | `accessLog` | boolean |
  * | `EGI_ROOT_PATH` | `rootPath` | string |
- * | `EGI_WS_MAX_MESSAGE_SIZE` | `wsMaxMessageSize` | bytes, integer ≥ 0 |
+ * | `EGI_WS_MAX_MESSAGE_SIZE` | `wsMaxMessageSize` | bytes, integer 0–2^31−1 (0: no limit) |
  * | `EGI_WS_PER_MESSAGE_DEFLATE` | `wsPerMessageDeflate` | boolean |
  * | `EGI_WS_MAX_QUEUED_BYTES` | `wsMaxQueuedBytes` | bytes, integer ≥ 0 |
  * | `EGI_WS_PING_INTERVAL`, `EGI_WS_PING_TIMEOUT` | `wsPingInterval`, `wsPingTimeout` | ms, integer 0–2^31−1 |
  * | `EGI_TRACING` | `tracing` | `auto` or a boolean |
  * | `EGI_BINDS` | `binds` | comma-separated `host:port`, `unix:PATH`, `fd://N` |
- * | `EGI_BACKLOG` | `backlog` | integer ≥ 0 |
+ * | `EGI_BACKLOG` | `backlog` | integer 0–2^31−1 |
  * | `EGI_LIFESPAN` | `lifespan` | `auto`, `on` or `off` |
  * | `EGI_PROXY_HEADERS` | `proxyHeaders` | boolean |
  * | `EGI_FORWARDED_ALLOW_IPS` | `forwardedAllowIps` | comma-separated addresses and CIDR blocks, or `*` |
@@ -197,7 +185,8 @@ const fields = {
  *
  * Booleans are the words `Config.Boolean` takes (`true`/`false`, `yes`/`no`,
  * `on`/`off`, `1`/`0`, `y`/`n`). Numbers are integers in the units of the
- * options (bytes, milliseconds — not the CLI's seconds); a value that is not
+ * options (bytes, milliseconds — not the CLI's seconds), in the ranges of
+ * `optionRanges`, which `start` and the CLI hold them to as well; a value that is not
  * one, or is out of range (`8000.5`, `abc`, `70000` for the port), fails
  * with `Config.ConfigError` at its path, e.g. `Expected an integer at
  * ["EGI"]["PORT"]` — never rounded or clamped. So do an unreadable TLS file

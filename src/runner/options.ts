@@ -13,7 +13,8 @@ import type { TlsOptions } from "./tls.ts"
  * their defaults are the table of §8.3). Sizes are in
  * bytes, times in milliseconds; `start` and `serve` take a `Partial` and
  * fill the rest from `defaults`, and fail with `ServeError` (`Options`)
- * when a value is out of range. The CLI flags set the same options
+ * when a value is out of range (the ranges are `optionRanges`, the same
+ * for the CLI and `optionsConfig`, rule RUN-39). The CLI flags set the same options
  * (`--max-body-size` → `maxBodySize`, times in seconds there).
  *
  * @since 0.1.0
@@ -30,7 +31,7 @@ export interface RunnerOptions {
    * by one server. Default `[]`: `host`:`port` alone.
    */
   readonly binds: ReadonlyArray<ListenTarget>
-  /** Pending connections each listener queues before the kernel refuses more (listen(2)'s backlog). Default 511. */
+  /** Pending connections each listener queues before the kernel refuses more (listen(2)'s backlog), 0–2^31−1. Default 511. */
   readonly backlog: number
   /**
    * Cleartext HTTP/2 only, with prior knowledge (no HTTP/1.1 detection).
@@ -85,7 +86,7 @@ export interface RunnerOptions {
   readonly log: LogMode
   /** `scope.rootPath` (spec.md §4.1): the mount point the app is served under, e.g. `"/api"`. Default `""`. */
   readonly rootPath: string
-  /** Largest WebSocket message, bytes; a larger one closes the WebSocket with 1009 (rule WS-11). Default 16 MiB. */
+  /** Largest WebSocket message, bytes, 0–2^31−1 (0: no limit); a larger one closes the WebSocket with 1009 (rule WS-11). Default 16 MiB. */
   readonly wsMaxMessageSize: number
   /**
    * Accept permessage-deflate (RFC 7692) on WebSockets when the client

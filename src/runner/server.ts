@@ -18,15 +18,15 @@ import { ServeError } from "./errors.ts"
 import { firstHeadExpired, makeH1Server } from "./h1-server.ts"
 import { armDeadline, clearDeadline, moveDeadline } from "./head-deadline.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
-import { checkH2Limits } from "./h2-limits.ts"
 import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
 import { type ForwardedTrust, forwardedTrust } from "./forwarded.ts"
 import { bindTarget, describe as describeTarget, type ListenTarget, releaseTarget, targetUrl } from "./listen-target.ts"
 import { runnerLog } from "./log.ts"
 import { peerName } from "./client-errors.ts"
-import { defaults, maxTimerMs, type ResolvedOptions, type RunnerOptions } from "./options.ts"
+import { defaults, type ResolvedOptions, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
 import { checkTls, clientCertificateOf, registerReload, reloadListeners, serverOptions, type TlsMaterial, type TlsOptions } from "./tls.ts"
+import { checkOptionRanges } from "./option-ranges.ts"
 import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
 
 /**
@@ -164,12 +164,9 @@ const checkWs: Effect.Effect<void, ServeError> = Effect.suspend(() => {
 /** Fails with `ServeError` (`Options`) for values node would reject later, on the first connection. */
 const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
   Effect.suspend(() => {
-    try {
-      http2.getPackedSettings({ maxConcurrentStreams: opts.maxConcurrentStreams, maxHeaderListSize: opts.maxHeaderListSize })
-    } catch (cause) {
-      return Effect.fail(new ServeError({ reason: "Options", detail: (cause as Error).message, cause }))
-    }
-    if (!Number.isInteger(opts.backlog) || opts.backlog < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `backlog must be a non-negative integer, got ${opts.backlog}` }))
+    // Every number, in the one range that optionsConfig and the CLI take too (RUN-39).
+    const badNumber = checkOptionRanges(opts)
+    if (badNumber !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badNumber }))
     for (const target of opts.binds) {
       const bad = target.kind === "tcp"
         ? !(Number.isInteger(target.port) && target.port >= 0 && target.port <= 65535)
@@ -180,29 +177,6 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     }
     const trust = forwardedTrust(opts.forwardedAllowIps)
     if (typeof trust === "string") return Effect.fail(new ServeError({ reason: "Options", detail: `forwardedAllowIps: ${trust}` }))
-    for (const [name, ms] of [["headerTimeout", opts.headerTimeout], ["idleTimeout", opts.idleTimeout], ["drainTimeout", opts.drainTimeout]] as const) {
-      if (!Number.isFinite(ms) || ms < 0 || ms > maxTimerMs) {
-        return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
-      }
-    }
-    // Slow clients (RUN-32, RUN-34, RUN-35).
-    for (const [name, ms] of [["minRequestRateWindow", opts.minRequestRateWindow], ["responseTimeout", opts.responseTimeout]] as const) {
-      if (!Number.isSafeInteger(ms) || ms < 0 || ms > maxTimerMs) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be 0–${maxTimerMs} ms, got ${ms}` }))
-    }
-    for (const [name, n] of [["minRequestRate", opts.minRequestRate], ["maxRequestsPerConnection", opts.maxRequestsPerConnection]] as const) {
-      if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: off), got ${n}` }))
-    }
-    for (const [name, n] of [["limitConcurrency", opts.limitConcurrency], ["maxConnections", opts.maxConnections]] as const) {
-      if (!Number.isSafeInteger(n) || n < 0) return Effect.fail(new ServeError({ reason: "Options", detail: `${name} must be a non-negative integer (0: no limit), got ${n}` }))
-    }
-    if (!Number.isInteger(opts.writeBufferSize) || opts.writeBufferSize < 0 || opts.writeBufferSize > 2 ** 31 - 1) {
-      return Effect.fail(new ServeError({ reason: "Options", detail: `writeBufferSize must be an integer from 0 to ${2 ** 31 - 1} (bytes), got ${opts.writeBufferSize}` }))
-    }
-    const badH2 = checkH2Limits(opts)
-    if (badH2 !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badH2 }))
-    if (!Number.isSafeInteger(opts.wsMaxQueuedBytes) || opts.wsMaxQueuedBytes < 0) {
-      return Effect.fail(new ServeError({ reason: "Options", detail: `wsMaxQueuedBytes must be a non-negative integer of bytes, got ${opts.wsMaxQueuedBytes}` }))
-    }
     const badTls = opts.tls === undefined ? undefined : checkTls(opts.tls)
     if (badTls !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badTls }))
     if (opts.lifespan !== "auto" && opts.lifespan !== "on" && opts.lifespan !== "off") {

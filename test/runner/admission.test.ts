@@ -273,7 +273,7 @@ describe("RUN-22, RUN-23: options", () => {
     const app: App = () => Effect.void
     const exit = await Effect.runPromise(Effect.exit(Effect.scoped(start(app, { port: 0, log: false, limitConcurrency: -1 }))))
     expect(exit._tag).toBe("Failure")
-    expect(JSON.stringify(exit)).toContain("limitConcurrency must be a non-negative integer")
+    expect(JSON.stringify(exit)).toContain("limitConcurrency must be an integer from 0 to 9007199254740991 (apps in flight; 0: no limit), got -1")
   })
 })
 

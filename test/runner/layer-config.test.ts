@@ -183,7 +183,7 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       [{ EGI_PORT: "70000" }, "PORT", "between 0 and 65535"],
       [{ EGI_PORT: "-1" }, "PORT", "between 0 and 65535"],
       [{ EGI_MAX_BODY_SIZE: "abc" }, "MAX_BODY_SIZE", "finite number"],
-      [{ EGI_MAX_BODY_SIZE: "-5" }, "MAX_BODY_SIZE", "greater than or equal to 0"],
+      [{ EGI_MAX_BODY_SIZE: "-5" }, "MAX_BODY_SIZE", "between 0 and 9007199254740991"],
       [{ EGI_WRITE_BUFFER_SIZE: "1.5" }, "WRITE_BUFFER_SIZE", "Expected an integer"],
       [{ EGI_IDLE_TIMEOUT: "2147483648" }, "IDLE_TIMEOUT", "between 0 and 2147483647"],
       [{ EGI_MAX_CONCURRENT_STREAMS: "4294967296" }, "MAX_CONCURRENT_STREAMS", "between 0 and 4294967295"],

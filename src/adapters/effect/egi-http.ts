@@ -37,7 +37,6 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Headers from "effect/http/Headers"
 import { HttpServerRequest } from "effect/http/HttpServerRequest"
-import type { Send } from "../../protocol/app.ts"
 import { LocalProtocolError, type SendError, type StreamClosedError } from "../../protocol/errors.ts"
 import type { HttpOutboundEvent } from "../../protocol/events.ts"
 import type {
