@@ -15,6 +15,7 @@ import { type SendError, StreamClosedError, type UnsupportedScopeError } from ".
 import type { InboundEvent } from "../../protocol/events.ts"
 import { type HttpScope, targetOf } from "../../protocol/scope.ts"
 import { unsupportedScope } from "../../protocol/unsupported.ts"
+import { installLightResponse, type LightBody, takeLight } from "./light-response.ts"
 import { awaitPromise, headersFromWeb, ignore } from "./shared.ts"
 
 /**
@@ -48,14 +49,23 @@ export type FetchHandler =
   | { readonly fetch: (request: Request, env?: any, ctx?: ExecutionContext) => Response | Promise<Response> }
 
 /**
- * Options of `fromFetch`. `env`: the second argument of every call (a
- * Workers-style bindings object; Hono's `c.env`), `undefined` by default.
+ * Options of `fromFetch`.
+ *
+ * - `env`: the second argument of every call (a Workers-style bindings
+ *   object; Hono's `c.env`), `undefined` by default.
+ * - `overrideGlobalResponse`: make `globalThis.Response` a lighter one
+ *   (FETCH-12), as `@hono/node-server` does by default. Its instances are
+ *   `instanceof Response` and behave as Node's, but a text or bytes body is
+ *   kept as given until something reads it, and then goes to the client
+ *   without a `ReadableStream` — about half of a small response's cost.
+ *   Default true; false leaves `globalThis.Response` alone.
  *
  * @since 0.5.0
  * @category models
  */
 export interface FromFetchOptions {
   readonly env?: unknown
+  readonly overrideGlobalResponse?: boolean
 }
 
 /**
@@ -288,6 +298,7 @@ export const fromFetch = (
   options: FromFetchOptions = {}
 ): App<FetchHandlerError | SendError | UnsupportedScopeError> => {
   const env = options.env
+  if (options.overrideGlobalResponse !== false) installLightResponse()
   const call: (request: Request, ctx: ExecutionContext) => unknown = typeof handler === "function"
     ? (request, ctx) => handler(request, env, ctx)
     : (request, ctx) => handler.fetch(request, env, ctx)
@@ -453,6 +464,8 @@ const respond = (
   send: Send,
   setReader: (reader: ReadableStreamDefaultReader<unknown>) => void
 ): Effect.Effect<void, FetchHandlerError | SendError> => {
+  const light = takeLight(res)
+  if (light !== undefined) return respondLight(method, light, send)
   const status = res.status
   let headers = headersFromWeb(res.headers)
   // RFC 9110 §8.6 forbids content-length on a 204 (HTTP-17); a 205 has no content.
@@ -466,6 +479,24 @@ const respond = (
   const reader = source.getReader()
   setReader(reader)
   return Effect.flatMap(head, () => sendBody(reader, send))
+}
+
+/**
+ * Sends a light response's body as it was given (FETCH-12): one
+ * `http.response.body`, so the runner adds `content-length` (RUN-10); text
+ * as UTF-8. No body for HEAD, 204, 205 and 304, as `respond`.
+ */
+const respondLight = (method: string, res: LightBody, send: Send): Effect.Effect<void, SendError> => {
+  const status = res.status
+  let headers: Array<[string, string]> = res.headers !== undefined
+    ? headersFromWeb(res.headers)
+    : typeof res.body === "string"
+    ? [["content-type", "text/plain;charset=UTF-8"]]
+    : []
+  if (status === 204 || status === 205) headers = headers.filter(([name]) => name !== "content-length")
+  const head = send({ type: "http.response.start", status, headers })
+  const body = res.body === null || method === "HEAD" || status === 304 ? EMPTY : typeof res.body === "string" ? Buffer.from(res.body) : res.body
+  return Effect.flatMap(head, () => send({ type: "http.response.body", body }))
 }
 
 /**

@@ -1,0 +1,186 @@
+/**
+ * A `Response` that keeps a text or bytes body as it was given until
+ * something reads it, so that `fromFetch` can send it without a
+ * `ReadableStream` (spec.md §12.2, rule FETCH-12).
+ *
+ * Node's `Response` (undici) builds a `ReadableStream` for every body at
+ * construction, and the adapter then reads it in two steps. Measured on
+ * Node 24: `new Response("Hello, world!")` costs several µs, most of a small
+ * fetch-handler response. `@hono/node-server` avoids it the same way, by
+ * replacing `globalThis.Response` (its `overrideGlobalObjects`).
+ *
+ * @since 0.6.0
+ */
+
+/** Node's own `Response`, as it was when this module loaded. */
+const NativeResponse: typeof Response = globalThis.Response
+
+/** Statuses whose responses have no body (Fetch standard "null body status"). */
+const nullBodyStatus = (status: number): boolean => status === 101 || status === 103 || status === 204 || status === 205 || status === 304
+
+/** RFC 9110 §15's reason-phrase: HTAB, SP, VCHAR, obs-text. */
+const reasonPhrase = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/** The default `content-type` of a text body (Fetch standard "extract a body"). */
+const TEXT = "text/plain;charset=UTF-8"
+
+/** What `fromFetch` sends for a light response taken whole (`takeLight`). */
+export interface LightBody {
+  readonly status: number
+  /** The response's `Headers`, or undefined when none were given (then only a text body's `content-type`). */
+  readonly headers: Headers | undefined
+  /** The body as given: text (sent as UTF-8), bytes, or none. */
+  readonly body: string | Uint8Array | null
+}
+
+/**
+ * `Response` for bodies that are a string, a `Uint8Array` or nothing: the
+ * status, status text and headers are kept as given (checked as Node's
+ * `Response` checks them, with the same errors), and a real `Response` is
+ * made only when something reads the body, clones it or asks for a field
+ * only a real one has. Any other body (a stream, a `Blob`, `FormData`,
+ * `URLSearchParams`, an `ArrayBuffer`) or an unusual `init` makes the real
+ * one at once, and every member answers from it.
+ *
+ * Instances are `instanceof Response` (Node's), and Node's own responses
+ * (from `fetch`, `Response.json`) are `instanceof` this class too. Once
+ * `fromFetch` has sent one whole (`take`), its `bodyUsed` is true and its
+ * `body` null.
+ */
+export class LightResponse {
+  #body: string | Uint8Array | null = null
+  #status = 200
+  #statusText = ""
+  #headers: Headers | undefined = undefined
+  #real: Response | undefined = undefined
+  /** The body went out through `takeLight`. */
+  #taken = false
+
+  constructor(body?: ConstructorParameters<typeof Response>[0], init?: ResponseInit) {
+    const status = init?.status
+    const statusText = init?.statusText
+    const light = (body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array) &&
+      (status === undefined || (Number.isInteger(status) && status >= 200 && status <= 599)) &&
+      (statusText === undefined || (typeof statusText === "string" && reasonPhrase.test(statusText)))
+    if (!light) {
+      // Node's Response converts, checks and throws as the standard says.
+      this.#real = new NativeResponse(body, init)
+      return
+    }
+    if (body !== undefined && body !== null && status !== undefined && nullBodyStatus(status)) {
+      throw new TypeError(`Response constructor: Invalid response status code ${status}`)
+    }
+    this.#status = status ?? 200
+    this.#statusText = statusText ?? ""
+    // The standard copies the headers and the bytes as the response is made.
+    if (init?.headers !== undefined) {
+      this.#headers = new Headers(init.headers)
+      if (typeof body === "string" && !this.#headers.has("content-type")) this.#headers.set("content-type", TEXT)
+    }
+    this.#body = body instanceof Uint8Array ? body.slice() : body ?? null
+  }
+
+  /** The real `Response`, made on first need from what was given. */
+  #materialize(): Response {
+    if (this.#real === undefined) {
+      const init: ResponseInit = this.#headers === undefined
+        ? { status: this.#status, statusText: this.#statusText }
+        : { status: this.#status, statusText: this.#statusText, headers: this.#headers }
+      this.#real = new NativeResponse(this.#taken ? null : this.#body, init)
+    }
+    return this.#real
+  }
+
+  get type(): Response["type"] {
+    return this.#real?.type ?? "default"
+  }
+  get url(): string {
+    return this.#real?.url ?? ""
+  }
+  get redirected(): boolean {
+    return this.#real?.redirected ?? false
+  }
+  get status(): number {
+    return this.#real?.status ?? this.#status
+  }
+  get ok(): boolean {
+    const status = this.status
+    return status >= 200 && status <= 299
+  }
+  get statusText(): string {
+    return this.#real?.statusText ?? this.#statusText
+  }
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      if (this.#real !== undefined) return this.#real.headers
+      this.#headers = new Headers(typeof this.#body === "string" ? [["content-type", TEXT]] : undefined)
+    }
+    return this.#headers
+  }
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.#materialize().body as ReadableStream<Uint8Array> | null
+  }
+  get bodyUsed(): boolean {
+    return this.#taken || (this.#real?.bodyUsed ?? false)
+  }
+  clone(): Response {
+    if (this.bodyUsed) throw new TypeError("Response.clone: Body has already been consumed.")
+    return this.#materialize().clone()
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#materialize().arrayBuffer()
+  }
+  blob(): Promise<Blob> {
+    return this.#materialize().blob()
+  }
+  bytes(): ReturnType<Response["bytes"]> {
+    return this.#materialize().bytes()
+  }
+  formData(): Promise<FormData> {
+    return this.#materialize().formData()
+  }
+  json(): Promise<unknown> {
+    return this.#materialize().json()
+  }
+  text(): Promise<string> {
+    return this.#materialize().text()
+  }
+
+  /**
+   * The whole response of a light `Response` whose body nobody has read:
+   * taken (its `bodyUsed` is true after); undefined for any other response.
+   */
+  static take(response: Response): LightBody | undefined {
+    if (!(#real in response)) return undefined
+    const r = response as unknown as LightResponse
+    if (r.#real !== undefined || r.#taken) return undefined
+    r.#taken = true
+    return { status: r.#status, headers: r.#headers, body: r.#body }
+  }
+
+  static {
+    Object.setPrototypeOf(this, NativeResponse) // Response.json, .error, .redirect
+    Object.setPrototypeOf(this.prototype, NativeResponse.prototype) // instanceof, Symbol.toStringTag
+    // Node's responses (fetch, Response.json) are instances too.
+    Object.defineProperty(this, Symbol.hasInstance, { value: (value: unknown) => value instanceof NativeResponse })
+    // util.inspect and console.log show the real response (undici's inspector reads its internals).
+    Object.defineProperty(this.prototype, Symbol.for("nodejs.util.inspect.custom"), {
+      value(this: LightResponse, depth: number, options: object, inspect: (value: unknown, options: object) => string) {
+        return inspect(this.#materialize(), { ...options, depth })
+      }
+    })
+  }
+}
+
+/** `LightResponse.take`: the whole response when `response` is a light one nobody read. */
+export const takeLight = (response: Response): LightBody | undefined => LightResponse.take(response)
+
+/**
+ * Makes `globalThis.Response` the light one (idempotent). Code that made a
+ * response before keeps Node's, which works as before.
+ */
+export const installLightResponse = (): void => {
+  if (globalThis.Response !== (LightResponse as unknown as typeof Response)) {
+    globalThis.Response = LightResponse as unknown as typeof Response
+  }
+}
