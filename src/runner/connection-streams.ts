@@ -12,27 +12,39 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 
 export class ConnectionStreams {
-  /** Streams whose app is running; emptied, and never filled again, on close. */
-  readonly #open = new Set<number>()
+  /**
+   * Streams whose app is running, in no order; emptied, and never filled
+   * again, on close. An array, not a Set: most apps complete at once, and a
+   * Set that goes from one element to none shrinks (reallocates) its table
+   * each time. Measured in CPU profiles of a Hono hello over h2c, 120,000
+   * requests: `leave` took 2.7 % of the busy time with a Set, 0.1 % with
+   * this. `leave` scans the streams in flight (at most
+   * SETTINGS_MAX_CONCURRENT_STREAMS, 128 by default).
+   */
+  readonly #open: Array<number> = []
   #closed = false
   /** Created by the first `closed` that has to wait; completed and dropped on close. */
   #onClose: Deferred.Deferred<void> | undefined = undefined
 
   /** The app of stream `id` is about to be called. Ignored once the connection closed. */
   enter(id: number): void {
-    if (!this.#closed) this.#open.add(id)
+    if (!this.#closed) this.#open.push(id)
   }
 
   /** The app of stream `id` returned (or was interrupted). */
   leave(id: number): void {
-    this.#open.delete(id)
+    const open = this.#open
+    const at = open.lastIndexOf(id)
+    if (at < 0) return
+    const last = open.pop()!
+    if (at < open.length) open[at] = last
   }
 
   /** The connection closed: empties the registry and completes `closed`. Idempotent. */
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#open.clear()
+    this.#open.length = 0
     const d = this.#onClose
     this.#onClose = undefined
     if (d !== undefined) Deferred.doneUnsafe(d, Exit.void)
@@ -45,12 +57,12 @@ export class ConnectionStreams {
 
   /** How many streams are listed (0 once closed). */
   get size(): number {
-    return this.#open.size
+    return this.#open.length
   }
 
   /** The listed stream IDs, ascending, as a fresh array. */
   list(): Array<number> {
-    return [...this.#open].sort((a, b) => a - b)
+    return this.#open.slice().sort((a, b) => a - b)
   }
 
   /** Completes once the connection closed (at once if it already has). Interrupting it removes its waiter. */
