@@ -59,7 +59,8 @@ export class LightResponse {
   constructor(body?: ConstructorParameters<typeof Response>[0], init?: ResponseInit) {
     const status = init?.status
     const statusText = init?.statusText
-    const light = (body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array) &&
+    const light = (body === undefined || body === null || typeof body === "string" ||
+      (body instanceof Uint8Array && !(body.buffer instanceof SharedArrayBuffer))) &&
       (status === undefined || (Number.isInteger(status) && status >= 200 && status <= 599)) &&
       (statusText === undefined || (typeof statusText === "string" && reasonPhrase.test(statusText)))
     if (!light) {
@@ -77,7 +78,8 @@ export class LightResponse {
       this.#headers = new Headers(init.headers)
       if (typeof body === "string" && !this.#headers.has("content-type")) this.#headers.set("content-type", TEXT)
     }
-    this.#body = body instanceof Uint8Array ? body.slice() : body ?? null
+    // A copy even of a Buffer (whose slice() is a view of the same memory).
+    this.#body = body instanceof Uint8Array ? new Uint8Array(body) : body ?? null
   }
 
   /** The real `Response`, made on first need from what was given. */

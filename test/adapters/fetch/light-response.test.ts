@@ -84,7 +84,8 @@ describe("FETCH-12: the light Response", () => {
       ["x", { statusText: "a\nb" }],
       ["x", { headers: { "x-a": "a\r\nb" } }],
       ["x", { headers: { "bad name": "1" } }],
-      ["x", { status: 200.5 }]
+      ["x", { status: 200.5 }],
+      [new Uint8Array(new SharedArrayBuffer(4)), {}]
     ]
     for (const [body, init] of cases) {
       const native = thrown(() => new NativeResponse(body as string, init))
@@ -93,7 +94,7 @@ describe("FETCH-12: the light Response", () => {
     expect(thrown(() => new LightResponse("x", { status: 99 }))).toMatch(/^RangeError/)
   })
 
-  it("FETCH-12: the bytes and the fields are copied at construction", async () => {
+  it("FETCH-12: the bytes and the fields are copied at construction, a Buffer's too", async () => {
     const bytes = new TextEncoder().encode("abc")
     const fields = new Headers({ "x-a": "1" })
     const r = new LightResponse(bytes, { headers: fields }) as unknown as Response
@@ -101,6 +102,10 @@ describe("FETCH-12: the light Response", () => {
     fields.set("x-a", "2")
     expect(r.headers.get("x-a")).toBe("1")
     expect(await r.text()).toBe("abc")
+    const buffer = Buffer.from("def")
+    const fromBuffer = new LightResponse(buffer) as unknown as Response
+    buffer[0] = 0x7a
+    expect(await fromBuffer.text()).toBe("def")
   })
 
   it("FETCH-12: a body read once is used: a second read and a clone fail as Node's do", async () => {
