@@ -90,8 +90,9 @@ export const checkStatus = (status: unknown): LocalProtocolError | undefined =>
 /**
  * Checks a response header list in one pass (HTTP-5, HTTP-6, a single-value
  * field sent twice HTTP-16, a `content-length` that is not a decimal
- * integer HTTP-17) and returns the declared content-length in bytes (-1
- * when none), or the error naming the rule broken. `undefined` is empty.
+ * integer HTTP-17, `content-length` beside `transfer-encoding` HTTP-37) and
+ * returns the declared content-length in bytes (-1 when none), or the error
+ * naming the rule broken. `undefined` is empty.
  *
  * @since 0.4.0
  * @category checks
@@ -100,6 +101,7 @@ export const checkHead = (headers: unknown): number | LocalProtocolError => {
   if (headers === undefined) return -1
   if (!Array.isArray(headers)) return new LocalProtocolError({ rule: "HTTP-5", detail: "header is not a list of [name, value] pairs" })
   let declared = -1
+  let framed = false
   // Most responses carry one single-value field at most: no Set for those.
   let seen: Set<string> | undefined
   let firstSingle: string | undefined
@@ -108,6 +110,7 @@ export const checkHead = (headers: unknown): number | LocalProtocolError => {
     const bad = checkField(h, i, "header")
     if (bad !== undefined) return bad
     const name = h[0] as string
+    if (name === "transfer-encoding") framed = true
     if (!singleValue.has(name)) continue
     if (firstSingle === undefined) firstSingle = name
     else {
@@ -119,6 +122,9 @@ export const checkHead = (headers: unknown): number | LocalProtocolError => {
       if (!DECIMAL.test(h[1])) return new LocalProtocolError({ rule: "HTTP-17", detail: "content-length is not a decimal integer" })
       declared = Number(h[1])
     }
+  }
+  if (framed && declared >= 0) {
+    return new LocalProtocolError({ rule: "HTTP-37", detail: "content-length beside transfer-encoding (RFC 9112 §6.2 forbids it)" })
   }
   return declared
 }

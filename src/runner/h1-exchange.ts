@@ -12,13 +12,21 @@ const NONE: Headers = []
 
 const noPromise = Effect.succeed(undefined)
 
+/**
+ * The head as node:http's flat list, with the `content-length` the runner
+ * adds (RUN-10) — unless the app framed the body itself with
+ * `transfer-encoding`: RFC 9112 §6.2 forbids both in one message, and a
+ * proxy that read the length would split the response apart.
+ */
 const toFlat = (headers: Headers, contentLength: number): Array<string> => {
   const out: Array<string> = []
+  let framed = false
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!
     out.push(h[0], h[1])
+    if (h[0] === "transfer-encoding") framed = true
   }
-  if (contentLength >= 0) out.push("content-length", String(contentLength))
+  if (contentLength >= 0 && !framed) out.push("content-length", String(contentLength))
   return out
 }
 

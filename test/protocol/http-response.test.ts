@@ -21,6 +21,14 @@ describe("ResponseSide", () => {
     expect(new ResponseSide(testScope({ method: "HEAD" })).check(start(200, [["content-length", "5"]]))).toBeUndefined()
   })
 
+  it("HTTP-37: content-length beside transfer-encoding fails the start, in either order; either alone is accepted", () => {
+    const side = new ResponseSide(testScope())
+    expect(side.check(start(200, [["transfer-encoding", "chunked"], ["content-length", "5"]]))?.rule).toBe("HTTP-37")
+    expect(side.check(start(200, [["content-length", "5"], ["x-a", "1"], ["transfer-encoding", "chunked"]]))?.rule).toBe("HTTP-37")
+    expect(side.check(start(200, [["transfer-encoding", "chunked"]]))).toBeUndefined()
+    expect(side.check(start(200, [["content-length", "5"]]))).toBeUndefined()
+  })
+
   it("HTTP-1 HTTP-17: check moves nothing; accept moves the state and records what the start declared", () => {
     const side = new ResponseSide(testScope())
     const event = start(200, [["content-length", "3"]])

@@ -294,6 +294,28 @@ describe("examples/stream.ts with curl", () => {
   })
 })
 
+describe("an app's own transfer-encoding", () => {
+  // One body after a head that frames it with transfer-encoding: a proxy between this server and the
+  // client must never see a content-length beside it (RFC 9112 §6.2).
+  const framed = Effect.fnUntraced(function*(scope: EgiScope, _receive: Receive, send: Send) {
+    if (scope.type !== "http") return yield* unsupportedScope(scope)
+    yield* send({ type: "http.response.start", status: 200, headers: [["transfer-encoding", "chunked"]] })
+    yield* send({ type: "http.response.body", body: new TextEncoder().encode("hello") })
+  })
+  const server = useServer(framed)
+
+  it("HTTP-37 RUN-10: over HTTP/1.1 the runner adds no content-length to it, and the body is chunked; over h2c the field is dropped and content-length added", async () => {
+    const raw = await curlOk([H1, "--raw", `${server().url}/`])
+    expect(header(raw, "transfer-encoding")).toEqual(["chunked"])
+    expect(header(raw, "content-length")).toEqual([])
+    expect(raw.body.toString("latin1")).toBe("5\r\nhello\r\n0\r\n\r\n")
+    const h2 = await curlOk([H2, `${server().url}/`])
+    expect(header(h2, "transfer-encoding")).toEqual([])
+    expect(header(h2, "content-length")).toEqual(["5"])
+    expect(h2.body.toString()).toBe("hello")
+  })
+})
+
 // ---------------------------------------------------------------------------
 // responses without a body
 // ---------------------------------------------------------------------------
