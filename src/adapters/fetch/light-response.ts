@@ -45,7 +45,8 @@ export interface LightBody {
  * Instances are `instanceof Response` (Node's), and Node's own responses
  * (from `fetch`, `Response.json`) are `instanceof` this class too. Once
  * `fromFetch` has sent one whole (`take`), its `bodyUsed` is true and its
- * `body` null.
+ * body locked, as Node's is once read. Unlike Node's, `structuredClone`
+ * copies one as an empty object rather than refusing it.
  */
 export class LightResponse {
   #body: string | Uint8Array | null = null
@@ -59,8 +60,9 @@ export class LightResponse {
   constructor(body?: ConstructorParameters<typeof Response>[0], init?: ResponseInit) {
     const status = init?.status
     const statusText = init?.statusText
-    const light = (body === undefined || body === null || typeof body === "string" ||
-      (body instanceof Uint8Array && !(body.buffer instanceof SharedArrayBuffer))) &&
+    const light = (init === undefined || init === null || typeof init === "object") &&
+      (body === undefined || body === null || typeof body === "string" ||
+        (body instanceof Uint8Array && !(body.buffer instanceof SharedArrayBuffer) && (body.buffer as { detached?: boolean }).detached !== true)) &&
       (status === undefined || (Number.isInteger(status) && status >= 200 && status <= 599)) &&
       (statusText === undefined || (typeof statusText === "string" && reasonPhrase.test(statusText)))
     if (!light) {
@@ -68,29 +70,52 @@ export class LightResponse {
       this.#real = new NativeResponse(body, init)
       return
     }
+    // The standard copies the headers and the bytes as the response is made, and checks the fields before the status.
+    if (init?.headers !== undefined) {
+      this.#headers = new Headers(init.headers)
+      if (typeof body === "string" && !this.#headers.has("content-type")) this.#headers.set("content-type", TEXT)
+    }
     if (body !== undefined && body !== null && status !== undefined && nullBodyStatus(status)) {
       throw new TypeError(`Response constructor: Invalid response status code ${status}`)
     }
     this.#status = status ?? 200
     this.#statusText = statusText ?? ""
-    // The standard copies the headers and the bytes as the response is made.
-    if (init?.headers !== undefined) {
-      this.#headers = new Headers(init.headers)
-      if (typeof body === "string" && !this.#headers.has("content-type")) this.#headers.set("content-type", TEXT)
-    }
     // A copy even of a Buffer (whose slice() is a view of the same memory).
     this.#body = body instanceof Uint8Array ? new Uint8Array(body) : body ?? null
   }
 
-  /** The real `Response`, made on first need from what was given. */
+  /**
+   * The real `Response`, made on first need from what was given. One whose
+   * body went out (`take`) gets its body locked, as Node's own is after
+   * `fromFetch` read it: reading it again fails, and so does sending it again.
+   */
   #materialize(): Response {
     if (this.#real === undefined) {
       const init: ResponseInit = this.#headers === undefined
         ? { status: this.#status, statusText: this.#statusText }
         : { status: this.#status, statusText: this.#statusText, headers: this.#headers }
-      this.#real = new NativeResponse(this.#taken ? null : this.#body, init)
+      const real = new NativeResponse(this.#body, init)
+      if (this.#taken) real.body?.getReader()
+      this.#real = real
     }
     return this.#real
+  }
+
+  /**
+   * The real `Response` with the fields as they are now: once `headers` was
+   * read, that `Headers` stays this response's fields (changes made to it
+   * after the real one was made included), so they are copied over before
+   * anything that uses them (`clone`, `blob`'s type, `formData`).
+   */
+  #current(): Response {
+    const real = this.#materialize()
+    const fields = this.#headers
+    if (fields !== undefined) {
+      const target = real.headers
+      for (const name of [...target.keys()]) target.delete(name)
+      for (const [name, value] of fields) target.append(name, value)
+    }
+    return real
   }
 
   get type(): Response["type"] {
@@ -127,19 +152,19 @@ export class LightResponse {
   }
   clone(): Response {
     if (this.bodyUsed) throw new TypeError("Response.clone: Body has already been consumed.")
-    return this.#materialize().clone()
+    return this.#current().clone()
   }
   arrayBuffer(): Promise<ArrayBuffer> {
     return this.#materialize().arrayBuffer()
   }
   blob(): Promise<Blob> {
-    return this.#materialize().blob()
+    return this.#current().blob()
   }
   bytes(): ReturnType<Response["bytes"]> {
     return this.#materialize().bytes()
   }
   formData(): Promise<FormData> {
-    return this.#materialize().formData()
+    return this.#current().formData()
   }
   json(): Promise<unknown> {
     return this.#materialize().json()
@@ -160,11 +185,23 @@ export class LightResponse {
     return { status: r.#status, headers: r.#headers, body: r.#body }
   }
 
+  /** Whether Node's `Response` was made for `response` (false for a light one sent whole and never touched). */
+  static materialized(response: Response): boolean {
+    return !(#real in response) || (response as unknown as LightResponse).#real !== undefined
+  }
+
   static {
     Object.setPrototypeOf(this, NativeResponse) // Response.json, .error, .redirect
     Object.setPrototypeOf(this.prototype, NativeResponse.prototype) // instanceof, Symbol.toStringTag
-    // Node's responses (fetch, Response.json) are instances too.
-    Object.defineProperty(this, Symbol.hasInstance, { value: (value: unknown) => value instanceof NativeResponse })
+    Object.defineProperty(this, "name", { value: "Response" })
+    Object.defineProperty(this, "length", { value: 0 })
+    // Node's responses (fetch, Response.json) are instances too; a subclass of this one keeps the usual test.
+    const ordinary = Function.prototype[Symbol.hasInstance]
+    Object.defineProperty(this, Symbol.hasInstance, {
+      value(this: unknown, value: unknown): boolean {
+        return this === LightResponse ? value instanceof NativeResponse : ordinary.call(this, value)
+      }
+    })
     // util.inspect and console.log show the real response (undici's inspector reads its internals).
     Object.defineProperty(this.prototype, Symbol.for("nodejs.util.inspect.custom"), {
       value(this: LightResponse, depth: number, options: object, inspect: (value: unknown, options: object) => string) {

@@ -28,6 +28,13 @@ const observe = async (r: Response) => ({
   usedAfter: r.bodyUsed
 })
 
+/** A view of a transferred (detached) ArrayBuffer. */
+const detached = (): Uint8Array => {
+  const bytes = new Uint8Array(4)
+  structuredClone(bytes.buffer, { transfer: [bytes.buffer] })
+  return bytes
+}
+
 /** The error `make` throws, as its class and message; undefined when it throws none. */
 const thrown = (make: () => unknown): string | undefined => {
   try {
@@ -85,12 +92,18 @@ describe("FETCH-12: the light Response", () => {
       ["x", { headers: { "x-a": "a\r\nb" } }],
       ["x", { headers: { "bad name": "1" } }],
       ["x", { status: 200.5 }],
-      [new Uint8Array(new SharedArrayBuffer(4)), {}]
+      [new Uint8Array(new SharedArrayBuffer(4)), {}],
+      ["x", { status: 204, headers: { "bad name": "1" } }],
+      ["x", 5 as ResponseInit],
+      ["x", "abc" as ResponseInit],
+      [detached(), {}]
     ]
     for (const [body, init] of cases) {
       const native = thrown(() => new NativeResponse(body as string, init))
       expect(thrown(() => new LightResponse(body as string, init)), JSON.stringify(init)).toBe(native)
     }
+    expect(LightResponse.name).toBe("Response")
+    expect(LightResponse.length).toBe(NativeResponse.length)
     expect(thrown(() => new LightResponse("x", { status: 99 }))).toMatch(/^RangeError/)
   })
 
@@ -106,6 +119,34 @@ describe("FETCH-12: the light Response", () => {
     const fromBuffer = new LightResponse(buffer) as unknown as Response
     buffer[0] = 0x7a
     expect(await fromBuffer.text()).toBe("def")
+  })
+
+  it("FETCH-12: fields changed after a clone, or a default content-type deleted, reach later clones, blob() and formData() as on Node's", async () => {
+    for (const R of [NativeResponse, LightResponse as unknown as typeof Response]) {
+      const r = new R("x", { headers: { a: "1" } })
+      r.clone()
+      r.headers.set("b", "2")
+      expect([...r.clone().headers], R.name).toEqual([["a", "1"], ["b", "2"], ["content-type", "text/plain;charset=UTF-8"]])
+    }
+    const deleted = async (R: typeof Response) => {
+      const r = new R("a=1")
+      r.headers.delete("content-type")
+      return { fields: [...r.clone().headers], type: (await r.blob()).type }
+    }
+    expect(await deleted(LightResponse as unknown as typeof Response)).toEqual(await deleted(NativeResponse))
+  })
+
+  it("FETCH-12: a subclass declared after the override tests instanceof as usual", () => {
+    globalThis.Response = LightResponse as unknown as typeof Response
+    try {
+      class Mine extends Response {}
+      expect(new Mine("a") instanceof Mine).toBe(true)
+      expect(new Mine("a") instanceof Response).toBe(true)
+      expect(new Response("z") instanceof Mine).toBe(false)
+      expect(new NativeResponse("z") instanceof Mine).toBe(false)
+    } finally {
+      globalThis.Response = NativeResponse
+    }
   })
 
   it("FETCH-12: a body read once is used: a second read and a clone fail as Node's do", async () => {
@@ -157,9 +198,10 @@ describe("FETCH-12: light responses on the wire", () => {
     expect(text.headers["x-late"]).toBe("yes")
     expect(text.headers["set-cookie"]).toEqual(["b=2", "c=3"])
     expect(text.body.toString("utf8")).toBe("héllo ✓")
-    // Taken whole: no stream was ever made for it (one read through a stream would have left it locked, not null).
+    // Taken whole: Node's Response (and its stream) was never made for it; its body is used up, as a read one is.
+    expect(LightResponse.materialized(sent[0]!)).toBe(false)
     expect(sent[0]!.bodyUsed).toBe(true)
-    expect(sent[0]!.body).toBeNull()
+    await expect(sent[0]!.text()).rejects.toThrow(TypeError)
     const bytes = await h2request(session, { ":path": "/bytes" })
     expect(bytes.status).toBe(201)
     expect(bytes.headers["content-type"]).toBeUndefined()
@@ -179,6 +221,18 @@ describe("FETCH-12: light responses on the wire", () => {
     expect(head.statusCode).toBe(200)
     expect(head.headers["x-late"]).toBe("yes")
     expect(head.text).toBe("")
+  })
+
+  it("FETCH-12: a response sent a second time fails that request with 500, as Node's does; the first was whole", async () => {
+    const once = new LightResponse("only once") as unknown as Response
+    const server = await serve(fromFetch(() => once))
+    const session = await connect(server.url)
+    const first = await h2request(session, { ":path": "/" })
+    expect(first.status).toBe(200)
+    expect(first.body.toString()).toBe("only once")
+    const second = await h2request(session, { ":path": "/" })
+    expect(second.status).toBe(500)
+    session.close()
   })
 
   it("FETCH-12: a response whose body the handler read (or cloned) still goes out whole, through Node's Response", async () => {
