@@ -15,12 +15,13 @@ export interface H2loadResult {
 /**
  * Runs `h2load -n n -c c -m m [--h1] [-d data] url` (h2load from PATH) and
  * parses its requests/s, failed count and 2xx count; rejects if it cannot run or its
- * output cannot be parsed.
+ * output cannot be parsed. With `cpu`, h2load runs on that core alone (`taskset`).
  */
-export const h2load = (url: string, n: number, c: number, m: number, data?: string, h1 = false): Promise<H2loadResult> =>
+export const h2load = (url: string, n: number, c: number, m: number, data?: string, h1 = false, cpu?: number): Promise<H2loadResult> =>
   new Promise((resolve, reject) => {
     const args = ["-n", String(n), "-c", String(c), "-m", String(m), ...(h1 ? ["--h1"] : []), ...(data === undefined ? [] : ["-d", data]), url]
-    execFile("h2load", args, { maxBuffer: 1 << 20 }, (err, stdout) => {
+    const [command, argv] = cpu === undefined ? ["h2load", args] : ["taskset", ["-c", String(cpu), "h2load", ...args]]
+    execFile(command, argv, { maxBuffer: 1 << 20 }, (err, stdout) => {
       if (err) return reject(err)
       const rps = /finished in [^,]+, ([\d.]+) req\/s/.exec(stdout)
       const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(stdout)

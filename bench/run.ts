@@ -9,6 +9,11 @@
  * `git worktree` of an earlier commit, with `node_modules` linked in), so a
  * change's cost on the hello path is measured in the same run.
  *
+ * `--pin`: each server on the first core and h2load on the last (`taskset`),
+ * so that they do not take each other's time: on a shared 2-core machine
+ * the server CPU per request then swings far less between rounds. It
+ * confines the shim's worker threads to one core too.
+ *
  * Scenarios (`--scenarios hello,hello-h1,stream,files,shim,adapters-h1,adapters-h2c`,
  * default all): `hello`
  * (h2load -c 16 -m 16 GET /) against `egi --h2c`, the default
@@ -28,7 +33,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { cpuMicros, h2load, median } from "./measure.ts"
@@ -39,9 +44,12 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     requests: { type: "string", default: "200000" },
     baseline: { type: "string" },
-    scenarios: { type: "string", default: "hello,hello-h1,stream,files,shim,adapters-h1,adapters-h2c" }
+    scenarios: { type: "string", default: "hello,hello-h1,stream,files,shim,adapters-h1,adapters-h2c" },
+    pin: { type: "boolean", default: false }
   }
 })
+/** `--pin`: the cores of the servers and of h2load. */
+const pinned = values.pin ? { server: 0, load: availableParallelism() - 1 } : undefined
 const scenarios = new Set(values.scenarios.split(","))
 const baseline = values.baseline === undefined ? undefined : new URL(`${values.baseline.replace(/\/$/, "")}/`, `file://${process.cwd()}/`).pathname
 const rounds = Number(values.rounds)
@@ -69,15 +77,15 @@ const scenario = async (
   upload?: { readonly file: string; readonly bytes: number },
   h1 = false
 ) => {
-  const servers = await Promise.all(targets.map((t) => startServer(t.args)))
+  const servers = await Promise.all(targets.map((t) => startServer(t.args, pinned?.server)))
   try {
     const results = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
     const cpu = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
-    for (const t of targets) await h2load(`http://127.0.0.1:${t.port}${t.path}`, Math.min(n, 20000), c, m, upload?.file, h1) // warm-up
+    for (const t of targets) await h2load(`http://127.0.0.1:${t.port}${t.path}`, Math.min(n, 20000), c, m, upload?.file, h1, pinned?.load) // warm-up
     for (let r = 0; r < rounds; r++) {
       for (const [i, t] of targets.entries()) {
         const before = cpuMicros(servers[i]!.pid!)
-        const res = await h2load(`http://127.0.0.1:${t.port}${t.path}`, n, c, m, upload?.file, h1)
+        const res = await h2load(`http://127.0.0.1:${t.port}${t.path}`, n, c, m, upload?.file, h1, pinned?.load)
         cpu.get(t.name)!.push((cpuMicros(servers[i]!.pid!) - before) / n)
         if (res.failed > 0) throw new Error(`${t.name}: ${res.failed} failed requests`)
         results.get(t.name)!.push(res.rps)
@@ -85,7 +93,7 @@ const scenario = async (
     }
     const base = median(results.get(reference)!)
     const baseCpu = median(cpu.get(reference)!)
-    process.stdout.write(`\n${title} (h2load${h1 ? " --h1" : ""} -n ${n} -c ${c} -m ${m}, median of ${rounds} rounds)\n`)
+    process.stdout.write(`\n${title} (h2load${h1 ? " --h1" : ""} -n ${n} -c ${c} -m ${m}, median of ${rounds} rounds${pinned === undefined ? "" : ", pinned"})\n`)
     for (const t of targets) {
       const med = median(results.get(t.name)!)
       const medCpu = median(cpu.get(t.name)!)

@@ -7,9 +7,15 @@ import { once } from "node:events"
 
 const root = new URL("..", import.meta.url).pathname
 
-/** `node ...args` from the repository root; resolves once it prints "listening" on stderr. */
-export const startServer = async (args: ReadonlyArray<string>): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
+/**
+ * `node ...args` from the repository root; resolves once it prints
+ * "listening" on stderr. With `cpu`, the server runs on that core alone
+ * (`taskset -c cpu`, which execs node: the child's pid is node's).
+ */
+export const startServer = async (args: ReadonlyArray<string>, cpu?: number): Promise<ChildProcess> => {
+  const child = cpu === undefined
+    ? spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
+    : spawn("taskset", ["-c", String(cpu), process.execPath, ...args], { cwd: root, stdio: ["ignore", "ignore", "pipe"] })
   let err = ""
   child.stderr!.setEncoding("utf8")
   await new Promise<void>((resolve, reject) => {
