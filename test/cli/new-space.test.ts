@@ -3,8 +3,10 @@
  * server starts (bin/egi.mjs): loading effect, the CLI and the app would
  * otherwise grow the new space to its maximum (32 MiB on Node 24) and keep
  * it resident at idle. Once the server listens, the new space grows under
- * load as V8 would grow it. EGI_V8_NEW_SPACE=1 keeps V8's default.
+ * load, up to 32 MiB, where V8 would go on to 128 MiB, all of it resident.
+ * EGI_V8_NEW_SPACE=1 keeps V8's default.
  */
+import { execFile } from "node:child_process"
 import * as http2 from "node:http2"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
@@ -49,6 +51,16 @@ const load = async (url: string, n: number): Promise<void> => {
   }
 }
 
+/** `h2load -c 16 -m 16 -n n` against `url` (h2load from nghttp2-client, which scripts/setup.sh --test-tools installs). */
+const h2load = (url: string, n: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    execFile("h2load", ["-c", "16", "-m", "16", "-n", String(n), `${url}/`], (error, stdout) => {
+      if (error) return reject(error)
+      if (!/ 0 failed/.test(stdout)) return reject(new Error(`h2load saw failures:\n${stdout}`))
+      resolve()
+    })
+  })
+
 describe("V8's new space (bin/egi.mjs)", () => {
   it("stays at its initial size while the server starts (EGI_V8_NEW_SPACE=1: V8's default grows it)", async () => {
     const measure = async (env: Record<string, string>): Promise<number> => {
@@ -78,4 +90,22 @@ describe("V8's new space (bin/egi.mjs)", () => {
       await cli.dispose()
     }
   }, 60_000)
+
+  it("stops growing at 32 MiB under sustained load (EGI_V8_NEW_SPACE=1: V8's default goes past it)", async () => {
+    const measure = async (env: Record<string, string>): Promise<number> => {
+      const cli = start(env)
+      try {
+        const { url } = await cli.listening(15_000)
+        await h2load(url, 100_000)
+        return await nextReport(cli)
+      } finally {
+        await cli.dispose()
+      }
+    }
+    const capped = await measure({})
+    const uncapped = await measure({ EGI_V8_NEW_SPACE: "1" })
+    expect(capped).toBeGreaterThan(4 * MiB)
+    expect(capped).toBeLessThanOrEqual(32 * MiB)
+    expect(uncapped).toBeGreaterThan(32 * MiB)
+  }, 120_000)
 })
