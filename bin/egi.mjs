@@ -59,9 +59,9 @@ if (supported) {
   // V8 would grow the new space to its maximum (32 MiB, both semi-spaces
   // resident) and keep it at idle. Growth factor 1 means no growth; once the
   // server listens (the runner emits `egi:listening` on process; at the
-  // latest after 5 s) V8's default (2) is back, so the new space grows under
-  // load as before. Measured on Node 24 (examples/hello.ts): idle RSS
-  // 119 → 104 MiB, time to "listening" unchanged (~0.6 s).
+  // latest after 5 s) it may grow under load again, as below. Measured on
+  // Node 24 (examples/hello.ts): idle RSS 119 → 104 MiB, time to
+  // "listening" unchanged (~0.6 s).
   // EGI_V8_NEW_SPACE=1 keeps V8's default from the start.
   //
   // Under load the same flag keeps the new space at 32 MiB: V8 grows it up

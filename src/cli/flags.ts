@@ -18,7 +18,7 @@ import { CliError, Flag } from "effect/cli"
 import { availableParallelism } from "node:os"
 import { type ListenTarget, parseBind } from "../runner/listen-target.ts"
 import { defaults } from "../runner/options.ts"
-import { type NumericOption, optionRanges } from "../runner/option-ranges.ts"
+import { isTime, type NumericOption, optionRanges } from "../runner/option-ranges.ts"
 import { splitList } from "../runner/config.ts"
 
 /** A value refused: the sentence after `egi: `. */
@@ -199,10 +199,10 @@ const workerCount: Parse<number> = (value, source) => {
  * the option's default in `--help` unless `shown` says otherwise.
  */
 const ranged = (option: NumericOption, name: string, metavar: string, help: string, shown?: string): Spec<Option.Option<number>> => {
-  const { max, min, unit } = optionRanges[option]
-  const isTime = unit === "ms" || unit.startsWith("ms;")
-  const parse = isTime ? secondsBetween(min, max) : integer(min, max)
-  return valued(name, metavar, parse, help, shown ?? (isTime ? inSeconds(defaults[option]) : String(defaults[option])))
+  const { max, min } = optionRanges[option]
+  const time = isTime(option)
+  const parse = time ? secondsBetween(min, max) : integer(min, max)
+  return valued(name, metavar, parse, help, shown ?? (time ? inSeconds(defaults[option]) : String(defaults[option])))
 }
 
 /** An HTTP/2 limit's flag (h2-limits.ts): `ranged`, its range in `--help`. */

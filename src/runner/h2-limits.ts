@@ -1,9 +1,9 @@
 /**
  * The HTTP/2 connection limits of spec.md §8.3 (rules RUN-27, RUN-28): what
  * node:http2 enforces per session against a hostile peer, and the SETTINGS
- * the server advertises, each from a runner option; their ranges (checked
- * by `start`, the CLI and `optionsConfig` alike) and the node:http2 server
- * options made from them.
+ * the server advertises, each from a runner option; their ranges (part of
+ * option-ranges.ts, which `start`, the CLI and `optionsConfig` all hold
+ * them to) and the node:http2 server options made from them.
  */
 import type * as http2 from "node:http2"
 import { maxSetting, type RunnerOptions } from "./options.ts"
@@ -48,15 +48,6 @@ export const h2LimitRanges: { readonly [K in H2LimitOption]: H2LimitRange } = {
   h2InitialWindowSize: { min: 0, max: 2 ** 31 - 1, unit: "bytes" },
   h2MaxFrameSize: { min: 2 ** 14, max: 2 ** 24 - 1, unit: "bytes" },
   h2HeaderTableSize: { min: 0, max: maxSetting, unit: "bytes" }
-}
-
-/** The first option out of its range, as a sentence for `ServeError` `Options`; undefined when all are in range. */
-export const checkH2Limits = (opts: Pick<RunnerOptions, H2LimitOption>): string | undefined => {
-  for (const [name, { max, min, unit }] of Object.entries(h2LimitRanges) as Array<[H2LimitOption, H2LimitRange]>) {
-    const n = opts[name]
-    if (!Number.isInteger(n) || n < min || n > max) return `${name} must be an integer from ${min} to ${max} (${unit}), got ${n}`
-  }
-  return undefined
 }
 
 /**

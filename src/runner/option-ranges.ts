@@ -57,6 +57,9 @@ export const optionRanges: { readonly [K in NumericOption]: OptionRange } = {
   responseTimeout: ms("0: none")
 }
 
+/** Whether `option` is a time, in ms (the CLI takes it in seconds). */
+export const isTime = (option: NumericOption): boolean => optionRanges[option].unit.split(";")[0] === "ms"
+
 /**
  * The first numeric option outside its range (or not an integer), as the
  * sentence of a `ServeError` `Options`:

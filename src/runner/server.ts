@@ -26,7 +26,7 @@ import { peerName } from "./client-errors.ts"
 import { defaults, type ResolvedOptions, type RunnerOptions } from "./options.ts"
 import { Supervisor } from "./supervisor.ts"
 import { checkTls, clientCertificateOf, registerReload, reloadListeners, serverOptions, type TlsMaterial, type TlsOptions } from "./tls.ts"
-import { checkOptionRanges } from "./option-ranges.ts"
+import { checkOptionRanges, optionRanges } from "./option-ranges.ts"
 import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
 
 /**
@@ -169,7 +169,7 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     if (badNumber !== undefined) return Effect.fail(new ServeError({ reason: "Options", detail: badNumber }))
     for (const target of opts.binds) {
       const bad = target.kind === "tcp"
-        ? !(Number.isInteger(target.port) && target.port >= 0 && target.port <= 65535)
+        ? !(Number.isInteger(target.port) && target.port >= optionRanges.port.min && target.port <= optionRanges.port.max)
         : target.kind === "unix"
         ? target.path === "" || (target.mode !== undefined && !(Number.isInteger(target.mode) && target.mode >= 0 && target.mode <= 0o777))
         : !(Number.isInteger(target.fd) && target.fd >= 0)

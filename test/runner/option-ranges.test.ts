@@ -12,15 +12,13 @@ import * as Exit from "effect/Exit"
 import { describe, expect, it } from "vitest"
 import { serveOptions } from "../../src/cli/flags.ts"
 import { optionsConfig } from "../../src/runner/config.ts"
-import { checkOptionRanges, type NumericOption, optionRanges } from "../../src/runner/option-ranges.ts"
+import { checkOptionRanges, isTime, type NumericOption, optionRanges } from "../../src/runner/option-ranges.ts"
 import { defaults } from "../../src/runner/options.ts"
 
 const options = Object.keys(optionRanges) as Array<NumericOption>
 
 /** `maxBodySize` → `EGI_MAX_BODY_SIZE`. */
 const keyOf = (option: string): string => `EGI_${option.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
-
-const isTime = (option: NumericOption): boolean => optionRanges[option].unit.split(";")[0] === "ms"
 
 /** The values at and just past each end of `option`'s range. */
 const edges = (option: NumericOption) => {

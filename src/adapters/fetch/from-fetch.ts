@@ -12,10 +12,10 @@ import * as Exit from "effect/Exit"
 import type { Context } from "effect"
 import type { App, Receive, Send } from "../../protocol/app.ts"
 import { type SendError, StreamClosedError, type UnsupportedScopeError } from "../../protocol/errors.ts"
-import type { InboundEvent } from "../../protocol/events.ts"
+import type { InboundEvent, OutboundEvent } from "../../protocol/events.ts"
 import { type HttpScope, targetOf } from "../../protocol/scope.ts"
 import { unsupportedScope } from "../../protocol/unsupported.ts"
-import { installLightResponse, type LightBody, takeLight } from "./light-response.ts"
+import { installLightResponse, type LightBody, LightResponse } from "./light-response.ts"
 import { awaitPromise, headersFromWeb, ignore } from "./shared.ts"
 
 /**
@@ -464,13 +464,10 @@ const respond = (
   send: Send,
   setReader: (reader: ReadableStreamDefaultReader<unknown>) => void
 ): Effect.Effect<void, FetchHandlerError | SendError> => {
-  const light = takeLight(res)
+  const light = LightResponse.take(res)
   if (light !== undefined) return respondLight(method, light, send)
   const status = res.status
-  let headers = headersFromWeb(res.headers)
-  // RFC 9110 §8.6 forbids content-length on a 204 (HTTP-17); a 205 has no content.
-  if (status === 204 || status === 205) headers = headers.filter(([name]) => name !== "content-length")
-  const head = send({ type: "http.response.start", status, headers })
+  const head = send(startOf(status, headersFromWeb(res.headers)))
   const source = res.body
   if (source === null || method === "HEAD" || status === 204 || status === 205 || status === 304) {
     if (source !== null) source.cancel().then(undefined, ignore)
@@ -481,6 +478,13 @@ const respond = (
   return Effect.flatMap(head, () => sendBody(reader, send))
 }
 
+/** A Response's head as `http.response.start`: RFC 9110 §8.6 forbids content-length on a 204 (HTTP-17); a 205 has no content. */
+const startOf = (status: number, headers: Array<[string, string]>): OutboundEvent => ({
+  type: "http.response.start",
+  status,
+  headers: status === 204 || status === 205 ? headers.filter(([name]) => name !== "content-length") : headers
+})
+
 /**
  * Sends a light response's body as it was given (FETCH-12): one
  * `http.response.body`, so the runner adds `content-length` (RUN-10); text
@@ -488,13 +492,7 @@ const respond = (
  */
 const respondLight = (method: string, res: LightBody, send: Send): Effect.Effect<void, SendError> => {
   const status = res.status
-  let headers: Array<[string, string]> = res.headers !== undefined
-    ? headersFromWeb(res.headers)
-    : typeof res.body === "string"
-    ? [["content-type", "text/plain;charset=UTF-8"]]
-    : []
-  if (status === 204 || status === 205) headers = headers.filter(([name]) => name !== "content-length")
-  const head = send({ type: "http.response.start", status, headers })
+  const head = send(startOf(status, res.fields))
   const body = res.body === null || method === "HEAD" || status === 304 ? EMPTY : typeof res.body === "string" ? Buffer.from(res.body) : res.body
   return Effect.flatMap(head, () => send({ type: "http.response.body", body }))
 }

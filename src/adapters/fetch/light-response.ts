@@ -11,6 +11,7 @@
  *
  * @since 0.6.0
  */
+import { headersFromWeb } from "./shared.ts"
 
 /** Node's own `Response`, as it was when this module loaded. */
 const NativeResponse: typeof Response = globalThis.Response
@@ -24,11 +25,11 @@ const reasonPhrase = /^[\t\x20-\x7e\x80-\xff]*$/
 /** The default `content-type` of a text body (Fetch standard "extract a body"). */
 const TEXT = "text/plain;charset=UTF-8"
 
-/** What `fromFetch` sends for a light response taken whole (`takeLight`). */
+/** What `fromFetch` sends for a light response taken whole (`LightResponse.take`). */
 export interface LightBody {
   readonly status: number
-  /** The response's `Headers`, or undefined when none were given (then only a text body's `content-type`). */
-  readonly headers: Headers | undefined
+  /** The response's fields as EGI pairs (`headersFromWeb`), a text body's default `content-type` included. */
+  readonly fields: Array<[string, string]>
   /** The body as given: text (sent as UTF-8), bytes, or none. */
   readonly body: string | Uint8Array | null
 }
@@ -54,7 +55,7 @@ export class LightResponse {
   #statusText = ""
   #headers: Headers | undefined = undefined
   #real: Response | undefined = undefined
-  /** The body went out through `takeLight`. */
+  /** The body went out through `take`. */
   #taken = false
 
   constructor(body?: ConstructorParameters<typeof Response>[0], init?: ResponseInit) {
@@ -182,7 +183,10 @@ export class LightResponse {
     const r = response as unknown as LightResponse
     if (r.#real !== undefined || r.#taken) return undefined
     r.#taken = true
-    return { status: r.#status, headers: r.#headers, body: r.#body }
+    const headers = r.#headers
+    const body = r.#body
+    const fields: Array<[string, string]> = headers !== undefined ? headersFromWeb(headers) : typeof body === "string" ? [["content-type", TEXT]] : []
+    return { status: r.#status, fields, body }
   }
 
   /** Whether Node's `Response` was made for `response` (false for a light one sent whole and never touched). */
@@ -210,9 +214,6 @@ export class LightResponse {
     })
   }
 }
-
-/** `LightResponse.take`: the whole response when `response` is a light one nobody read. */
-export const takeLight = (response: Response): LightBody | undefined => LightResponse.take(response)
 
 /**
  * Makes `globalThis.Response` the light one (idempotent). Code that made a
