@@ -4,8 +4,10 @@
  * histogram, active streams and connections back to zero, bytes in and
  * out. Real sockets, both protocols.
  */
-import { Effect, Metric } from "effect"
+import { Context, Effect, Layer, Metric } from "effect"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { RunnerMetrics } from "../../src/runner/metrics.ts"
 import type { App } from "../../src/protocol/app.ts"
 import { until } from "../support/clients.ts"
 import { closeSession, connect, request } from "../support/h2client.ts"
@@ -59,5 +61,84 @@ describe("RUN-14: the runner's metrics", () => {
     // Three "hello"s and the 500's "Internal Server Error\n".
     expect(delta("http.server.response.body.size")).toBe(15 + 22)
     expect({ streams: find(after, "http.server.active_requests")?.state.value, connections: find(after, "egi.connections.active")?.state.value }).toEqual({ streams: 0, connections: 0 })
+  })
+})
+
+describe("RUN-14: the series as the registry reads them", () => {
+  const fresh = (attributes?: Record<string, string>) => {
+    const registry: Metric.MetricRegistry = new Map()
+    let context = Context.make(Metric.MetricRegistry, registry) as Context.Context<never>
+    if (attributes !== undefined) context = Context.add(context, Metric.CurrentMetricAttributes, attributes)
+    return { registry, context, snap: () => Metric.snapshotUnsafe(context) as ReadonlyArray<Snap> }
+  }
+
+  it("RUN-14: the duration histogram reads as Effect's own histogram fed the same durations", () => {
+    const ours = fresh()
+    const theirs = fresh()
+    const metrics = new RunnerMetrics(ours.context)
+    const reference = Metric.histogram("http.server.request.duration", {
+      boundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      attributes: { "http.request.method": "GET" }
+    })
+    fc.assert(fc.property(fc.array(fc.oneof(
+      fc.double({ min: 0, max: 20_000, noNaN: true }),
+      // On a boundary: counted in its bucket (at or below it).
+      fc.constantFrom(0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+    ), { maxLength: 50 }), (durationsMs) => {
+      for (const ms of durationsMs) {
+        metrics.streamStarted()
+        metrics.streamEnded("GET", 200, ms, 0, 0)
+        reference.updateUnsafe(ms / 1000, theirs.context)
+      }
+      const a = find(ours.snap(), "http.server.request.duration", { "http.request.method": "GET" })?.state
+      const b = find(theirs.snap(), "http.server.request.duration", { "http.request.method": "GET" })?.state
+      if (durationsMs.length > 0 || a !== undefined) expect(a).toEqual(b)
+    }), { numRuns: 100 })
+  })
+
+  it("RUN-14: servers that share a registry add up their counts; other context attributes make series of their own", () => {
+    const shared = fresh()
+    const one = new RunnerMetrics(shared.context)
+    const two = new RunnerMetrics(shared.context)
+    one.streamStarted()
+    two.streamStarted()
+    two.streamStarted()
+    one.streamEnded("GET", 204, 1, 3, 5)
+    one.connection(1)
+    two.connection(1)
+    two.rejected("concurrency")
+    const snaps = shared.snap()
+    expect(count(snaps, "http.server.requests", { "http.request.method": "GET", "http.response.status_class": "2xx" })).toBe(1)
+    expect(find(snaps, "http.server.active_requests")?.state.value).toBe(2)
+    expect(find(snaps, "egi.connections.active")?.state.value).toBe(2)
+    expect(count(snaps, "http.server.request.body.size")).toBe(3)
+    expect(count(snaps, "http.server.response.body.size")).toBe(5)
+    expect(count(snaps, "egi.requests.rejected", { reason: "concurrency" })).toBe(1)
+
+    const tagged = fresh({ "service.instance": "b" })
+    new RunnerMetrics(tagged.context).streamEnded("POST", 500, 1, 0, 0)
+    const t = tagged.snap()
+    expect(find(t, "http.server.requests", { "http.request.method": "POST", "http.response.status_class": "5xx", "service.instance": "b" })?.state.count).toBe(1)
+  })
+
+  it("RUN-14: a method that is not RFC 9110's or PATCH is counted as _OTHER: a client cannot grow the registry", async () => {
+    const registry: Metric.MetricRegistry = new Map()
+    const server = await listen(app, {}, Layer.succeed(Metric.MetricRegistry, registry) as Layer.Layer<never>)
+    try {
+      // Over HTTP/2 any token is a method (node:http's parser takes only the methods it knows).
+      const session = await connect(server.url)
+      for (let i = 0; i < 20; i++) {
+        const res = await request(session, { ":method": `X-METHOD-${i}`, ":path": "/" })
+        expect(res.status).toBe(404)
+      }
+      await closeSession(session)
+    } finally {
+      await server.close()
+    }
+    const snaps = Metric.snapshotUnsafe(Context.make(Metric.MetricRegistry, registry) as Context.Context<never>) as ReadonlyArray<Snap>
+    const methods = new Set(snaps.filter((s) => s.id === "http.server.requests").map((s) => s.attributes?.["http.request.method"]))
+    expect([...methods]).toEqual(["_OTHER"])
+    expect(count(snaps, "http.server.requests", { "http.request.method": "_OTHER", "http.response.status_class": "4xx" })).toBe(20)
+    expect(snaps.filter((s) => s.id === "http.server.request.duration").map((s) => s.attributes?.["http.request.method"])).toEqual(["_OTHER"])
   })
 })
