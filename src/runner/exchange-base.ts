@@ -269,7 +269,12 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
    * stream's memory is mostly what it keeps, issue 19).
    */
   private listenerOf(): () => void {
-    return (this.listener ??= () => this.onSourceEvent())
+    // Made by a function, not assigned as a literal: see Exchange.sendOf (V8 would pretenure it).
+    return (this.listener ??= ExchangeBase.onSourceEventOf(this))
+  }
+
+  private static onSourceEventOf(ex: ExchangeBase): () => void {
+    return () => ex.onSourceEvent()
   }
 
   private watchClose(): void {

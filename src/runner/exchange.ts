@@ -83,7 +83,22 @@ export abstract class Exchange extends ExchangeBase {
   constructor(scope: HttpScope, host: ExchangeHost, readable: Readable, contentLength: number, noBody: boolean) {
     super(scope, readable, contentLength, noBody, host.maxBodySize)
     this.host = host
-    this.send = (event) => Effect.suspend(() => this.onSend(event))
+    this.send = Exchange.sendOf(this)
+  }
+
+  /**
+   * The exchange's `send`, made by a function rather than written as
+   * `this.send = (…) => …`: V8's parser marks a function literal assigned
+   * to a property for the old generation (it expects a method). Such a
+   * closure outlives its request there until the next full GC, and keeps
+   * its context — the exchange, the request, the response — alive through
+   * every scavenge, so each request was promoted whole while the code was
+   * not yet optimized. Measured (HTTP/1.1 hello): promoted over the first
+   * 30,000 requests 1,100 → 36 bytes per request; RSS after 250,000
+   * requests 161 → 124 MiB (raw node:http: 101). test/cli/promotion.test.ts.
+   */
+  private static sendOf(ex: Exchange): (event: OutboundEvent) => Effect.Effect<void, SendError> {
+    return (event) => Effect.suspend(() => ex.onSend(event))
   }
 
   protected onRemoteError(error: RemoteProtocolError): void {

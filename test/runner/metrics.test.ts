@@ -75,7 +75,7 @@ describe("RUN-14: the series as the registry reads them", () => {
   it("RUN-14: the duration histogram reads as Effect's own histogram fed the same durations", () => {
     const ours = fresh()
     const theirs = fresh()
-    const metrics = new RunnerMetrics(ours.context)
+    const metrics = new RunnerMetrics(ours.context as Context.Context<unknown>)
     const reference = Metric.histogram("http.server.request.duration", {
       boundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       attributes: { "http.request.method": "GET" }
@@ -98,8 +98,8 @@ describe("RUN-14: the series as the registry reads them", () => {
 
   it("RUN-14: servers that share a registry add up their counts; other context attributes make series of their own", () => {
     const shared = fresh()
-    const one = new RunnerMetrics(shared.context)
-    const two = new RunnerMetrics(shared.context)
+    const one = new RunnerMetrics(shared.context as Context.Context<unknown>)
+    const two = new RunnerMetrics(shared.context as Context.Context<unknown>)
     one.streamStarted()
     two.streamStarted()
     two.streamStarted()
@@ -116,7 +116,7 @@ describe("RUN-14: the series as the registry reads them", () => {
     expect(count(snaps, "egi.requests.rejected", { reason: "concurrency" })).toBe(1)
 
     const tagged = fresh({ "service.instance": "b" })
-    new RunnerMetrics(tagged.context).streamEnded("POST", 500, 1, 0, 0)
+    new RunnerMetrics(tagged.context as Context.Context<unknown>).streamEnded("POST", 500, 1, 0, 0)
     const t = tagged.snap()
     expect(find(t, "http.server.requests", { "http.request.method": "POST", "http.response.status_class": "5xx", "service.instance": "b" })?.state.count).toBe(1)
   })

@@ -128,7 +128,12 @@ export class WebSocketSession {
     })
     this.waiting = new Inbox({ poll: () => this.take() })
     this.receive = this.waiting.take
-    this.send = (event) => Effect.suspend(() => this.onSend(event))
+    this.send = WebSocketSession.sendOf(this)
+  }
+
+  /** The session's `send`, made by a function: a function literal assigned to a property is pretenured by V8 (see Exchange.sendOf). */
+  private static sendOf(session: WebSocketSession): Send {
+    return (event) => Effect.suspend(() => session.onSend(event))
   }
 
   /** The next event: queued messages first, then the sticky disconnect (rule WS-5). */

@@ -1,0 +1,57 @@
+/**
+ * A request's objects die young (issue 19): V8's scavenges free them, and
+ * hardly any reach the old generation, where only a full GC would free them
+ * (they stay resident until then). V8's parser puts a function literal
+ * assigned to a property (`this.send = (…) => …`) in the old generation;
+ * while the code was not yet optimized, such a closure per request, dead
+ * but not collected, kept its request alive through every scavenge, and
+ * ~1 KiB per request was promoted over the first tens of thousands of
+ * requests (RSS after 250,000 HTTP/1.1 requests: +40 MiB). The probe sums
+ * the old space's growth across each scavenge.
+ */
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import { type Cli, runCli } from "../support/cli.ts"
+
+const PROBE = fileURLToPath(new URL("../fixtures/promotion-probe.mjs", import.meta.url))
+
+/** The bytes the server's scavenges promoted so far, from the probe's answer to SIGUSR2. */
+const promoted = async (cli: Cli): Promise<number> => {
+  const seen = (cli.stderr().match(/promotion-probe/g) ?? []).length
+  cli.signal("SIGUSR2")
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    const all = [...cli.stderr().matchAll(/promotion-probe (\d+)/g)]
+    if (all.length > seen) return Number(all[all.length - 1]![1])
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`no promotion-probe report\n${cli.stderr()}`)
+}
+
+/** `h2load --h1 -c 16 -n n` against `url` (h2load from nghttp2-client, which scripts/setup.sh --test-tools installs). */
+const h2loadH1 = (url: string, n: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    execFile("h2load", ["--h1", "-c", "16", "-n", String(n), `${url}/`], (error, stdout) => {
+      if (error) return reject(error)
+      if (!/ 0 failed/.test(stdout)) return reject(new Error(`h2load saw failures:\n${stdout}`))
+      resolve()
+    })
+  })
+
+describe("promotion under load (issue 19)", () => {
+  it("the first 30,000 HTTP/1.1 requests of a fresh server promote under 200 bytes each to the old generation", async () => {
+    const cli = runCli(["serve", "examples/hello.ts", "--port", "0", "--no-access-log"], { env: { NODE_OPTIONS: `--import ${PROBE}` } })
+    try {
+      const { url } = await cli.listening(15_000)
+      const before = await promoted(cli)
+      const n = 30_000
+      await h2loadH1(url, n)
+      const perRequest = ((await promoted(cli)) - before) / n
+      // Measured: ~36 bytes per request; ~1,100 while `send` was assigned as a literal.
+      expect(perRequest).toBeLessThan(200)
+    } finally {
+      await cli.dispose()
+    }
+  }, 60_000)
+})
