@@ -37,7 +37,14 @@ export interface InboxSource<A> {
  * @category models
  */
 export class Inbox<A> {
-  private waiters: Array<Resume<A>> | undefined = undefined
+  /**
+   * The receiver waiting longest, if any; the others wait in `rest`, oldest
+   * first. One waiter is the rule (an app awaiting `receive`), and a field
+   * holds it for nothing where an array grown by `push` holds 17 slots: a
+   * held stream's memory is mostly what it keeps (issue 19).
+   */
+  private first: Resume<A> | undefined = undefined
+  private rest: Array<Resume<A>> | undefined = undefined
   private readonly source: InboxSource<A>
 
   constructor(source: InboxSource<A>) {
@@ -46,33 +53,37 @@ export class Inbox<A> {
 
   /** The next item: at once when one is ready and nobody waits before us, else when `wake()` finds one. */
   readonly take: Effect.Effect<A> = Effect.callback<A>((resume) => {
-    const waiters = this.waiters
-    if (waiters === undefined || waiters.length === 0) {
+    if (this.first === undefined) {
       const item = this.source.poll()
       if (item !== undefined) return resume(Effect.succeed(item))
-    }
-    ;(this.waiters ??= []).push(resume)
+      this.first = resume
+    } else (this.rest ??= []).push(resume)
     this.source.onWait?.()
-    return Effect.sync(() => {
-      const list = this.waiters!
-      const i = list.indexOf(resume)
-      if (i >= 0) list.splice(i, 1)
-    })
+    return Effect.sync(() => this.leave(resume))
   })
+
+  /** An interrupted receiver leaves its place (its item, if one was ready, stays for the next). */
+  private leave(resume: Resume<A>): void {
+    if (this.first === resume) this.first = this.rest?.shift()
+    else if (this.rest !== undefined) {
+      const i = this.rest.indexOf(resume)
+      if (i >= 0) this.rest.splice(i, 1)
+    }
+  }
 
   /** Hands ready items to waiting receivers, oldest first, while the source's `poll` has any. */
   wake(): void {
-    const waiters = this.waiters
-    if (waiters === undefined) return
-    while (waiters.length > 0) {
+    while (this.first !== undefined) {
       const item = this.source.poll()
       if (item === undefined) return
-      waiters.shift()!(Effect.succeed(item))
+      const resume = this.first
+      this.first = this.rest?.shift()
+      resume(Effect.succeed(item))
     }
   }
 
   /** A receiver is waiting. */
   get waiting(): boolean {
-    return this.waiters !== undefined && this.waiters.length > 0
+    return this.first !== undefined
   }
 }

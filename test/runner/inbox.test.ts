@@ -1,0 +1,67 @@
+/**
+ * The waiting-receiver primitive behind every `receive` (src/runner/inbox.ts),
+ * against a model: receivers get items in the order they started waiting,
+ * one each; an interrupted receiver leaves its place and takes nothing, so
+ * no item is lost; an item ready when nobody waits is taken at once.
+ */
+import { Effect, Exit, type Fiber } from "effect"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { Inbox } from "../../src/runner/inbox.ts"
+
+type Op = { readonly op: "wait" } | { readonly op: "put"; readonly n: number } | { readonly op: "interrupt"; readonly k: number }
+
+const ops = fc.array(
+  fc.oneof(
+    fc.constant<Op>({ op: "wait" }),
+    fc.integer({ min: 1, max: 3 }).map((n): Op => ({ op: "put", n })),
+    fc.nat(5).map((k): Op => ({ op: "interrupt", k }))
+  ),
+  { maxLength: 60 }
+)
+
+describe("Inbox", () => {
+  it("hands items to waiting receivers oldest first, one each; an interrupted receiver loses nothing", () => {
+    fc.assert(fc.property(ops, (script) => {
+      const queue: Array<number> = []
+      let waits = 0
+      const inbox = new Inbox<number>({ poll: () => queue.shift(), onWait: () => void waits++ })
+      const fibers: Array<Fiber.Fiber<number>> = []
+      const got = new Map<number, number | "interrupted">()
+      // The model: who waits, in order, and what each receiver got.
+      const modelWaiting: Array<number> = []
+      const modelQueue: Array<number> = []
+      const modelGot = new Map<number, number | "interrupted">()
+      let nextItem = 0
+      let modelWaits = 0
+      for (const step of script) {
+        if (step.op === "wait") {
+          const id = fibers.length
+          const fiber = Effect.runFork(inbox.take)
+          fibers.push(fiber)
+          fiber.addObserver((exit) => got.set(id, Exit.isSuccess(exit) ? exit.value : "interrupted"))
+          if (modelWaiting.length === 0 && modelQueue.length > 0) modelGot.set(id, modelQueue.shift()!)
+          else {
+            modelWaiting.push(id)
+            modelWaits++
+          }
+        } else if (step.op === "put") {
+          for (let i = 0; i < step.n; i++) {
+            queue.push(nextItem)
+            modelQueue.push(nextItem++)
+          }
+          inbox.wake()
+          while (modelWaiting.length > 0 && modelQueue.length > 0) modelGot.set(modelWaiting.shift()!, modelQueue.shift()!)
+        } else if (modelWaiting.length > 0) {
+          const id = modelWaiting.splice(step.k % modelWaiting.length, 1)[0]!
+          fibers[id]!.interruptUnsafe()
+          modelGot.set(id, "interrupted")
+        }
+        expect(got).toEqual(modelGot)
+        expect(queue).toEqual(modelQueue)
+        expect(inbox.waiting).toBe(modelWaiting.length > 0)
+        expect(waits).toBe(modelWaits)
+      }
+    }), { numRuns: 500 })
+  })
+})
