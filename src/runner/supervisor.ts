@@ -372,6 +372,7 @@ export class Supervisor {
         ex.wireReset(ErrorCode.INTERNAL_ERROR)
       }
     }
+    ex.unwatch()
     // Counted and logged as it ended: after the runner's own 500 or reset, if any.
     const ms = performance.now() - ex.startedAt
     this.metrics.streamEnded(ex.scope.method, ex.status, ms, ex.bytesIn, ex.bytesOut)
