@@ -62,6 +62,8 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   endReason: EndReason | undefined = undefined
   /** Its server span while its app runs traced (spec.md §8.10): what the streams it pushes link to. */
   span: Tracer.AnySpan | undefined = undefined
+  /** Its place among the running apps (running.ts), −1 while its app does not run. */
+  runningSlot = -1
   /** The stream whose push promise this stream answers (HTTP/2 server push), if any. */
   promisedBy: ExchangeBase | undefined = undefined
 

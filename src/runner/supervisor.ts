@@ -1,7 +1,7 @@
 /**
  * Per-stream supervision (spec.md §5): runs the app for an exchange in its
  * own fiber, answers its failure (500 or reset), writes the access-log line,
- * and keeps the set of running fibers for the drain.
+ * and keeps the running fibers for the drain (running.ts).
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -24,6 +24,7 @@ import { traced } from "./tracing.ts"
 import { RunnerMetrics } from "./metrics.ts"
 import { Admission, RETRY_AFTER } from "./admission.ts"
 import { ClientErrors } from "./client-errors.ts"
+import { Running, type RunningItem } from "./running.ts"
 
 /**
  * The app's call returned something other than an Effect (rule RUN-11): a
@@ -118,9 +119,9 @@ export class Supervisor {
   /** Each app call runs in a server span (spec.md §8.10). */
   private readonly tracing: boolean
   private readonly opts: ResolvedOptions
-  private readonly running = new Map<Fiber.Fiber<void, unknown>, Exchange>()
+  private readonly running = new Running<Exchange>()
   /** WebSockets whose app is still running (spec.md §11). */
-  private readonly sockets = new Map<Fiber.Fiber<void, unknown>, WebSocketSession>()
+  private readonly sockets = new Running<WebSocketSession>()
   private idle: Deferred.Deferred<void> | undefined = undefined
 
   constructor(app: App<unknown, unknown>, opts: ResolvedOptions, context: Context.Context<unknown>) {
@@ -158,7 +159,7 @@ export class Supervisor {
   /** The connections that have a stream whose app is still running. */
   busyConnections(): Set<number> {
     const busy = new Set<number>()
-    for (const ex of this.running.values()) busy.add(ex.scope.connectionId)
+    for (const ex of this.running.list()) busy.add(ex.scope.connectionId)
     return busy
   }
 
@@ -235,9 +236,9 @@ export class Supervisor {
    * keeps one closure (its observer): pass an `onExit` made once, not per
    * call (a held stream's memory is what it keeps).
    */
-  private fork<T>(
+  private fork<T extends RunningItem>(
     run: Effect.Effect<void, unknown, unknown>,
-    registry: Map<Fiber.Fiber<void, unknown>, T>,
+    registry: Running<T>,
     item: T,
     onExit: (item: T, exit: Exit.Exit<void, unknown>) => void
   ): Fiber.Fiber<void, unknown> | undefined {
@@ -247,9 +248,9 @@ export class Supervisor {
       onExit(item, exit)
       return undefined
     }
-    registry.set(fiber, item)
+    registry.add(item, fiber)
     fiber.addObserver((exit) => {
-      registry.delete(fiber)
+      registry.remove(item)
       onExit(item, exit)
     })
     return fiber
@@ -309,7 +310,7 @@ export class Supervisor {
 
   /** Graceful shutdown: every open WebSocket gets close 1001, a handshake still unanswered 503 (rule WS-14). */
   goingAway(): void {
-    for (const session of this.sockets.values()) session.goingAway()
+    for (const session of this.sockets.list()) session.goingAway()
   }
 
   /** Completes when no app is running (at once if none is). */
@@ -331,7 +332,7 @@ export class Supervisor {
     const shortest = Math.min(timeoutMs > 0 ? timeoutMs : Infinity, rated ? rateWindowMs : Infinity)
     const timer = setInterval(() => {
       const now = Date.now()
-      for (const ex of this.running.values()) {
+      for (const ex of this.running.list()) {
         if (timeoutMs > 0) ex.checkStall(now, timeoutMs)
         if (rated) ex.checkRate(now, minRate, rateWindowMs)
       }
@@ -342,8 +343,8 @@ export class Supervisor {
 
   /** Interrupts every running app (drain timeout): their streams are reset with CANCEL. */
   interruptAll(): void {
-    for (const fiber of this.sockets.keys()) fiber.interruptUnsafe()
-    for (const [fiber, ex] of this.running) {
+    for (const [fiber] of this.sockets.entries()) fiber.interruptUnsafe()
+    for (const [fiber, ex] of this.running.entries()) {
       ex.endReason ??= "shutdown"
       fiber.interruptUnsafe()
     }

@@ -93,6 +93,8 @@ export const sentCloseCode = (error: unknown): number | undefined => {
 
 /** One WebSocket's events and state. */
 export class WebSocketSession {
+  /** Its place among the running apps (running.ts), −1 while its app does not run. */
+  runningSlot = -1
   readonly scope: WebSocketScope
   readonly receive: Receive
   readonly send: Send
