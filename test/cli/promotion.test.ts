@@ -46,71 +46,46 @@ const h2load = (url: string, n: number, args: ReadonlyArray<string>): Promise<vo
     })
   })
 
+/**
+ * Bytes promoted per request by `egi serve …serveArgs` over `n` requests
+ * of `h2load …loadArgs`, after `warmUp` requests (0: from a fresh start).
+ */
+const promotedPerRequest = async (serveArgs: ReadonlyArray<string>, loadArgs: ReadonlyArray<string>, warmUp: number, n: number): Promise<number> => {
+  const cli = runCli(["serve", ...serveArgs, "--port", "0", "--no-access-log"], { env: { NODE_OPTIONS: `--import ${PROBE}` } })
+  try {
+    const { url } = await cli.listening(15_000)
+    if (warmUp > 0) await h2load(url, warmUp, loadArgs)
+    const before = await promoted(cli)
+    await h2load(url, n, loadArgs)
+    return ((await promoted(cli)) - before) / n
+  } finally {
+    await cli.dispose()
+  }
+}
+
+/** One request at a time: whatever is promoted outlived its own request. */
+const ONE_AT_A_TIME = ["-c", "1", "-m", "1"]
+
 describe("promotion under load (issue 19)", () => {
   it("the first 30,000 HTTP/1.1 requests of a fresh server promote under 200 bytes each to the old generation", async () => {
-    const cli = runCli(["serve", "examples/hello.ts", "--port", "0", "--no-access-log"], { env: { NODE_OPTIONS: `--import ${PROBE}` } })
-    try {
-      const { url } = await cli.listening(15_000)
-      const before = await promoted(cli)
-      const n = 30_000
-      await h2load(url, n, ["--h1", "-c", "16"])
-      const perRequest = ((await promoted(cli)) - before) / n
-      // Measured: ~36 bytes per request; ~1,100 while `send` was assigned as a literal.
-      expect(perRequest).toBeLessThan(200)
-    } finally {
-      await cli.dispose()
-    }
+    // Measured: ~36 bytes per request; ~1,100 while `send` was assigned as a literal.
+    expect(await promotedPerRequest(["examples/hello.ts"], ["--h1", "-c", "16"], 0, 30_000)).toBeLessThan(200)
   }, 60_000)
 
   it("an app that waits before it answers: once it ended, its stream's listeners no longer reach the request (under 1,000 bytes each over h2c)", async () => {
-    const cli = runCli(["serve", "test/fixtures/hello-after-wait.ts", "--port", "0", "--h2c", "--no-access-log"], { env: { NODE_OPTIONS: `--import ${PROBE}` } })
-    try {
-      const { url } = await cli.listening(15_000)
-      await h2load(url, 2_000, ["-c", "1", "-m", "1"])
-      const before = await promoted(cli)
-      // One request at a time: whatever is promoted outlived its own request.
-      const n = 10_000
-      await h2load(url, n, ["-c", "1", "-m", "1"])
-      const perRequest = ((await promoted(cli)) - before) / n
-      // Measured: ~620 bytes per request (node:http2's own streams; raw node:http2 promotes as much);
-      // ~1,700 while the exchange's 'close' listener stayed on the stream.
-      expect(perRequest).toBeLessThan(1_000)
-    } finally {
-      await cli.dispose()
-    }
+    // Measured: ~620 bytes per request (node:http2's own streams; raw node:http2 promotes as much);
+    // ~1,700 while the exchange's 'close' listener stayed on the stream.
+    expect(await promotedPerRequest(["test/fixtures/hello-after-wait.ts", "--h2c"], ONE_AT_A_TIME, 2_000, 10_000)).toBeLessThan(1_000)
   }, 60_000)
 
   it("apps that wait, 16 HTTP/1.1 connections at once: the running registry keeps nothing of a finished request (under 500 bytes each)", async () => {
-    const cli = runCli(["serve", "test/fixtures/hello-after-wait.ts", "--port", "0", "--no-access-log"], { env: { NODE_OPTIONS: `--import ${PROBE}` } })
-    try {
-      const { url } = await cli.listening(15_000)
-      await h2load(url, 5_000, ["--h1", "-c", "16"])
-      const before = await promoted(cli)
-      const n = 20_000
-      await h2load(url, n, ["--h1", "-c", "16"])
-      const perRequest = ((await promoted(cli)) - before) / n
-      // Measured: ~22 bytes per request (raw node:http with the same wait: 5); ~2,860 while the registry was a Map.
-      expect(perRequest).toBeLessThan(500)
-    } finally {
-      await cli.dispose()
-    }
+    // Measured: ~22 bytes per request (raw node:http with the same wait: 5); ~2,860 while the registry was a Map.
+    expect(await promotedPerRequest(["test/fixtures/hello-after-wait.ts"], ["--h1", "-c", "16"], 5_000, 20_000)).toBeLessThan(500)
   }, 60_000)
 
   it("a classic app through the sync shim: the request its relay waits for is not promoted with it (under 1,800 bytes each, half what it was)", async () => {
-    const cli = runCli(["serve", "test/fixtures/classic-hello.ts:hello", "--sync-workers", "1", "--port", "0", "--h2c", "--no-access-log"], {
-      env: { NODE_OPTIONS: `--import ${PROBE}` }
-    })
-    try {
-      const { url } = await cli.listening(15_000)
-      await h2load(url, 5_000, ["-c", "1", "-m", "1"])
-      const before = await promoted(cli)
-      const n = 10_000
-      await h2load(url, n, ["-c", "1", "-m", "1"])
-      const perRequest = ((await promoted(cli)) - before) / n
-      // Measured: 640–1,060 bytes per request (node:http2's own); 3,500–3,700 while the relay was an Effect.gen made per request.
-      expect(perRequest).toBeLessThan(1_800)
-    } finally {
-      await cli.dispose()
-    }
+    // Measured: 640–1,060 bytes per request (node:http2's own); 3,500–3,700 while the relay was an Effect.gen made per request.
+    const perRequest = await promotedPerRequest(["test/fixtures/classic-hello.ts:hello", "--sync-workers", "1", "--h2c"], ONE_AT_A_TIME, 5_000, 10_000)
+    expect(perRequest).toBeLessThan(1_800)
   }, 60_000)
 })
