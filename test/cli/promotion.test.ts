@@ -72,11 +72,14 @@ describe("promotion under load (issue 19)", () => {
     expect(await promotedPerRequest(["examples/hello.ts"], ["--h1", "-c", "16"], 0, 30_000)).toBeLessThan(200)
   }, 60_000)
 
-  it("an app that waits before it answers: once it ended, its stream's listeners no longer reach the request (under 1,000 bytes each over h2c)", async () => {
-    // Measured: ~620 bytes per request (node:http2's own streams; raw node:http2 promotes as much);
-    // ~1,700 while the exchange's 'close' listener stayed on the stream.
-    expect(await promotedPerRequest(["test/fixtures/hello-after-wait.ts", "--h2c"], ONE_AT_A_TIME, 2_000, 10_000)).toBeLessThan(1_000)
-  }, 60_000)
+  it("an app that waits before it answers: once it ended, its stream's listeners no longer reach the request (h2c: at most 500 bytes each more than a hello that does not wait)", async () => {
+    // node:http2 promotes some of its own streams whatever the app does (raw node:http2 as much), more on a
+    // loaded machine: the hello that answers at once is the baseline, measured the same way.
+    const baseline = await promotedPerRequest(["examples/hello.ts", "--h2c"], ONE_AT_A_TIME, 2_000, 10_000)
+    const waiting = await promotedPerRequest(["test/fixtures/hello-after-wait.ts", "--h2c"], ONE_AT_A_TIME, 2_000, 10_000)
+    // Measured: about the baseline (~620 and ~630 bytes); 1,100–2,000 over it while the exchange's 'close' listener stayed on the stream.
+    expect(waiting - baseline).toBeLessThan(500)
+  }, 90_000)
 
   it("apps that wait, 16 HTTP/1.1 connections at once: the running registry keeps nothing of a finished request (under 500 bytes each)", async () => {
     // Measured: ~22 bytes per request (raw node:http with the same wait: 5); ~2,860 while the registry was a Map.
