@@ -26,10 +26,10 @@
  * context's metric attributes up again, about a fifth of what the runner
  * itself spent per HTTP/1.1 hello (CPU profile). Pinned A/B, 9 rounds,
  * same run: server CPU per request 34.3 → 32.5 µs over HTTP/1.1, 21.3 →
- * 20.3 µs over h2c. Servers that share
- * a registry and attributes share the series, and their counts add up, as
- * updates to one series would. These series take no `Metric.update` of
- * anyone else's (their update hooks are no-ops, as `registerUnsafe` says).
+ * 20.3 µs over h2c. Servers that share a registry and attributes share
+ * the series, and their counts add up, as updates to one series would.
+ * These series take no `Metric.update` of anyone else's (their update
+ * hooks are no-ops, as `registerUnsafe` says).
  */
 import * as Context from "effect/Context"
 import * as Metric from "effect/Metric"

@@ -242,8 +242,8 @@ const loadAsyncApp = (ref: ModuleRef): Effect.Effect<App, ClassicAppError> =>
  * old generation, pointing back at the function and so at its closure; while
  * the generator waits (for the worker), that map kept the whole request
  * alive through scavenges, and every classic request was promoted. Measured
- * (classic hello, one request at a time): promoted per request 3,700 →
- * 620 bytes.
+ * (classic hello, one request at a time): promoted per request 3,500–3,700
+ * → 640–1,060 bytes (test/cli/promotion.test.ts).
  */
 const relay: (request: ClassicRequest, scope: HttpScope, send: Send) => Effect.Effect<void, unknown> = Effect.fnUntraced(
   function*(request: ClassicRequest, scope: HttpScope, send: Send) {
