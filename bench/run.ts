@@ -36,9 +36,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { helpIfAsked } from "./usage.ts"
 import { cpuMicros, h2load, median } from "./measure.ts"
 import { startServer, stopServers } from "./servers.ts"
 
+helpIfAsked(`node bench/run.ts [--pin] [--rounds 3] [--requests 200000] [--scenarios LIST] [--baseline DIR]
+
+  --scenarios   hello,hello-h1,stream,files,shim,adapters-h1,adapters-h2c (default: all)
+  --pin         each server on the first core, h2load on the last (taskset)
+  --baseline    also serve hello from another checkout of EGI (a git worktree with node_modules linked)
+
+h2load against EGI and the raw node:http2 / node:http servers, alternating rounds; medians of
+requests/s and of server CPU per request (from /proc). Needs h2load (scripts/setup.sh --test-tools).`)
 const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },

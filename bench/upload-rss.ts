@@ -16,8 +16,12 @@
 import { readFileSync } from "node:fs"
 import * as http2 from "node:http2"
 import { parseArgs } from "node:util"
+import { helpIfAsked } from "./usage.ts"
 import { startServer, stopServers } from "./servers.ts"
 
+helpIfAsked(`node bench/upload-rss.ts [--mib 1024]
+
+Server RSS while one upload of --mib MiB goes over h2c to the native app, fromFetch and HttpRouter.`)
 const { values } = parseArgs({ options: { mib: { type: "string", default: "1024" } } })
 const MiB = 1024 * 1024
 const total = Number(values.mib) * MiB

@@ -14,7 +14,12 @@ import { once } from "node:events"
 import { readFileSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
+import { helpIfAsked } from "./usage.ts"
 
+helpIfAsked(`node bench/workers.ts [--rounds 3] [--requests 60000]
+
+hello with egi serve --workers 1 and --workers 2 in the same run, h2load pinned to the last core;
+each worker's idle memory.`)
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" }, requests: { type: "string", default: "60000" } } })
 const rounds = Number(values.rounds)
 const requests = Number(values.requests)

@@ -20,10 +20,15 @@
  * libuv's thread pool, which dominates small-message latency).
  */
 import { parseArgs } from "node:util"
+import { helpIfAsked } from "./usage.ts"
 import { Agent, WebSocket as H2WebSocket } from "undici"
 import WebSocket from "ws"
 import { startServer, stopServers } from "./servers.ts"
 
+helpIfAsked(`node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--connections 1] [--no-deflate]
+
+WebSocket round trips against examples/ws-echo.ts (HTTP/1.1 Upgrade and HTTP/2, RFC 8441) and plain
+ws / node:http2 + ws echo servers in the same run, alternating rounds.`)
 const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
