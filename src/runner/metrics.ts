@@ -122,12 +122,17 @@ class Series {
     this.counter(bytesOut, this.bytesOut)
   }
 
+  /** Registers `metric`'s series in the context's registry, read by `get` (its updates are no-ops). */
+  private register<S>(metric: Metric.Metric<number, S>, get: () => S): void {
+    Metric.registerUnsafe(metric, this.context, { get, update: ignore, modify: ignore })
+  }
+
   private gauge(metric: Metric.Gauge<number>, value: () => number): void {
-    Metric.registerUnsafe(metric, this.context, { get: () => ({ value: value() }), update: ignore, modify: ignore })
+    this.register(metric, () => ({ value: value() }))
   }
 
   private counter(metric: Metric.Counter<number>, cell: Count): void {
-    Metric.registerUnsafe(metric, this.context, { get: () => ({ count: cell.count, incremental: true }), update: ignore, modify: ignore })
+    this.register(metric, () => ({ count: cell.count, incremental: true }))
   }
 
   /** The request counter of `method` and status class `cls`. */
@@ -148,11 +153,7 @@ class Series {
     if (cell === undefined) {
       this.durations.set(method, cell = new Observations())
       const observations = cell
-      Metric.registerUnsafe(Metric.histogram("http.server.request.duration", { ...DURATION, attributes: { "http.request.method": method } }), this.context, {
-        get: () => observations.state(),
-        update: ignore,
-        modify: ignore
-      })
+      this.register(Metric.histogram("http.server.request.duration", { ...DURATION, attributes: { "http.request.method": method } }), () => observations.state())
     }
     return cell
   }

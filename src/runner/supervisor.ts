@@ -108,8 +108,12 @@ const onlyStreamClosed = (cause: Cause.Cause<unknown>): boolean =>
 export class Supervisor {
   readonly host: ExchangeHost
   private readonly app: App<unknown, unknown>
-  /** The context the server was started in: every app call runs with its services (the app's `R`). */
-  private readonly context: Context.Context<unknown>
+  /**
+   * Forks an Effect in the context the server was started in: every app call
+   * runs with its services (the app's `R`). Made once, not per request
+   * (`runForkWith` returns a new function each call).
+   */
+  private readonly runFork: (effect: Effect.Effect<void, unknown, unknown>) => Fiber.Fiber<void, unknown>
   /** The runner's metrics (spec.md §8.11), in the server's context. */
   readonly metrics: RunnerMetrics
   /** Admission control (spec.md §8.3, RUN-22, RUN-23): the limits' checks, the refusals, their count and log. */
@@ -126,7 +130,7 @@ export class Supervisor {
 
   constructor(app: App<unknown, unknown>, opts: ResolvedOptions, context: Context.Context<unknown>) {
     this.app = app
-    this.context = context
+    this.runFork = Effect.runForkWith(context)
     this.metrics = new RunnerMetrics(context)
     this.admission = new Admission(opts, this.metrics)
     this.clientErrors = new ClientErrors(opts.runnerLog)
@@ -242,7 +246,7 @@ export class Supervisor {
     item: T,
     onExit: (item: T, exit: Exit.Exit<void, unknown>) => void
   ): Fiber.Fiber<void, unknown> | undefined {
-    const fiber = Effect.runForkWith(this.context)(run)
+    const fiber = this.runFork(run)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
       onExit(item, exit)
