@@ -32,6 +32,11 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     // twentieth of it, so that a head is cut at most 5 % late (RUN-31).
     connectionsCheckingInterval: headerCheckInterval(opts.headerTimeout),
     noDelay: true,
+    // A request with neither content-length nor transfer-encoding has no
+    // body (RFC 9112 §6.3): node ends its readable at once instead of
+    // emitting 'end' and 'close' a tick later. Node 24 (ignored by 22).
+    // Pinned A/B, hello: 35.0 → 34.25 µs server CPU per request.
+    optimizeEmptyRequests: true,
     // Only WebSocket upgrades leave the request path (h2c upgrades are answered over HTTP/1.1).
     shouldUpgradeCallback: isWebSocketUpgrade
   })
