@@ -11,7 +11,7 @@
  * emptied at once (`pop`), so nothing of a finished request is left in a
  * table that lives in the old generation.
  */
-import type { Fiber } from "effect"
+import type { Exit, Fiber } from "effect"
 
 /** What the registry needs of an item: where it stands (−1 when not running). */
 export interface RunningItem {
@@ -22,13 +22,42 @@ export interface RunningItem {
 export class Running<T extends RunningItem> {
   private readonly items: Array<T> = []
   private readonly fibers: Array<Fiber.Fiber<void, unknown>> = []
+  /**
+   * The fibers' observer, made once: `watch` binds it to each item (`this`
+   * is the item). A bound function is 48 bytes; a closure over the item,
+   * the registry and `onExit`, with its context, was 112, and a held stream
+   * keeps it (issue 19).
+   */
+  private readonly exited: (this: T, exit: Exit.Exit<void, unknown>) => void
+  private readonly onExit: (item: T, exit: Exit.Exit<void, unknown>) => void
+
+  /** `onExit` runs once for each item, with its fiber's exit, after the item left the registry. */
+  constructor(onExit: (item: T, exit: Exit.Exit<void, unknown>) => void) {
+    this.onExit = onExit
+    const registry = this
+    this.exited = function(exit) {
+      registry.remove(this)
+      onExit(this, exit)
+    }
+  }
+
+  /** An item whose fiber ended before it could be watched (most responses complete at once): `onExit` only. */
+  exit(item: T, exit: Exit.Exit<void, unknown>): void {
+    this.onExit(item, exit)
+  }
+
+  /** Keeps `item` while `fiber` runs; when it ends, removes it and calls `onExit`. */
+  watch(item: T, fiber: Fiber.Fiber<void, unknown>): void {
+    this.add(item, fiber)
+    fiber.addObserver(this.exited.bind(item))
+  }
 
   /** How many run. */
   get size(): number {
     return this.items.length
   }
 
-  add(item: T, fiber: Fiber.Fiber<void, unknown>): void {
+  private add(item: T, fiber: Fiber.Fiber<void, unknown>): void {
     item.runningSlot = this.items.length
     this.items.push(item)
     this.fibers.push(fiber)

@@ -123,9 +123,9 @@ export class Supervisor {
   /** Each app call runs in a server span (spec.md §8.10). */
   private readonly tracing: boolean
   private readonly opts: ResolvedOptions
-  private readonly running = new Running<Exchange>()
+  private readonly running = new Running<Exchange>((ex, exit) => this.finish(ex, exit))
   /** WebSockets whose app is still running (spec.md §11). */
-  private readonly sockets = new Running<WebSocketSession>()
+  private readonly sockets = new Running<WebSocketSession>((session, exit) => this.finishWebSocket(session, exit))
   private idle: Deferred.Deferred<void> | undefined = undefined
 
   constructor(app: App<unknown, unknown>, opts: ResolvedOptions, context: Context.Context<unknown>) {
@@ -193,14 +193,11 @@ export class Supervisor {
     const call = callApp(this.app, ex.scope, ex.receive, ex.send)
     // One server span per stream (spec.md §8.10), linked to the span of the stream that pushed it; none when tracing is off.
     const run = this.tracing ? traced(ex.scope, () => ex.status, call, (span) => void (ex.span = span), ex.promisedBy?.span) : call
-    const fiber = this.fork(run, this.running, ex, this.finishExchange)
+    const fiber = this.fork(run, this.running, ex)
     if (fiber === undefined) return
     ex.watchPeer(fiber)
     if (this.opts.responseTimeout > 0) this.bound(ex, fiber, this.opts.responseTimeout)
   }
-
-  /** `finish`, made once per server: `fork` keeps no closure of its own per stream for it. */
-  private readonly finishExchange = (ex: Exchange, exit: Exit.Exit<void, unknown>): void => this.finish(ex, exit)
 
   /**
    * The response timeout (spec.md §8.3, RUN-35): an app still running
@@ -234,29 +231,18 @@ export class Supervisor {
 
   /**
    * Forks `run` (an app call, `callApp`) in the server's context and keeps
-   * it in `registry` while it runs; `onExit` runs once with `item` and the
-   * exit. Most responses complete synchronously: those are never
-   * registered, get no observer, and no fiber is returned. A running one
-   * keeps one closure (its observer): pass an `onExit` made once, not per
-   * call (a held stream's memory is what it keeps).
+   * it in `registry` while it runs; the registry's `onExit` runs once with
+   * `item` and the exit. Most responses complete synchronously: those are
+   * never registered, get no observer, and no fiber is returned.
    */
-  private fork<T extends RunningItem>(
-    run: Effect.Effect<void, unknown, unknown>,
-    registry: Running<T>,
-    item: T,
-    onExit: (item: T, exit: Exit.Exit<void, unknown>) => void
-  ): Fiber.Fiber<void, unknown> | undefined {
+  private fork<T extends RunningItem>(run: Effect.Effect<void, unknown, unknown>, registry: Running<T>, item: T): Fiber.Fiber<void, unknown> | undefined {
     const fiber = this.runFork(run)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
-      onExit(item, exit)
+      registry.exit(item, exit)
       return undefined
     }
-    registry.add(item, fiber)
-    fiber.addObserver((exit) => {
-      registry.remove(item)
-      onExit(item, exit)
-    })
+    registry.watch(item, fiber)
     return fiber
   }
 
@@ -274,29 +260,33 @@ export class Supervisor {
    */
   admitWebSocket(session: WebSocketSession): void {
     const s = session.scope
-    const startedAt = performance.now()
+    session.startedAt = performance.now()
     // Past limitConcurrency: the handshake gets 503, and the app is not called (RUN-22).
     if (this.admission.overloaded(this.inflight())) {
       this.admission.rejected("concurrency")
       session.refuseOverloaded(RETRY_AFTER)
-      if (this.opts.accessLog) this.accessLogWebSocket(session, startedAt)
+      if (this.opts.accessLog) this.accessLogWebSocket(session)
       return
     }
     this.metrics.socket(1)
     const call = callApp(this.app, s, session.receive, session.send)
     // One server span per WebSocket (spec.md §8.10); none when tracing is off.
-    this.fork(this.tracing ? traced(s, () => session.status, call) : call, this.sockets, session, (_, exit) => {
-      session.finish(exit)
-      this.metrics.socket(-1)
-      if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
-        this.logFailure(s, `WEBSOCKET ${s.rawPath}`, exit.cause)
-      }
-      if (this.opts.accessLog) this.accessLogWebSocket(session, startedAt)
-      this.settle()
-    })
+    this.fork(this.tracing ? traced(s, () => session.status, call) : call, this.sockets, session)
   }
 
-  private accessLogWebSocket(session: WebSocketSession, startedAt: number): void {
+  /** A WebSocket's app ended: the socket closes (WS-8), a failure is logged, the access-log line written. */
+  private finishWebSocket(session: WebSocketSession, exit: Exit.Exit<void, unknown>): void {
+    const s = session.scope
+    session.finish(exit)
+    this.metrics.socket(-1)
+    if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !onlyStreamClosed(exit.cause)) {
+      this.logFailure(s, `WEBSOCKET ${s.rawPath}`, exit.cause)
+    }
+    if (this.opts.accessLog) this.accessLogWebSocket(session)
+    this.settle()
+  }
+
+  private accessLogWebSocket(session: WebSocketSession): void {
     const s = session.scope
     this.opts.runnerLog.access({
       connectionId: s.connectionId,
@@ -307,7 +297,7 @@ export class Supervisor {
       httpVersion: s.httpVersion,
       status: session.status,
       bytes: undefined,
-      durationMs: performance.now() - startedAt,
+      durationMs: performance.now() - session.startedAt,
       end: undefined
     })
   }

@@ -320,7 +320,7 @@ class Exchange {
    * request body failed): `http.disconnect` `connection`, a waiting `send`
    * fails, and an app not in `receive` is interrupted (HTTP-15).
    */
-  /** The request signal's listener, made by a function: a function literal assigned to a property is pretenured by V8 (see the runner's Exchange.sendOf). */
+  /** The request signal's listener, made by a function: a function literal assigned to a property is pretenured by V8 (see the runner's Exchange `deferSend`). */
   private static onAbortOf(ex: Exchange): () => void {
     return () => ex.gone()
   }

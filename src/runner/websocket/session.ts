@@ -102,6 +102,8 @@ export class WebSocketSession {
   readonly side: WebSocketSide
   /** The status of the handshake's answer (101/200, a denial's, 403), for the access log. */
   status = 0
+  /** When its app was started (`performance.now()`, ms), for the access log's duration. */
+  startedAt = 0
   private readonly handshake: Handshake
   private readonly limits: SessionLimits
   private socket: WebSocket | undefined = undefined
@@ -130,12 +132,12 @@ export class WebSocketSession {
     })
     this.waiting = new Inbox({ poll: () => this.take() })
     this.receive = this.waiting.take
-    this.send = WebSocketSession.sendOf(this)
+    this.send = this.deferSend.bind(this)
   }
 
-  /** The session's `send`, made by a function: a function literal assigned to a property is pretenured by V8 (see Exchange.sendOf). */
-  private static sendOf(session: WebSocketSession): Send {
-    return (event) => Effect.suspend(() => session.onSend(event))
+  /** `send`, bound to the session: not a function literal assigned to a property, which V8 pretenures (see the runner's Exchange `deferSend`). */
+  private deferSend(event: OutboundEvent): Effect.Effect<void, SendError> {
+    return Effect.suspend(() => this.onSend(event))
   }
 
   /** The next event: queued messages first, then the sticky disconnect (rule WS-5). */
