@@ -53,8 +53,8 @@ function uncount(this: Counted): void {
   const count = this[kCount]
   if (count === undefined) return
   this[kCount] = undefined
-  count.open -= 1
-  count.quietSince = Date.now()
+  // Quiet only once no stream is open: the idle sweep reads it only then.
+  if (--count.open === 0) count.quietSince = Date.now()
 }
 
 /** Counts `stream` on its session until it closes; its session's counts (undefined for a session not seen). */
