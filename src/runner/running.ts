@@ -42,7 +42,7 @@ export class Running<T extends RunningItem> {
   }
 
   /** An item whose fiber ended before it could be watched (most responses complete at once): `onExit` only. */
-  exit(item: T, exit: Exit.Exit<void, unknown>): void {
+  finished(item: T, exit: Exit.Exit<void, unknown>): void {
     this.onExit(item, exit)
   }
 

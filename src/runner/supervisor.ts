@@ -239,7 +239,7 @@ export class Supervisor {
     const fiber = this.runFork(run)
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
-      registry.exit(item, exit)
+      registry.finished(item, exit)
       return undefined
     }
     registry.watch(item, fiber)

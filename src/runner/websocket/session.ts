@@ -102,7 +102,7 @@ export class WebSocketSession {
   readonly side: WebSocketSide
   /** The status of the handshake's answer (101/200, a denial's, 403), for the access log. */
   status = 0
-  /** When its app was started (`performance.now()`, ms), for the access log's duration. */
+  /** When the supervisor took its handshake (`performance.now()`, ms), for the access log's duration. */
   startedAt = 0
   private readonly handshake: Handshake
   private readonly limits: SessionLimits
