@@ -179,7 +179,14 @@ export const scopeOf = (request: Request): HttpScope | undefined => ScopedReques
 
 /** A target octet that `new URL` would re-encode, or that would cut the target short. */
 const RAW_OCTET = /[\x80-\xff#]/g
-const pct = (s: string): string => s.replace(RAW_OCTET, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
+const HAS_RAW_OCTET = /[\x80-\xff#]/
+/**
+ * The target with those octets percent-encoded. Most targets have none: a
+ * test first (~20 ns for a short target), as a global `replace` with a
+ * function costs ~60 ns even when it finds nothing (Node 24).
+ */
+const pct = (s: string): string =>
+  HAS_RAW_OCTET.test(s) ? s.replace(RAW_OCTET, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`) : s
 
 /**
  * The `Request` URL of a scope: `scheme://authority` + the target, its raw
