@@ -18,7 +18,7 @@ import { CliError, Flag } from "effect/cli"
 import { availableParallelism } from "node:os"
 import { type ListenTarget, parseBind } from "../runner/listen-target.ts"
 import { defaults } from "../runner/options.ts"
-import { isTime, type NumericOption, optionRanges } from "../runner/option-ranges.ts"
+import { isTime, type NumericOption, type OptionRange, optionRanges, secondsAsMs, secondsRange } from "../runner/option-ranges.ts"
 import { splitList } from "../runner/config.ts"
 
 /** A value refused: the sentence after `egi: `. */
@@ -123,21 +123,9 @@ const integer = (min: number, max: number): Parse<number> => (text, source) => {
   return n
 }
 
-/**
- * Seconds as milliseconds, from `minMs` to `maxMs`: a decimal number with at
- * most 3 decimals (whole milliseconds), `1e3` and `-1` refused.
- */
-const secondsBetween = (minMs: number, maxMs: number): Parse<number> => {
-  const least = minMs / 1000
-  const most = maxMs / 1000
-  return (text, source) => {
-    const s = Number(text)
-    if (!/^\d+(\.\d{1,3})?$/.test(text) || s < least || s > most) {
-      return { refused: `${source} takes seconds from ${least} to ${most} (at most 3 decimals), got ${JSON.stringify(text)}` }
-    }
-    return Math.round(s * 1000)
-  }
-}
+/** A time in seconds as its ms, in `range` (ms): `secondsAsMs`, shared with `optionsConfig` (RUN-39). */
+const secondsIn = (range: OptionRange): Parse<number> => (text, source) =>
+  secondsAsMs(text, range) ?? { refused: `${source} takes ${secondsRange(range)}, got ${JSON.stringify(text)}` }
 
 /** One of `words`. */
 const oneOf = <const W extends string>(words: ReadonlyArray<W>): Parse<W> => (text, source) =>
@@ -199,9 +187,9 @@ const workerCount: Parse<number> = (value, source) => {
  * the option's default in `--help` unless `shown` says otherwise.
  */
 const ranged = (option: NumericOption, name: string, metavar: string, help: string, shown?: string): Spec<Option.Option<number>> => {
-  const { max, min } = optionRanges[option]
+  const range = optionRanges[option]
   const time = isTime(option)
-  const parse = time ? secondsBetween(min, max) : integer(min, max)
+  const parse = time ? secondsIn(range) : integer(range.min, range.max)
   return valued(name, metavar, parse, help, shown ?? (time ? inSeconds(defaults[option]) : String(defaults[option])))
 }
 

@@ -17,7 +17,7 @@ import { readFile } from "node:fs/promises"
 import type { App } from "../protocol/app.ts"
 import type { ServeError } from "./errors.ts"
 import type { RunnerOptions } from "./options.ts"
-import { type NumericOption, optionRanges } from "./option-ranges.ts"
+import { isTime, type NumericOption, optionRanges, secondsAsMs, secondsRange } from "./option-ranges.ts"
 import { type ListenTarget, parseBind } from "./listen-target.ts"
 import { layer } from "./server.ts"
 
@@ -28,8 +28,20 @@ import { layer } from "./server.ts"
 /** An integer from `minimum` to `maximum`: `"8000.5"`, `"abc"` and `"70000"` (for a port) are errors, not rounded or clamped. */
 const intBetween = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 
-/** A numeric option under `key`, in its one range (option-ranges.ts, RUN-39). */
-const ranged = (option: NumericOption, key: string) => Config.schema(intBetween(optionRanges[option].min, optionRanges[option].max), key)
+/**
+ * A time option under `key`, in seconds with at most 3 decimals, as the
+ * CLI's variable of the same name takes it (spec.md §8.5, RUN-39), read as
+ * its ms: `EGI_DRAIN_TIMEOUT=0.5` is `drainTimeout: 500` here as for `egi serve`.
+ */
+const seconds = (option: NumericOption, key: string): Config.Config<number> => {
+  const range = optionRanges[option]
+  const check = Schema.makeFilter((text: string) => secondsAsMs(text, range) !== undefined || `Expected ${secondsRange(range)}, got ${JSON.stringify(text)}`)
+  return Config.schema(Schema.String.check(check), key).pipe(Config.map((text) => secondsAsMs(text, range)!))
+}
+
+/** A numeric option under `key`, in its one range (option-ranges.ts, RUN-39): an integer, or seconds for a time. */
+const ranged = (option: NumericOption, key: string): Config.Config<number> =>
+  isTime(option) ? seconds(option, key) : Config.schema(intBetween(optionRanges[option].min, optionRanges[option].max), key)
 
 /** The words `Config.Boolean` takes, and `auto`: what `tracing` is (spec.md §8.10). */
 const tracingWords = ["auto", "true", "yes", "on", "1", "y", "false", "no", "off", "0", "n"] as const
@@ -156,14 +168,14 @@ const fields = {
  * | `EGI_MAX_CONCURRENT_STREAMS` | `maxConcurrentStreams` | integer 0–2^32−1 |
  * | `EGI_MAX_HEADER_LIST_SIZE` | `maxHeaderListSize` | bytes, integer 0–2^32−1 |
  * | `EGI_MAX_BODY_SIZE` | `maxBodySize` | bytes, integer ≥ 0 |
- * | `EGI_HEADER_TIMEOUT`, `EGI_IDLE_TIMEOUT`, `EGI_DRAIN_TIMEOUT` | `headerTimeout`, `idleTimeout`, `drainTimeout` | ms, integer 0–2^31−1 |
+ * | `EGI_HEADER_TIMEOUT`, `EGI_IDLE_TIMEOUT`, `EGI_DRAIN_TIMEOUT` | `headerTimeout`, `idleTimeout`, `drainTimeout` | seconds, 0–2147483.647 |
  * | `EGI_WRITE_BUFFER_SIZE` | `writeBufferSize` | bytes, integer 0–2^31−1 |
  * | `EGI_ACCESS_LOG` | `accessLog` | boolean |
  * | `EGI_ROOT_PATH` | `rootPath` | string |
  * | `EGI_WS_MAX_MESSAGE_SIZE` | `wsMaxMessageSize` | bytes, integer 0–2^31−1 (0: no limit) |
  * | `EGI_WS_PER_MESSAGE_DEFLATE` | `wsPerMessageDeflate` | boolean |
  * | `EGI_WS_MAX_QUEUED_BYTES` | `wsMaxQueuedBytes` | bytes, integer ≥ 0 |
- * | `EGI_WS_PING_INTERVAL`, `EGI_WS_PING_TIMEOUT` | `wsPingInterval`, `wsPingTimeout` | ms, integer 0–2^31−1 |
+ * | `EGI_WS_PING_INTERVAL`, `EGI_WS_PING_TIMEOUT` | `wsPingInterval`, `wsPingTimeout` | seconds, 0–2147483.647 |
  * | `EGI_TRACING` | `tracing` | `auto` or a boolean |
  * | `EGI_BINDS` | `binds` | comma-separated `host:port`, `unix:PATH`, `fd://N` |
  * | `EGI_BACKLOG` | `backlog` | integer 0–2^31−1 |
@@ -179,17 +191,20 @@ const fields = {
  * | `EGI_H2_MAX_FRAME_SIZE` | `h2MaxFrameSize` | bytes, integer 16384–16777215 |
  * | `EGI_H2_HEADER_TABLE_SIZE` | `h2HeaderTableSize` | bytes, integer 0–2^32−1 |
  * | `EGI_MIN_REQUEST_RATE` | `minRequestRate` | bytes per second, integer ≥ 0 (0: off) |
- * | `EGI_MIN_REQUEST_RATE_WINDOW` | `minRequestRateWindow` | ms, integer 0–2^31−1 |
+ * | `EGI_MIN_REQUEST_RATE_WINDOW` | `minRequestRateWindow` | seconds, 0–2147483.647 |
  * | `EGI_MAX_REQUESTS_PER_CONNECTION` | `maxRequestsPerConnection` | integer ≥ 0 (0: no limit) |
- * | `EGI_RESPONSE_TIMEOUT` | `responseTimeout` | ms, integer 0–2^31−1 (0: none) |
+ * | `EGI_RESPONSE_TIMEOUT` | `responseTimeout` | seconds, 0–2147483.647 (0: none) |
  *
  * Booleans are the words `Config.Boolean` takes (`true`/`false`, `yes`/`no`,
- * `on`/`off`, `1`/`0`, `y`/`n`). Numbers are integers in the units of the
- * options (bytes, milliseconds — not the CLI's seconds), in the ranges of
- * `optionRanges`, which `start` and the CLI hold them to as well; a value that is not
- * one, or is out of range (`8000.5`, `abc`, `70000` for the port), fails
- * with `Config.ConfigError` at its path, e.g. `Expected an integer at
- * ["EGI"]["PORT"]` — never rounded or clamped. So do an unreadable TLS file
+ * `on`/`off`, `1`/`0`, `y`/`n`). Sizes and counts are integers (bytes,
+ * streams, …); times are seconds with at most 3 decimals, as the CLI's
+ * variables of the same names take them (`EGI_DRAIN_TIMEOUT=0.5` is
+ * `drainTimeout: 500`, in ms as the options are), so one environment means
+ * the same to `egi serve` and to `layerConfig`. Each is held to the range of
+ * `optionRanges`, as `start` and the CLI hold it; a value that is not one,
+ * or is out of range (`8000.5`, `abc`, `70000` for the port, `0.0005` or
+ * `1e3` for a time), fails with `Config.ConfigError` at its path, e.g.
+ * `Expected an integer at ["EGI"]["PORT"]` — never rounded or clamped. So do an unreadable TLS file
  * (`cannot read the file: ENOENT: …` at `["EGI"]["TLS_CERT"]`) and one TLS
  * key without the other. Where the log goes (`log`) is not read: it is a
  * choice of the program, not of the deployment.
@@ -204,7 +219,7 @@ const fields = {
  *
  * ```ts
  * import { ConfigProvider, Effect } from "effect"
- * const provider = ConfigProvider.fromEnv({ env: { EGI_PORT: "8080", EGI_IDLE_TIMEOUT: "5000" } })
+ * const provider = ConfigProvider.fromEnv({ env: { EGI_PORT: "8080", EGI_IDLE_TIMEOUT: "5" } })
  * Effect.runPromise(optionsConfig.parse(provider)) // { port: 8080, idleTimeout: 5000 }
  * ```
  *

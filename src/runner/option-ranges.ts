@@ -57,8 +57,26 @@ export const optionRanges: { readonly [K in NumericOption]: OptionRange } = {
   responseTimeout: ms("0: none")
 }
 
-/** Whether `option` is a time, in ms (the CLI takes it in seconds). */
+/** Whether `option` is a time, in ms (its `EGI_*` variable and its flag take it in seconds). */
 export const isTime = (option: NumericOption): boolean => optionRanges[option].unit.split(";")[0] === "ms"
+
+/** Seconds as a time's flag and `EGI_*` variable are written: digits, at most 3 decimals (whole ms), no sign, no exponent. */
+const SECONDS = /^\d+(\.\d{1,3})?$/
+
+/**
+ * A time option's value written in seconds, as the CLI's flags and every
+ * `EGI_*` variable take it (spec.md §8.5, RUN-39), as its ms: `"0.5"` → 500.
+ * Undefined when `text` is not such a number (`"1e3"`, `"-1"`,
+ * `"0.0005"`) or is outside `range` (given in ms).
+ */
+export const secondsAsMs = (text: string, range: OptionRange): number | undefined => {
+  if (!SECONDS.test(text)) return undefined
+  const ms = Math.round(Number(text) * 1000)
+  return ms < range.min || ms > range.max ? undefined : ms
+}
+
+/** What a time option takes, for a refusal: `seconds from 0 to 2147483.647 (at most 3 decimals)`. */
+export const secondsRange = (range: OptionRange): string => `seconds from ${range.min / 1000} to ${range.max / 1000} (at most 3 decimals)`
 
 /**
  * The first numeric option outside its range (or not an integer), as the

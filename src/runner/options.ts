@@ -14,8 +14,9 @@ import type { TlsOptions } from "./tls.ts"
  * bytes, times in milliseconds; `start` and `serve` take a `Partial` and
  * fill the rest from `defaults`, and fail with `ServeError` (`Options`)
  * when a value is out of range (the ranges are `optionRanges`, the same
- * for the CLI and `optionsConfig`, rule RUN-39). The CLI flags set the same options
- * (`--max-body-size` → `maxBodySize`, times in seconds there).
+ * for the CLI and `optionsConfig`, rule RUN-39). The CLI flags and the
+ * `EGI_*` variables (of the CLI and of `optionsConfig` alike) set the same
+ * options (`--max-body-size` → `maxBodySize`), times in seconds there.
  *
  * @since 0.1.0
  * @category models

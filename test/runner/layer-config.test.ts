@@ -87,9 +87,9 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       EGI_PORT: String(port),
       EGI_HOST: "127.0.0.1",
       EGI_MAX_BODY_SIZE: "4",
-      EGI_IDLE_TIMEOUT: "7000",
+      EGI_IDLE_TIMEOUT: "7",
       EGI_ACCESS_LOG: "false",
-      EGI_DRAIN_TIMEOUT: "500"
+      EGI_DRAIN_TIMEOUT: "0.5"
     })
     try {
       expect(server.exit._tag).toBe("Success")
@@ -114,7 +114,7 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
     // An empty variable counts as unset (Effect's env ConfigProvider).
     expect(Effect.runSync(optionsConfig.parse(ConfigProvider.fromEnv({ env: { EGI_PORT: "9", EGI_IDLE_TIMEOUT: "" } })))).toEqual({ port: 9 })
     const port = await freePort()
-    const server = await build({ EGI_PORT: String(port), EGI_ACCESS_LOG: "no", EGI_DRAIN_TIMEOUT: "500" })
+    const server = await build({ EGI_PORT: String(port), EGI_ACCESS_LOG: "no", EGI_DRAIN_TIMEOUT: "0.5" })
     try {
       expect(server.exit._tag).toBe("Success")
       expect(await h1(port, "/", "a".repeat(100_000))).toEqual({ status: 200, keepAlive: "timeout=60", body: "http 1.1 100000" })
@@ -123,7 +123,7 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
     }
   })
 
-  it("reads every plain-data option under its EGI_ CONSTANT_CASE name, in the options' units", () => {
+  it("RUN-17 RUN-39: reads every plain-data option under its EGI_ CONSTANT_CASE name: sizes and counts as integers, times in seconds as egi serve's variables", () => {
     const env = {
       EGI_HOST: "::1",
       EGI_PORT: "0",
@@ -131,16 +131,16 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       EGI_MAX_CONCURRENT_STREAMS: "4294967295",
       EGI_MAX_HEADER_LIST_SIZE: "1024",
       EGI_MAX_BODY_SIZE: "1048576",
-      EGI_HEADER_TIMEOUT: "1000",
+      EGI_HEADER_TIMEOUT: "1",
       EGI_IDLE_TIMEOUT: "0",
-      EGI_DRAIN_TIMEOUT: "2147483647",
+      EGI_DRAIN_TIMEOUT: "2147483.647",
       EGI_WRITE_BUFFER_SIZE: "65536",
       EGI_ACCESS_LOG: "off",
       EGI_ROOT_PATH: "/api",
       EGI_WS_MAX_MESSAGE_SIZE: "1e6",
       EGI_WS_PER_MESSAGE_DEFLATE: "0",
-      EGI_WS_PING_INTERVAL: "15000",
-      EGI_WS_PING_TIMEOUT: "5000",
+      EGI_WS_PING_INTERVAL: "15",
+      EGI_WS_PING_TIMEOUT: "0.005",
       EGI_TRACING: "auto",
       EGI_PROXY_HEADERS: "yes",
       EGI_BINDS: "127.0.0.1:0, unix:/tmp/egi.sock,fd://3",
@@ -163,7 +163,7 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       wsMaxMessageSize: 1_000_000,
       wsPerMessageDeflate: false,
       wsPingInterval: 15000,
-      wsPingTimeout: 5000,
+      wsPingTimeout: 5,
       tracing: "auto",
       proxyHeaders: true,
       binds: [{ kind: "tcp", host: "127.0.0.1", port: 0 }, { kind: "unix", path: "/tmp/egi.sock" }, { kind: "fd", fd: 3 }],
@@ -173,7 +173,7 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
     const tracing = (word: string) => Effect.runSync(optionsConfig.parse(ConfigProvider.fromEnv({ env: { EGI_TRACING: word } }))).tracing
     expect([tracing("true"), tracing("yes"), tracing("false"), tracing("n")]).toEqual([true, true, false, false])
     // The same keys from a structured source, and under a provider's prefix.
-    expect(Effect.runSync(optionsConfig.parse(ConfigProvider.fromUnknown({ EGI: { PORT: 8080, ACCESS_LOG: false } })))).toEqual({ port: 8080, accessLog: false })
+    expect(Effect.runSync(optionsConfig.parse(ConfigProvider.fromUnknown({ EGI: { PORT: 8080, ACCESS_LOG: false, DRAIN_TIMEOUT: 2.5 } })))).toEqual({ port: 8080, accessLog: false, drainTimeout: 2500 })
     expect(Effect.runSync(optionsConfig.parse(ConfigProvider.fromEnv({ env: { APP_EGI_PORT: "81" } }).pipe(ConfigProvider.nested("APP"))))).toEqual({ port: 81 })
   })
 
@@ -185,7 +185,9 @@ describe("layerConfig: the runner's options from Effect's Config", () => {
       [{ EGI_MAX_BODY_SIZE: "abc" }, "MAX_BODY_SIZE", "finite number"],
       [{ EGI_MAX_BODY_SIZE: "-5" }, "MAX_BODY_SIZE", "between 0 and 9007199254740991"],
       [{ EGI_WRITE_BUFFER_SIZE: "1.5" }, "WRITE_BUFFER_SIZE", "Expected an integer"],
-      [{ EGI_IDLE_TIMEOUT: "2147483648" }, "IDLE_TIMEOUT", "between 0 and 2147483647"],
+      [{ EGI_IDLE_TIMEOUT: "2147483.648" }, "IDLE_TIMEOUT", "seconds from 0 to 2147483.647 (at most 3 decimals)"],
+      [{ EGI_IDLE_TIMEOUT: "0.0005" }, "IDLE_TIMEOUT", "seconds from 0 to 2147483.647"],
+      [{ EGI_DRAIN_TIMEOUT: "1e3" }, "DRAIN_TIMEOUT", "seconds from 0 to 2147483.647"],
       [{ EGI_MAX_CONCURRENT_STREAMS: "4294967296" }, "MAX_CONCURRENT_STREAMS", "between 0 and 4294967295"],
       [{ EGI_H2C_ONLY: "maybe" }, "H2C_ONLY", "Expected"],
       [{ EGI_TRACING: "sometimes" }, "TRACING", "\"auto\""],
