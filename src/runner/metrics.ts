@@ -58,7 +58,11 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT"
 const methodOf = (method: string): string => KNOWN_METHODS.has(method) ? method : "_OTHER"
 
 const CLASSES = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"] as const
-const statusClass = (status: number): string => CLASSES[Math.floor(status / 100)] ?? "none"
+/** A status's class as an index of CLASSES: 1–5 for 1xx–5xx, 0 (`none`) for anything else (0: nothing sent). */
+const classOf = (status: number): number => {
+  const c = Math.floor(status / 100)
+  return c >= 1 && c <= 5 ? c : 0
+}
 
 const ignore = (): void => {}
 
@@ -97,6 +101,17 @@ class Observations {
   }
 }
 
+/** One method's series: its request counters by status class (indexed as CLASSES) and its duration histogram. */
+class MethodSeries {
+  readonly byClass: Array<Count | undefined> = CLASSES.map(() => undefined)
+  readonly duration = new Observations()
+  readonly name: string
+
+  constructor(name: string) {
+    this.name = name
+  }
+}
+
 /**
  * The runner's series in one registry under one set of context attributes,
  * shared by the servers started there. Each series is registered the first
@@ -109,8 +124,7 @@ class Series {
   sockets = 0
   readonly bytesIn = new Count()
   readonly bytesOut = new Count()
-  private readonly requests = new Map<string, Map<string, Count>>()
-  private readonly durations = new Map<string, Observations>()
+  private readonly methods = new Map<string, MethodSeries>()
   private readonly rejections = new Map<RejectReason, Count>()
 
   constructor(context: Context.Context<never>) {
@@ -135,25 +149,23 @@ class Series {
     this.register(metric, () => ({ count: cell.count, incremental: true }))
   }
 
-  /** The request counter of `method` and status class `cls`. */
-  request(method: string, cls: string): Count {
-    let byClass = this.requests.get(method)
-    if (byClass === undefined) this.requests.set(method, byClass = new Map())
-    let cell = byClass.get(cls)
-    if (cell === undefined) {
-      byClass.set(cls, cell = new Count())
-      this.counter(Metric.counter("http.server.requests", { ...REQUESTS, attributes: { "http.request.method": method, "http.response.status_class": cls } }), cell)
+  /** The series of `method` (as `methodOf` names it): one lookup per request; its histogram is registered when first seen. */
+  method(method: string): MethodSeries {
+    let m = this.methods.get(method)
+    if (m === undefined) {
+      this.methods.set(method, m = new MethodSeries(method))
+      const observations = m.duration
+      this.register(Metric.histogram("http.server.request.duration", { ...DURATION, attributes: { "http.request.method": method } }), () => observations.state())
     }
-    return cell
+    return m
   }
 
-  /** The duration histogram of `method`. */
-  duration(method: string): Observations {
-    let cell = this.durations.get(method)
+  /** The request counter of `m` for status class `cls` (an index of CLASSES). */
+  requests(m: MethodSeries, cls: number): Count {
+    let cell = m.byClass[cls]
     if (cell === undefined) {
-      this.durations.set(method, cell = new Observations())
-      const observations = cell
-      this.register(Metric.histogram("http.server.request.duration", { ...DURATION, attributes: { "http.request.method": method } }), () => observations.state())
+      m.byClass[cls] = cell = new Count()
+      this.counter(Metric.counter("http.server.requests", { ...REQUESTS, attributes: { "http.request.method": m.name, "http.response.status_class": CLASSES[cls]! } }), cell)
     }
     return cell
   }
@@ -199,9 +211,9 @@ export class RunnerMetrics {
   streamEnded(method: string, status: number, ms: number, inBytes: number, outBytes: number): void {
     const s = this.series
     s.streams -= 1
-    const name = methodOf(method)
-    s.request(name, statusClass(status)).count += 1
-    s.duration(name).add(ms / 1000)
+    const m = s.method(methodOf(method))
+    s.requests(m, classOf(status)).count += 1
+    m.duration.add(ms / 1000)
     s.bytesIn.count += inBytes
     s.bytesOut.count += outBytes
   }

@@ -31,25 +31,31 @@ export class Running<T extends RunningItem> {
   private readonly exited: (this: T, exit: Exit.Exit<void, unknown>) => void
   private readonly onExit: (item: T, exit: Exit.Exit<void, unknown>) => void
 
-  /** `onExit` runs once for each item, with its fiber's exit, after the item left the registry. */
+  /** `onExit` runs once for each watched item, with its fiber's exit, after the item left the registry. */
   constructor(onExit: (item: T, exit: Exit.Exit<void, unknown>) => void) {
     this.onExit = onExit
     const registry = this
     this.exited = function(exit) {
       registry.remove(this)
-      onExit(this, exit)
+      registry.onExit(this, exit)
     }
   }
 
-  /** An item whose fiber ended before it could be watched (most responses complete at once): `onExit` only. */
-  finished(item: T, exit: Exit.Exit<void, unknown>): void {
-    this.onExit(item, exit)
-  }
-
-  /** Keeps `item` while `fiber` runs; when it ends, removes it and calls `onExit`. */
-  watch(item: T, fiber: Fiber.Fiber<void, unknown>): void {
+  /**
+   * Keeps `item` while `fiber` runs; when it ends, removes it and calls
+   * `onExit`. A fiber that already ended (most responses complete at once)
+   * is never registered and gets no observer: `onExit` runs now, and the
+   * result is false.
+   */
+  watch(item: T, fiber: Fiber.Fiber<void, unknown>): boolean {
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) {
+      this.onExit(item, exit)
+      return false
+    }
     this.add(item, fiber)
     fiber.addObserver(this.exited.bind(item))
+    return true
   }
 
   /** How many run. */

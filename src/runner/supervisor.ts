@@ -231,19 +231,12 @@ export class Supervisor {
 
   /**
    * Forks `run` (an app call, `callApp`) in the server's context and keeps
-   * it in `registry` while it runs; the registry's `onExit` runs once with
-   * `item` and the exit. Most responses complete synchronously: those are
-   * never registered, get no observer, and no fiber is returned.
+   * it in `registry` while it runs (the registry's `onExit` runs once with
+   * `item` and the exit); the fiber, or undefined when it already ended.
    */
   private fork<T extends RunningItem>(run: Effect.Effect<void, unknown, unknown>, registry: Running<T>, item: T): Fiber.Fiber<void, unknown> | undefined {
     const fiber = this.runFork(run)
-    const exit = fiber.pollUnsafe()
-    if (exit !== undefined) {
-      registry.finished(item, exit)
-      return undefined
-    }
-    registry.watch(item, fiber)
-    return fiber
+    return registry.watch(item, fiber) ? fiber : undefined
   }
 
   /** One log line for an app that failed (`line` names the request): the cause, or RUN-11's when the call returned no Effect. */

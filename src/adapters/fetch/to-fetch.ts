@@ -263,7 +263,8 @@ class Exchange {
       this.bodyDone = true
     }
     this.inbox = new Inbox({ poll: () => this.poll(), onWait: () => this.read() })
-    this.onAbort = Exchange.onAbortOf(this)
+    // Bound, not a function literal assigned to a property, which V8 pretenures (see the runner's Exchange `deferSend`).
+    this.onAbort = this.gone.bind(this)
     if (request.signal.aborted) this.disconnect = this.disconnectEvent("connection")
     else request.signal.addEventListener("abort", this.onAbort, { once: true })
   }
@@ -320,11 +321,6 @@ class Exchange {
    * request body failed): `http.disconnect` `connection`, a waiting `send`
    * fails, and an app not in `receive` is interrupted (HTTP-15).
    */
-  /** The request signal's listener, made by a function: a function literal assigned to a property is pretenured by V8 (see the runner's Exchange `deferSend`). */
-  private static onAbortOf(ex: Exchange): () => void {
-    return () => ex.gone()
-  }
-
   private gone(): void {
     if (this.disconnect !== undefined || this.complete) return
     this.disconnect = this.disconnectEvent("connection")
