@@ -114,8 +114,11 @@ export type RequestData = readonly [
 /** Run request `seq` with the app at `module`/`export` (a tuple: this is the hot path). */
 export type RunMessage = readonly [seq: number, module: string, exportName: string, request: RequestData]
 
-/** Main thread → worker, on the worker's own port. */
-export type ToWorker = RunMessage | { readonly t: "load"; readonly app: ModuleRef }
+/**
+ * Main thread → worker, on the worker's own port: the runs assigned to it in
+ * one turn of the main thread's event loop, in order, or a module to load.
+ */
+export type ToWorker = ReadonlyArray<RunMessage> | { readonly t: "load"; readonly app: ModuleRef }
 
 /** Worker → main thread. */
 export type FromWorker =

@@ -287,9 +287,11 @@ const run = (app: ClassicApp, message: RunMessage): void => {
 let queue: Promise<void> | undefined
 let queued = 0
 
-const isRun = (message: ToWorker): message is RunMessage => Array.isArray(message)
+type Task = RunMessage | Exclude<ToWorker, ReadonlyArray<RunMessage>>
 
-const handle = async (message: ToWorker): Promise<void> => {
+const isRun = (task: Task): task is RunMessage => Array.isArray(task)
+
+const handle = async (message: Task): Promise<void> => {
   Atomics.add(control, Slot.progress, 1)
   if (!isRun(message)) {
     try {
@@ -310,13 +312,18 @@ const handle = async (message: ToWorker): Promise<void> => {
   run(app, message)
 }
 
-port.on("message", (message: ToWorker) => {
+const accept = (task: Task): void => {
   // The common case, a run for a loaded app with nothing queued, runs at once.
-  const ready = queued === 0 && isRun(message) ? apps.get(keyOf(message[1], message[2])) : undefined
-  if (ready !== undefined && isRun(message)) {
+  const ready = queued === 0 && isRun(task) ? apps.get(keyOf(task[1], task[2])) : undefined
+  if (ready !== undefined && isRun(task)) {
     Atomics.add(control, Slot.progress, 1)
-    return run(ready, message)
+    return run(ready, task)
   }
   queued++
-  queue = (queue ?? Promise.resolve()).then(() => handle(message)).finally(() => void queued--)
+  queue = (queue ?? Promise.resolve()).then(() => handle(task)).finally(() => void queued--)
+}
+
+port.on("message", (message: ToWorker) => {
+  if (!Array.isArray(message)) return accept(message as Task)
+  for (const task of message as ReadonlyArray<RunMessage>) accept(task)
 })

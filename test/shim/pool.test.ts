@@ -7,9 +7,12 @@ import { Effect } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Worker } from "node:worker_threads"
 import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
+import { poolDefaults, WorkerPool } from "../../src/shim/pool.ts"
 import { fromClassic } from "../../src/shim/shim.ts"
+import { isChunk, type RequestData, type RunMessage } from "../../src/shim/wire.ts"
 import { until } from "../support/clients.ts"
 import { runCli } from "../support/cli.ts"
 import { cancel, closeSession, connect, request } from "../support/h2client.ts"
@@ -112,6 +115,51 @@ describe("the event loop while every worker blocks", () => {
     const all = await Promise.all(blocked)
     expect(all.map((r) => r.status)).toEqual([200, 200, 200])
     await closeSession(session)
+  })
+})
+
+describe("handing runs to the workers", () => {
+  it("CLASSIC-16: the runs assigned to a worker in one turn of the event loop reach it as one message, in order, and all are served", async () => {
+    const pool = new WorkerPool({ ...poolDefaults, workers: 2, pipeline: 4, logger: quiet })
+    const posted: Array<unknown> = []
+    const original = Worker.prototype.postMessage
+    Worker.prototype.postMessage = function(this: Worker, message: unknown, ...rest: Array<never>) {
+      posted.push(message)
+      return original.call(this, message, ...rest)
+    }
+    try {
+      const app = { module: FIXTURE, export: "app" }
+      expect(await pool.load(app)).toBeUndefined()
+      posted.length = 0
+      const ends: Array<Promise<number>> = []
+      for (let i = 0; i < 8; i++) {
+        ends.push(
+          new Promise((resolve, reject) => {
+            const seq = pool.seq()
+            const request: RequestData = ["GET", "http", "2", "x", "/two-chunks", "/two-chunks", "ms=0", "", [], null, 0, null, 0, 1, 2 * i + 1]
+            pool.submit({
+              seq,
+              app,
+              request,
+              assigned: () => {},
+              message: (m) => {
+                if (isChunk(m) && m[1]) resolve(seq)
+                if (!isChunk(m) && (m.t === "fail" || m.t === "escape")) reject(new Error(m.t))
+              },
+              lost: reject
+            })
+          })
+        )
+      }
+      const done = await Promise.all(ends)
+      expect(done).toHaveLength(8)
+      // Two workers, four runs each: one message per worker (eight, one per run, before CLASSIC-16).
+      const runs = posted.filter((m) => Array.isArray(m))
+      expect(runs.map((m) => (m as ReadonlyArray<RunMessage>).map((run) => run[0]))).toEqual([[1, 3, 5, 7], [2, 4, 6, 8]].map((l) => l.map((n) => n + done[0]! - 1)))
+    } finally {
+      Worker.prototype.postMessage = original
+      await pool.close()
+    }
   })
 })
 
