@@ -176,8 +176,10 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
   // A higher 1.x minor version is taken as the highest this server speaks (RFC 9112 §2.5).
   const httpVersion = bytes[i + 7] === 48 ? "1.0" : "1.1"
 
-  // field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 §5)
   const rawHeaders: Array<string> = []
+  const fieldError = parseFieldLines(bytes, lineStop + 2, end, rawHeaders)
+  if (fieldError !== undefined) return fieldError
+  // The fields that decide framing and the connection's fate (RFC 9112 §6, §9).
   let host: string | null = null
   let hosts = 0
   let contentLength = -1
@@ -185,27 +187,9 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
   let connection: string | undefined
   let expect: string | undefined
   let upgradeField = false
-  let at = lineStop + 2
-  while (at < end - 2) {
-    const stop = lineEnd(bytes, at, end)
-    if (stop < 0) return bad("RFC 9112 §2.2", "a line of the head does not end in CRLF")
-    const first = bytes[at]!
-    if (first === SP || first === HTAB) return bad("RFC 9112 §5.2", "a field line is folded (obs-fold)")
-    let n = at
-    while (n < stop && TCHAR[bytes[n]!] === 1) n++
-    if (n === at || bytes[n] !== COLON) {
-      return bad("RFC 9112 §5.1", n === at ? "a field line has no name" : "a field name is no token, or whitespace precedes its colon")
-    }
-    let v = n + 1
-    while (v < stop && (bytes[v] === SP || bytes[v] === HTAB)) v++
-    let e = stop
-    while (e > v && (bytes[e - 1] === SP || bytes[e - 1] === HTAB)) e--
-    for (let k = v; k < e; k++) if (FIELD[bytes[k]!] !== 1) return bad("RFC 9110 §5.5", "a field value has a control octet")
-    const name = latin1(bytes, at, n)
-    const value = latin1(bytes, v, e)
-    rawHeaders.push(name, value)
-    at = stop + 2
-    // The fields that decide framing and the connection's fate (RFC 9112 §6, §9).
+  for (let f = 0; f < rawHeaders.length; f += 2) {
+    const name = rawHeaders[f]!
+    const value = rawHeaders[f + 1]!
     switch (name.length) {
       case 4:
         if (name.toLowerCase() === "host") {
@@ -271,6 +255,39 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
     : httpVersion === "1.1" ? !listHas(connection, "close") : listHas(connection, "keep-alive") && !listHas(connection, "close")
   const upgrade = upgradeField && connection !== undefined && listHas(connection, "upgrade")
   return { method, target, httpVersion, rawHeaders, host, framing, keepAlive, expectContinue, upgrade }
+}
+
+/**
+ * Parses the field lines in `bytes[at, end)` (`end` just past the empty
+ * line that closes them) into `out` as `[name, value, …]`: a name is a
+ * token right before its colon, a value has no control octet and loses
+ * its surrounding whitespace, a line ends in CRLF and is never folded
+ * (RFC 9112 §5). A request head's fields and a chunked body's trailer
+ * section (§7.1.2) alike; the `HeadError` (400) of the first bad line, or
+ * undefined.
+ *
+ * @since 0.7.0
+ */
+export const parseFieldLines = (bytes: Uint8Array, at: number, end: number, out: Array<string>): HeadError | undefined => {
+  while (at < end - 2) {
+    const stop = lineEnd(bytes, at, end)
+    if (stop < 0) return bad("RFC 9112 §2.2", "a line of the head does not end in CRLF")
+    const first = bytes[at]!
+    if (first === SP || first === HTAB) return bad("RFC 9112 §5.2", "a field line is folded (obs-fold)")
+    let n = at
+    while (n < stop && TCHAR[bytes[n]!] === 1) n++
+    if (n === at || bytes[n] !== COLON) {
+      return bad("RFC 9112 §5.1", n === at ? "a field line has no name" : "a field name is no token, or whitespace precedes its colon")
+    }
+    let v = n + 1
+    while (v < stop && (bytes[v] === SP || bytes[v] === HTAB)) v++
+    let e = stop
+    while (e > v && (bytes[e - 1] === SP || bytes[e - 1] === HTAB)) e--
+    for (let k = v; k < e; k++) if (FIELD[bytes[k]!] !== 1) return bad("RFC 9110 §5.5", "a field value has a control octet")
+    out.push(latin1(bytes, at, n), latin1(bytes, v, e))
+    at = stop + 2
+  }
+  return undefined
 }
 
 const NO_BODY: BodyFraming = Object.freeze({ kind: "none" })
