@@ -1,0 +1,210 @@
+/**
+ * A connection's requests read from its bytes, without I/O (RFC 9112): the
+ * fourth piece of the runner's own HTTP/1.1 codec, the one the socket
+ * adapter drives. Bytes go in as the socket delivers them; out come the
+ * events of one request at a time — its head, its body data (views of the
+ * input, never copied), its end with trailers — or the error to answer.
+ * Pipelined requests wait in the buffer until the server says the current
+ * exchange is over (`next`), so responses go out in order (RFC 9112 §9.3.2).
+ *
+ * A head is bounded in bytes however it arrives (trickled, or behind empty
+ * lines), and each octet is looked at a bounded number of times.
+ *
+ * @since 0.7.0
+ */
+import { ChunkedDecoder, ChunkedError } from "./chunked.ts"
+import { headEnd, HeadError, leadingEmptyLines, parseHead, type RequestHead } from "./head.ts"
+
+/**
+ * What the reader found: a request `head`; body `data` (a view of what was
+ * received); the body's `end`, with its trailer fields `[name, value, …]`;
+ * or the `error` that ends the connection (answer its status, then close).
+ *
+ * @since 0.7.0
+ * @category models
+ */
+export type RequestEvent =
+  | { readonly type: "head"; readonly head: RequestHead }
+  | { readonly type: "data"; readonly bytes: Uint8Array }
+  | { readonly type: "end"; readonly trailers: ReadonlyArray<string> }
+  | { readonly type: "error"; readonly error: HeadError | ChunkedError }
+
+/**
+ * Where the reader is: waiting for a head (`head`), in a request's body
+ * (`body`), past a request's end until `next` (`exchange`), after an
+ * upgrade or CONNECT head, whose bytes are no longer HTTP/1.1 (`handedOff`),
+ * or after an error (`failed`).
+ *
+ * @since 0.7.0
+ * @category models
+ */
+export type ReaderState = "head" | "body" | "exchange" | "handedOff" | "failed"
+
+const NO_TRAILERS: ReadonlyArray<string> = Object.freeze([])
+const EMPTY = new Uint8Array(0)
+
+/**
+ * Reads one connection's requests. `maxHeadSize`: bytes a head (and a
+ * trailer section) may take, empty lines before it included (RFC 9112
+ * §2.2 lets a server skip them, not take them without bound).
+ *
+ * @since 0.7.0
+ * @category codec
+ */
+export class RequestReader {
+  state: ReaderState = "head"
+  private readonly maxHeadSize: number
+  /** Received bytes not yet taken: a head still arriving, or pipelined requests. */
+  private pending: Uint8Array = EMPTY
+  /** How far `pending` was searched for the end of a head. */
+  private searched = 0
+  /** Empty lines skipped before the current head (they count towards its bound). */
+  private skipped = 0
+  /** Body bytes still due (Content-Length), when not chunked. */
+  private left = 0
+  private chunked: ChunkedDecoder | undefined = undefined
+
+  constructor(maxHeadSize: number) {
+    this.maxHeadSize = maxHeadSize
+  }
+
+  /** Takes `bytes` from the connection; the events they complete, in order. */
+  receive(bytes: Uint8Array): Array<RequestEvent> {
+    const out: Array<RequestEvent> = []
+    if (this.state === "failed") return out
+    if (this.state === "body" && this.pending.length === 0) {
+      this.body(bytes, out)
+      return out
+    }
+    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes])
+    this.run(out)
+    return out
+  }
+
+  /** The current exchange is over (its response went out whole): read the next request, if it came already. */
+  next(): Array<RequestEvent> {
+    const out: Array<RequestEvent> = []
+    if (this.state !== "exchange") return out
+    this.state = "head"
+    this.run(out)
+    return out
+  }
+
+  /**
+   * Bytes received and held: a head still arriving (bounded by
+   * `maxHeadSize`), or requests pipelined behind the current exchange,
+   * which nothing here bounds — the socket adapter stops reading while
+   * this is over its limit.
+   */
+  get buffered(): number {
+    return this.pending.length
+  }
+
+  /** The connection is in the middle of a request (a head begun, a body not over): its end now cuts the request short. */
+  get midRequest(): boolean {
+    return this.state === "body" || (this.state === "head" && this.pending.length > 0)
+  }
+
+  /** Bytes received but not taken: after a hand-off, the first bytes of the other protocol. */
+  rest(): Uint8Array {
+    const rest = this.pending
+    this.pending = EMPTY
+    this.searched = 0
+    return rest
+  }
+
+  private run(out: Array<RequestEvent>): void {
+    while (this.pending.length > 0) {
+      if (this.state === "head") {
+        if (!this.head(out)) return
+      } else if (this.state === "body") {
+        const bytes = this.pending
+        this.pending = EMPTY
+        this.body(bytes, out)
+      } else return
+    }
+  }
+
+  /** Looks for the next head in `pending`; false when it has not all arrived (or failed). */
+  private head(out: Array<RequestEvent>): boolean {
+    // Empty lines before a request-line are skipped (RFC 9112 §2.2), even split across reads.
+    const skip = leadingEmptyLines(this.pending, 0)
+    if (skip > 0) {
+      this.skipped += skip
+      this.pending = this.pending.subarray(skip)
+      this.searched = Math.max(0, this.searched - skip)
+    }
+    const end = headEnd(this.pending, this.searched)
+    if (end < 0) {
+      this.searched = this.pending.length
+      if (this.skipped + this.pending.length > this.maxHeadSize) this.fail(out, tooLong(this.maxHeadSize))
+      return false
+    }
+    if (this.skipped + end > this.maxHeadSize) {
+      this.fail(out, tooLong(this.maxHeadSize))
+      return false
+    }
+    const head = parseHead(this.pending, 0, end)
+    this.pending = this.pending.subarray(end)
+    this.searched = 0
+    this.skipped = 0
+    if (head instanceof HeadError) {
+      this.fail(out, head)
+      return false
+    }
+    out.push({ type: "head", head })
+    // An upgrade or a tunnel: what follows is not HTTP/1.1 (RFC 9110 §7.8, §9.3.6).
+    if (head.method === "CONNECT" || (head.upgrade && head.framing.kind === "none")) {
+      this.state = "handedOff"
+      return false
+    }
+    switch (head.framing.kind) {
+      case "none":
+        out.push({ type: "end", trailers: NO_TRAILERS })
+        this.state = "exchange"
+        return false
+      case "length":
+        this.left = head.framing.length
+        this.state = "body"
+        return true
+      case "chunked":
+        this.chunked = new ChunkedDecoder(this.maxHeadSize)
+        this.state = "body"
+        return true
+    }
+  }
+
+  /** Body bytes: data events up to the body's end; what follows it waits in `pending`. */
+  private body(bytes: Uint8Array, out: Array<RequestEvent>): void {
+    const decoder = this.chunked
+    if (decoder === undefined) {
+      const take = Math.min(this.left, bytes.length)
+      if (take > 0) out.push({ type: "data", bytes: take === bytes.length ? bytes : bytes.subarray(0, take) })
+      this.left -= take
+      if (this.left > 0) return
+      this.finish(out, NO_TRAILERS, bytes.subarray(take))
+      return
+    }
+    const part = decoder.push(bytes)
+    if (part instanceof ChunkedError) return this.fail(out, part)
+    for (const data of part.data) out.push({ type: "data", bytes: data })
+    if (part.done) this.finish(out, part.trailers, bytes.subarray(part.consumed))
+  }
+
+  private finish(out: Array<RequestEvent>, trailers: ReadonlyArray<string>, after: Uint8Array): void {
+    out.push({ type: "end", trailers })
+    this.chunked = undefined
+    this.state = "exchange"
+    this.pending = after
+  }
+
+  private fail(out: Array<RequestEvent>, error: HeadError | ChunkedError): void {
+    this.state = "failed"
+    this.pending = EMPTY
+    this.chunked = undefined
+    out.push({ type: "error", error })
+  }
+}
+
+const tooLong = (max: number): HeadError =>
+  new HeadError({ status: 431, rule: "RFC 6585 §5", detail: `a request head past ${max} bytes` })
