@@ -5,11 +5,10 @@
  * writes back as the status, fields, body and trailers that went in.
  */
 import fc from "fast-check"
-import * as http from "node:http"
-import * as net from "node:net"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { Headers } from "../../src/protocol/headers.ts"
 import { asksToClose, chunkHeader, CRLF, HttpDate, lastChunk, responseFraming, responseHead } from "../../src/runner/http1/response-head.ts"
+import { useCannedResponse } from "../support/canned-response.ts"
 
 const DATE = "Tue, 01 Dec 2026 06:00:00 GMT"
 
@@ -59,31 +58,7 @@ describe("the response head", () => {
 })
 
 describe("what node's HTTP/1.1 client reads back", () => {
-  let server: net.Server
-  let port = 0
-  let next: Buffer = Buffer.alloc(0)
-  beforeAll(async () => {
-    server = net.createServer((socket) => {
-      socket.once("data", () => socket.end(next))
-      socket.on("error", () => {})
-    })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-    port = (server.address() as net.AddressInfo).port
-  })
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
-
-  const fetchRaw = (wire: Buffer, method: string) =>
-    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
-      next = wire
-      const req = http.request({ host: "127.0.0.1", port, method, path: "/", agent: false }, (res) => {
-        const parts: Array<Buffer> = []
-        res.on("data", (c: Buffer) => parts.push(c))
-        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts), trailers: res.trailers }))
-        res.on("error", reject)
-      })
-      req.on("error", reject)
-      req.end()
-    })
+  const { read } = useCannedResponse()
 
   const token = fc.stringMatching(/^x-[a-z0-9-]{1,10}$/)
   const value = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]{0,20}[\x21-\x7e])?$/)
@@ -113,7 +88,7 @@ describe("what node's HTTP/1.1 client reads back", () => {
             parts.push(Buffer.from(lastChunk(trailers), "latin1"))
             wire = Buffer.concat(parts)
           } else wire = Buffer.concat([Buffer.from(head, "latin1"), body])
-          const r = await fetchRaw(wire, "GET")
+          const r = await read(wire)
           expect(r.status).toBe(status)
           for (const [n, v] of fields) expect(r.headers[n]).toBe(v)
           expect(r.headers.date).toBe(DATE)

@@ -5,10 +5,9 @@
  * that node's own HTTP/1.1 client reads back what went in.
  */
 import fc from "fast-check"
-import * as http from "node:http"
-import * as net from "node:net"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { FramingError, ResponseWriter, type WireParts } from "../../src/runner/http1/response-writer.ts"
+import { useCannedResponse } from "../support/canned-response.ts"
 
 const DATE = "Tue, 01 Dec 2026 06:00:00 GMT"
 
@@ -84,31 +83,7 @@ describe("a response", () => {
 })
 
 describe("what node's HTTP/1.1 client reads back", () => {
-  let server: net.Server
-  let port = 0
-  let next: Buffer = Buffer.alloc(0)
-  beforeAll(async () => {
-    server = net.createServer((socket) => {
-      socket.once("data", () => socket.end(next))
-      socket.on("error", () => {})
-    })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-    port = (server.address() as net.AddressInfo).port
-  })
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
-
-  const get = (wire: Buffer) =>
-    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
-      next = wire
-      const req = http.request({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
-        const parts: Array<Buffer> = []
-        res.on("data", (c: Buffer) => parts.push(c))
-        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts), trailers: res.trailers }))
-        res.on("error", reject)
-      })
-      req.on("error", reject)
-      req.end()
-    })
+  const { read } = useCannedResponse()
 
   const name = fc.stringMatching(/^x-[a-z0-9-]{1,10}$/)
   const value = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]{0,20}[\x21-\x7e])?$/)
@@ -133,7 +108,7 @@ describe("what node's HTTP/1.1 client reads back", () => {
           add(w.head(status, fields, known ? body.length : -1, DATE))
           for (const c of chunks) add(w.data(c))
           add(w.end(trailers))
-          const r = await get(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : p))))
+          const r = await read(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : p))))
           expect(r.status).toBe(status)
           for (const [n, v] of fields) expect(r.headers[n]).toBe(v)
           expect(r.body.equals(body)).toBe(true)
