@@ -10,7 +10,6 @@
  * Hot path: no Effect.gen, no per-event closures.
  */
 import type { Effect, Tracer } from "effect"
-import type { Readable } from "node:stream"
 import { RemoteProtocolError } from "../protocol/errors.ts"
 import type { HttpDisconnect, HttpRequest, HttpRequestTrailers, InboundEvent } from "../protocol/events.ts"
 import { ErrorCode } from "../protocol/fields.ts"
@@ -42,6 +41,28 @@ export const CONNECTION_LOST: PeerEnd = { end: "connection" }
 const RESET_NO_ERROR: PeerEnd = { end: "reset", errorCode: ErrorCode.NO_ERROR }
 
 /**
+ * Where an exchange reads its request body from: node:http's
+ * IncomingMessage, a node:http2 stream, or the runner's own HTTP/1.1
+ * connection — what of a Node readable the exchange uses.
+ */
+export interface BodySource {
+  read(): Buffer | null
+  readonly readableEnded: boolean
+  on(event: "readable" | "end", listener: () => void): unknown
+  off(event: "readable" | "end", listener: () => void): unknown
+}
+
+/**
+ * What tells an exchange that its response side can take more (`drain`)
+ * or is over — finished or gone (`close`): node's response or stream, or
+ * the runner's own HTTP/1.1 exchange.
+ */
+export interface ResponseSink {
+  on(event: "drain" | "close", listener: () => void): unknown
+  off(event: "drain" | "close", listener: () => void): unknown
+}
+
+/**
  * An exchange's state, wire and receive side. Subclasses implement the
  * `wire*` methods (per protocol) and the send side.
  */
@@ -67,7 +88,7 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   /** The stream whose push promise this stream answers (HTTP/2 server push), if any. */
   promisedBy: ExchangeBase | undefined = undefined
 
-  protected readonly readable: Readable
+  protected readonly readable: BodySource
   /** Declared request Content-Length in bytes, or -1. */
   readonly contentLength: number
   /** The request body limit in bytes (RUN-8). */
@@ -98,7 +119,7 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   private rateBytes = 0
   private rateTick = -1
 
-  constructor(scope: HttpScope, readable: Readable, contentLength: number, noBody: boolean, maxBodySize: number) {
+  constructor(scope: HttpScope, readable: BodySource, contentLength: number, noBody: boolean, maxBodySize: number) {
     this.scope = scope
     this.core = new ResponseSide(scope)
     this.requestSide = new RequestSide(contentLength)
@@ -232,7 +253,7 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   /** Puts a head that is still buffered on the wire (HTTP/1.1 holds it for the first body bytes). */
   protected wireFlush(): void {}
   /** The emitter of `drain` and `close` for the response side. */
-  protected abstract get sink(): NodeJS.EventEmitter
+  protected abstract get sink(): ResponseSink
   /** The response is complete on the wire. */
   protected abstract wireFinished(): boolean
 

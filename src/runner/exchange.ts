@@ -12,7 +12,6 @@
  * `send` must return.
  */
 import * as Effect from "effect/Effect"
-import type { Readable } from "node:stream"
 import { LocalProtocolError, type RemoteProtocolError, type SendError, StreamClosedError } from "../protocol/errors.ts"
 import type {
   HttpResponseEarlyHint,
@@ -27,7 +26,7 @@ import { ErrorCode } from "../protocol/fields.ts"
 import type { Headers } from "../protocol/headers.ts"
 import { preloadLink } from "../protocol/preload.ts"
 import type { HttpScope } from "../protocol/scope.ts"
-import { ExchangeBase } from "./exchange-base.ts"
+import { type BodySource, ExchangeBase } from "./exchange-base.ts"
 import { openFile } from "./file-open.ts"
 import { planFile } from "../protocol/file-plan.ts"
 import { type FileSink, pumpFile } from "./file-send.ts"
@@ -80,7 +79,7 @@ export abstract class Exchange extends ExchangeBase {
   /** Announced trailers go on the wire (the client sent `te: trailers`, the framing allows them). */
   protected trailersOnWire = false
 
-  constructor(scope: HttpScope, host: ExchangeHost, readable: Readable, contentLength: number, noBody: boolean) {
+  constructor(scope: HttpScope, host: ExchangeHost, readable: BodySource, contentLength: number, noBody: boolean) {
     super(scope, readable, contentLength, noBody, host.maxBodySize)
     this.host = host
     this.send = this.deferSend.bind(this)

@@ -199,6 +199,14 @@ export interface RunnerOptions {
    */
   readonly maxRequestsPerConnection: number
   /**
+   * What reads and writes HTTP/1.1 (spec.md §8.7, rule RUN-40): `"egi"`
+   * (default), the runner's own codec for requests without a body, which
+   * hands a connection to node:http at its first other request (a body,
+   * an upgrade, `Expect`, HTTP/1.0, a malformed head); `"node"`, node:http
+   * for every request.
+   */
+  readonly http1Codec: "egi" | "node"
+  /**
    * ms an app may take to complete its response, from the request's
    * admission (spec.md §8.3, rule RUN-35); past it the app is interrupted
    * and the client gets 503 (HTTP/1.1 then closes), or RST_STREAM CANCEL /
@@ -274,5 +282,6 @@ export const defaults: RunnerOptions = {
   minRequestRate: 240,
   minRequestRateWindow: 5000,
   maxRequestsPerConnection: 0,
+  http1Codec: "egi",
   responseTimeout: 0
 }

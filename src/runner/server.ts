@@ -16,6 +16,8 @@ import { closeAfterResponse, connectionOf, connectionTagger } from "./connection
 import { classify } from "./detect.ts"
 import { ServeError } from "./errors.ts"
 import { firstHeadExpired, makeH1Server } from "./h1-server.ts"
+import { Http1Connection, type Http1Host } from "./http1/connection.ts"
+import { HttpDate } from "./http1/response-head.ts"
 import { armDeadline, clearDeadline, moveDeadline } from "./head-deadline.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
 import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
@@ -182,6 +184,9 @@ const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>
     if (opts.lifespan !== "auto" && opts.lifespan !== "on" && opts.lifespan !== "off") {
       return Effect.fail(new ServeError({ reason: "Options", detail: `lifespan must be "auto", "on" or "off", got ${JSON.stringify(opts.lifespan)}` }))
     }
+    if (opts.http1Codec !== "egi" && opts.http1Codec !== "node") {
+      return Effect.fail(new ServeError({ reason: "Options", detail: `http1Codec must be "egi" or "node", got ${JSON.stringify(opts.http1Codec)}` }))
+    }
     return Effect.void
   })
 
@@ -241,6 +246,25 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       connectionOf(socket)!.protocol = "h2"
       h2server.emit("connection", socket)
     }
+    // HTTP/1.1 connections start on the runner's own codec, which serves the
+    // requests without a body and hands the connection to node:http for the
+    // first other one (http1/connection.ts).
+    const h1own = new Set<Http1Connection>()
+    const toNodeHttp = (socket: net.Socket, bytes: Uint8Array): void => {
+      socket.pause()
+      if (bytes.length > 0) socket.unshift(bytes)
+      h1server.emit("connection", socket)
+      socket.resume()
+    }
+    const h1host: Http1Host = {
+      opts,
+      supervisor,
+      defaults: scopeDefaults,
+      date: new HttpDate(),
+      headExpired: expired,
+      handOff: toNodeHttp,
+      forget: (connection) => void h1own.delete(connection)
+    }
     const toH1 = (socket: net.Socket): void => {
       connectionOf(socket)!.protocol = "h1"
       // A FIN must not end the socket's own side by itself, as node's own
@@ -249,8 +273,9 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       // a Content-Length body the client still gets its 400 (RFC 9112 §8,
       // HTTP-7; h1-server.ts).
       socket.allowHalfOpen = true
-      h1server.emit("connection", socket)
-      // Bytes read while classifying sit in the socket's buffer: flow them to the parser.
+      if (opts.http1Codec === "node") return toNodeHttp(socket, new Uint8Array(0))
+      h1own.add(new Http1Connection(socket, h1host))
+      // Bytes read while classifying sit in the socket's buffer: flow them to the reader.
       socket.resume()
     }
 
@@ -339,6 +364,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       closeListeners()
       for (const session of sessions) if (!session.closed) session.close()
       h1server.closeIdleConnections()
+      for (const connection of h1own) if (!connection.closeIfIdle()) connection.closeAfterResponse()
       // HTTP/1.1 responses in flight: the connection closes once each ends.
       for (const socket of sockets) if (connectionOf(socket)?.protocol === "h1") closeAfterResponse(socket)
       // Connections still being classified were accepted just before the

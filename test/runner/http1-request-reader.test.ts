@@ -31,7 +31,8 @@ const readAll = (reader: RequestReader, wire: Uint8Array, cuts: ReadonlyArray<nu
         seen.push({ method: current!.method, target: current!.target, body: Buffer.concat(current!.body).toString("latin1"), trailers: e.trailers })
         current = undefined
         take(reader.next())
-      } else errors.push(e.error.status)
+      } else if (e.type === "error") errors.push(e.error.status)
+      else throw new Error("declined without an accept")
     }
   }
   const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b)
@@ -65,6 +66,22 @@ describe("reading requests", () => {
     const connect = new RequestReader(8192)
     connect.receive(bytesOf("CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n"))
     expect(connect.state).toBe("handedOff")
+  })
+
+  it("stops at a head its caller declines, and gives back that head and all after it", () => {
+    const reader = new RequestReader(8192, (head) => head.framing.kind === "none")
+    const wire = "GET /a HTTP/1.1\r\nhost: x\r\n\r\nPOST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabcGET /c HTTP/1.1\r\nhost: x\r\n\r\n"
+    expect(reader.receive(bytesOf(wire)).map((e) => e.type)).toEqual(["head", "end"])
+    expect(reader.next().map((e) => e.type)).toEqual(["declined"])
+    expect(Buffer.from(reader.unread()).toString("latin1")).toBe(wire.slice(wire.indexOf("POST")))
+    expect(reader.receive(bytesOf("more"))).toEqual([])
+  })
+
+  it("gives back the bytes of a head it refused, for another parser to answer", () => {
+    const reader = new RequestReader(8192)
+    const wire = "GET / HTTP/1.1\r\nhost: x\r\nbad line\r\n\r\n"
+    expect(reader.receive(bytesOf(wire)).map((e) => e.type)).toEqual(["error"])
+    expect(Buffer.from(reader.unread()).toString("latin1")).toBe(wire)
   })
 
   it("knows when the connection's end would cut a request short", () => {

@@ -18,13 +18,16 @@ import { headEnd, HeadError, leadingEmptyLines, parseHead, type RequestHead } fr
 /**
  * What the reader found: a request `head`; body `data` (a view of what was
  * received); the body's `end`, with its trailer fields `[name, value, …]`;
- * or the `error` that ends the connection (answer its status, then close).
+ * the `error` that ends the connection (answer its status, then close); or
+ * a head the caller `declined` (its `accept` said no): the reader stops
+ * there, and `unread` gives that head's bytes and all after it.
  *
  * @since 0.7.0
  * @category models
  */
 export type RequestEvent =
   | { readonly type: "head"; readonly head: RequestHead }
+  | { readonly type: "declined"; readonly head: RequestHead }
   | { readonly type: "data"; readonly bytes: Uint8Array }
   | { readonly type: "end"; readonly trailers: ReadonlyArray<string> }
   | { readonly type: "error"; readonly error: HeadError | ChunkedError }
@@ -63,9 +66,20 @@ export class RequestReader {
   /** Body bytes still due (Content-Length), when not chunked. */
   private left = 0
   private chunked: ChunkedDecoder | undefined = undefined
+  /** The bytes of the last head read (a view), until the next: what `unread` gives back. */
+  private lastHead: Uint8Array = EMPTY
 
-  constructor(maxHeadSize: number) {
+  private readonly accept: ((head: RequestHead) => boolean) | undefined
+
+  /**
+   * `accept`, when given, is asked about each head before its body is
+   * read: false stops the reader at that head (a `declined` event), for a
+   * caller that serves some requests itself and hands the connection on for
+   * the others.
+   */
+  constructor(maxHeadSize: number, accept?: (head: RequestHead) => boolean) {
     this.maxHeadSize = maxHeadSize
+    this.accept = accept
   }
 
   /** Takes `bytes` from the connection; the events they complete, in order. */
@@ -103,6 +117,20 @@ export class RequestReader {
   /** The connection is in the middle of a request (a head begun, a body not over): its end now cuts the request short. */
   get midRequest(): boolean {
     return this.state === "body" || (this.state === "head" && this.pending.length > 0)
+  }
+
+  /**
+   * Every byte from the last head on (or, after a head error, from the
+   * head that failed): what another HTTP/1.1 implementation needs to serve
+   * the connection from that request on. The reader is done with it.
+   */
+  unread(): Uint8Array {
+    const head = this.lastHead
+    const rest = this.pending
+    this.lastHead = EMPTY
+    this.pending = EMPTY
+    this.state = "handedOff"
+    return head.length === 0 ? rest : rest.length === 0 ? head : Buffer.concat([head, rest])
   }
 
   /** Bytes received but not taken: after a hand-off, the first bytes of the other protocol. */
@@ -145,11 +173,17 @@ export class RequestReader {
       return false
     }
     const head = parseHead(this.pending, 0, end)
+    if (head instanceof HeadError) {
+      this.fail(out, head)
+      return false
+    }
+    this.lastHead = this.pending.subarray(0, end)
     this.pending = this.pending.subarray(end)
     this.searched = 0
     this.skipped = 0
-    if (head instanceof HeadError) {
-      this.fail(out, head)
+    if (this.accept !== undefined && !this.accept(head)) {
+      this.state = "handedOff"
+      out.push({ type: "declined", head })
       return false
     }
     out.push({ type: "head", head })
@@ -198,9 +232,11 @@ export class RequestReader {
     this.pending = after
   }
 
+  /** The connection cannot go on: a head's error keeps its bytes (for `unread`), a body's drops what is left. */
   private fail(out: Array<RequestEvent>, error: HeadError | ChunkedError): void {
     this.state = "failed"
-    this.pending = EMPTY
+    this.lastHead = EMPTY
+    if (error instanceof ChunkedError) this.pending = EMPTY
     this.chunked = undefined
     out.push({ type: "error", error })
   }

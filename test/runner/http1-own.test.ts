@@ -1,0 +1,115 @@
+/**
+ * The runner's own HTTP/1.1 codec on the wire (spec.md §8.7, RUN-40):
+ * requests without a body are served by it, the first other request hands
+ * the connection to node:http, pipelined requests are answered in order,
+ * and a head pipelined behind a response still has the header timeout.
+ * Which codec answered shows in the response: the own codec writes its
+ * framing fields in lower case (`date:`), node:http capitalizes them.
+ */
+import { Effect } from "effect"
+import * as net from "node:net"
+import { describe, expect, it } from "vitest"
+import type { App } from "../../src/protocol/app.ts"
+import { unsupportedScope } from "../../src/protocol/unsupported.ts"
+import { start } from "../../src/runner/server.ts"
+import { rawHttp, statusOf } from "../support/clients.ts"
+import { withServer } from "../support/server.ts"
+
+/** Answers with the method, target and the body's length. */
+const app: App = (scope, receive, send) => {
+  if (scope.type !== "http") return unsupportedScope(scope)
+  return Effect.gen(function*() {
+    let bytes = 0
+    while (true) {
+      const event = yield* receive
+      if (event.type !== "http.request") break
+      bytes += event.body.length
+      if (!event.moreBody) break
+    }
+    yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "text/plain"]] })
+    yield* send({ type: "http.response.body", body: new TextEncoder().encode(`${scope.method} ${scope.rawPath} ${bytes}`) })
+  })
+}
+
+/** The responses in `text`, in order: who wrote each (own: lower-case `date:`) and its body. */
+const responses = (text: string): Array<{ readonly own: boolean; readonly body: string }> => {
+  const out: Array<{ own: boolean; body: string }> = []
+  let at = 0
+  while (true) {
+    const start = text.indexOf("HTTP/1.1 ", at)
+    if (start < 0) return out
+    const end = text.indexOf("\r\n\r\n", start)
+    const head = text.slice(start, end)
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? "0")
+    out.push({ own: head.includes("\r\ndate: "), body: text.slice(end + 4, end + 4 + length) })
+    at = end + 4 + length
+  }
+}
+
+describe("RUN-40: the own HTTP/1.1 codec and node:http", () => {
+  it("RUN-40: serves requests without a body itself and hands the connection to node:http at the first with one, in order", async () => {
+    await withServer(app, {}, async (server) => {
+      const r = await rawHttp(server.port, [
+        "GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\n",
+        "POST /c HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhelloGET /d HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+      ], { gapMs: 100 })
+      expect(responses(r.text)).toEqual([
+        { own: true, body: "GET /a 0" },
+        { own: true, body: "GET /b 0" },
+        { own: false, body: "POST /c 5" },
+        { own: false, body: "GET /d 0" }
+      ])
+      expect(r.closed).toBe(true)
+    })
+  })
+
+  it("RUN-40: with http1Codec \"node\", node:http serves every request", async () => {
+    await withServer(app, { http1Codec: "node" }, async (server) => {
+      const r = await rawHttp(server.port, ["GET /a HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"])
+      expect(responses(r.text)).toEqual([{ own: false, body: "GET /a 0" }])
+    })
+  })
+
+  it("RUN-40: an http1Codec other than \"egi\" or \"node\" fails start with ServeError Options", async () => {
+    const exit = await Effect.runPromise(Effect.exit(Effect.scoped(start(app, { port: 0, log: false, http1Codec: "llhttp" as "node" }))))
+    expect(exit._tag).toBe("Failure")
+    expect(JSON.stringify(exit)).toContain("http1Codec")
+  })
+
+  it("RUN-40 RUN-5: 300 requests pipelined in one write are answered in order, one response each", async () => {
+    await withServer(app, {}, async (server) => {
+      const n = 300
+      const wire = Array.from({ length: n }, (_, i) => `GET /${i} HTTP/1.1\r\nhost: x\r\n${i === n - 1 ? "connection: close\r\n" : ""}\r\n`).join("")
+      const r = await rawHttp(server.port, [wire], { timeoutMs: 5000 })
+      const got = responses(r.text)
+      expect(got.map((x) => x.body)).toEqual(Array.from({ length: n }, (_, i) => `GET /${i} 0`))
+      expect(got.every((x) => x.own)).toBe(true)
+    })
+  })
+
+  it("RUN-31: a head pipelined behind a response gets 408 at the header timeout from the response's end, not the idle timeout", async () => {
+    const headerTimeout = 1000
+    await withServer(app, { headerTimeout, idleTimeout: 10_000 }, async (server) => {
+      const socket = net.connect(server.port, "127.0.0.1")
+      socket.on("error", () => {})
+      let text = ""
+      let responded = 0
+      const closed = new Promise<number>((resolve) => {
+        socket.on("data", (d: Buffer) => {
+          text += d.toString("latin1")
+          if (responded === 0 && text.includes("GET /a 0")) responded = Date.now()
+        })
+        socket.on("close", () => resolve(Date.now()))
+      })
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+      // The second head's first line rides with the first request, and nothing follows it.
+      socket.write("GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\n")
+      const at = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 4000))])
+      socket.destroy()
+      expect(at, "still open 4 s later").toBeGreaterThan(0)
+      expect(statusOf(text.slice(text.indexOf("GET /a 0") + 8))).toBe(408)
+      expect(at - responded).toBeGreaterThanOrEqual(headerTimeout - 20)
+      expect(at - responded).toBeLessThan(headerTimeout * 1.5)
+    })
+  })
+})
