@@ -226,6 +226,7 @@ export const serveOptions = {
   headerTimeout: ranged("headerTimeout", "header-timeout", "<s>", "HTTP/1.1 time allowed for a request head, 408 after; also bounds the TLS handshake and protocol detection, from the accept"),
   idleTimeout: ranged("idleTimeout", "idle-timeout", "<s>", "close idle connections after this"),
   rootPath: valued("root-path", "<path>", anyText, "scope.rootPath", `""`),
+  http1Codec: valued("http1-codec", "<egi|node>", oneOf(["egi", "node"] as const), "what serves HTTP/1.1: egi, the runner's own codec for requests without a body, node:http for the rest of a connection from its first other request; node: node:http for every request", "egi"),
   lifespan: valued("lifespan", "<auto|on|off>", oneOf(["auto", "on", "off"] as const), "lifespan: on makes an app without lifespan support a startup failure (exit 1); off never calls it", "auto"),
   interface: valued("interface", "<auto|egi|fetch|effect>", oneOf(["auto", "egi", "fetch", "effect"] as const), "what the export is: an EGI app, a fetch handler ((request) => Response, or an object with fetch, such as a Hono app), an Effect HttpApp or a Layer of HttpRouter routes (HttpRouter, HttpApi); auto tells them by shape and says which it picked", "auto"),
   factory: boolean("factory", "the export is a function that returns the app (sync or async), called once at start", false),

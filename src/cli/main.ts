@@ -354,6 +354,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number | Serving> => {
       wsPerMessageDeflate: given.wsDeflate,
       wsMaxQueuedBytes: value(given.wsMaxQueuedBytes, defaults.wsMaxQueuedBytes),
       lifespan: value(given.lifespan, "auto"),
+      http1Codec: value(given.http1Codec, defaults.http1Codec),
       proxyHeaders: given.proxyHeaders,
       forwardedAllowIps: value(given.forwardedAllowIps, defaults.forwardedAllowIps),
       binds: bindsOf(given),

@@ -128,6 +128,7 @@ const fields = {
     Config.map((list): ReadonlyArray<string> => splitList(list))
   ),
   lifespan: Config.Literals(["auto", "on", "off"], "LIFESPAN"),
+  http1Codec: Config.Literals(["egi", "node"], "HTTP1_CODEC"),
   limitConcurrency: ranged("limitConcurrency", "LIMIT_CONCURRENCY"),
   maxConnections: ranged("maxConnections", "MAX_CONNECTIONS"),
   // HTTP/2 session limits and SETTINGS (spec.md §8.3, RUN-27, RUN-28), in their ranges.
@@ -180,6 +181,7 @@ const fields = {
  * | `EGI_BINDS` | `binds` | comma-separated `host:port`, `unix:PATH`, `fd://N` |
  * | `EGI_BACKLOG` | `backlog` | integer 0–2^31−1 |
  * | `EGI_LIFESPAN` | `lifespan` | `auto`, `on` or `off` |
+ * | `EGI_HTTP1_CODEC` | `http1Codec` | `egi` or `node` |
  * | `EGI_PROXY_HEADERS` | `proxyHeaders` | boolean |
  * | `EGI_FORWARDED_ALLOW_IPS` | `forwardedAllowIps` | comma-separated addresses and CIDR blocks, or `*` |
  * | `EGI_LIMIT_CONCURRENCY`, `EGI_MAX_CONNECTIONS` | `limitConcurrency`, `maxConnections` | integer ≥ 0 (0: no limit) |

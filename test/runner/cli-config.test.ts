@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { freePort } from "../support/clients.ts"
+import { freePort, rawHttp } from "../support/clients.ts"
 import { type Cli, egiLines, logLines, refused, useClis } from "../support/cli.ts"
 
 const cli = useClis()
@@ -91,6 +91,19 @@ describe("RUN-17: every flag from its EGI_* variable; the command line wins", ()
       refused(cli(["serve", "examples/hello.ts", "--port", "0"], { EGI_LIFESPAN: "maybe" }), /^egi: EGI_LIFESPAN takes auto, on or off, got "maybe"$/),
       refused(cli(["serve", "examples/hello.ts", "--port", "0"], { EGI_H2C: "perhaps" }), /^egi: EGI_H2C takes true or false .*got "perhaps"$/)
     ])
+  })
+
+  it("RUN-40 RUN-17: --http1-codec and EGI_HTTP1_CODEC choose what serves HTTP/1.1; another value exits 2", async () => {
+    const dateField = async (c: Cli): Promise<string | undefined> => {
+      const { port } = await c.listening(20_000)
+      const r = await rawHttp(port, ["GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"])
+      return /\r\n(date): /i.exec(r.text)?.[1]
+    }
+    // The own codec writes its fields in lower case, node:http capitalizes them (spec.md §8.7).
+    expect(await dateField(cli(["serve", "examples/hello.ts", "--port", "0"]))).toBe("date")
+    expect(await dateField(cli(["serve", "examples/hello.ts", "--port", "0"], { EGI_HTTP1_CODEC: "node" }))).toBe("Date")
+    expect(await dateField(cli(["serve", "examples/hello.ts", "--port", "0", "--http1-codec", "egi"], { EGI_HTTP1_CODEC: "node" }))).toBe("date")
+    await refused(cli(["serve", "examples/hello.ts", "--port", "0", "--http1-codec", "llhttp"]), /^egi: --http1-codec takes egi or node, got "llhttp"$/)
   })
 
   it("RUN-17: EGI_APP names the module when the command line does not", async () => {
