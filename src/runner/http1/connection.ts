@@ -9,8 +9,9 @@
  * that request's first byte, for the rest of its life: node:http serves it
  * as before, errors and limits included.
  *
- * Measured (HTTP/1.1 hello, pinned A/B): see the commit that made it the
- * default.
+ * Measured (HTTP/1.1 hello, pinned A/B, 7 rounds): 50.67 → 43.00 µs of
+ * server CPU per request, raw node:http 38.67 (0.76 → 0.90 of its
+ * requests/s), in one of the machine's slow phases.
  *
  * @since 0.7.0
  */
@@ -113,7 +114,6 @@ export class Http1Connection implements ExchangeOwner {
     }
   }
 
-  /** `pipelined`: the events are of bytes that arrived while the last response was in progress. */
   /**
    * A later head has begun (bytes of it came, or were pipelined behind the
    * last response): it has the header timeout from now, however it
@@ -127,6 +127,7 @@ export class Http1Connection implements ExchangeOwner {
     armDeadline(this.socket, this.host.opts.headerTimeout, this.host.headExpired)
   }
 
+  /** `pipelined`: the events are of bytes that arrived while the last response was in progress. */
   private handle(events: ReadonlyArray<RequestEvent>, pipelined = false): void {
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!
