@@ -70,6 +70,42 @@ describe("RUN-40: the own HTTP/1.1 codec and node:http", () => {
     })
   })
 
+  it("§8.3 idle timeout: a keep-alive connection closes once idle for the timeout; a response that takes longer is not cut", async () => {
+    const slow: App = (scope, _receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        if (scope.path === "/slow") yield* Effect.sleep(900)
+        yield* send({ type: "http.response.start", status: 200 })
+        yield* send({ type: "http.response.body", body: new TextEncoder().encode(scope.path) })
+      })
+    }
+    await withServer(slow, { idleTimeout: 400 }, async (server) => {
+      const socket = net.connect(server.port, "127.0.0.1")
+      socket.on("error", () => {})
+      let text = ""
+      const seen = (s: string) => new Promise<number>((resolve) => {
+        const check = (): void => {
+          if (!text.includes(s)) return
+          socket.off("data", check)
+          resolve(Date.now())
+        }
+        socket.on("data", check)
+      })
+      socket.on("data", (d: Buffer) => void (text += d.toString("latin1")))
+      const closed = new Promise<number>((resolve) => socket.on("close", () => resolve(Date.now())))
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+      const quick = seen("/quick")
+      socket.write("GET /quick HTTP/1.1\r\nhost: x\r\n\r\n")
+      await quick
+      const slowDone = seen("/slow")
+      socket.write("GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+      const slowAt = await slowDone
+      const closedAt = await closed
+      expect(closedAt - slowAt).toBeGreaterThanOrEqual(300)
+      expect(closedAt - slowAt).toBeLessThan(1500)
+    })
+  })
+
   it("RUN-40: an http1Codec other than \"egi\" or \"node\" fails start with ServeError Options", async () => {
     const exit = await Effect.runPromise(Effect.exit(Effect.scoped(start(app, { port: 0, log: false, http1Codec: "llhttp" as "node" }))))
     expect(exit._tag).toBe("Failure")

@@ -64,6 +64,8 @@ export class Http1Connection implements ExchangeOwner {
   /** The response in progress is the connection's last (a drain, the peer's FIN). */
   private closing = false
   private headTimed = false
+  /** The idle timeout is armed (from the first response on; socket activity re-arms it). */
+  private idleArmed = false
   private paused = false
   private readonly onData = this.data.bind(this)
   private readonly onEnd = this.peerEnded.bind(this)
@@ -123,7 +125,6 @@ export class Http1Connection implements ExchangeOwner {
   private timeHead(): void {
     if (this.current !== undefined || this.headTimed || this.reader.state !== "head" || !this.reader.midRequest || this.conn.requests === 0) return
     this.headTimed = true
-    this.socket.setTimeout(0)
     armDeadline(this.socket, this.host.opts.headerTimeout, this.host.headExpired)
   }
 
@@ -161,7 +162,6 @@ export class Http1Connection implements ExchangeOwner {
     // Only the first head has a deadline from accept (RUN-31); a later one's runs from its first byte.
     clearDeadline(this.socket)
     this.headTimed = false
-    this.socket.setTimeout(0)
     conn.requests += 1
     const streamId = conn.requests
     const scope = makeHttpScope(
@@ -197,8 +197,12 @@ export class Http1Connection implements ExchangeOwner {
       this.paused = false
       this.socket.resume()
     }
-    const idle = this.host.opts.idleTimeout
-    if (idle > 0) this.socket.setTimeout(idle)
+    // Armed once: node re-arms a socket's timeout at each read and write (not per request, as node:http does: two timer updates less).
+    if (!this.idleArmed) {
+      this.idleArmed = true
+      const idle = this.host.opts.idleTimeout
+      if (idle > 0) this.socket.setTimeout(idle)
+    }
     // A pipelined request waits for the next tick: run here, its app would run inside the send of the last one.
     if (this.reader.buffered > 0) process.nextTick(this.onNext)
     else this.reader.next()
@@ -258,9 +262,14 @@ export class Http1Connection implements ExchangeOwner {
     this.current?.drained()
   }
 
-  /** No request for the idle timeout: the connection closes (node:http's keep-alive timeout). */
+  /**
+   * No byte for the idle timeout: between requests the connection closes
+   * (node:http's keep-alive timeout); a response in progress is the app's
+   * (the runner's stall rules bound it), a head in progress has its
+   * header timeout.
+   */
   private idle(): void {
-    if (this.current === undefined) this.socket.destroy()
+    if (this.current === undefined && !this.reader.midRequest) this.socket.destroy()
   }
 }
 
