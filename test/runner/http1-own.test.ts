@@ -70,6 +70,29 @@ describe("RUN-40: the own HTTP/1.1 codec and node:http", () => {
     })
   })
 
+  it("RUN-40: a small body sent with its head arrives byte-exact, all 256 octet values", async () => {
+    const all = Uint8Array.from({ length: 512 }, (_, i) => i % 256)
+    const binary: App = (scope, _receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "application/octet-stream"]] })
+        yield* send({ type: "http.response.body", body: all })
+      })
+    }
+    await withServer(binary, {}, async (server) => {
+      const r = await new Promise<Buffer>((resolve) => {
+        const socket = net.connect(server.port, "127.0.0.1")
+        const parts: Array<Buffer> = []
+        socket.on("data", (d: Buffer) => parts.push(d))
+        socket.on("close", () => resolve(Buffer.concat(parts)))
+        socket.write("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+      })
+      const start = r.indexOf("\r\n\r\n") + 4
+      expect(r.subarray(0, start).toString("latin1")).toContain("\r\ndate: ")
+      expect(Buffer.compare(r.subarray(start), Buffer.from(all))).toBe(0)
+    })
+  })
+
   it("§8.3 idle timeout: a keep-alive connection closes once idle for the timeout; a response that takes longer is not cut", async () => {
     const slow: App = (scope, _receive, send) => {
       if (scope.type !== "http") return unsupportedScope(scope)
