@@ -143,6 +143,26 @@ describe("bounds and errors", () => {
     expect((events[0] as Extract<RequestEvent, { type: "error" }>).error.status).toBe(431)
   })
 
+  it("copies a head trickled one octet at a time a bounded number of times, not once per octet", () => {
+    const reader = new RequestReader(70_000)
+    const head = bytesOf(`GET / HTTP/1.1\r\nhost: x\r\nx: ${"a".repeat(65_000)}\r\n\r\n`)
+    const allocUnsafe = Buffer.allocUnsafe
+    const concat = Buffer.concat
+    let copies = 0
+    Buffer.allocUnsafe = ((size: number) => (copies++, allocUnsafe(size))) as typeof Buffer.allocUnsafe
+    Buffer.concat = ((list: ReadonlyArray<Uint8Array>, length?: number) => (copies++, concat(list, length))) as typeof Buffer.concat
+    const events: Array<RequestEvent> = []
+    try {
+      for (let i = 0; i < head.length; i++) events.push(...reader.receive(head.subarray(i, i + 1)))
+    } finally {
+      Buffer.allocUnsafe = allocUnsafe
+      Buffer.concat = concat
+    }
+    expect(events.map((e) => e.type)).toEqual(["head", "end"])
+    // The store doubles: ~log2(65 KiB / 4 KiB) growths, where a concatenation per octet made 65,000.
+    expect(copies).toBeLessThan(20)
+  })
+
   it("takes a head at the limit, empty lines included", () => {
     const head = "GET / HTTP/1.1\r\nhost: x\r\n\r\n"
     expect(new RequestReader(head.length + 2).receive(bytesOf(`\r\n${head}`)).map((e) => e.type)).toEqual(["head", "end"])

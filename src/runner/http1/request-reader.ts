@@ -90,9 +90,43 @@ export class RequestReader {
       this.body(bytes, out)
       return out
     }
-    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes])
+    if (this.pending.length === 0) this.pending = bytes
+    else this.append(bytes)
     this.run(out)
     return out
+  }
+
+  /** Where held bytes grow (its first `storeUsed` bytes written), when they span reads. */
+  private store: Buffer | undefined = undefined
+  private storeUsed = 0
+
+  /**
+   * Adds `bytes` after the held ones. In place when they are the tail of
+   * the store and it has room, else into a store twice their size: each
+   * byte is copied a bounded number of times however the client splits
+   * them (a concatenation per read would copy a head trickled one byte at
+   * a time ~n²/2 times: 2 GiB for a 64 KiB head). Bytes already handed out
+   * (data, a head) are never overwritten: the store only grows at its end.
+   */
+  private append(bytes: Uint8Array): void {
+    const held = this.pending
+    const store = this.store
+    if (
+      store !== undefined && held.buffer === store.buffer &&
+      held.byteOffset + held.length === store.byteOffset + this.storeUsed && this.storeUsed + bytes.length <= store.length
+    ) {
+      store.set(bytes, this.storeUsed)
+      this.storeUsed += bytes.length
+      this.pending = store.subarray(held.byteOffset - store.byteOffset, this.storeUsed)
+      return
+    }
+    const need = held.length + bytes.length
+    const next = Buffer.allocUnsafe(Math.max(4096, need * 2))
+    next.set(held, 0)
+    next.set(bytes, held.length)
+    this.store = next
+    this.storeUsed = need
+    this.pending = next.subarray(0, need)
   }
 
   /** The current exchange is over (its response went out whole): read the next request, if it came already. */
