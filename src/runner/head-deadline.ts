@@ -8,8 +8,10 @@
  *
  * HTTP/2 connections leave it once the protocol is known (their streams are
  * bounded by the idle rule, spec.md §8.3); HTTP/1.1 connections at their
- * first request (or upgrade, or CONNECT). Later HTTP/1.1 heads are bounded
- * by node:http's own header timeout, counted from their first byte.
+ * first request (or upgrade, or CONNECT). Later HTTP/1.1 heads get the
+ * same deadline from their first byte on the runner's own codec
+ * (http1/connection.ts), and node:http's own header timeout once it serves
+ * the connection.
  */
 import type * as net from "node:net"
 
