@@ -67,23 +67,22 @@ export class Http1Connection implements ExchangeOwner {
   /** The idle timeout is armed (from the first response on; socket activity re-arms it). */
   private idleArmed = false
   private paused = false
-  private readonly onData = this.data.bind(this)
-  private readonly onEnd = this.peerEnded.bind(this)
-  private readonly onClose = this.closed.bind(this)
-  private readonly onDrain = this.drained.bind(this)
-  private readonly onTimeout = this.idle.bind(this)
+  /** Its listeners on the socket, bound once: added at the start, removed at a hand-off. */
+  private readonly listeners: ReadonlyArray<readonly [string, (...args: Array<any>) => void]> = [
+    ["data", this.data.bind(this)],
+    ["end", this.peerEnded.bind(this)],
+    ["close", this.closed.bind(this)],
+    ["drain", this.drained.bind(this)],
+    ["timeout", this.idle.bind(this)],
+    ["error", noop]
+  ]
 
   constructor(socket: net.Socket, host: Http1Host) {
     this.socket = socket
     this.conn = connectionOf(socket)!
     this.host = host
     this.reader = new RequestReader(host.opts.maxHeaderListSize, servesItself)
-    socket.on("data", this.onData)
-    socket.on("end", this.onEnd)
-    socket.on("close", this.onClose)
-    socket.on("drain", this.onDrain)
-    socket.on("timeout", this.onTimeout)
-    socket.on("error", noop)
+    for (const [event, listener] of this.listeners) socket.on(event, listener)
   }
 
   date(): string {
@@ -234,12 +233,7 @@ export class Http1Connection implements ExchangeOwner {
 
   private detach(): void {
     const socket = this.socket
-    socket.off("data", this.onData)
-    socket.off("end", this.onEnd)
-    socket.off("close", this.onClose)
-    socket.off("drain", this.onDrain)
-    socket.off("timeout", this.onTimeout)
-    socket.off("error", noop)
+    for (const [event, listener] of this.listeners) socket.off(event, listener)
     socket.setTimeout(0)
     this.host.forget(this)
   }
