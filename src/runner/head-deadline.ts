@@ -18,6 +18,8 @@ import type * as net from "node:net"
 interface Deadline {
   readonly at: number
   readonly timer: NodeJS.Timeout
+  /** Its listener on the socket's close, removed with it (a connection may arm one per request). */
+  readonly onClose: () => void
 }
 
 const deadlines = new WeakMap<net.Socket, Deadline>()
@@ -35,8 +37,9 @@ export const armDeadline = (socket: net.Socket, ms: number, onExpire: (socket: n
     if (!socket.destroyed) onExpire(socket)
   }, ms)
   timer.unref()
-  deadlines.set(socket, { at: Date.now() + ms, timer })
-  socket.once("close", () => clearDeadline(socket))
+  const onClose = (): void => clearDeadline(socket)
+  deadlines.set(socket, { at: Date.now() + ms, timer, onClose })
+  socket.once("close", onClose)
 }
 
 /** Ms left of `socket`'s deadline (at least 1), or undefined when none is armed. */
@@ -50,6 +53,7 @@ export const clearDeadline = (socket: net.Socket): void => {
   const d = deadlines.get(socket)
   if (d === undefined) return
   clearTimeout(d.timer)
+  socket.off("close", d.onClose)
   deadlines.delete(socket)
 }
 

@@ -6,7 +6,7 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { headEnd, HeadError, leadingEmptyLines, parseHead, type RequestHead } from "../../src/runner/http1/head.ts"
+import { headEnd, HeadError, leadingEmptyLines, MAX_FIELDS, parseHead, type RequestHead } from "../../src/runner/http1/head.ts"
 
 const bytesOf = (text: string): Uint8Array => Buffer.from(text, "latin1")
 
@@ -94,6 +94,8 @@ describe("refused heads", () => {
     ["a hex content-length", "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0x10\r\n\r\n", 400],
     ["a content-length past 2^53", "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 99999999999999999\r\n\r\n", 400],
     ["an empty content-length", "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: \r\n\r\n", 400],
+    ["a content-length wrapped in 0xA0 octets (no OWS)", "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: \xa00\xa0\r\n\r\n", 400],
+    ["chunked behind a 0xA0 octet", "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: \xa0chunked\r\n\r\n", 400],
     ["whitespace before a colon", "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding : chunked\r\n\r\n", 400],
     ["obs-fold", "GET / HTTP/1.1\r\nhost: x\r\nx: a\r\n b\r\n\r\n", 400],
     ["a bare LF ending a field line", "GET / HTTP/1.1\r\nhost: x\nx: y\r\n\r\n", 400],
@@ -120,6 +122,12 @@ describe("refused heads", () => {
   ]
   it.each(cases)("%s", (_name, text, status) => {
     expect(refused(text)).toBe(status)
+  })
+
+  it(`more than ${MAX_FIELDS} field lines: 431 (node:http would cut them at its maxHeadersCount)`, () => {
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => `x-${i}: v\r\n`).join("")
+    expect(ok(`GET / HTTP/1.1\r\nhost: x\r\n${fields(MAX_FIELDS - 1)}\r\n`).rawHeaders).toHaveLength(2 * MAX_FIELDS)
+    expect(refused(`GET / HTTP/1.1\r\nhost: x\r\n${fields(MAX_FIELDS)}\r\n`)).toBe(431)
   })
 
   it("names the RFC rule it applies", () => {

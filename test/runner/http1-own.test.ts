@@ -129,6 +129,58 @@ describe("RUN-40: the own HTTP/1.1 codec and node:http", () => {
     })
   })
 
+  it("RUN-5 RUN-40: a client that resets while a big response behind which it pipelined a malformed head is still flushing does not take the server down", async () => {
+    const big = new Uint8Array(8 * 1024 * 1024)
+    const bigApp: App = (scope, _receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        yield* send({ type: "http.response.start", status: 200 })
+        yield* send({ type: "http.response.body", body: scope.path === "/big" ? big : new TextEncoder().encode("ok") })
+      })
+    }
+    await withServer(bigApp, {}, async (server) => {
+      const socket = net.connect(server.port, "127.0.0.1")
+      socket.on("error", () => {})
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+      // The client does not read: the 8 MiB stay in the server's buffer while it closes after the malformed head.
+      socket.pause()
+      socket.write("GET /big HTTP/1.1\r\nhost: x\r\n\r\nNOT A REQUEST\r\n\r\n")
+      await new Promise((r) => setTimeout(r, 200))
+      socket.resetAndDestroy()
+      await new Promise((r) => setTimeout(r, 200))
+      // An 'error' without a listener would have thrown in this process (vitest fails the run on it).
+      const after = await rawHttp(server.port, ["GET /ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"])
+      expect(statusOf(after.text)).toBe(200)
+    })
+  })
+
+  it("HTTP-26 RUN-40: http.goaway after the head makes that response the connection's last: a request pipelined behind it is not run", async () => {
+    const seen: Array<string> = []
+    const goaway: App = (scope, _receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        seen.push(scope.path)
+        yield* send({ type: "http.response.start", status: 200, headers: [["content-length", String(65_536 + scope.path.length)]] })
+        if (scope.path === "/g") {
+          // The head and a first part are on the wire before the goaway.
+          yield* send({ type: "http.response.body", body: new Uint8Array(65_536), moreBody: true })
+          yield* send({ type: "http.goaway" })
+          yield* send({ type: "http.response.body", body: new TextEncoder().encode(scope.path) })
+          return
+        }
+        yield* Effect.sleep(50)
+        yield* send({ type: "http.response.body", body: new Uint8Array(65_536), moreBody: true })
+        yield* send({ type: "http.response.body", body: new TextEncoder().encode(scope.path) })
+      })
+    }
+    await withServer(goaway, {}, async (server) => {
+      const r = await rawHttp(server.port, ["GET /g HTTP/1.1\r\nhost: x\r\n\r\nDELETE /two HTTP/1.1\r\nhost: x\r\n\r\n"])
+      expect(r.closed).toBe(true)
+      expect(responses(r.text).map((x) => x.body.slice(-2))).toEqual(["/g"])
+      expect(seen).toEqual(["/g"])
+    })
+  })
+
   it("RUN-40: an http1Codec other than \"egi\" or \"node\" fails start with ServeError Options", async () => {
     const exit = await Effect.runPromise(Effect.exit(Effect.scoped(start(app, { port: 0, log: false, http1Codec: "llhttp" as "node" }))))
     expect(exit._tag).toBe("Failure")

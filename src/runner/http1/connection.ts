@@ -91,7 +91,7 @@ export class Http1Connection implements ExchangeOwner {
 
   /** No request in progress: nothing is lost by closing the connection now. */
   get idleNow(): boolean {
-    return this.current === undefined && !this.reader.midRequest
+    return this.current === undefined && !this.reader.midRequest && this.reader.buffered === 0
   }
 
   /**
@@ -101,9 +101,20 @@ export class Http1Connection implements ExchangeOwner {
   closeAfterResponse(): boolean {
     const ex = this.current
     if (ex === undefined) return false
+    this.lastResponse(ex)
+    return true
+  }
+
+  /**
+   * `ex`'s response is the connection's last (a drain, the app's
+   * `http.goaway`): no request after it is read, the connection closes
+   * when it is whole. Nothing when `ex` is over already (the next exchange
+   * is not its to end).
+   */
+  lastResponse(ex: SocketExchange): void {
+    if (ex !== this.current) return
     this.closing = true
     ex.writer.closeAfter()
-    return true
   }
 
   private data(chunk: Buffer): void {
@@ -141,7 +152,7 @@ export class Http1Connection implements ExchangeOwner {
           `malformed pipelined HTTP/1.1 request (${e.error.detail}): closing after the response in progress`,
           { connectionId: this.conn.id }
         )
-        this.detach()
+        // The reader is done (it reads nothing more); the listeners stay, the socket's errors and close included.
         closeSoon(this.socket)
         return
       }
@@ -233,7 +244,8 @@ export class Http1Connection implements ExchangeOwner {
 
   private detach(): void {
     const socket = this.socket
-    for (const [event, listener] of this.listeners) socket.off(event, listener)
+    // The error listener stays: a socket that errors between the hand-off and node:http's own listener must not throw.
+    for (const [event, listener] of this.listeners) if (event !== "error") socket.off(event, listener)
     socket.setTimeout(0)
     this.host.forget(this)
   }

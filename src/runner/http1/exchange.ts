@@ -12,7 +12,6 @@ import type { Headers } from "../../protocol/headers.ts"
 import type { HttpScope } from "../../protocol/scope.ts"
 import type { BodySource, ResponseSink } from "../exchange-base.ts"
 import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "../exchange.ts"
-import { closeSoon } from "./close-soon.ts"
 import { FramingError, ResponseWriter, type WireParts } from "./response-writer.ts"
 
 const NONE: Headers = []
@@ -35,6 +34,8 @@ const NO_BODY: BodySource = Object.freeze({
 export interface ExchangeOwner {
   /** The response of `ex` is whole on the socket: the connection reads its next request, or closes. */
   responseDone(ex: SocketExchange): void
+  /** The response of `ex` is to be the connection's last (`http.goaway`). */
+  lastResponse(ex: SocketExchange): void
   /** The `date` field's value now. */
   date(): string
 }
@@ -156,8 +157,9 @@ export class SocketExchange extends Exchange implements ResponseSink {
 
   private readonly flushedBound = this.onFlushed.bind(this)
 
-  private onFlushed(): void {
-    this.flushed = true
+  /** The last write went out (or failed: then the response is not whole, and `peerEnd` says the connection is lost). */
+  private onFlushed(error?: Error | null): void {
+    if (error == null) this.flushed = true
     this.over()
   }
 
@@ -198,10 +200,9 @@ export class SocketExchange extends Exchange implements ResponseSink {
   }
 
   protected wireGoaway(): void {
-    // Before the head: `connection: close` and the connection closes after the response; after it, once it is whole.
-    if (!this.writer.started) this.writer.closeAfter()
-    else if (this.flushed) closeSoon(this.socket)
-    else this.on("close", () => closeSoon(this.socket))
+    // Before the head: `connection: close`; either way no request after this one is read, and the
+    // connection closes once this response is whole. Once it is over, the connection is the next one's.
+    this.owner.lastResponse(this)
   }
 
   protected wireAbandonBody(): void {}

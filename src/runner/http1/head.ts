@@ -141,11 +141,27 @@ const lineEnd = (bytes: Uint8Array, from: number, end: number): number => {
   return -1
 }
 
+/**
+ * `s` without its optional whitespace (OWS: SP and HTAB only, RFC 9110
+ * §5.6.3). Not `String.prototype.trim`, which also strips U+00A0 — the
+ * obs-text octet 0xA0 here — and so would read `\xa00\xa0` as `0`.
+ */
+const trimOws = (s: string): string => {
+  let a = 0
+  let b = s.length
+  while (a < b && (s.charCodeAt(a) === SP || s.charCodeAt(a) === HTAB)) a++
+  while (b > a && (s.charCodeAt(b - 1) === SP || s.charCodeAt(b - 1) === HTAB)) b--
+  return a === 0 && b === s.length ? s : s.slice(a, b)
+}
+
 /** True when the comma-separated list `value` has `member` (case-insensitive, RFC 9110 §5.6.1). */
 const listHas = (value: string, member: string): boolean => {
-  for (const part of value.split(",")) if (part.trim().toLowerCase() === member) return true
+  for (const part of value.split(",")) if (trimOws(part).toLowerCase() === member) return true
   return false
 }
+
+/** Field lines a head may have: node:http's `maxHeadersCount`, refused past it here (431) rather than cut. */
+export const MAX_FIELDS = 2000
 
 /**
  * Parses the head in `bytes[from, end)`, `end` as `headEnd` gave it (just
@@ -228,7 +244,7 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
   if (transferEncoding !== undefined) {
     if (httpVersion === "1.0") return bad("RFC 9112 §6.1", "transfer-encoding in an HTTP/1.0 request")
     if (contentLength >= 0) return bad("RFC 9112 §6.1", "both transfer-encoding and content-length")
-    const codings = transferEncoding.split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "")
+    const codings = transferEncoding.split(",").map((c) => trimOws(c).toLowerCase()).filter((c) => c !== "")
     if (codings.length === 0 || codings[codings.length - 1] !== "chunked") {
       return bad("RFC 9112 §6.3", "transfer-encoding does not end in chunked")
     }
@@ -243,9 +259,9 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
   let expectContinue = false
   if (expect !== undefined) {
     for (const part of expect.split(",")) {
-      const e = part.trim().toLowerCase()
+      const e = trimOws(part).toLowerCase()
       if (e === "") continue
-      if (e !== "100-continue") return new HeadError({ status: 417, rule: "RFC 9110 §10.1.1", detail: `expectation ${JSON.stringify(part.trim())}` })
+      if (e !== "100-continue") return new HeadError({ status: 417, rule: "RFC 9110 §10.1.1", detail: `expectation ${JSON.stringify(trimOws(part))}` })
       // An HTTP/1.0 client cannot wait for 100 Continue: the server ignores the expectation (RFC 9110 §10.1.1).
       expectContinue = httpVersion === "1.1"
     }
@@ -284,6 +300,7 @@ export const parseFieldLines = (bytes: Uint8Array, at: number, end: number, out:
     let e = stop
     while (e > v && (bytes[e - 1] === SP || bytes[e - 1] === HTAB)) e--
     for (let k = v; k < e; k++) if (FIELD[bytes[k]!] !== 1) return bad("RFC 9110 §5.5", "a field value has a control octet")
+    if (out.length >= 2 * MAX_FIELDS) return new HeadError({ status: 431, rule: "RFC 6585 §5", detail: `more than ${MAX_FIELDS} field lines` })
     out.push(latin1(bytes, at, n), latin1(bytes, v, e))
     at = stop + 2
   }
@@ -302,7 +319,7 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57
 const parseLength = (value: string): number => {
   let result = -1
   for (const part of value.split(",")) {
-    const s = part.trim()
+    const s = trimOws(part)
     if (s === "" || s.length > 16) return -1
     for (let k = 0; k < s.length; k++) if (!isDigit(s.charCodeAt(k))) return -1
     const n = Number(s)
