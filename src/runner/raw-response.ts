@@ -7,8 +7,12 @@
 import { STATUS_CODES } from "node:http"
 import type { Headers } from "../protocol/headers.ts"
 
-/** Fields that frame the message: the runner's own here, whatever the app sent (RFC 9112 §6). */
-const FRAMING: ReadonlySet<string> = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"])
+/**
+ * Fields that frame the message or the connection: on HTTP/1.1 the
+ * runner writes its own, whatever the app sent (RFC 9112 §6, §9.6; RFC
+ * 9110 §7.6.1) — here and in its own codec's response head.
+ */
+export const FRAMING_FIELDS: ReadonlySet<string> = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"])
 
 /**
  * The response head: status line with the standard reason phrase, `headers`
@@ -18,7 +22,7 @@ const FRAMING: ReadonlySet<string> = new Set(["content-length", "transfer-encodi
  */
 export const rawHead = (status: number, headers: Headers, bodyLength: number): string =>
   `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
-  headers.filter(([n]) => !FRAMING.has(n)).map(([n, v]) => `${n}: ${v}\r\n`).join("") +
+  headers.filter(([n]) => !FRAMING_FIELDS.has(n)).map(([n, v]) => `${n}: ${v}\r\n`).join("") +
   `content-length: ${bodyLength}\r\nconnection: close\r\n\r\n`
 
 /** A complete plain-text error response: the head and the reason phrase as the body. */

@@ -22,7 +22,6 @@ import { armDeadline, clearDeadline } from "../head-deadline.ts"
 import { makeHttpScope, requestTarget, type ScopeDefaults } from "../http-scope.ts"
 import type { ResolvedOptions } from "../options.ts"
 import type { Supervisor } from "../supervisor.ts"
-import { closeSoon } from "./close-soon.ts"
 import { type ExchangeOwner, SocketExchange } from "./exchange.ts"
 import type { RequestHead } from "./head.ts"
 import { type RequestEvent, RequestReader } from "./request-reader.ts"
@@ -281,3 +280,12 @@ export class Http1Connection implements ExchangeOwner {
 
 const noop = (): void => {}
 
+/**
+ * Ends the connection after what is written, then closes it without
+ * waiting for the peer's FIN, as node:http does: the connection's slot
+ * (maxConnections, RUN-23) is free as soon as its last response is out.
+ */
+const closeSoon = (socket: net.Socket): void => {
+  if (socket.destroyed) return
+  socket.end(() => socket.destroy())
+}

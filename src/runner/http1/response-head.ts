@@ -8,6 +8,7 @@
  */
 import { STATUS_CODES } from "node:http"
 import type { Headers } from "../../protocol/headers.ts"
+import { FRAMING_FIELDS } from "../raw-response.ts"
 
 /**
  * How a response body is delimited on the wire (RFC 9112 §6.3): not at all
@@ -24,11 +25,6 @@ export type ResponseFraming =
   | { readonly kind: "chunked" }
   | { readonly kind: "close" }
 
-/** Fields that frame the message or the connection: the runner writes its own (RFC 9112 §6, §9.6; RFC 9110 §7.6.1). */
-const RUNNER_OWN: ReadonlySet<string> = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"])
-
-/** A status whose response never has content (RFC 9110 §6.4.1): 1xx, 204, 304. */
-export const hasNoContent = (status: number): boolean => status < 200 || status === 204 || status === 304
 
 /**
  * The framing of a response to a `method` request over `httpVersion`, with
@@ -87,7 +83,7 @@ export const responseHead = (
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!
     const name = h[0]
-    if (RUNNER_OWN.has(name)) continue
+    if (FRAMING_FIELDS.has(name)) continue
     if (name === "date") dated = true
     head += `${name}: ${h[1]}\r\n`
   }
