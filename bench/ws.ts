@@ -18,26 +18,39 @@
  * `--no-deflate` turns permessage-deflate off on both servers (it is on by
  * default in both, and each compressed message takes a trip through zlib on
  * libuv's thread pool, which dominates small-message latency).
+ *
+ * Each row also gives the server's CPU time (user + system, from /proc) per
+ * round trip, the steadier figure on a shared machine. `--pin` runs the
+ * servers on the first core and this process (the clients) on the last.
  */
+import { execFileSync } from "node:child_process"
+import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
 import { helpIfAsked } from "./usage.ts"
 import { Agent, WebSocket as H2WebSocket } from "undici"
 import WebSocket from "ws"
+import { cpuMicros } from "./measure.ts"
 import { startServer, stopServers } from "./servers.ts"
 
-helpIfAsked(`node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--connections 1] [--no-deflate]
+helpIfAsked(`node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--connections 1] [--no-deflate] [--pin]
 
 WebSocket round trips against examples/ws-echo.ts (HTTP/1.1 Upgrade and HTTP/2, RFC 8441) and plain
-ws / node:http2 + ws echo servers in the same run, alternating rounds.`)
+ws / node:http2 + ws echo servers in the same run, alternating rounds; round trips/s and the server's
+CPU time per round trip (µs, from /proc).
+  --pin   the servers on the first core, the clients (this process) on the last (taskset)`)
 const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
     messages: { type: "string", default: "10000" },
     size: { type: "string", default: "32" },
     connections: { type: "string", default: "1" },
-    "no-deflate": { type: "boolean", default: false }
+    "no-deflate": { type: "boolean", default: false },
+    pin: { type: "boolean", default: false }
   }
 })
+/** `--pin`: the servers' core; this process moves to the last core. */
+const serverCore = values.pin ? 0 : undefined
+if (values.pin) execFileSync("taskset", ["-cp", String(availableParallelism() - 1), String(process.pid)], { stdio: "ignore" })
 const deflate = values["no-deflate"] !== true
 const rounds = Number(values.rounds)
 const messages = Number(values.messages)
@@ -96,15 +109,16 @@ const egi = await startServer([
   "9202",
   "--no-access-log",
   ...(deflate ? ["--ws-deflate"] : ["--no-ws-deflate"])
-])
-const raw = await startServer(["bench/raw-ws.ts", "9200", ...(deflate ? [] : ["--no-deflate"])])
+], serverCore)
+const raw = await startServer(["bench/raw-ws.ts", "9200", ...(deflate ? [] : ["--no-deflate"])], serverCore)
 const dispatchers: Array<Agent> = []
 try {
-  const targets: ReadonlyArray<readonly [string, () => Promise<Client>]> = [
-    ["plain ws, HTTP/1.1", () => wsClient("ws://127.0.0.1:9200/")],
-    ["egi, HTTP/1.1 Upgrade", () => wsClient("ws://127.0.0.1:9202/")],
-    ["plain ws, HTTP/2", () => h2Client("ws://127.0.0.1:9201/", dispatchers)],
-    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9202/", dispatchers)]
+  // Each with the server process whose CPU time it reads (one target at a time is busy).
+  const targets: ReadonlyArray<readonly [string, () => Promise<Client>, number]> = [
+    ["plain ws, HTTP/1.1", () => wsClient("ws://127.0.0.1:9200/"), raw.pid!],
+    ["egi, HTTP/1.1 Upgrade", () => wsClient("ws://127.0.0.1:9202/"), egi.pid!],
+    ["plain ws, HTTP/2", () => h2Client("ws://127.0.0.1:9201/", dispatchers), raw.pid!],
+    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9202/", dispatchers), egi.pid!]
   ]
   // Per target, `connections` clients, opened one after another (a burst of handshakes is not what is measured).
   const clients: Array<Array<Client>> = []
@@ -123,9 +137,13 @@ try {
   for (const group of clients) await measureAll(group, Math.min(messages, 2000)) // warm-up
   const results = targets.map((): Array<number> => [])
   const times = targets.map((): Array<number> => [])
+  const cpu = targets.map((): Array<number> => [])
   for (let r = 0; r < rounds; r++) {
     for (const [i, group] of clients.entries()) {
+      const pid = targets[i]![2]
+      const cpuBefore = cpuMicros(pid)
       const [rate, ms] = await measureAll(group, messages)
+      cpu[i]!.push((cpuMicros(pid) - cpuBefore) / (group.length * messages))
       results[i]!.push(rate)
       times[i]!.push(ms)
     }
@@ -133,13 +151,14 @@ try {
   const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   // Each EGI row against the plain server of its protocol (the row above it).
   process.stdout.write(
-    `\nWebSocket echo, ${connections > 1 ? `${connections} connections × ` : ""}${messages} round trips of ${payload.length} B, permessage-deflate ${deflate ? "on" : "off"}, median of ${rounds} rounds\n`
+    `\nWebSocket echo, ${connections > 1 ? `${connections} connections × ` : ""}${messages} round trips of ${payload.length} B, permessage-deflate ${deflate ? "on" : "off"}, median of ${rounds} rounds${serverCore === undefined ? "" : ", pinned"}\n`
   )
   for (const [i, [name]] of targets.entries()) {
     const med = median(results[i]!)
     const base = median(results[i - (i % 2)]!)
     process.stdout.write(
-      `  ${name.padEnd(28)} ${med.toFixed(0).padStart(7)} round trips/s  ratio ${(med / base).toFixed(3)}  ${(median(times[i]!) / 1000).toFixed(2)} s a round  [${results[i]!.map((x) => x.toFixed(0)).join(", ")}]\n`
+      `  ${name.padEnd(28)} ${med.toFixed(0).padStart(7)} round trips/s  ratio ${(med / base).toFixed(3)}  ${(median(times[i]!) / 1000).toFixed(2)} s a round  ` +
+        `CPU ${median(cpu[i]!).toFixed(1)} µs/round trip (${(median(cpu[i]!) / median(cpu[i - (i % 2)]!)).toFixed(3)}×)  [${results[i]!.map((x) => x.toFixed(0)).join(", ")}]\n`
     )
   }
   for (const group of clients) for (const client of group) client.close()
