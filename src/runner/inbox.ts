@@ -65,9 +65,25 @@ export class Inbox<A> {
       const item = this.source.poll()
       if (item !== undefined) return resume(Effect.succeed(item))
       this.first = resume
-    } else (this.rest ??= []).push(resume)
+      this.source.onWait?.()
+      return (this.leaveFirst ??= Effect.sync(this.leaveAsFirst.bind(this)))
+    }
+    ;(this.rest ??= []).push(resume)
     this.source.onWait?.()
     return Effect.sync(this.leave.bind(this, resume))
+  }
+
+  /**
+   * The canceler of a receiver that started waiting as `first`, one per
+   * inbox, not one per wait: a receiver leaves `first` only when served,
+   * and a served receiver is no longer suspended, so its canceler can only
+   * run while it is still `first` (an interrupted fiber runs its canceler
+   * before anything else). A WebSocket waits once per message (issue 19).
+   */
+  private leaveFirst: Effect.Effect<void> | undefined = undefined
+
+  private leaveAsFirst(): void {
+    this.first = this.rest?.shift()
   }
 
   /** An interrupted receiver leaves its place (its item, if one was ready, stays for the next). */
