@@ -12,6 +12,7 @@ import type { Headers } from "../../protocol/headers.ts"
 import type { HttpScope } from "../../protocol/scope.ts"
 import type { BodySource, ResponseSink } from "../exchange-base.ts"
 import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "../exchange.ts"
+import { corkForTurn } from "../turn-cork.ts"
 import { FramingError, ResponseWriter, type WireParts } from "./response-writer.ts"
 
 const NONE: Headers = []
@@ -131,25 +132,21 @@ export class SocketExchange extends Exchange implements ResponseSink {
       return true
     }
     const onFlushed = last ? this.flushedBound : undefined
+    // What this turn writes goes out at its end, with every other socket's (turn-cork.ts): the head and body as one writev.
+    corkForTurn(socket)
     let ok: boolean
     if (n === 2 && head !== undefined && typeof parts[0] !== "string" && parts[0]!.length <= SMALL) {
       // A small body rides in the head's string (latin1 maps each byte to one char and back): one
-      // write instead of a corked writev of two. Pinned A/B, HTTP/1.1 hello: see the commit.
+      // chunk instead of two. Pinned A/B, HTTP/1.1 hello: see the commit.
       ok = socket.write(head + latin1(parts[0]!), "latin1", onFlushed)
-    } else if (n === 1) {
-      const only = head ?? parts[0]!
-      ok = typeof only === "string" ? socket.write(only, "latin1", onFlushed) : socket.write(only, onFlushed)
     } else {
-      // One writev for the head and the body, as node:http does.
-      socket.cork()
-      if (head !== undefined) socket.write(head, "latin1", parts.length === 0 ? onFlushed : undefined)
-      ok = true
+      if (head !== undefined) ok = socket.write(head, "latin1", parts.length === 0 ? onFlushed : undefined)
+      else ok = true
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!
         const cb = i === parts.length - 1 ? onFlushed : undefined
         ok = typeof p === "string" ? socket.write(p, "latin1", cb) : socket.write(p, cb)
       }
-      socket.uncork()
     }
     if (last) this.owner.responseDone(this)
     return ok
