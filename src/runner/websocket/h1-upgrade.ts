@@ -74,6 +74,7 @@ export const attachH1WebSockets = (server: Server, opts: ResolvedOptions, superv
     )
     let denial: { status: number; headers: Headers; body: Array<Uint8Array> } | undefined
     const handshake: Handshake = {
+      transport: socket,
       accept: (subprotocol, headers) =>
         new Promise((resolve, reject) => {
           if (socket.destroyed) return reject(new Error("client gone"))

@@ -6,6 +6,7 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { STATUS_CODES } from "node:http"
+import type { Writable } from "node:stream"
 import type { WebSocket } from "ws"
 import type { Receive, Send } from "../../protocol/app.ts"
 import { type SendError, StreamClosedError } from "../../protocol/errors.ts"
@@ -16,6 +17,7 @@ import type { WebSocketState } from "../../protocol/state.ts"
 import { WebSocketSide } from "../../protocol/websocket.ts"
 import type { RunnerOptions } from "../options.ts"
 import { Inbox } from "../inbox.ts"
+import { corkForTurn } from "../turn-cork.ts"
 
 /**
  * The transport's half of the opening handshake: `accept` completes it
@@ -25,6 +27,12 @@ import { Inbox } from "../inbox.ts"
  * before any answer.
  */
 export interface Handshake {
+  /**
+   * The connection's socket under the WebSocket on HTTP/1.1, which the
+   * session corks for the turn before each message (turn-cork.ts); none on
+   * HTTP/2, whose session batches its frames per turn itself.
+   */
+  readonly transport?: Writable
   accept(subprotocol: string | undefined, headers: Headers): Promise<WebSocket>
   deny(status: number, headers: Headers): void
   denyBody(body: Uint8Array, last: boolean): void
@@ -244,6 +252,8 @@ export class WebSocketSession {
    */
   private write(data: Uint8Array | string, binary: boolean): Effect.Effect<void, StreamClosedError> {
     const socket = this.socket!
+    // The messages of one turn go out together at its end, with every other connection's (spec.md §8.7).
+    if (this.handshake.transport !== undefined) corkForTurn(this.handshake.transport)
     const most = typeof data === "string" ? data.length * 3 : data.byteLength
     if (socket.bufferedAmount + most <= this.limits.sendBuffer) {
       socket.send(data, { binary })
