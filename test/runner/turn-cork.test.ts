@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { corkForTurn } from "../../src/runner/turn-cork.ts"
 
 /** A connected pair of TCP sockets on 127.0.0.1, and what the far side reads. */
-const pair = async (): Promise<{ readonly near: net.Socket; readonly received: () => string; readonly reads: () => number; readonly close: () => void }> => {
+const pair = async (): Promise<{ readonly near: net.Socket; readonly received: () => string; readonly close: () => void }> => {
   const server = net.createServer()
   server.listen(0, "127.0.0.1")
   await once(server, "listening")
@@ -21,16 +21,13 @@ const pair = async (): Promise<{ readonly near: net.Socket; readonly received: (
   await once(near, "connect")
   const [far] = (await accepted) as [net.Socket]
   let text = ""
-  let reads = 0
   far.setEncoding("latin1")
   far.on("data", (d: string) => {
     text += d
-    reads += 1
   })
   return {
     near,
     received: () => text,
-    reads: () => reads,
     close: () => {
       near.destroy()
       far.destroy()
@@ -46,11 +43,26 @@ afterEach(() => {
   for (const close of closers.splice(0)) close()
 })
 
+/** `n` socket pairs, closed after the test. */
+const pairs = async (n: number) => {
+  const out = []
+  for (let i = 0; i < n; i++) {
+    const p = await pair()
+    closers.push(p.close)
+    out.push(p)
+  }
+  return out
+}
+
+/** Waits until `p`'s far side has read `text.length` characters, then checks them. */
+const arrives = async (p: { readonly received: () => string }, text: string): Promise<void> => {
+  while (p.received().length < text.length) await new Promise((r) => setTimeout(r, 5))
+  expect(p.received()).toBe(text)
+}
+
 describe("corkForTurn", () => {
   it("corks a socket once in a turn and uncorks it at the turn's end; the writes arrive whole, in order", async () => {
-    const a = await pair()
-    const b = await pair()
-    closers.push(a.close, b.close)
+    const [a, b] = await pairs(2)
     corkForTurn(a.near)
     a.near.write("one,")
     corkForTurn(b.near)
@@ -65,14 +77,12 @@ describe("corkForTurn", () => {
     expect(a.near.writableCorked).toBe(0)
     expect(b.near.writableCorked).toBe(0)
     expect(a.near.writableLength).toBe(0)
-    while (a.received().length < 7 || b.received().length < 5) await new Promise((r) => setTimeout(r, 5))
-    expect(a.received()).toBe("one,two")
-    expect(b.received()).toBe("other")
+    await arrives(a, "one,two")
+    await arrives(b, "other")
   })
 
   it("corks again in the next turn", async () => {
-    const a = await pair()
-    closers.push(a.close)
+    const [a] = await pairs(1)
     corkForTurn(a.near)
     a.near.write("x")
     await turnEnd()
@@ -81,14 +91,11 @@ describe("corkForTurn", () => {
     a.near.write("y")
     await turnEnd()
     expect(a.near.writableCorked).toBe(0)
-    while (a.received().length < 2) await new Promise((r) => setTimeout(r, 5))
-    expect(a.received()).toBe("xy")
+    await arrives(a, "xy")
   })
 
   it("leaves a socket destroyed within the turn alone, and uncorks the others", async () => {
-    const a = await pair()
-    const b = await pair()
-    closers.push(a.close, b.close)
+    const [a, b] = await pairs(2)
     corkForTurn(a.near)
     a.near.write("lost")
     corkForTurn(b.near)
@@ -96,19 +103,16 @@ describe("corkForTurn", () => {
     a.near.destroy()
     await turnEnd()
     expect(b.near.writableCorked).toBe(0)
-    while (b.received().length < 4) await new Promise((r) => setTimeout(r, 5))
-    expect(b.received()).toBe("kept")
+    await arrives(b, "kept")
   })
 
   it("end() within the turn flushes the socket at once", async () => {
-    const a = await pair()
-    closers.push(a.close)
+    const [a] = await pairs(1)
     corkForTurn(a.near)
     a.near.write("last")
     a.near.end()
     expect(a.near.writableCorked).toBe(0)
     await turnEnd()
-    while (a.received().length < 4) await new Promise((r) => setTimeout(r, 5))
-    expect(a.received()).toBe("last")
+    await arrives(a, "last")
   })
 })
