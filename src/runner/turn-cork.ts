@@ -15,11 +15,14 @@
  * node:http corks a response until the next tick; HTTP/2 sessions batch
  * their frames per turn in nghttp2; uWebSockets corks per turn as here.
  *
- * A response waits at most for the rest of its turn. Backpressure is
- * unchanged: `write` still returns false past the high-water mark, and
+ * A response waits at most for the rest of its turn — which includes the
+ * synchronous work the turn's other callbacks do, for other connections
+ * too (node:http's own cork ends with the current callback). Backpressure
+ * is unchanged: `write` still returns false past the high-water mark, and
  * `drain` follows the flush. `end()` flushes a corked socket at once; a
- * socket destroyed before the turn's end drops what it held, as it would
- * have dropped what it had not yet sent.
+ * socket the runner destroys goes through {@link destroyFlushed}, so that
+ * what the turn wrote before reaches the kernel first, as it did when each
+ * write went out at once.
  *
  * @since 0.9.0
  */
@@ -27,9 +30,21 @@ import type { Writable } from "node:stream"
 
 const corked = new Set<Writable>()
 
+/**
+ * Uncorks the turn's sockets. Each leaves the set before its uncork, so
+ * that a socket whose flush throws (none is known to) is destroyed alone
+ * and cannot leave the others, or the next turns' sockets, corked.
+ */
 const uncorkAll = (): void => {
-  for (const socket of corked) if (!socket.destroyed) socket.uncork()
-  corked.clear()
+  for (const socket of corked) {
+    corked.delete(socket)
+    if (socket.destroyed) continue
+    try {
+      socket.uncork()
+    } catch (error) {
+      socket.destroy(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
 }
 
 /**
@@ -44,4 +59,19 @@ export const corkForTurn = (socket: Writable): void => {
   socket.cork()
   corked.add(socket)
   if (corked.size === 1) setImmediate(uncorkAll)
+}
+
+/**
+ * Destroys `socket` after handing the kernel what this turn corked on it:
+ * the runner's way to cut a connection (a reset, a client gone mid-request,
+ * the idle timeout) without dropping the responses written before the cut
+ * in the same turn — a pipelined response already complete, or the head
+ * and first bytes that tell the client a response was cut short.
+ *
+ * @since 0.9.0
+ * @category writing
+ */
+export const destroyFlushed = (socket: Writable): void => {
+  if (corked.delete(socket) && !socket.destroyed) socket.uncork()
+  socket.destroy()
 }

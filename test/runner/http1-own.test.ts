@@ -181,6 +181,30 @@ describe("RUN-40: the own HTTP/1.1 codec and node:http", () => {
     })
   })
 
+  it("§8.7 RUN-40: a connection cut in the turn that wrote to it (an app failed mid-response) first sends what the turn wrote: the whole pipelined response before, and the cut one's head", async () => {
+    const enc = new TextEncoder()
+    const failing: App = (scope, _receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        yield* send({ type: "http.response.start", status: 200, headers: [["content-type", "text/plain"]] })
+        if (scope.path === "/boom") {
+          yield* send({ type: "http.response.body", body: enc.encode("partial"), moreBody: true })
+          return yield* Effect.die(new Error("the app failed mid-response"))
+        }
+        yield* send({ type: "http.response.body", body: enc.encode(`body of ${scope.path}`) })
+      })
+    }
+    await withServer(failing, {}, async (server) => {
+      // Both in one write: both apps run in the same turn, and the second's failure cuts the connection (HTTP/1.1 has no reset).
+      const r = await rawHttp(server.port, ["GET /fast HTTP/1.1\r\nhost: x\r\n\r\nGET /boom HTTP/1.1\r\nhost: x\r\n\r\n"])
+      expect(r.closed).toBe(true)
+      const got = responses(r.text)
+      expect(got.length).toBe(2)
+      expect(got[0]!.body).toBe("body of /fast")
+      expect(r.text).toContain("partial")
+    })
+  })
+
   it("RUN-40: an http1Codec other than \"egi\" or \"node\" fails start with ServeError Options", async () => {
     const exit = await Effect.runPromise(Effect.exit(Effect.scoped(start(app, { port: 0, log: false, http1Codec: "llhttp" as "node" }))))
     expect(exit._tag).toBe("Failure")

@@ -8,7 +8,8 @@
 import { once } from "node:events"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { corkForTurn } from "../../src/runner/turn-cork.ts"
+import { Writable } from "node:stream"
+import { corkForTurn, destroyFlushed } from "../../src/runner/turn-cork.ts"
 
 /** A connected pair of TCP sockets on 127.0.0.1, and what the far side reads. */
 const pair = async (): Promise<{ readonly near: net.Socket; readonly received: () => string; readonly close: () => void }> => {
@@ -43,15 +44,11 @@ afterEach(() => {
   for (const close of closers.splice(0)) close()
 })
 
-/** `n` socket pairs, closed after the test. */
-const pairs = async (n: number) => {
-  const out = []
-  for (let i = 0; i < n; i++) {
-    const p = await pair()
-    closers.push(p.close)
-    out.push(p)
-  }
-  return out
+/** A socket pair closed after the test. */
+const tracked = async () => {
+  const p = await pair()
+  closers.push(p.close)
+  return p
 }
 
 /** Waits until `p`'s far side has read `text.length` characters, then checks them. */
@@ -62,7 +59,8 @@ const arrives = async (p: { readonly received: () => string }, text: string): Pr
 
 describe("corkForTurn", () => {
   it("corks a socket once in a turn and uncorks it at the turn's end; the writes arrive whole, in order", async () => {
-    const [a, b] = await pairs(2)
+    const a = await tracked()
+    const b = await tracked()
     corkForTurn(a.near)
     a.near.write("one,")
     corkForTurn(b.near)
@@ -82,7 +80,7 @@ describe("corkForTurn", () => {
   })
 
   it("corks again in the next turn", async () => {
-    const [a] = await pairs(1)
+    const a = await tracked()
     corkForTurn(a.near)
     a.near.write("x")
     await turnEnd()
@@ -95,7 +93,8 @@ describe("corkForTurn", () => {
   })
 
   it("leaves a socket destroyed within the turn alone, and uncorks the others", async () => {
-    const [a, b] = await pairs(2)
+    const a = await tracked()
+    const b = await tracked()
     corkForTurn(a.near)
     a.near.write("lost")
     corkForTurn(b.near)
@@ -107,12 +106,46 @@ describe("corkForTurn", () => {
   })
 
   it("end() within the turn flushes the socket at once", async () => {
-    const [a] = await pairs(1)
+    const a = await tracked()
     corkForTurn(a.near)
     a.near.write("last")
     a.near.end()
     expect(a.near.writableCorked).toBe(0)
     await turnEnd()
     await arrives(a, "last")
+  })
+
+  it("destroyFlushed hands the kernel what the turn corked before it destroys the socket", async () => {
+    const a = await tracked()
+    corkForTurn(a.near)
+    a.near.write("complete response;")
+    a.near.write("cut")
+    destroyFlushed(a.near)
+    expect(a.near.destroyed).toBe(true)
+    await arrives(a, "complete response;cut")
+    // The turn's end finds it gone from the set: nothing to uncork, nothing thrown.
+    await turnEnd()
+  })
+
+  it("a socket whose uncork throws is destroyed alone: the others of its turn, and the next turn's, are flushed", async () => {
+    const broken = new Writable({ write: (_c, _e, done) => done() })
+    broken.on("error", () => {})
+    broken.uncork = () => {
+      throw new Error("uncork failed")
+    }
+    const a = await tracked()
+    corkForTurn(broken)
+    broken.write("x")
+    corkForTurn(a.near)
+    a.near.write("this turn")
+    await turnEnd()
+    expect(broken.destroyed).toBe(true)
+    const b = await tracked()
+    corkForTurn(b.near)
+    b.near.write("next turn")
+    await turnEnd()
+    expect(b.near.writableCorked).toBe(0)
+    await arrives(a, "this turn")
+    await arrives(b, "next turn")
   })
 })

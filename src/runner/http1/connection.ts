@@ -19,6 +19,7 @@ import type * as net from "node:net"
 import { type ConnectionInfo, connectionOf } from "../connection.ts"
 import { h1Extensions } from "../extensions.ts"
 import { armDeadline, clearDeadline } from "../head-deadline.ts"
+import { destroyFlushed } from "../turn-cork.ts"
 import { makeHttpScope, requestTarget, type ScopeDefaults } from "../http-scope.ts"
 import type { ResolvedOptions } from "../options.ts"
 import type { Supervisor } from "../supervisor.ts"
@@ -252,7 +253,7 @@ export class Http1Connection implements ExchangeOwner {
   /** The peer's FIN: a request in progress lost its client (HTTP-15), as with node:http; an idle connection just closes. */
   private peerEnded(): void {
     if (this.current === undefined) closeSoon(this.socket)
-    else this.socket.destroy()
+    else destroyFlushed(this.socket)
   }
 
   private closed(): void {
@@ -274,7 +275,7 @@ export class Http1Connection implements ExchangeOwner {
    * header timeout.
    */
   private idle(): void {
-    if (this.current === undefined && !this.reader.midRequest) this.socket.destroy()
+    if (this.current === undefined && !this.reader.midRequest) destroyFlushed(this.socket)
   }
 }
 

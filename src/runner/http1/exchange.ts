@@ -12,7 +12,7 @@ import type { Headers } from "../../protocol/headers.ts"
 import type { HttpScope } from "../../protocol/scope.ts"
 import type { BodySource, ResponseSink } from "../exchange-base.ts"
 import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "../exchange.ts"
-import { corkForTurn } from "../turn-cork.ts"
+import { corkForTurn, destroyFlushed } from "../turn-cork.ts"
 import { FramingError, ResponseWriter, type WireParts } from "./response-writer.ts"
 
 const NONE: Headers = []
@@ -119,7 +119,7 @@ export class SocketExchange extends Exchange implements ResponseSink {
   private write(parts: WireParts | FramingError, last: boolean): boolean {
     if (parts instanceof FramingError) {
       // The protocol core refuses what would break the framing before it gets here; past it, the connection cannot go on.
-      this.socket.destroy()
+      destroyFlushed(this.socket)
       return false
     }
     const head = this.head
@@ -242,7 +242,8 @@ export class SocketExchange extends Exchange implements ResponseSink {
 
   wireReset(_code: number): void {
     // HTTP/1.1 has no stream reset: closing the connection is the only way to tell the client the response is incomplete.
-    this.socket.destroy()
+    // What this turn wrote goes first: a pipelined response before this one is whole, and this one's head and first bytes show it was cut.
+    destroyFlushed(this.socket)
   }
 
   protected peerEnd(): PeerEnd | undefined {
