@@ -36,7 +36,6 @@ import { type RunnerLog, runnerLog } from "../runner/log.ts"
 import { defaults, type RunnerOptions } from "../runner/options.ts"
 import type { ServeError } from "../runner/errors.ts"
 import { announceListening, protocolsOf, serve } from "../runner/server.ts"
-import { fromClassic } from "../shim/shim.ts"
 import type { FetchHandler } from "../adapters/fetch/index.ts"
 import { describeCliError, envFileOf, envName, helpText, serveFlags, USAGE } from "./flags.ts"
 import { describeShape, type Interface, kindOf, shapeOf } from "./interface.ts"
@@ -128,6 +127,8 @@ const loadApp = async (target: string, how: { readonly syncWorkers: number | und
     if (name === undefined) throw new UsageError(`${module} has no app export ${names.map((n) => JSON.stringify(n)).join(" or ")} (a function)`)
     const candidate = mod[name]
     if (typeof candidate !== "function") throw new UsageError(`export ${JSON.stringify(name)} of ${module} is ${kindOf(candidate)}, not a classic app (a function)`)
+    // The shim, like the adapters, is imported only when an app needs it (an app that imports the `egi` barrel loads it anyway).
+    const { fromClassic } = await import("../shim/shim.ts")
     const app = fromClassic({ module: url, export: name }, { workers: syncWorkers })
     return { served: { kind: "app", app }, layer: undefined, picked: "a classic app (--sync-workers)" }
   }
