@@ -1,14 +1,16 @@
 /**
  * Writes coalesced per turn of the event loop (src/runner/turn-cork.ts,
- * spec.md §8.7): a socket is corked once in a turn, however many writes
- * it gets, and uncorked at the turn's end with every other one; what was
+ * spec.md §8.7): one socket written at a time goes out at once; once two
+ * sockets are written within 1 ms, and for as long as each turn writes to
+ * more than one, a socket is corked once in a turn, however many writes it
+ * gets, and uncorked at the turn's end with every other one; what was
  * written arrives whole and in order; a socket destroyed in between is
- * left alone.
+ * left alone, and one the runner destroys gets what the turn wrote first.
  */
 import { once } from "node:events"
 import * as net from "node:net"
-import { afterEach, describe, expect, it } from "vitest"
 import { Writable } from "node:stream"
+import { afterEach, describe, expect, it } from "vitest"
 import { corkForTurn, destroyFlushed } from "../../src/runner/turn-cork.ts"
 
 /** A connected pair of TCP sockets on 127.0.0.1, and what the far side reads. */
@@ -39,6 +41,27 @@ const pair = async (): Promise<{ readonly near: net.Socket; readonly received: (
 
 const turnEnd = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
+/** A scratch Writable that takes everything. */
+const sink = (): Writable => new Writable({ write: (_c, _e, done) => done() })
+
+/** Idle again (a turn that wrote to one socket ends coalescing), and past the 1 ms window. */
+const idle = async (): Promise<void> => {
+  const s = sink()
+  corkForTurn(s)
+  s.write("x")
+  await turnEnd()
+  await new Promise((r) => setTimeout(r, 5))
+}
+
+/** Busy: two sockets written within 1 ms; the turn after this one corks. */
+const busy = async (): Promise<void> => {
+  await idle()
+  const [s, t] = [sink(), sink()]
+  corkForTurn(s)
+  corkForTurn(t)
+  await turnEnd()
+}
+
 const closers: Array<() => void> = []
 afterEach(() => {
   for (const close of closers.splice(0)) close()
@@ -58,47 +81,63 @@ const arrives = async (p: { readonly received: () => string }, text: string): Pr
 }
 
 describe("corkForTurn", () => {
-  it("corks a socket once in a turn and uncorks it at the turn's end; the writes arrive whole, in order", async () => {
+  it("one socket written at a time goes out at once, never corked", async () => {
+    const a = await tracked()
+    await idle()
+    for (let i = 0; i < 3; i++) {
+      corkForTurn(a.near)
+      expect(a.near.writableCorked).toBe(0)
+      a.near.write(`${i}`)
+      await turnEnd()
+    }
+    await arrives(a, "012")
+  })
+
+  it("two sockets written within 1 ms: the second is corked at once, then every socket of each turn that writes to more than one, until the turn's end; the writes arrive whole, in order", async () => {
     const a = await tracked()
     const b = await tracked()
+    await idle()
     corkForTurn(a.near)
     a.near.write("one,")
+    expect(a.near.writableCorked).toBe(0)
     corkForTurn(b.near)
-    b.near.write("other")
-    corkForTurn(a.near)
-    a.near.write("two")
-    // Held: nothing went to the kernel yet, and the second call did not cork again.
-    expect(a.near.writableCorked).toBe(1)
+    b.near.write("other,")
     expect(b.near.writableCorked).toBe(1)
-    expect(a.near.writableLength).toBe("one,two".length)
+    corkForTurn(a.near)
+    a.near.write("two,")
+    expect(a.near.writableCorked).toBe(1)
     await turnEnd()
     expect(a.near.writableCorked).toBe(0)
     expect(b.near.writableCorked).toBe(0)
-    expect(a.near.writableLength).toBe(0)
-    await arrives(a, "one,two")
-    await arrives(b, "other")
-  })
-
-  it("corks again in the next turn", async () => {
-    const a = await tracked()
+    // The next turn writes to both again: both corked, once each.
     corkForTurn(a.near)
-    a.near.write("x")
-    await turnEnd()
+    a.near.write("three")
     corkForTurn(a.near)
     expect(a.near.writableCorked).toBe(1)
-    a.near.write("y")
+    expect(a.near.writableLength).toBe("three".length)
+    corkForTurn(b.near)
+    b.near.write("again")
     await turnEnd()
+    expect(a.near.writableLength).toBe(0)
+    await arrives(a, "one,two,three")
+    await arrives(b, "other,again")
+    // A turn that writes to one socket still corks, and ends the coalescing: the turn after writes at once.
+    corkForTurn(a.near)
+    expect(a.near.writableCorked).toBe(1)
+    await turnEnd()
+    corkForTurn(a.near)
     expect(a.near.writableCorked).toBe(0)
-    await arrives(a, "xy")
   })
 
   it("leaves a socket destroyed within the turn alone, and uncorks the others", async () => {
     const a = await tracked()
     const b = await tracked()
+    await busy()
     corkForTurn(a.near)
     a.near.write("lost")
     corkForTurn(b.near)
     b.near.write("kept")
+    expect(b.near.writableCorked).toBe(1)
     a.near.destroy()
     await turnEnd()
     expect(b.near.writableCorked).toBe(0)
@@ -107,8 +146,10 @@ describe("corkForTurn", () => {
 
   it("end() within the turn flushes the socket at once", async () => {
     const a = await tracked()
+    await busy()
     corkForTurn(a.near)
     a.near.write("last")
+    expect(a.near.writableCorked).toBe(1)
     a.near.end()
     expect(a.near.writableCorked).toBe(0)
     await turnEnd()
@@ -117,9 +158,11 @@ describe("corkForTurn", () => {
 
   it("destroyFlushed hands the kernel what the turn corked before it destroys the socket", async () => {
     const a = await tracked()
+    await busy()
     corkForTurn(a.near)
     a.near.write("complete response;")
     a.near.write("cut")
+    expect(a.near.writableCorked).toBe(1)
     destroyFlushed(a.near)
     expect(a.near.destroyed).toBe(true)
     await arrives(a, "complete response;cut")
@@ -128,21 +171,26 @@ describe("corkForTurn", () => {
   })
 
   it("a socket whose uncork throws is destroyed alone: the others of its turn, and the next turn's, are flushed", async () => {
-    const broken = new Writable({ write: (_c, _e, done) => done() })
+    const broken = sink()
     broken.on("error", () => {})
     broken.uncork = () => {
       throw new Error("uncork failed")
     }
     const a = await tracked()
+    const b = await tracked()
+    await busy()
     corkForTurn(broken)
     broken.write("x")
     corkForTurn(a.near)
     a.near.write("this turn")
+    expect(a.near.writableCorked).toBe(1)
     await turnEnd()
     expect(broken.destroyed).toBe(true)
-    const b = await tracked()
+    expect(a.near.writableCorked).toBe(0)
     corkForTurn(b.near)
     b.near.write("next turn")
+    corkForTurn(a.near)
+    expect(b.near.writableCorked).toBe(1)
     await turnEnd()
     expect(b.near.writableCorked).toBe(0)
     await arrives(a, "this turn")
