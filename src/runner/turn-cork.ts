@@ -16,13 +16,16 @@
  * gains nothing: 25.75 µs against 25.75 before (same run). HTTP/2 sessions
  * batch their frames per turn in nghttp2; uWebSockets corks per turn.
  *
- * Only while the server is busy: when two sockets are written within
- * 1 ms of each other, and from then on as long as each turn writes to
- * more than one. A server writing to one socket at a time (one client, or
- * one connection's pipelined responses) writes at once, with no turn
- * bookkeeping: there is nothing to coalesce, and the response would wait
- * for the check phase, and the loop turn once more, for nothing (one
- * sequential client: ~5 µs more per request when every turn corked).
+ * Only while the server is busy. When two sockets are written within 1 ms
+ * of each other, the turn counts the sockets it writes to (corking none);
+ * the next turn corks if that one wrote to more than one, and so on, turn
+ * by turn, until a turn writes to one socket only (after a quiet spell
+ * the first turn that writes is that turn: corked, at the cost of one
+ * check phase, and the last). A server writing to one socket at
+ * a time (one client, or one connection's pipelined responses) writes at
+ * once: there is nothing to coalesce, and the response would wait for the
+ * check phase, and the loop turn once more, for nothing (one sequential
+ * client: ~4 µs more per request when every turn corked).
  *
  * A corked response waits at most for the rest of its turn — which
  * includes the synchronous work the turn's other callbacks do, for other
@@ -38,35 +41,51 @@
 import type { Writable } from "node:stream"
 
 const corked = new Set<Writable>()
-/** Coalescing: the last turn wrote to more than one socket. */
-let busy = false
-/** Idle: the socket written last, and when (`performance.now()`, ms). */
+/**
+ * `idle`: writes go out at once. `probing`: two sockets were written
+ * within 1 ms; this turn counts its sockets and corks none. `busy`: the
+ * last turn wrote to more than one socket; this one corks.
+ */
+let mode: "idle" | "probing" | "busy" = "idle"
+/** The socket written last (kept across turns, so that one connection alone never looks like a switch). */
 let lastWritten: Writable | undefined = undefined
+/** Idle: when the written socket last changed (`performance.now()`, ms). */
 let lastAt = -Infinity
-/** Busy: the turn's end is scheduled, and the sockets written to in this turn, counted while they change (A, B, A counts 3: more than one is all that matters). */
+/** Probing or busy: the turn's end is scheduled, and the sockets written to in this turn, counted while they change (A, B, A counts 3: more than one is all that matters). */
 let turnOpen = false
 let written = 0
 
 /**
- * The turn's end: uncorks the turn's sockets, and stays busy if the turn
- * wrote to more than one. Each socket leaves the set before its uncork, so
- * that a socket whose flush throws (none is known to) is destroyed alone
- * and cannot leave the others, or the next turns' sockets, corked.
+ * The turn's end: uncorks the turn's sockets, and corks the next turn only
+ * if this one wrote to more than one. Each socket leaves the set before
+ * its uncork, so that a socket whose flush throws (none is known to) is
+ * destroyed alone and cannot leave the others, or the next turns'
+ * sockets, corked.
  */
 const endTurn = (): void => {
   turnOpen = false
-  busy = written > 1
+  mode = written > 1 ? "busy" : "idle"
   written = 0
-  lastWritten = undefined
   for (const socket of corked) {
     corked.delete(socket)
     if (socket.destroyed) continue
     try {
       socket.uncork()
     } catch (error) {
-      socket.destroy(error instanceof Error ? error : new Error(String(error)))
+      try {
+        socket.destroy(error instanceof Error ? error : new Error(String(error)))
+      } catch {
+        // Nothing more can be done for this socket; the others still get their flush.
+      }
     }
   }
+}
+
+/** Opens the current turn for counting: its end is scheduled, `socket` is its first. */
+const openTurn = (): void => {
+  turnOpen = true
+  written = 1
+  setImmediate(endTurn)
 }
 
 /**
@@ -79,23 +98,34 @@ const endTurn = (): void => {
  */
 export const corkForTurn = (socket: Writable): void => {
   if (socket !== lastWritten) {
-    if (!busy) {
-      const now = performance.now()
-      busy = now - lastAt < 1
-      lastAt = now
-    }
     lastWritten = socket
     written += 1
+    if (mode === "idle") {
+      const now = performance.now()
+      if (now - lastAt < 1) {
+        mode = "probing"
+        openTurn()
+      }
+      lastAt = now
+    }
   }
-  if (!busy) return
-  if (!turnOpen) {
-    turnOpen = true
-    written = 1
-    setImmediate(endTurn)
-  }
+  if (mode !== "busy") return
+  if (!turnOpen) openTurn()
   if (corked.has(socket)) return
   socket.cork()
   corked.add(socket)
+}
+
+/**
+ * Hands the kernel now what this turn corked on `socket`: before the
+ * socket changes hands (the own HTTP/1.1 codec giving a connection to
+ * node:http, whose own paths destroy it with a plain `destroy()`).
+ *
+ * @since 0.9.0
+ * @category writing
+ */
+export const flushTurn = (socket: Writable): void => {
+  if (corked.delete(socket) && !socket.destroyed) socket.uncork()
 }
 
 /**
@@ -109,6 +139,6 @@ export const corkForTurn = (socket: Writable): void => {
  * @category writing
  */
 export const destroyFlushed = (socket: Writable): void => {
-  if (corked.delete(socket) && !socket.destroyed) socket.uncork()
+  flushTurn(socket)
   socket.destroy()
 }

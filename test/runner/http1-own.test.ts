@@ -14,6 +14,32 @@ import { unsupportedScope } from "../../src/protocol/unsupported.ts"
 import { start } from "../../src/runner/server.ts"
 import { rawHttp, statusOf } from "../support/clients.ts"
 import { withServer } from "../support/server.ts"
+import { Writable } from "node:stream"
+import { corkForTurn } from "../../src/runner/turn-cork.ts"
+
+/**
+ * Keeps the turn cork busy (spec.md §8.7) while `f` runs: every turn writes
+ * to two scratch streams, so the server's writes in those turns are corked
+ * until the turn's end, as under load.
+ */
+const whileBusy = async <A>(f: () => Promise<A>): Promise<A> => {
+  const sinks = [0, 1].map(() => new Writable({ write: (_c, _e, done) => done() }))
+  let on = true
+  const tick = (): void => {
+    if (!on) return
+    for (const s of sinks) {
+      corkForTurn(s)
+      s.write("x")
+    }
+    setImmediate(tick)
+  }
+  tick()
+  try {
+    return await f()
+  } finally {
+    on = false
+  }
+}
 
 /** Answers with the method, target and the body's length. */
 const app: App = (scope, receive, send) => {
@@ -195,13 +221,18 @@ describe("RUN-40: the own HTTP/1.1 codec and node:http", () => {
       })
     }
     await withServer(failing, {}, async (server) => {
-      // Both in one write: both apps run in the same turn, and the second's failure cuts the connection (HTTP/1.1 has no reset).
-      const r = await rawHttp(server.port, ["GET /fast HTTP/1.1\r\nhost: x\r\n\r\nGET /boom HTTP/1.1\r\nhost: x\r\n\r\n"])
+      // Both in one write: both apps run in the same (corked) turn, and the second's failure cuts the connection (HTTP/1.1 has no reset).
+      const r = await whileBusy(() => rawHttp(server.port, ["GET /fast HTTP/1.1\r\nhost: x\r\n\r\nGET /boom HTTP/1.1\r\nhost: x\r\n\r\n"]))
       expect(r.closed).toBe(true)
       const got = responses(r.text)
       expect(got.length).toBe(2)
       expect(got[0]!.body).toBe("body of /fast")
       expect(r.text).toContain("partial")
+      // The same behind a request with a body, which hands the connection to node:http in that turn: node:http cuts it with destroy().
+      const handed = await whileBusy(() =>
+        rawHttp(server.port, ["GET /fast HTTP/1.1\r\nhost: x\r\n\r\nPOST /boom HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\n\r\nx"])
+      )
+      expect(responses(handed.text)[0]?.body).toBe("body of /fast")
     })
   })
 

@@ -1,17 +1,18 @@
 /**
  * Writes coalesced per turn of the event loop (src/runner/turn-cork.ts,
- * spec.md §8.7): one socket written at a time goes out at once; once two
- * sockets are written within 1 ms, and for as long as each turn writes to
- * more than one, a socket is corked once in a turn, however many writes it
- * gets, and uncorked at the turn's end with every other one; what was
- * written arrives whole and in order; a socket destroyed in between is
- * left alone, and one the runner destroys gets what the turn wrote first.
+ * spec.md §8.7): one socket written at a time goes out at once; two
+ * sockets written within 1 ms make the turn count its sockets, and the
+ * turns after one that wrote to more than one cork each socket once,
+ * however many writes it gets, until the turn's end; a turn with one
+ * socket, or a quiet millisecond, ends it. What was written arrives whole
+ * and in order; a socket destroyed in between is left alone, and one the
+ * runner destroys or hands over gets what the turn wrote first.
  */
 import { once } from "node:events"
 import * as net from "node:net"
 import { Writable } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
-import { corkForTurn, destroyFlushed } from "../../src/runner/turn-cork.ts"
+import { corkForTurn, destroyFlushed, flushTurn } from "../../src/runner/turn-cork.ts"
 
 /** A connected pair of TCP sockets on 127.0.0.1, and what the far side reads. */
 const pair = async (): Promise<{ readonly near: net.Socket; readonly received: () => string; readonly close: () => void }> => {
@@ -53,12 +54,13 @@ const idle = async (): Promise<void> => {
   await new Promise((r) => setTimeout(r, 5))
 }
 
-/** Busy: two sockets written within 1 ms; the turn after this one corks. */
+/** Busy: a turn that wrote to two sockets within 1 ms; the turn after this one corks. */
 const busy = async (): Promise<void> => {
   await idle()
   const [s, t] = [sink(), sink()]
   corkForTurn(s)
   corkForTurn(t)
+  corkForTurn(s)
   await turnEnd()
 }
 
@@ -93,40 +95,66 @@ describe("corkForTurn", () => {
     await arrives(a, "012")
   })
 
-  it("two sockets written within 1 ms: the second is corked at once, then every socket of each turn that writes to more than one, until the turn's end; the writes arrive whole, in order", async () => {
+  it("two sockets written within 1 ms: that turn counts its sockets and corks none; the turns after one that wrote to more than one cork every socket once until their end; the writes arrive whole, in order", async () => {
     const a = await tracked()
     const b = await tracked()
     await idle()
     corkForTurn(a.near)
     a.near.write("one,")
-    expect(a.near.writableCorked).toBe(0)
     corkForTurn(b.near)
     b.near.write("other,")
-    expect(b.near.writableCorked).toBe(1)
     corkForTurn(a.near)
     a.near.write("two,")
-    expect(a.near.writableCorked).toBe(1)
+    expect(a.near.writableCorked + b.near.writableCorked).toBe(0)
     await turnEnd()
-    expect(a.near.writableCorked).toBe(0)
-    expect(b.near.writableCorked).toBe(0)
-    // The next turn writes to both again: both corked, once each.
+    // That turn wrote to two: this one corks both, once each.
     corkForTurn(a.near)
     a.near.write("three")
+    expect(a.near.writableCorked).toBe(1)
     corkForTurn(a.near)
     expect(a.near.writableCorked).toBe(1)
     expect(a.near.writableLength).toBe("three".length)
     corkForTurn(b.near)
     b.near.write("again")
+    expect(b.near.writableCorked).toBe(1)
     await turnEnd()
+    expect(a.near.writableCorked + b.near.writableCorked).toBe(0)
     expect(a.near.writableLength).toBe(0)
-    await arrives(a, "one,two,three")
-    await arrives(b, "other,again")
     // A turn that writes to one socket still corks, and ends the coalescing: the turn after writes at once.
     corkForTurn(a.near)
     expect(a.near.writableCorked).toBe(1)
     await turnEnd()
     corkForTurn(a.near)
     expect(a.near.writableCorked).toBe(0)
+    await arrives(a, "one,two,three")
+    await arrives(b, "other,again")
+  })
+
+  it("after a busy spell one connection alone is never corked, turn after turn, however close its writes", async () => {
+    const a = await tracked()
+    await busy()
+    corkForTurn(a.near)
+    await turnEnd()
+    let corkedTurns = 0
+    for (let i = 0; i < 50; i++) {
+      corkForTurn(a.near)
+      corkedTurns += a.near.writableCorked
+      a.near.write(".")
+      await turnEnd()
+    }
+    expect(corkedTurns).toBe(0)
+  })
+
+  it("flushTurn hands over what the turn corked at once; the socket stays open", async () => {
+    const a = await tracked()
+    await busy()
+    corkForTurn(a.near)
+    a.near.write("before the hand-off")
+    expect(a.near.writableCorked).toBe(1)
+    flushTurn(a.near)
+    expect(a.near.writableCorked).toBe(0)
+    await arrives(a, "before the hand-off")
+    await turnEnd()
   })
 
   it("leaves a socket destroyed within the turn alone, and uncorks the others", async () => {

@@ -19,7 +19,7 @@ import type * as net from "node:net"
 import { type ConnectionInfo, connectionOf } from "../connection.ts"
 import { h1Extensions } from "../extensions.ts"
 import { armDeadline, clearDeadline } from "../head-deadline.ts"
-import { destroyFlushed } from "../turn-cork.ts"
+import { destroyFlushed, flushTurn } from "../turn-cork.ts"
 import { makeHttpScope, requestTarget, type ScopeDefaults } from "../http-scope.ts"
 import type { ResolvedOptions } from "../options.ts"
 import type { Supervisor } from "../supervisor.ts"
@@ -239,6 +239,8 @@ export class Http1Connection implements ExchangeOwner {
     // The head is whole (or refused): node:http answers it at once, with its own header timeout after.
     clearDeadline(this.socket)
     this.detach()
+    // What this turn corked goes first: node:http's own paths cut a connection with a plain destroy().
+    flushTurn(this.socket)
     this.host.handOff(this.socket, bytes)
   }
 
