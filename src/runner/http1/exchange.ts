@@ -132,21 +132,27 @@ export class SocketExchange extends Exchange implements ResponseSink {
       return true
     }
     const onFlushed = last ? this.flushedBound : undefined
-    // What this turn writes goes out at its end, with every other socket's (turn-cork.ts): the head and body as one writev.
+    // While the server is busy, what this turn writes goes out at its end with every other socket's (turn-cork.ts).
     corkForTurn(socket)
     let ok: boolean
     if (n === 2 && head !== undefined && typeof parts[0] !== "string" && parts[0]!.length <= SMALL) {
       // A small body rides in the head's string (latin1 maps each byte to one char and back): one
-      // chunk instead of two. Pinned A/B, HTTP/1.1 hello: see the commit.
+      // write instead of a corked writev of two. Pinned A/B, HTTP/1.1 hello: see the commit.
       ok = socket.write(head + latin1(parts[0]!), "latin1", onFlushed)
+    } else if (n === 1) {
+      const only = head ?? parts[0]!
+      ok = typeof only === "string" ? socket.write(only, "latin1", onFlushed) : socket.write(only, onFlushed)
     } else {
-      if (head !== undefined) ok = socket.write(head, "latin1", parts.length === 0 ? onFlushed : undefined)
-      else ok = true
+      // One writev for the head and the body, as node:http does (also when the turn is not corked).
+      socket.cork()
+      if (head !== undefined) socket.write(head, "latin1", parts.length === 0 ? onFlushed : undefined)
+      ok = true
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!
         const cb = i === parts.length - 1 ? onFlushed : undefined
         ok = typeof p === "string" ? socket.write(p, "latin1", cb) : socket.write(p, cb)
       }
+      socket.uncork()
     }
     if (last) this.owner.responseDone(this)
     return ok

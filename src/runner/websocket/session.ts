@@ -252,7 +252,7 @@ export class WebSocketSession {
    */
   private write(data: Uint8Array | string, binary: boolean): Effect.Effect<void, StreamClosedError> {
     const socket = this.socket!
-    // The messages of one turn go out together at its end, with every other connection's (spec.md §8.7).
+    // While the server is busy, the messages of one turn go out at its end with every other connection's (spec.md §8.7).
     if (this.handshake.transport !== undefined) corkForTurn(this.handshake.transport)
     const most = typeof data === "string" ? data.length * 3 : data.byteLength
     if (socket.bufferedAmount + most <= this.limits.sendBuffer) {
