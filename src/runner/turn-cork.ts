@@ -100,8 +100,8 @@ const openTurn = (): void => {
 export const corkForTurn = (socket: Writable): void => {
   if (socket !== lastWritten) {
     lastWritten = socket
-    written += 1
-    if (mode === "idle") {
+    if (turnOpen) written += 1
+    else if (mode === "idle") {
       const now = performance.now()
       if (now - lastAt < 1) {
         mode = "probing"
