@@ -11,8 +11,9 @@ import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { ShimMetrics } from "./metrics.ts"
+import { OutputReader, outputRingSize } from "./output-ring.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
-import { CANCELLED_SLOTS, isChunk, type ModuleRef, type RequestData, type RunMessage, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
+import { isChunk, MAX_PIPELINE, offerRun, revokeRun, type ModuleRef, type RequestData, type RunMessage, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage, writeCancel } from "./wire.ts"
 
 /** The worker's entry beside this module: `worker.ts` in the sources, `worker.js` in the built package. */
 const workerEntry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url)
@@ -61,8 +62,10 @@ export interface PoolOptions {
   /**
    * Requests a worker may hold at once when every worker is busy: one
    * running, the rest queued in its port, so the next starts without a
-   * round trip through the main thread (default 4, at most 16; 1 turns it off). A
-   * queued request waits for the one ahead of it on its worker.
+   * round trip through the main thread (default 32, at most 64; 1 turns it
+   * off). A queued request waits for the one ahead of it on its worker
+   * until that one has run 5 ms; then a worker with room takes it (rule
+   * CLASSIC-18).
    */
   readonly pipeline: number
   /** Where crash and timeout lines go (default: standard error, `stderrLog`). */
@@ -72,7 +75,7 @@ export interface PoolOptions {
 /**
  * Pool defaults (spec.md §10.4): as many workers as the machine's
  * parallelism (at least 2), a 30 000 ms timeout, 256 KiB input and output
- * buffers, a pipeline of 4.
+ * buffers, a pipeline of 32.
  *
  * @since 0.3.0
  * @category classic
@@ -82,7 +85,7 @@ export const poolDefaults: Omit<PoolOptions, "logger"> = {
   timeout: 30_000,
   inputBuffer: 256 * 1024,
   outputBuffer: 256 * 1024,
-  pipeline: 4
+  pipeline: 32
 }
 
 /** What a request can do to the worker it runs on. */
@@ -112,6 +115,13 @@ export interface PoolJob {
   lost(error: WorkerCrashError | ClassicTimeoutError): void
 }
 
+/**
+ * ms a worker's head job may run before another worker that needs work takes
+ * the jobs queued behind it (rule CLASSIC-18): long against a hello (tens of
+ * µs), short against what a client notices.
+ */
+const STUCK_MS = 5
+
 const isTerminal = (m: WorkerMessage): boolean => isChunk(m) ? m[1] : m.t === "fail" || m.t === "escape"
 
 class PoolWorker implements WorkerLink {
@@ -123,6 +133,18 @@ class PoolWorker implements WorkerLink {
   readonly bornAt = Date.now()
   /** Jobs posted to this worker, in order: the first runs, the others wait in its queue. */
   readonly jobs: Array<PoolJob> = []
+  /** The claim slot and offer of each job in `jobs` (wire.ts `claimRun`), in the same order. */
+  private readonly claims: Array<number> = []
+  private readonly offers: Array<number> = []
+  /**
+   * Claim slots no held job uses. A slot is offered again only once its
+   * job left `jobs`, so a run the pool waits for keeps its offer until the
+   * worker claims it; a revoked run still waiting in the worker's port
+   * finds 0 or another offer there, and is skipped.
+   */
+  private readonly freeClaims = Array.from({ length: MAX_PIPELINE }, (_, i) => i)
+  /** When the job at the head of `jobs` became the head (ms): a head running long lets another worker take the jobs behind it. */
+  headSince = 0
   /** Why the pool terminated this worker, if it did. */
   killed: ClassicTimeoutError | undefined = undefined
   progressSeen = 0
@@ -139,17 +161,22 @@ class PoolWorker implements WorkerLink {
    */
   private outbox: Array<RunMessage> = []
   private readonly flushRuns = this.postRuns.bind(this)
+  /** Where this worker's responses and messages arrive (rule CLASSIC-17), for `deliver`. */
+  readonly output: OutputReader
 
-  constructor(opts: Omit<PoolOptions, "logger">) {
+  constructor(opts: Omit<PoolOptions, "logger">, deliver: (message: WorkerMessage) => void) {
     const shared = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT)
     this.control = new Int32Array(shared)
     // Booting (loading worker.ts) is not app code: the worker clears this when it runs a request.
     Atomics.store(this.control, Slot.waiting, 1)
     const ring = new SharedArrayBuffer(ringSize(opts.inputBuffer))
     this.ring = new Ring(ring)
+    const output = new SharedArrayBuffer(outputRingSize(opts.outputBuffer))
+    this.output = new OutputReader(output, this.control, deliver, () => this.wake())
     const boot: WorkerBoot = {
       control: shared,
       ring,
+      output,
       outputBuffer: opts.outputBuffer,
       creditEvery: Math.max(1, Math.floor(ring.byteLength / 4)),
       multiprocess: opts.workers > 1
@@ -199,9 +226,47 @@ class PoolWorker implements WorkerLink {
     this.wake()
   }
 
+  /** Posts `job`, claimable by the worker in a fresh claim slot. */
+  hold(job: PoolJob, offer: number): void {
+    // At most MAX_PIPELINE jobs are held: a slot is free.
+    const claim = this.freeClaims.pop()!
+    offerRun(this.control, claim, offer)
+    this.jobs.push(job)
+    this.claims.push(claim)
+    this.offers.push(offer)
+    this.run([job.seq, job.app.module, job.app.export, job.request, claim, offer])
+  }
+
+  /**
+   * Takes back the oldest job queued behind the head that the worker has not
+   * started (rule CLASSIC-18), if there is one: the worker will skip it.
+   */
+  revokeQueued(): PoolJob | undefined {
+    for (let i = 1; i < this.jobs.length; i++) {
+      if (!revokeRun(this.control, this.claims[i]!, this.offers[i]!)) continue // it started
+      this.freeClaims.push(this.claims.splice(i, 1)[0]!)
+      this.offers.splice(i, 1)
+      return this.jobs.splice(i, 1)[0]
+    }
+    return undefined
+  }
+
+  /** The head job is over: drops it. */
+  finishHead(): void {
+    this.jobs.shift()
+    this.offers.shift()
+    this.freeClaims.push(this.claims.shift()!)
+  }
+
+  /** The worker is gone: drops every job and returns them, in order. */
+  dropJobs(): Array<PoolJob> {
+    this.freeClaims.push(...this.claims.splice(0))
+    this.offers.length = 0
+    return this.jobs.splice(0)
+  }
+
   cancel(seq: number): void {
-    const at = Atomics.add(this.control, Slot.cancelNext, 1) & (CANCELLED_SLOTS - 1)
-    Atomics.store(this.control, Slot.cancelled + at, seq)
+    writeCancel(this.control, seq)
     this.wake()
   }
 }
@@ -224,20 +289,24 @@ export class WorkerPool {
   private started = false
   private closed = false
   private nextSeq = 0
+  /** The last offer made (wire.ts `offerRun`): each assignment of a job to a worker has its own. */
+  private nextOffer = 0
   private watchdog: ReturnType<typeof setInterval> | undefined = undefined
+  /** A pending look for stuck heads (rule CLASSIC-18), while a worker is idle. */
+  private stealCheck: ReturnType<typeof setTimeout> | undefined = undefined
   private earlyDeaths = 0
   /** Apps loaded at startup: a replacement worker loads them too before it takes a request. */
   private readonly preloaded: Array<ModuleRef> = []
 
   /**
    * `options.workers` is taken as at least 1 and `options.pipeline` as 1 to
-   * 16 (the control block remembers 16 cancellations per worker).
+   * 64 (the control block has 64 claim and cancellation slots per worker).
    */
   constructor(options: PoolOptions) {
     this.options = {
       ...options,
       workers: Math.max(1, Math.floor(options.workers)),
-      pipeline: Math.min(CANCELLED_SLOTS, Math.max(1, Math.floor(options.pipeline)))
+      pipeline: Math.min(MAX_PIPELINE, Math.max(1, Math.floor(options.pipeline)))
     }
   }
 
@@ -315,6 +384,7 @@ export class WorkerPool {
     if (this.closed) return
     this.closed = true
     if (this.watchdog !== undefined) clearInterval(this.watchdog)
+    if (this.stealCheck !== undefined) clearTimeout(this.stealCheck)
     if (this.waiting.length > 0) this.metrics.queued(-this.waiting.length)
     for (const job of this.waiting.splice(0)) {
       job.lost(new WorkerCrashError({ exitCode: -1, detail: "the worker pool closed" }))
@@ -325,30 +395,68 @@ export class WorkerPool {
   private assign(worker: PoolWorker, job: PoolJob): void {
     if (worker.jobs.length === 0) {
       worker.progressSeen = Atomics.load(worker.control, Slot.progress)
-      worker.progressSince = Date.now()
+      worker.progressSince = worker.headSince = Date.now()
     }
-    worker.jobs.push(job)
     worker.ran = true
     job.assigned(worker)
-    worker.run([job.seq, job.app.module, job.app.export, job.request])
+    // Never 0: a claim slot holds 0 once claimed or revoked.
+    this.nextOffer = (this.nextOffer + 1) | 0 || 1
+    worker.hold(job, this.nextOffer)
   }
 
-  /** Hands waiting jobs to `worker` while it has room. */
+  /**
+   * Hands `worker` jobs while it has room: first jobs queued behind a
+   * stuck head on another worker (rule CLASSIC-18), then the pool's queue.
+   */
   private fill(worker: PoolWorker): void {
-    while (worker.jobs.length < this.options.pipeline && this.waiting.length > 0) {
-      // From the pool's queue to a worker's: still waiting, unless the worker was idle.
+    if (!this.workers.has(worker) || worker.killed !== undefined) return
+    while (worker.jobs.length < this.options.pipeline) {
+      const job = this.steal(worker) ?? this.waiting.shift()
+      if (job === undefined) break
+      // Taken from a queue (the pool's or a worker's): still waiting, unless this worker was idle.
       if (worker.jobs.length === 0) {
         this.metrics.queued(-1)
         this.metrics.busy(1)
       }
-      this.assign(worker, this.waiting.shift()!)
+      this.assign(worker, job)
+    }
+    // Idle while jobs wait on another worker: look again once its head may count as stuck.
+    if (worker.jobs.length === 0 && this.stealCheck === undefined) {
+      for (const other of this.workers) {
+        if (other.jobs.length < 2) continue
+        this.stealCheck = setTimeout(() => {
+          this.stealCheck = undefined
+          for (const w of this.workers) this.fill(w)
+        }, STUCK_MS)
+        this.stealCheck.unref()
+        break
+      }
     }
   }
 
+  /**
+   * A job queued on another worker behind a head that has run for
+   * {@link STUCK_MS} or more, which `worker` should run instead (rule
+   * CLASSIC-18): the oldest such job that worker has not started.
+   */
+  private steal(worker: PoolWorker): PoolJob | undefined {
+    let now = 0
+    for (const other of this.workers) {
+      if (other === worker || other.jobs.length < 2) continue
+      if (now === 0) now = Date.now()
+      if (now - other.headSince < STUCK_MS) continue
+      const job = other.revokeQueued()
+      if (job !== undefined) return job
+    }
+    return undefined
+  }
+
   private spawn(): void {
-    const worker = new PoolWorker(this.options)
+    const worker: PoolWorker = new PoolWorker(this.options, (m) => this.route(worker, m))
     this.workers.add(worker)
-    worker.thread.on("message", (m: WorkerMessage) => this.route(worker, m))
+    // The worker's only messages are wakes: its output is in the ring.
+    worker.thread.on("message", () => worker.output.drain())
+    worker.output.drain()
     let failure = ""
     worker.thread.on("error", (error) => {
       failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
@@ -373,12 +481,12 @@ export class WorkerPool {
       return
     }
     if (isTerminal(m)) {
-      worker.jobs.shift()
+      worker.finishHead()
       // The worker goes idle, or starts the next job queued on it.
       if (worker.jobs.length === 0) this.metrics.busy(-1)
       else this.metrics.queued(-1)
       worker.progressSeen = Atomics.load(worker.control, Slot.progress)
-      worker.progressSince = Date.now()
+      worker.progressSince = worker.headSince = Date.now()
       this.fill(worker)
     }
     job.message(m)
@@ -386,11 +494,13 @@ export class WorkerPool {
 
   private died(worker: PoolWorker, code: number, failure: string): void {
     this.workers.delete(worker)
+    // What the worker published before it ended is delivered first (no new job goes to it now).
+    worker.output.close()
     worker.dropRuns()
     this.loads.get(worker)?.(`worker exited with code ${code} while loading`)
     this.loads.delete(worker)
     // Messages run in order: only the first job had started; the rest go back to the queue.
-    const [job, ...queued] = worker.jobs.splice(0)
+    const [job, ...queued] = worker.dropJobs()
     if (job !== undefined) this.metrics.busy(-1)
     if (this.closed) {
       if (queued.length > 0) this.metrics.queued(-queued.length)

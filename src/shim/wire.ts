@@ -8,9 +8,10 @@
  * writes body frames into the ring, advances `written` and bumps `signal`;
  * a worker that needs bytes reads frames up to `written`, advances `read`,
  * and, when there is nothing for it, sleeps in `Atomics.wait` on `signal`.
- * Response chunks go the other way as ordinary messages; the main thread
- * counts each one it has taken in `acked`, which a worker with too many
- * bytes in flight waits for.
+ * Response chunks and a worker's other messages go the other way through
+ * its output ring (output-ring.ts); the main thread counts each chunk it
+ * has taken in `acked`, which a worker with too many bytes in flight waits
+ * for. Runs go to a worker as messages on its port.
  */
 
 /** Indices into a worker's control block. */
@@ -29,24 +30,102 @@ export const Slot = {
   written: 5,
   /** Ring bytes the worker has read (a counter, wraps at 2^32). */
   read: 6,
+  /** Output-ring bytes the worker has written (a counter, wraps at 2^32); notified at each frame. */
+  outWritten: 7,
+  /** Output-ring bytes the main thread has taken (a counter, wraps at 2^32). */
+  outRead: 8,
+  /** 1 while the worker waits for room in its output ring (the main thread then bumps `signal` after taking frames). */
+  outWaiting: 9,
+  /** 1 while the main thread has taken every frame and waits for a wake message (output-ring.ts). */
+  outArmed: 10,
   /**
    * The first of {@link CANCELLED_SLOTS} slots holding the `seq` of the
    * latest requests whose clients went away: their reads and writes fail.
    * Several, because a worker may hold queued requests besides the running one.
    */
-  cancelled: 7
+  cancelled: 11
 } as const
 
-/** How many recent cancellations a control block remembers (more than any pipeline needs). */
-export const CANCELLED_SLOTS = 16
+/** The largest `pipeline`: requests one worker may hold at once. */
+export const MAX_PIPELINE = 64
+
+/**
+ * How many recent cancellations a control block holds: as many as a worker
+ * may hold requests, so that every request it holds can be cancelled before
+ * it looks.
+ */
+export const CANCELLED_SLOTS = MAX_PIPELINE
+
+/** The first of {@link MAX_PIPELINE} claim slots, after the cancellations. */
+const CLAIMS = Slot.cancelled + CANCELLED_SLOTS
 
 /** Number of `Int32` slots in a control block. */
-export const SLOTS = Slot.cancelled + CANCELLED_SLOTS
+export const SLOTS = CLAIMS + MAX_PIPELINE
 
-/** Request `seq` was cancelled (its client went away). */
-export const isCancelled = (control: Int32Array, seq: number): boolean => {
-  for (let i = 0; i < CANCELLED_SLOTS; i++) if (Atomics.load(control, Slot.cancelled + i) === seq) return true
-  return false
+/**
+ * Claims (rule CLASSIC-18): a run posted to a worker is offered in a claim
+ * slot, which holds the offer's number (never 0, one per assignment of a
+ * job to a worker). The worker claims the run before it starts it, and the
+ * main thread may revoke it while it waits; both swap the number for 0, so
+ * exactly one of them wins. A worker skips a run it cannot claim: one
+ * revoked, even if its job was later offered to it again (another number).
+ */
+export const offerRun = (control: Int32Array, claim: number, offer: number): void => {
+  Atomics.store(control, CLAIMS + claim, offer)
+}
+
+/** The worker's side: true when the run offered as `offer` is its to start (not revoked). */
+export const claimRun = (control: Int32Array, claim: number, offer: number): boolean =>
+  Atomics.compareExchange(control, CLAIMS + claim, offer, 0) === offer
+
+/** The main thread's side: true when the run offered as `offer` was taken back before the worker started it. */
+export const revokeRun = (control: Int32Array, claim: number, offer: number): boolean =>
+  Atomics.compareExchange(control, CLAIMS + claim, offer, 0) === offer
+
+/**
+ * The main thread's side of a cancellation: writes `seq` into the next slot,
+ * then publishes it by advancing `cancelNext` (so a reader never sees a
+ * slot before it is written). The main thread is the only writer.
+ */
+export const writeCancel = (control: Int32Array, seq: number): void => {
+  const at = Atomics.load(control, Slot.cancelNext)
+  Atomics.store(control, Slot.cancelled + (at & (CANCELLED_SLOTS - 1)), seq)
+  Atomics.store(control, Slot.cancelNext, (at + 1) | 0)
+}
+
+/**
+ * A worker's view of the cancellations (rule CLASSIC-8): `has(seq)` is one
+ * atomic load while nothing new was cancelled. It copies new ones out of
+ * the slots as `cancelNext` moves and remembers the latest 1,024.
+ */
+export class Cancellations {
+  private readonly control: Int32Array
+  private seen = 0
+  private readonly seqs = new Set<number>()
+  private readonly order: Array<number> = []
+
+  constructor(control: Int32Array) {
+    this.control = control
+  }
+
+  /** Request `seq` was cancelled (its client went away). */
+  has(seq: number): boolean {
+    const next = Atomics.load(this.control, Slot.cancelNext)
+    if (next !== this.seen) this.catchUp(next)
+    return this.seqs.size > 0 && this.seqs.has(seq)
+  }
+
+  private catchUp(next: number): void {
+    // Slots older than the last CANCELLED_SLOTS were overwritten: those requests run (their output is dropped).
+    const from = ((next - this.seen) | 0) > CANCELLED_SLOTS ? (next - CANCELLED_SLOTS) | 0 : this.seen
+    for (let i = from; i !== next; i = (i + 1) | 0) {
+      const seq = Atomics.load(this.control, Slot.cancelled + (i & (CANCELLED_SLOTS - 1)))
+      this.seqs.add(seq)
+      this.order.push(seq)
+      if (this.order.length > 1024) this.seqs.delete(this.order.shift()!)
+    }
+    this.seen = next
+  }
 }
 
 /**
@@ -71,6 +150,8 @@ export interface WorkerBoot {
   readonly control: SharedArrayBuffer
   /** The request-body ring (its size a power of two). */
   readonly ring: SharedArrayBuffer
+  /** The output ring (its size a power of two, output-ring.ts). */
+  readonly output: SharedArrayBuffer
   /** Bytes of response body a worker may have in flight before `write` blocks. */
   readonly outputBuffer: number
   /** Ring bytes read after which the worker reports credit. */
@@ -111,8 +192,11 @@ export type RequestData = readonly [
   streamId: number
 ]
 
-/** Run request `seq` with the app at `module`/`export` (a tuple: this is the hot path). */
-export type RunMessage = readonly [seq: number, module: string, exportName: string, request: RequestData]
+/**
+ * Run request `seq` with the app at `module`/`export` (a tuple: this is the
+ * hot path), if the worker can claim `offer` in slot `claim` (rule CLASSIC-18).
+ */
+export type RunMessage = readonly [seq: number, module: string, exportName: string, request: RequestData, claim: number, offer: number]
 
 /**
  * Main thread → worker, on the worker's own port: the runs assigned to it in

@@ -14,15 +14,14 @@ import { makeUpgrade, type UpgradeToken } from "./upgrade.ts"
 import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
 import { environData } from "./environ.ts"
 import { importFunction } from "./load.ts"
-import { isCancelled, type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
+import { OutputWriter } from "./output-ring.ts"
+import { Cancellations, claimRun, type FromWorker, type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
 const port = parentPort!
 const ring = new Ring(boot.ring)
-
-const post = (message: WorkerMessage, transfer?: ReadonlyArray<ArrayBuffer>): void =>
-  port.postMessage(message, transfer as Array<ArrayBuffer> | undefined)
+const cancelled = new Cancellations(control)
 
 /** Sleeps until the main thread bumps `signal` past `seen` (at most 1 s, then the caller looks again). */
 const waitForMain = (seen: number): void => {
@@ -32,19 +31,13 @@ const waitForMain = (seen: number): void => {
   Atomics.add(control, Slot.progress, 1)
 }
 
+/** Everything this worker sends the main thread goes through its output ring (rule CLASSIC-17). */
+const output = new OutputWriter(boot.output, control, waitForMain, () => port.postMessage(0))
+
+const post = (message: FromWorker): void => output.message(message)
+
 const disconnected = (seq: number): ClientDisconnectedError =>
   new ClientDisconnectedError({ detail: `the client of request ${seq} went away` })
-
-/**
- * A copy of `bytes` that can be posted without the rest of its buffer
- * (structured clone copies a view's whole backing buffer), and the list to
- * transfer it with.
- */
-const postable = (bytes: Uint8Array): [Uint8Array, Array<ArrayBuffer>] => {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return [bytes, []]
-  const copy = new Uint8Array(bytes) // a copy even of a Buffer (whose slice() is a view)
-  return [copy, [copy.buffer]]
-}
 
 // ---- response output, bounded by acks (shared by all requests of this worker)
 
@@ -68,18 +61,26 @@ const settleAcks = (): void => {
 
 const sinkFor = (seq: number): ResponseSink => ({
   emit(head: Head | undefined, body: Uint8Array | undefined, end: boolean) {
-    const size = body?.length ?? 0
-    while (true) {
-      const seen = Atomics.load(control, Slot.signal)
-      settleAcks()
-      if (isCancelled(control, seq)) throw disconnected(seq)
-      if (unackedBytes === 0 || unackedBytes + size <= boot.outputBuffer) break
-      waitForMain(seen)
-    }
-    const [bytes, transfer] = body === undefined ? [undefined, []] : postable(body)
-    post([seq, end, bytes, head?.status, head?.headers], transfer)
-    unacked.push(size)
-    unackedBytes += size
+    // A write larger than a chunk frame goes as several chunks, each under the output bound.
+    let first = head === undefined ? undefined : [head.status, head.headers] as const
+    let at = 0
+    do {
+      const piece = body === undefined ? undefined : body.subarray(at, at + output.maxBody)
+      const size = piece?.length ?? 0
+      at += size
+      const last = body === undefined || at >= body.length
+      while (true) {
+        const seen = Atomics.load(control, Slot.signal)
+        settleAcks()
+        if (cancelled.has(seq)) throw disconnected(seq)
+        if (unackedBytes === 0 || unackedBytes + size <= boot.outputBuffer) break
+        waitForMain(seen)
+      }
+      output.chunk(seq, first, piece, end && last)
+      first = undefined
+      unacked.push(size)
+      unackedBytes += size
+    } while (body !== undefined && at < body.length)
   },
   note(line: string) {
     post({ t: "note", seq, line })
@@ -153,7 +154,7 @@ class RingSource implements ChunkSource {
       const seen = Atomics.load(control, Slot.signal)
       const out = this.take(max)
       if (out !== undefined) return out
-      if (isCancelled(control, this.seq)) throw disconnected(this.seq)
+      if (cancelled.has(this.seq)) throw disconnected(this.seq)
       this.credit()
       waitForMain(seen)
     }
@@ -254,9 +255,11 @@ const errors: ErrorStream = {
 }
 
 const run = (app: ClassicApp, message: RunMessage): void => {
-  const [seq, , , request] = message
+  const [seq, , , request, claim, offer] = message
+  // Taken back by the main thread while it waited here: another worker runs it.
+  if (!claimRun(control, claim, offer)) return
   Atomics.store(control, Slot.waiting, 0)
-  if (isCancelled(control, seq)) {
+  if (cancelled.has(seq)) {
     // Queued behind another request, and its client left before it started.
     return post({ t: "fail", seq, error: "the client went away before the request started", started: false })
   }
@@ -274,8 +277,7 @@ const run = (app: ClassicApp, message: RunMessage): void => {
   try {
     const escape = response.run(app, environ, tokens)
     if (escape !== undefined) {
-      const [unread, transfer] = postable(input.unread())
-      post({ t: "escape", seq, app: escape, taken: source.taken, unread }, transfer)
+      post({ t: "escape", seq, app: escape, taken: source.taken, unread: input.unread() })
     }
   } catch (error) {
     post({ t: "fail", seq, error: describe(error), started: response.started })

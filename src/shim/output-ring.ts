@@ -1,0 +1,224 @@
+/**
+ * The output ring (spec.md §10.4): what a worker sends the main thread —
+ * response chunks and its other messages — as frames in a single-producer,
+ * single-consumer ring (ring.ts) instead of `postMessage`s.
+ *
+ * A worker publishes a frame by advancing `outWritten`, without waiting for
+ * the main thread. The main thread takes every frame published since it
+ * last looked, in one go (rule CLASSIC-17), then sets `outArmed`; the first
+ * frame a worker publishes after that clears it and posts one empty message
+ * to wake the main thread. So a busy main thread is woken once for any
+ * number of frames. A message per response made the main thread dispatch
+ * one event (and deserialize one message) per response.
+ *
+ * Frame header (ring.ts): `seq`, `flags`, `length`. A chunk's payload is,
+ * with {@link HEAD}, the head's length and status (two little-endian
+ * 32-bit integers) and its fields as Latin-1 text, `name LF value LF …`
+ * (exact: `start_response` took only token names and field values, which
+ * hold no LF and no code point above 0xFF, rule CLASSIC-1), then body
+ * bytes; a message's is
+ * `node:v8`'s serialization of it. A payload larger than a quarter of the
+ * ring goes as several frames, all but the last flagged {@link PARTIAL}.
+ */
+import { deserialize, serialize } from "node:v8"
+import { HEADER, Ring } from "./ring.ts"
+import type { ChunkMessage, FromWorker, WorkerMessage } from "./wire.ts"
+import { Slot } from "./wire.ts"
+
+/** Flag: the frame holds a message (`node:v8` serialization), not a chunk. */
+export const MESSAGE = 1
+/** Flag: the chunk ends the response. */
+export const END = 2
+/** Flag: the chunk carries the head. */
+export const HEAD = 4
+/** Flag: more frames of this payload follow. */
+export const PARTIAL = 8
+
+const EMPTY = new Uint8Array(0)
+
+/** The output ring's size for a pool's `outputBuffer` (bytes): at least 64 KiB, a power of two. */
+export const outputRingSize = (outputBuffer: number): number => {
+  let size = 64 * 1024
+  while (size < outputBuffer) size *= 2
+  return size
+}
+
+/**
+ * The worker's end: writes frames, waiting (with `wait`) while the ring has
+ * no room. `wait(seen)` sleeps until the control block's `signal` moves
+ * past `seen`.
+ */
+export class OutputWriter {
+  /** Body bytes per chunk frame at most: a larger write goes as several chunks. */
+  readonly maxBody: number
+  private readonly ring: Ring
+  private readonly control: Int32Array
+  private readonly wait: (seen: number) => void
+  private readonly wakeMain: () => void
+  private pos = 0
+
+  /** `wakeMain` posts the main thread one (empty) message. */
+  constructor(buffer: SharedArrayBuffer, control: Int32Array, wait: (seen: number) => void, wakeMain: () => void) {
+    this.ring = new Ring(buffer)
+    this.control = control
+    this.wait = wait
+    this.wakeMain = wakeMain
+    this.maxBody = this.ring.size / 4
+  }
+
+  /**
+   * Publishes one chunk of request `seq`'s response. `body` is at most
+   * `maxBody` bytes; `head` is `[status, headers]` for the first chunk.
+   */
+  chunk(seq: number, head: readonly [number, ReadonlyArray<readonly [string, string]>] | undefined, body: Uint8Array | undefined, end: boolean): void {
+    const bytes = body ?? EMPTY
+    const flags = (end ? END : 0) | (head === undefined ? 0 : HEAD)
+    if (head === undefined) return this.frames(seq, flags, EMPTY, bytes)
+    let text = ""
+    for (const [name, value] of head[1]) text += text === "" ? `${name}\n${value}` : `\n${name}\n${value}`
+    const prefix = Buffer.allocUnsafe(8 + text.length)
+    prefix.writeUInt32LE(text.length, 0)
+    prefix.writeUInt32LE(head[0], 4)
+    prefix.write(text, 8, "latin1")
+    this.frames(seq, flags, prefix, bytes)
+  }
+
+  /** Publishes one message (anything but a chunk). */
+  message(message: FromWorker): void {
+    this.frames(0, MESSAGE, serialize(message), EMPTY)
+  }
+
+  /** Writes `a` then `b` as one payload: one frame, or several when it is larger than a quarter of the ring. */
+  private frames(seq: number, flags: number, a: Uint8Array, b: Uint8Array): void {
+    const total = a.length + b.length
+    const most = this.ring.size / 4
+    if (total <= most) return this.frame(seq, flags, a, b)
+    const whole = new Uint8Array(total)
+    whole.set(a)
+    whole.set(b, a.length)
+    for (let at = 0; at < total; at += most) {
+      const end = Math.min(total, at + most)
+      this.frame(seq, end < total ? flags | PARTIAL : flags, whole.subarray(at, end), EMPTY)
+    }
+  }
+
+  private frame(seq: number, flags: number, a: Uint8Array, b: Uint8Array): void {
+    const length = a.length + b.length
+    this.room(HEADER + length)
+    if (a.length > 0) this.ring.put(this.pos + HEADER, a)
+    if (b.length > 0) this.ring.put(this.pos + HEADER + a.length, b)
+    this.ring.putHeader(this.pos, seq, flags, length)
+    this.pos = (this.pos + HEADER + length) | 0
+    Atomics.store(this.control, Slot.outWritten, this.pos)
+    // The main thread took everything before this frame and waits to be told: tell it once.
+    if (Atomics.load(this.control, Slot.outArmed) === 1 && Atomics.compareExchange(this.control, Slot.outArmed, 1, 0) === 1) {
+      this.wakeMain()
+    }
+  }
+
+  /** Waits until the ring has `bytes` free (the main thread takes frames as soon as it runs). */
+  private room(bytes: number): void {
+    const free = (): number => this.ring.size - ((this.pos - Atomics.load(this.control, Slot.outRead)) | 0)
+    if (free() >= bytes) return
+    Atomics.store(this.control, Slot.outWaiting, 1)
+    try {
+      while (true) {
+        const seen = Atomics.load(this.control, Slot.signal)
+        if (free() >= bytes) return
+        this.wait(seen)
+      }
+    } finally {
+      Atomics.store(this.control, Slot.outWaiting, 0)
+    }
+  }
+}
+
+/**
+ * The main thread's end: `drain` (on each wake message from the worker)
+ * delivers every frame published since the last drain, in order, as the
+ * message it encodes, then arms `outArmed` for the next. `wake` is called
+ * when a worker waits for room and the drain made some.
+ */
+export class OutputReader {
+  private readonly ring: Ring
+  private readonly control: Int32Array
+  private readonly deliver: (message: WorkerMessage) => void
+  private readonly wake: () => void
+  private pos = 0
+  private parts: Array<Buffer> = []
+  private closed = false
+  private readonly drainBound = (): void => this.drain()
+
+  constructor(buffer: SharedArrayBuffer, control: Int32Array, deliver: (message: WorkerMessage) => void, wake: () => void) {
+    this.ring = new Ring(buffer)
+    this.control = control
+    this.deliver = deliver
+    this.wake = wake
+  }
+
+  /** Delivers what is published now and stops (the worker is gone). */
+  close(): void {
+    if (this.closed) return
+    this.take()
+    this.closed = true
+  }
+
+  /** Delivers what is published, then arms the worker's wake message (call it on each, and once at the start). */
+  drain(): void {
+    if (this.closed) return
+    for (let round = 0; round < 16; round++) {
+      this.take()
+      Atomics.store(this.control, Slot.outArmed, 1)
+      if (Atomics.load(this.control, Slot.outWritten) === this.pos) return
+      // Published meanwhile: take it too, unless the worker saw the arm and is posting a wake.
+      if (Atomics.compareExchange(this.control, Slot.outArmed, 1, 0) !== 1) return
+    }
+    // A worker that publishes as fast as this takes: let I/O have its turn.
+    setImmediate(this.drainBound)
+  }
+
+  private take(): void {
+    const end = Atomics.load(this.control, Slot.outWritten)
+    if (this.pos === end) return
+    while (this.pos !== end) {
+      const { seq, flags, length } = this.ring.getHeader(this.pos)
+      const payload = Buffer.allocUnsafe(length)
+      this.ring.get(this.pos + HEADER, payload, 0, length)
+      this.pos = (this.pos + HEADER + length) | 0
+      Atomics.store(this.control, Slot.outRead, this.pos)
+      if ((flags & PARTIAL) !== 0) {
+        this.parts.push(payload)
+        continue
+      }
+      this.deliver(decode(seq, flags, this.whole(payload)))
+    }
+    if (Atomics.load(this.control, Slot.outWaiting) === 1) this.wake()
+  }
+
+  private whole(last: Buffer): Buffer {
+    if (this.parts.length === 0) return last
+    const parts = this.parts
+    parts.push(last)
+    this.parts = []
+    return Buffer.concat(parts)
+  }
+}
+
+const decode = (seq: number, flags: number, payload: Buffer): WorkerMessage => {
+  if ((flags & MESSAGE) !== 0) return deserialize(payload) as FromWorker
+  let at = 0
+  let status: number | undefined
+  let headers: Array<readonly [string, string]> | undefined
+  if ((flags & HEAD) !== 0) {
+    const length = payload.readUInt32LE(0)
+    status = payload.readUInt32LE(4)
+    headers = []
+    if (length > 0) {
+      const parts = payload.toString("latin1", 8, 8 + length).split("\n")
+      for (let i = 0; i < parts.length; i += 2) headers.push([parts[i]!, parts[i + 1]!])
+    }
+    at = 8 + length
+  }
+  const body = at < payload.length ? payload.subarray(at) : undefined
+  return [seq, (flags & END) !== 0, body, status, headers] satisfies ChunkMessage
+}
