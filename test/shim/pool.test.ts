@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { poolDefaults, WorkerPool } from "../../src/shim/pool.ts"
 import { fromClassic } from "../../src/shim/shim.ts"
-import { isChunk, type RequestData, type RunMessage } from "../../src/shim/wire.ts"
+import { isChunk, type RequestData, type RunMessage, type WorkerMessage } from "../../src/shim/wire.ts"
 import { until } from "../support/clients.ts"
 import { runCli } from "../support/cli.ts"
 import { cancel, closeSession, connect, request } from "../support/h2client.ts"
@@ -119,6 +119,37 @@ describe("the event loop while every worker blocks", () => {
   })
 })
 
+/**
+ * Submits a GET of `path` (`query` after the `?`) to `pool`, straight to the
+ * pool (no server); resolves with its `seq` once its response ended.
+ * `onMessage` sees each of its messages first. Rejects on a failure, an
+ * escape or a lost job (a worker that died or was terminated under it).
+ */
+const runJob = (
+  pool: WorkerPool,
+  app: { readonly module: string; readonly export: string },
+  path: string,
+  query: string,
+  onMessage: (m: WorkerMessage) => void = () => {}
+): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const seq = pool.seq()
+    const request: RequestData = ["GET", "http", "2", "x", path, path, query, "", [], null, 0, null, 0, 1, seq]
+    pool.submit({
+      seq,
+      app,
+      request,
+      assigned: () => {},
+      message: (m) => {
+        onMessage(m)
+        if (isChunk(m)) {
+          if (m[1]) resolve(seq)
+        } else if (m.t === "fail" || m.t === "escape") reject(new Error(m.t))
+      },
+      lost: reject
+    })
+  })
+
 describe("handing runs to the workers", () => {
   it("CLASSIC-16: the runs assigned to a worker in one turn of the event loop reach it as one message, in order, and all are served", async () => {
     const pool = new WorkerPool({ ...poolDefaults, workers: 2, pipeline: 4, logger: quiet })
@@ -132,27 +163,7 @@ describe("handing runs to the workers", () => {
       const app = { module: FIXTURE, export: "app" }
       expect(await pool.load(app)).toBeUndefined()
       posted.length = 0
-      const ends: Array<Promise<number>> = []
-      for (let i = 0; i < 8; i++) {
-        ends.push(
-          new Promise((resolve, reject) => {
-            const seq = pool.seq()
-            const request: RequestData = ["GET", "http", "2", "x", "/two-chunks", "/two-chunks", "ms=0", "", [], null, 0, null, 0, 1, 2 * i + 1]
-            pool.submit({
-              seq,
-              app,
-              request,
-              assigned: () => {},
-              message: (m) => {
-                if (isChunk(m) && m[1]) resolve(seq)
-                if (!isChunk(m) && (m.t === "fail" || m.t === "escape")) reject(new Error(m.t))
-              },
-              lost: reject
-            })
-          })
-        )
-      }
-      const done = await Promise.all(ends)
+      const done = await Promise.all(Array.from({ length: 8 }, () => runJob(pool, app, "/two-chunks", "ms=0")))
       expect(done).toHaveLength(8)
       // Two workers, four runs each: one message per worker (eight, one per run, before CLASSIC-16).
       // A head that runs 5 ms on a loaded machine may have a run behind it taken to the other worker
@@ -175,33 +186,15 @@ describe("what the workers send back", () => {
       const seen: Array<[number, boolean]> = []
       let batches = 0
       let inBatch = false
-      const ends: Array<Promise<void>> = []
-      for (let i = 0; i < 8; i++) {
-        ends.push(
-          new Promise((resolve, reject) => {
-            const seq = pool.seq()
-            const request: RequestData = ["GET", "http", "2", "x", "/two-chunks", "/two-chunks", "ms=0", "", [], null, 0, null, 0, 1, 2 * i + 1]
-            pool.submit({
-              seq,
-              app,
-              request,
-              assigned: () => {},
-              message: (m) => {
-                if (!inBatch) {
-                  inBatch = true
-                  batches++
-                  queueMicrotask(() => (inBatch = false))
-                }
-                if (isChunk(m)) {
-                  seen.push([m[0], m[1]])
-                  if (m[1]) resolve()
-                } else reject(new Error(m.t))
-              },
-              lost: reject
-            })
-          })
-        )
+      const record = (m: WorkerMessage) => {
+        if (!inBatch) {
+          inBatch = true
+          batches++
+          queueMicrotask(() => (inBatch = false))
+        }
+        if (isChunk(m)) seen.push([m[0], m[1]])
       }
+      const ends = Array.from({ length: 8 }, () => runJob(pool, app, "/two-chunks", "ms=0", record))
       // The runs go out at the next check phase; right after, the main thread is busy for 300 ms
       // while the worker answers all eight.
       setImmediate(() => {
@@ -230,81 +223,48 @@ describe("a request queued behind a slow one", () => {
       const app = { module: FIXTURE, export: "app" }
       expect(await pool.load(app)).toBeUndefined()
       const started = Date.now()
-      const ran = new Map<string, number>()
-      const run = (name: string, query: string) =>
-        new Promise<number>((resolve, reject) => {
-          const seq = pool.seq()
-          const request: RequestData = ["GET", "http", "2", "x", "/block", "/block", query, "", [], null, 0, null, 0, 1, seq]
-          pool.submit({
-            seq,
-            app,
-            request,
-            assigned: () => {},
-            message: (m) => {
-              if (!isChunk(m)) return reject(new Error(m.t))
-              if (m[1]) {
-                ran.set(name, (ran.get(name) ?? 0) + 1)
-                resolve(Date.now() - started)
-              }
-            },
-            lost: reject
-          })
-        })
+      const ends = new Map<number, number>()
+      const count = (m: WorkerMessage) => {
+        if (isChunk(m) && m[1]) ends.set(m[0], (ends.get(m[0]) ?? 0) + 1)
+      }
+      const timed = (query: string) => runJob(pool, app, "/block", query, count).then(() => Date.now() - started)
       // slow and queued go to the first worker (the least loaded, in order), the quick ones to the second.
-      const slow = run("slow", "ms=800")
-      const quick1 = run("quick1", "ms=0")
-      const queued = run("queued", "ms=0")
-      const quick2 = run("quick2", "ms=0")
+      const slow = timed("ms=800")
+      const quick1 = timed("ms=0")
+      const queued = timed("ms=0")
+      const quick2 = timed("ms=0")
       const [slowMs, , queuedMs] = await Promise.all([slow, quick1, queued, quick2])
       // Before CLASSIC-18, queued waited for slow: 800 ms or more.
       expect(queuedMs).toBeLessThan(400)
       expect(slowMs).toBeGreaterThanOrEqual(800)
       // The first worker skipped it: answered once.
       await new Promise((r) => setTimeout(r, 100))
-      expect([...ran.values()]).toEqual([1, 1, 1, 1])
+      expect([...ends.values()]).toEqual([1, 1, 1, 1])
     } finally {
       await pool.close()
     }
   })
-})
 
-describe("jobs taken back and handed on, under load", () => {
   it("CLASSIC-18: a run that waits unclaimed at the head of its worker (its module importing for 400 ms) keeps its claim slot while 300 runs behind it are taken back and others offered", async () => {
     const pool = new WorkerPool({ ...poolDefaults, workers: 2, pipeline: 64, timeout: 3000, logger: quiet })
     try {
       const app = { module: FIXTURE, export: "app" }
       expect(await pool.load(app)).toBeUndefined()
-      const answers = new Map<number, number>()
-      const submit = (ref: { module: string; export: string }, path: string, query: string) =>
-        new Promise<void>((resolve, reject) => {
-          const seq = pool.seq()
-          const request: RequestData = ["GET", "http", "2", "x", path, path, query, "", [], null, 0, null, 0, 1, seq]
-          pool.submit({
-            seq,
-            app: ref,
-            request,
-            assigned: () => {},
-            message: (m) => {
-              if (!isChunk(m)) return reject(new Error(m.t))
-              if (m[1]) {
-                answers.set(seq, (answers.get(seq) ?? 0) + 1)
-                resolve()
-              }
-            },
-            // A run its worker skipped while the pool still waits for it ends here, at the timeout.
-            lost: reject
-          })
-        })
-      const slow = submit({ module: SLOW_IMPORT, export: "app" }, "/", "")
-      const rest: Array<Promise<void>> = []
+      const ends = new Map<number, number>()
+      const count = (m: WorkerMessage) => {
+        if (isChunk(m) && m[1]) ends.set(m[0], (ends.get(m[0]) ?? 0) + 1)
+      }
+      // A run its worker skipped while the pool still waits for it is lost at the timeout (3 s).
+      const slow = runJob(pool, { module: SLOW_IMPORT, export: "app" }, "/", "", count)
+      const rest: Array<Promise<number>> = []
       for (let i = 0; i < 300; i++) {
-        rest.push(submit(app, "/block", "ms=0"))
+        rest.push(runJob(pool, app, "/block", "ms=0", count))
         // Arrivals spread over turns, as from a network.
         if (i % 20 === 19) await new Promise((r) => setTimeout(r, 2))
       }
       await Promise.all([slow, ...rest])
-      expect(answers.size).toBe(301)
-      expect([...answers.values()].every((n) => n === 1)).toBe(true)
+      expect(ends.size).toBe(301)
+      expect([...ends.values()].every((n) => n === 1)).toBe(true)
     } finally {
       await pool.close()
     }
