@@ -166,15 +166,19 @@ export class OutputReader {
   /** Delivers what is published, then arms the worker's wake message (call it on each, and once at the start). */
   drain(): void {
     if (this.closed) return
-    for (let round = 0; round < 16; round++) {
-      this.take()
-      Atomics.store(this.control, Slot.outArmed, 1)
-      if (Atomics.load(this.control, Slot.outWritten) === this.pos) return
-      // Published meanwhile: take it too, unless the worker saw the arm and is posting a wake.
-      if (Atomics.compareExchange(this.control, Slot.outArmed, 1, 0) !== 1) return
+    let armed = false
+    try {
+      for (let round = 0; round < 16 && !armed; round++) {
+        this.take()
+        Atomics.store(this.control, Slot.outArmed, 1)
+        // Published meanwhile: take it too, unless the worker saw the arm and is posting a wake.
+        armed = Atomics.load(this.control, Slot.outWritten) === this.pos ||
+          Atomics.compareExchange(this.control, Slot.outArmed, 1, 0) !== 1
+      }
+    } finally {
+      // A worker that publishes as fast as this takes, or a delivery that threw: look again after I/O.
+      if (!armed) setImmediate(this.drainBound)
     }
-    // A worker that publishes as fast as this takes: let I/O have its turn.
-    setImmediate(this.drainBound)
   }
 
   private take(): void {

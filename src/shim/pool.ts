@@ -13,7 +13,7 @@ import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { ShimMetrics } from "./metrics.ts"
 import { OutputReader, outputRingSize } from "./output-ring.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
-import { isChunk, MAX_PIPELINE, offerRun, revokeRun, type ModuleRef, type RequestData, type RunMessage, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage, writeCancel } from "./wire.ts"
+import { cancelRun, isChunk, MAX_PIPELINE, type ModuleRef, offerRun, type RequestData, revokeRun, type RunMessage, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 /** The worker's entry beside this module: `worker.ts` in the sources, `worker.js` in the built package. */
 const workerEntry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url)
@@ -164,7 +164,11 @@ class PoolWorker implements WorkerLink {
   /** Where this worker's responses and messages arrive (rule CLASSIC-17), for `deliver`. */
   readonly output: OutputReader
 
-  constructor(opts: Omit<PoolOptions, "logger">, deliver: (message: WorkerMessage) => void) {
+  /** The pool's epoch (ms): the worker's `Slot.runStarted` counts from it. */
+  private readonly epoch: number
+
+  constructor(opts: Omit<PoolOptions, "logger">, epoch: number, deliver: (message: WorkerMessage) => void) {
+    this.epoch = epoch
     const shared = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT)
     this.control = new Int32Array(shared)
     // Booting (loading worker.ts) is not app code: the worker clears this when it runs a request.
@@ -179,7 +183,8 @@ class PoolWorker implements WorkerLink {
       output,
       outputBuffer: opts.outputBuffer,
       creditEvery: Math.max(1, Math.floor(ring.byteLength / 4)),
-      multiprocess: opts.workers > 1
+      multiprocess: opts.workers > 1,
+      epoch
     }
     this.thread = new Worker(workerEntry, { workerData: boot })
     this.thread.unref()
@@ -266,8 +271,22 @@ class PoolWorker implements WorkerLink {
   }
 
   cancel(seq: number): void {
-    writeCancel(this.control, seq)
+    // Only a run this worker holds: one over or taken elsewhere has nothing here to cancel.
+    const i = this.jobs.findIndex((job) => job.seq === seq)
+    if (i < 0) return
+    cancelRun(this.control, this.claims[i]!, this.offers[i]!)
     this.wake()
+  }
+
+  /**
+   * The worker has been on its current run for {@link STUCK_MS} or more at
+   * `now` (ms): it started no run since, and the pool saw no new head
+   * (rule CLASSIC-18).
+   */
+  stuck(now: number): boolean {
+    if (now - this.headSince < STUCK_MS) return false
+    const sinceStart = ((now - this.epoch) - Atomics.load(this.control, Slot.runStarted)) | 0
+    return sinceStart >= STUCK_MS
   }
 }
 
@@ -289,6 +308,8 @@ export class WorkerPool {
   private started = false
   private closed = false
   private nextSeq = 0
+  /** `Date.now()` when the pool was made: the origin of each worker's `Slot.runStarted`. */
+  private readonly epoch = Date.now()
   /** The last offer made (wire.ts `offerRun`): each assignment of a job to a worker has its own. */
   private nextOffer = 0
   private watchdog: ReturnType<typeof setInterval> | undefined = undefined
@@ -398,10 +419,11 @@ export class WorkerPool {
       worker.progressSince = worker.headSince = Date.now()
     }
     worker.ran = true
-    job.assigned(worker)
     // Never 0: a claim slot holds 0 once claimed or revoked.
     this.nextOffer = (this.nextOffer + 1) | 0 || 1
     worker.hold(job, this.nextOffer)
+    // After hold: a job whose client already left cancels itself on its new worker (rule CLASSIC-8).
+    job.assigned(worker)
   }
 
   /**
@@ -437,14 +459,19 @@ export class WorkerPool {
   /**
    * A job queued on another worker behind a head that has run for
    * {@link STUCK_MS} or more, which `worker` should run instead (rule
-   * CLASSIC-18): the oldest such job that worker has not started.
+   * CLASSIC-18): the oldest such job that worker has not started. A
+   * worker that is stuck itself takes none (stuck workers would hand jobs
+   * back and forth).
    */
   private steal(worker: PoolWorker): PoolJob | undefined {
     let now = 0
     for (const other of this.workers) {
       if (other === worker || other.jobs.length < 2) continue
-      if (now === 0) now = Date.now()
-      if (now - other.headSince < STUCK_MS) continue
+      if (now === 0) {
+        now = Date.now()
+        if (worker.jobs.length > 0 && worker.stuck(now)) return undefined
+      }
+      if (!other.stuck(now)) continue
       const job = other.revokeQueued()
       if (job !== undefined) return job
     }
@@ -452,7 +479,7 @@ export class WorkerPool {
   }
 
   private spawn(): void {
-    const worker: PoolWorker = new PoolWorker(this.options, (m) => this.route(worker, m))
+    const worker: PoolWorker = new PoolWorker(this.options, this.epoch, (m) => this.route(worker, m))
     this.workers.add(worker)
     // The worker's only messages are wakes: its output is in the ring.
     worker.thread.on("message", () => worker.output.drain())

@@ -65,6 +65,8 @@ class ClassicRequest implements PoolJob {
   })
   /** The app's fiber is gone (the client left, or the response failed): output is dropped. */
   private detached = false
+  /** The worker ended the request (its last chunk, a failure, an escape) or was lost under it: nothing left to cancel. */
+  private over = false
 
   // the request body, streamed into the worker's ring as the app reads (read credit)
   private pumping = false
@@ -90,10 +92,13 @@ class ClassicRequest implements PoolJob {
 
   assigned(link: WorkerLink): void {
     this.link = link
+    // Its client left while it waited in a queue (the pool's, or a worker's it was taken from): not run (CLASSIC-8).
+    if (this.detached) link.cancel(this.seq)
   }
 
   message(m: WorkerMessage): void {
     if (isChunk(m)) {
+      if (m[1]) this.over = true
       if (this.detached) return this.link!.ack()
       return this.deliver(m)
     }
@@ -110,13 +115,13 @@ class ClassicRequest implements PoolJob {
         return this.log(m.line)
       case "fail":
       case "escape":
-        this.stopped = true
+        this.over = this.stopped = true
         return this.deliver(m)
     }
   }
 
   lost(error: WorkerCrashError | ClassicTimeoutError): void {
-    this.stopped = true
+    this.over = this.stopped = true
     this.deliver({ t: "lost", error })
   }
 
@@ -134,7 +139,8 @@ class ClassicRequest implements PoolJob {
     this.detached = true
     this.stopped = true
     this.pending?.interruptUnsafe()
-    this.link?.cancel(this.seq)
+    // A request that ended normally has nothing to cancel on its worker.
+    if (!this.over) this.link?.cancel(this.seq)
     for (const m of this.mail.splice(0)) if (isChunk(m)) this.link!.ack()
   }
 

@@ -24,43 +24,33 @@ export const Slot = {
   progress: 2,
   /** 1 while the worker boots, imports a module or waits on the main thread (for input or acks); 0 while app code runs. */
   waiting: 3,
-  /** Where the next cancellation goes in the `cancelled` slots (a counter). */
-  cancelNext: 4,
+  /** When the worker started its latest run: ms since the pool's epoch (`WorkerBoot.epoch`), wrapping at 2^32 (rule CLASSIC-18). */
+  runStarted: 4,
   /** Ring bytes the main thread has written (a counter, wraps at 2^32). */
   written: 5,
   /** Ring bytes the worker has read (a counter, wraps at 2^32). */
   read: 6,
-  /** Output-ring bytes the worker has written (a counter, wraps at 2^32); notified at each frame. */
+  /** Output-ring bytes the worker has written (a counter, wraps at 2^32). */
   outWritten: 7,
   /** Output-ring bytes the main thread has taken (a counter, wraps at 2^32). */
   outRead: 8,
   /** 1 while the worker waits for room in its output ring (the main thread then bumps `signal` after taking frames). */
   outWaiting: 9,
   /** 1 while the main thread has taken every frame and waits for a wake message (output-ring.ts). */
-  outArmed: 10,
-  /**
-   * The first of {@link CANCELLED_SLOTS} slots holding the `seq` of the
-   * latest requests whose clients went away: their reads and writes fail.
-   * Several, because a worker may hold queued requests besides the running one.
-   */
-  cancelled: 11
+  outArmed: 10
 } as const
 
 /** The largest `pipeline`: requests one worker may hold at once. */
 export const MAX_PIPELINE = 64
 
-/**
- * How many recent cancellations a control block holds: as many as a worker
- * may hold requests, so that every request it holds can be cancelled before
- * it looks.
- */
-export const CANCELLED_SLOTS = MAX_PIPELINE
+/** The first of {@link MAX_PIPELINE} claim slots. */
+const CLAIMS = Slot.outArmed + 1
 
-/** The first of {@link MAX_PIPELINE} claim slots, after the cancellations. */
-const CLAIMS = Slot.cancelled + CANCELLED_SLOTS
+/** The first of {@link MAX_PIPELINE} cancellation slots, one per claim slot. */
+const CANCELS = CLAIMS + MAX_PIPELINE
 
 /** Number of `Int32` slots in a control block. */
-export const SLOTS = CLAIMS + MAX_PIPELINE
+export const SLOTS = CANCELS + MAX_PIPELINE
 
 /**
  * Claims (rule CLASSIC-18): a run posted to a worker is offered in a claim
@@ -69,6 +59,7 @@ export const SLOTS = CLAIMS + MAX_PIPELINE
  * main thread may revoke it while it waits; both swap the number for 0, so
  * exactly one of them wins. A worker skips a run it cannot claim: one
  * revoked, even if its job was later offered to it again (another number).
+ * A slot is offered again only once the pool no longer holds its run.
  */
 export const offerRun = (control: Int32Array, claim: number, offer: number): void => {
   Atomics.store(control, CLAIMS + claim, offer)
@@ -83,50 +74,21 @@ export const revokeRun = (control: Int32Array, claim: number, offer: number): bo
   Atomics.compareExchange(control, CLAIMS + claim, offer, 0) === offer
 
 /**
- * The main thread's side of a cancellation: writes `seq` into the next slot,
- * then publishes it by advancing `cancelNext` (so a reader never sees a
- * slot before it is written). The main thread is the only writer.
+ * Cancellations (rule CLASSIC-8), one per claim slot: the main thread
+ * writes the offer's number into the slot's cancellation slot when the
+ * run's client went away; the run's reads and writes then fail, and a run
+ * not started yet is not run. A worker holds at most {@link MAX_PIPELINE}
+ * runs, each in its own slot, so no cancellation is ever overwritten
+ * while its run is held; a number left from a run that is over matches no
+ * later offer.
  */
-export const writeCancel = (control: Int32Array, seq: number): void => {
-  const at = Atomics.load(control, Slot.cancelNext)
-  Atomics.store(control, Slot.cancelled + (at & (CANCELLED_SLOTS - 1)), seq)
-  Atomics.store(control, Slot.cancelNext, (at + 1) | 0)
+export const cancelRun = (control: Int32Array, claim: number, offer: number): void => {
+  Atomics.store(control, CANCELS + claim, offer)
 }
 
-/**
- * A worker's view of the cancellations (rule CLASSIC-8): `has(seq)` is one
- * atomic load while nothing new was cancelled. It copies new ones out of
- * the slots as `cancelNext` moves and remembers the latest 1,024.
- */
-export class Cancellations {
-  private readonly control: Int32Array
-  private seen = 0
-  private readonly seqs = new Set<number>()
-  private readonly order: Array<number> = []
-
-  constructor(control: Int32Array) {
-    this.control = control
-  }
-
-  /** Request `seq` was cancelled (its client went away). */
-  has(seq: number): boolean {
-    const next = Atomics.load(this.control, Slot.cancelNext)
-    if (next !== this.seen) this.catchUp(next)
-    return this.seqs.size > 0 && this.seqs.has(seq)
-  }
-
-  private catchUp(next: number): void {
-    // Slots older than the last CANCELLED_SLOTS were overwritten: those requests run (their output is dropped).
-    const from = ((next - this.seen) | 0) > CANCELLED_SLOTS ? (next - CANCELLED_SLOTS) | 0 : this.seen
-    for (let i = from; i !== next; i = (i + 1) | 0) {
-      const seq = Atomics.load(this.control, Slot.cancelled + (i & (CANCELLED_SLOTS - 1)))
-      this.seqs.add(seq)
-      this.order.push(seq)
-      if (this.order.length > 1024) this.seqs.delete(this.order.shift()!)
-    }
-    this.seen = next
-  }
-}
+/** The worker's side: the run offered as `offer` in slot `claim` was cancelled. */
+export const isCancelled = (control: Int32Array, claim: number, offer: number): boolean =>
+  Atomics.load(control, CANCELS + claim) === offer
 
 /**
  * Where a worker finds its classic app (or where an escape finds its async
@@ -158,6 +120,8 @@ export interface WorkerBoot {
   readonly creditEvery: number
   /** `egi.multiprocess`: more than one worker runs the app. */
   readonly multiprocess: boolean
+  /** The pool's epoch (`Date.now()`, ms): `Slot.runStarted` counts from it. */
+  readonly epoch: number
 }
 
 /** The CGI and `egi.*` data of an environ that can cross threads (spec.md §10.2). */

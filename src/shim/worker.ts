@@ -15,13 +15,12 @@ import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
 import { environData } from "./environ.ts"
 import { importFunction } from "./load.ts"
 import { OutputWriter } from "./output-ring.ts"
-import { Cancellations, claimRun, type FromWorker, type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
+import { claimRun, type FromWorker, isCancelled, type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
 const port = parentPort!
 const ring = new Ring(boot.ring)
-const cancelled = new Cancellations(control)
 
 /** Sleeps until the main thread bumps `signal` past `seen` (at most 1 s, then the caller looks again). */
 const waitForMain = (seen: number): void => {
@@ -59,7 +58,7 @@ const settleAcks = (): void => {
   }
 }
 
-const sinkFor = (seq: number): ResponseSink => ({
+const sinkFor = (seq: number, claim: number, offer: number): ResponseSink => ({
   emit(head: Head | undefined, body: Uint8Array | undefined, end: boolean) {
     // A write larger than a chunk frame goes as several chunks, each under the output bound.
     let first = head === undefined ? undefined : [head.status, head.headers] as const
@@ -72,7 +71,7 @@ const sinkFor = (seq: number): ResponseSink => ({
       while (true) {
         const seen = Atomics.load(control, Slot.signal)
         settleAcks()
-        if (cancelled.has(seq)) throw disconnected(seq)
+        if (isCancelled(control, claim, offer)) throw disconnected(seq)
         if (unackedBytes === 0 || unackedBytes + size <= boot.outputBuffer) break
         waitForMain(seen)
       }
@@ -128,9 +127,13 @@ class RingSource implements ChunkSource {
   private done = false
   private disconnectedAhead = false
   private readonly seq: number
+  private readonly claim: number
+  private readonly offer: number
 
-  constructor(seq: number) {
+  constructor(seq: number, claim: number, offer: number) {
     this.seq = seq
+    this.claim = claim
+    this.offer = offer
   }
 
   private credit(): void {
@@ -154,7 +157,7 @@ class RingSource implements ChunkSource {
       const seen = Atomics.load(control, Slot.signal)
       const out = this.take(max)
       if (out !== undefined) return out
-      if (cancelled.has(this.seq)) throw disconnected(this.seq)
+      if (isCancelled(control, this.claim, this.offer)) throw disconnected(this.seq)
       this.credit()
       waitForMain(seen)
     }
@@ -258,12 +261,13 @@ const run = (app: ClassicApp, message: RunMessage): void => {
   const [seq, , , request, claim, offer] = message
   // Taken back by the main thread while it waited here: another worker runs it.
   if (!claimRun(control, claim, offer)) return
+  Atomics.store(control, Slot.runStarted, (Date.now() - boot.epoch) | 0)
   Atomics.store(control, Slot.waiting, 0)
-  if (cancelled.has(seq)) {
+  if (isCancelled(control, claim, offer)) {
     // Queued behind another request, and its client left before it started.
     return post({ t: "fail", seq, error: "the client went away before the request started", started: false })
   }
-  const source = new RingSource(seq)
+  const source = new RingSource(seq, claim, offer)
   const input = new Input(source)
   const tokens: Array<UpgradeToken> = []
   const environ = {
@@ -273,7 +277,7 @@ const run = (app: ClassicApp, message: RunMessage): void => {
     "egi.file_wrapper": fileWrapper,
     "egi.upgrade": makeUpgrade(tokens)
   } as unknown as Environ
-  const response = new ClassicResponse(sinkFor(seq))
+  const response = new ClassicResponse(sinkFor(seq, claim, offer))
   try {
     const escape = response.run(app, environ, tokens)
     if (escape !== undefined) {

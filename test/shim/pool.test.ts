@@ -4,18 +4,18 @@
  * --sync-workers`.
  */
 import { Effect } from "effect"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Worker } from "node:worker_threads"
 import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
-import { poolDefaults, WorkerPool } from "../../src/shim/pool.ts"
+import { poolDefaults, type WorkerLink, WorkerPool } from "../../src/shim/pool.ts"
 import { fromClassic } from "../../src/shim/shim.ts"
 import { isChunk, type RequestData, type RunMessage, type WorkerMessage } from "../../src/shim/wire.ts"
 import { until } from "../support/clients.ts"
 import { runCli } from "../support/cli.ts"
-import { cancel, closeSession, connect, request } from "../support/h2client.ts"
+import { cancel, closeSession, connect, ready, request } from "../support/h2client.ts"
 import { useServer, useSession } from "../support/server.ts"
 
 const FIXTURE = new URL("./fixtures/classic-app.ts", import.meta.url).href
@@ -130,16 +130,17 @@ const runJob = (
   app: { readonly module: string; readonly export: string },
   path: string,
   query: string,
-  onMessage: (m: WorkerMessage) => void = () => {}
+  onMessage: (m: WorkerMessage) => void = () => {},
+  options: { readonly headers?: ReadonlyArray<string>; readonly assigned?: (link: WorkerLink, seq: number) => void } = {}
 ): Promise<number> =>
   new Promise((resolve, reject) => {
     const seq = pool.seq()
-    const request: RequestData = ["GET", "http", "2", "x", path, path, query, "", [], null, 0, null, 0, 1, seq]
+    const request: RequestData = ["GET", "http", "2", "x", path, path, query, "", options.headers ?? [], null, 0, null, 0, 1, seq]
     pool.submit({
       seq,
       app,
       request,
-      assigned: () => {},
+      assigned: (link) => options.assigned?.(link, seq),
       message: (m) => {
         onMessage(m)
         if (isChunk(m)) {
@@ -149,6 +150,71 @@ const runJob = (
       lost: reject
     })
   })
+
+describe("cancellation of queued runs", () => {
+  const classic = fromClassic({ module: FIXTURE, export: "app" }, { workers: 2, pipeline: 4, timeout: 5000, logger: quiet })
+  const server = useServer(classic)
+  const session = useSession(server)
+
+  it("CLASSIC-8: a run whose client left while it was queued is not run on the worker that takes it (CLASSIC-18), and no worker is left waiting for its body", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "egi-pool-"))
+    try {
+      const marks = join(dir, "marks")
+      const slowA = request(session(), { ":method": "GET", ":path": "/block?ms=1500" })
+      await new Promise((r) => setTimeout(r, 30))
+      const slowB = request(session(), { ":method": "GET", ":path": "/block?ms=300" })
+      await new Promise((r) => setTimeout(r, 30))
+      // Queued behind slowA; it would read a body that never comes.
+      const victim = session().request({ ":method": "POST", ":path": "/read-disconnect?started", "x-marks": marks }, { endStream: false })
+      victim.on("error", () => {})
+      await ready(victim)
+      await new Promise((r) => setTimeout(r, 30))
+      cancel(victim)
+      // slowB's worker goes idle and takes the victim from behind slowA.
+      expect((await slowB).status).toBe(200)
+      expect((await slowA).status).toBe(200)
+      // Both workers serve: before, the one that took the victim ran it and waited for its body for good.
+      const next = Promise.all(Array.from({ length: 4 }, () => request(session(), { ":method": "GET", ":path": "/block?ms=100" })))
+      const answered = await Promise.race([next.then((rs) => rs.map((r) => r.status)), new Promise((r) => setTimeout(() => r("stalled"), 3000))])
+      expect(answered).toEqual([200, 200, 200, 200])
+      // Never started: it would have marked "started".
+      expect(existsSync(marks)).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 15_000)
+
+  it("CLASSIC-8: cancelling other requests (100, most not on the worker) never hides the cancellation of a queued run", async () => {
+    const pool = new WorkerPool({ ...poolDefaults, workers: 1, pipeline: 64, logger: quiet })
+    const dir = mkdtempSync(join(tmpdir(), "egi-pool-"))
+    try {
+      const marks = join(dir, "marks")
+      const app = { module: FIXTURE, export: "app" }
+      expect(await pool.load(app)).toBeUndefined()
+      const headers = ["x-marks", marks]
+      const head = runJob(pool, app, "/block", "ms=300&id=head", undefined, { headers })
+      let cancelVictim = (): void => {}
+      const victim = runJob(pool, app, "/block", "ms=0&id=victim", undefined, {
+        headers,
+        assigned: (link, seq) => (cancelVictim = () => link.cancel(seq))
+      })
+      let link: WorkerLink | undefined
+      const others = Array.from({ length: 30 }, (_, i) => runJob(pool, app, "/block", `ms=0&id=${i}`, undefined, { headers, assigned: (l) => (link = l) }))
+      cancelVictim()
+      // The cancellations of other requests: a finished one's, or clients of other workers leaving.
+      for (let i = 0; i < 100; i++) link!.cancel(1_000_000 + i)
+      await head
+      await expect(victim).rejects.toThrow("fail")
+      await Promise.all(others)
+      const ran = readFileSync(marks, "utf8").trim().split("\n")
+      expect(ran).toHaveLength(31)
+      expect(ran).not.toContain("block victim")
+    } finally {
+      await pool.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
 
 describe("handing runs to the workers", () => {
   it("CLASSIC-16: the runs assigned to a worker in one turn of the event loop reach it as one message, in order, and all are served", async () => {
@@ -179,7 +245,19 @@ describe("handing runs to the workers", () => {
 
 describe("what the workers send back", () => {
   it("CLASSIC-17: everything a worker publishes while the main thread is busy is taken in one go, in order", async () => {
+    // The worker's messages to the main thread are wakes: count them, at the pool's own listener.
+    let wakes = 0
+    const on = Worker.prototype.on
+    Worker.prototype.on = function(this: Worker, event: string | symbol, listener: (...args: Array<any>) => void) {
+      if (event !== "message") return on.call(this, event, listener)
+      return on.call(this, event, (...args: Array<any>) => {
+        wakes++
+        listener(...args)
+      })
+    }
     const pool = new WorkerPool({ ...poolDefaults, workers: 1, pipeline: 8, logger: quiet })
+    pool.start()
+    Worker.prototype.on = on
     try {
       const app = { module: FIXTURE, export: "app" }
       expect(await pool.load(app)).toBeUndefined()
@@ -194,22 +272,26 @@ describe("what the workers send back", () => {
         }
         if (isChunk(m)) seen.push([m[0], m[1]])
       }
+      wakes = 0
       const ends = Array.from({ length: 8 }, () => runJob(pool, app, "/two-chunks", "ms=0", record))
-      // The runs go out at the next check phase; right after, the main thread is busy for 300 ms
+      // The runs go out at the next check phase; right after, the main thread is busy for 500 ms
       // while the worker answers all eight.
       setImmediate(() => {
-        const until = Date.now() + 300
+        const until = Date.now() + 500
         while (Date.now() < until) {
           // busy
         }
       })
       await Promise.all(ends)
+      // Wakes posted after the first are still queued when the first one's drain answered all eight.
+      await new Promise((r) => setTimeout(r, 100))
       // Three chunks per request (head and "first", "second", the end), in order; one delivery for
-      // all 24 (one per chunk, 24 events, when chunks came as messages).
+      // all 24 (one per chunk, 24 events, when chunks came as messages), after one wake.
       expect(seen).toHaveLength(24)
       const first = seen[0]![0]
       expect(seen).toEqual(Array.from({ length: 24 }, (_, k) => [first + Math.floor(k / 3), k % 3 === 2]))
       expect(batches).toBe(1)
+      expect(wakes).toBe(1)
     } finally {
       await pool.close()
     }
@@ -219,34 +301,36 @@ describe("what the workers send back", () => {
 describe("a request queued behind a slow one", () => {
   it("CLASSIC-18: runs on another worker once the head has run 5 ms, and only there", async () => {
     const pool = new WorkerPool({ ...poolDefaults, workers: 2, pipeline: 4, logger: quiet })
+    const dir = mkdtempSync(join(tmpdir(), "egi-pool-"))
     try {
+      const marks = join(dir, "marks")
       const app = { module: FIXTURE, export: "app" }
       expect(await pool.load(app)).toBeUndefined()
       const started = Date.now()
-      const ends = new Map<number, number>()
-      const count = (m: WorkerMessage) => {
-        if (isChunk(m) && m[1]) ends.set(m[0], (ends.get(m[0]) ?? 0) + 1)
-      }
-      const timed = (query: string) => runJob(pool, app, "/block", query, count).then(() => Date.now() - started)
+      const timed = (id: string, ms: number) =>
+        runJob(pool, app, "/block", `ms=${ms}&id=${id}`, undefined, { headers: ["x-marks", marks] }).then(() => Date.now() - started)
       // slow and queued go to the first worker (the least loaded, in order), the quick ones to the second.
-      const slow = timed("ms=800")
-      const quick1 = timed("ms=0")
-      const queued = timed("ms=0")
-      const quick2 = timed("ms=0")
+      const slow = timed("slow", 800)
+      const quick1 = timed("quick1", 0)
+      const queued = timed("queued", 0)
+      const quick2 = timed("quick2", 0)
       const [slowMs, , queuedMs] = await Promise.all([slow, quick1, queued, quick2])
       // Before CLASSIC-18, queued waited for slow: 800 ms or more.
       expect(queuedMs).toBeLessThan(400)
       expect(slowMs).toBeGreaterThanOrEqual(800)
-      // The first worker skipped it: answered once.
+      // The first worker skipped it once slow was done: the app ran it once.
       await new Promise((r) => setTimeout(r, 100))
-      expect([...ends.values()]).toEqual([1, 1, 1, 1])
+      expect(readFileSync(marks, "utf8").trim().split("\n").sort()).toEqual(["block queued", "block quick1", "block quick2", "block slow"])
     } finally {
       await pool.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 
   it("CLASSIC-18: a run that waits unclaimed at the head of its worker (its module importing for 400 ms) keeps its claim slot while 300 runs behind it are taken back and others offered", async () => {
     const pool = new WorkerPool({ ...poolDefaults, workers: 2, pipeline: 64, timeout: 3000, logger: quiet })
+    const dir = mkdtempSync(join(tmpdir(), "egi-pool-"))
+    const marks = join(dir, "marks")
     try {
       const app = { module: FIXTURE, export: "app" }
       expect(await pool.load(app)).toBeUndefined()
@@ -258,15 +342,20 @@ describe("a request queued behind a slow one", () => {
       const slow = runJob(pool, { module: SLOW_IMPORT, export: "app" }, "/", "", count)
       const rest: Array<Promise<number>> = []
       for (let i = 0; i < 300; i++) {
-        rest.push(runJob(pool, app, "/block", "ms=0", count))
+        rest.push(runJob(pool, app, "/block", `ms=0&id=${i}`, count, { headers: ["x-marks", marks] }))
         // Arrivals spread over turns, as from a network.
         if (i % 20 === 19) await new Promise((r) => setTimeout(r, 2))
       }
       await Promise.all([slow, ...rest])
       expect(ends.size).toBe(301)
       expect([...ends.values()].every((n) => n === 1)).toBe(true)
+      // Each ran once: a revoked run is skipped, not run beside the one that took it.
+      const ran = readFileSync(marks, "utf8").trim().split("\n")
+      expect(ran).toHaveLength(300)
+      expect(new Set(ran).size).toBe(300)
     } finally {
       await pool.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   }, 30_000)
 })
