@@ -11,7 +11,7 @@ import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { ShimMetrics } from "./metrics.ts"
-import { OutputReader, outputRingSize } from "./output-ring.ts"
+import { OutputReader, outputRingSize, type PortBody } from "./output-ring.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
 import { cancelRun, isChunk, MAX_PIPELINE, type ModuleRef, offerRun, type RequestData, revokeRun, type RunMessage, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
@@ -481,8 +481,8 @@ export class WorkerPool {
   private spawn(): void {
     const worker: PoolWorker = new PoolWorker(this.options, this.epoch, (m) => this.route(worker, m))
     this.workers.add(worker)
-    // The worker's only messages are wakes: its output is in the ring.
-    worker.thread.on("message", () => worker.output.drain())
+    // The worker's messages are wakes and large bodies: the rest of its output is in the ring.
+    worker.thread.on("message", (message: 0 | PortBody) => worker.output.received(message))
     worker.output.drain()
     let failure = ""
     worker.thread.on("error", (error) => {

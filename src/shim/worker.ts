@@ -30,8 +30,23 @@ const waitForMain = (seen: number): void => {
   Atomics.add(control, Slot.progress, 1)
 }
 
-/** Everything this worker sends the main thread goes through its output ring (rule CLASSIC-17). */
-const output = new OutputWriter(boot.output, control, waitForMain, () => port.postMessage(0))
+/**
+ * A copy of `bytes` that can be posted without the rest of its buffer
+ * (structured clone copies a view's whole backing buffer), and the list to
+ * transfer it with.
+ */
+const postable = (bytes: Uint8Array): [Uint8Array, Array<ArrayBuffer>] => {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return [bytes, []]
+  const copy = new Uint8Array(bytes) // a copy even of a Buffer (whose slice() is a view)
+  return [copy, [copy.buffer]]
+}
+
+/** What this worker sends the main thread goes through its output ring, large bodies by port (rule CLASSIC-17). */
+const output = new OutputWriter(boot.output, control, waitForMain, (message) => {
+  if (message === 0) return port.postMessage(0)
+  const [body, transfer] = postable(message.body)
+  port.postMessage({ id: message.id, body }, transfer)
+})
 
 const post = (message: FromWorker): void => output.message(message)
 
@@ -60,26 +75,17 @@ const settleAcks = (): void => {
 
 const sinkFor = (seq: number, claim: number, offer: number): ResponseSink => ({
   emit(head: Head | undefined, body: Uint8Array | undefined, end: boolean) {
-    // A write larger than a chunk frame goes as several chunks, each under the output bound.
-    let first = head === undefined ? undefined : [head.status, head.headers] as const
-    let at = 0
-    do {
-      const piece = body === undefined ? undefined : body.subarray(at, at + output.maxBody)
-      const size = piece?.length ?? 0
-      at += size
-      const last = body === undefined || at >= body.length
-      while (true) {
-        const seen = Atomics.load(control, Slot.signal)
-        settleAcks()
-        if (isCancelled(control, claim, offer)) throw disconnected(seq)
-        if (unackedBytes === 0 || unackedBytes + size <= boot.outputBuffer) break
-        waitForMain(seen)
-      }
-      output.chunk(seq, first, piece, end && last)
-      first = undefined
-      unacked.push(size)
-      unackedBytes += size
-    } while (body !== undefined && at < body.length)
+    const size = body?.length ?? 0
+    while (true) {
+      const seen = Atomics.load(control, Slot.signal)
+      settleAcks()
+      if (isCancelled(control, claim, offer)) throw disconnected(seq)
+      if (unackedBytes === 0 || unackedBytes + size <= boot.outputBuffer) break
+      waitForMain(seen)
+    }
+    output.chunk(seq, head === undefined ? undefined : [head.status, head.headers], body, end)
+    unacked.push(size)
+    unackedBytes += size
   },
   note(line: string) {
     post({ t: "note", seq, line })

@@ -298,6 +298,34 @@ describe("what the workers send back", () => {
   })
 })
 
+describe("large bodies by port", () => {
+  it("CLASSIC-17: writes below and above 16 KiB, the large ones posted beside the ring, arrive whole and in order, after a head larger than the ring's frames", async () => {
+    // outputBuffer 1 KiB: a 64 KiB ring, frames of at most 16 KiB; the 32,752-byte field makes the
+    // head frame's payload 2 bytes past two frames, so the large body's id straddles the last two.
+    const pool = new WorkerPool({ ...poolDefaults, workers: 1, outputBuffer: 1024, logger: quiet })
+    try {
+      const app = { module: FIXTURE, export: "app" }
+      expect(await pool.load(app)).toBeUndefined()
+      const sizes = [20_000, 10, 70_000, 3, 16_384, 16_383, 100_000]
+      const chunks: Array<Uint8Array> = []
+      let head: ReadonlyArray<readonly [string, string]> | undefined
+      let link: WorkerLink | undefined
+      await runJob(pool, app, "/sizes", `list=${sizes.join(",")}&head=32752`, (m) => {
+        if (!isChunk(m)) return
+        if (m[4] !== undefined) head = m[4]
+        if (m[2] !== undefined && m[2].length > 0) chunks.push(m[2])
+        // Taken: the worker may write on (outputBuffer).
+        link!.ack()
+      }, { assigned: (l) => (link = l) })
+      expect(head).toEqual([["x-big", "b".repeat(32_752)]])
+      expect(chunks.map((c) => c.length)).toEqual(sizes)
+      chunks.forEach((c, i) => expect(c.every((b) => b === i)).toBe(true))
+    } finally {
+      await pool.close()
+    }
+  })
+})
+
 describe("a request queued behind a slow one", () => {
   it("CLASSIC-18: runs on another worker once the head has run 5 ms, and only there", async () => {
     const pool = new WorkerPool({ ...poolDefaults, workers: 2, pipeline: 4, logger: quiet })
