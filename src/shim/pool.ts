@@ -98,7 +98,12 @@ export interface WorkerLink {
   write(seq: number, flags: number, bytes: Uint8Array): number
   /** Tells the worker the main thread is done with one `chunk` message. */
   ack(): void
-  /** Makes the request's reads and writes throw `ClientDisconnectedError`. */
+  /**
+   * Makes the request's reads and writes throw `ClientDisconnectedError`,
+   * and a run not started yet not run (rule CLASSIC-8). Nothing for a
+   * request this worker no longer holds (over, or taken by another worker:
+   * cancel it on the link it was last `assigned`).
+   */
   cancel(seq: number): void
 }
 
