@@ -129,7 +129,8 @@ export class OutputWriter {
     whole.set(b, a.length)
     for (let at = 0; at < total; at += most) {
       const end = Math.min(total, at + most)
-      this.frame(seq, end < total ? flags | PARTIAL : flags, whole.subarray(at, end), EMPTY, wake)
+      // Only the last frame leaves its wake to the caller's message: one that waits for room must have woken the main thread.
+      this.frame(seq, end < total ? flags | PARTIAL : flags, whole.subarray(at, end), EMPTY, wake || end < total)
     }
   }
 

@@ -324,6 +324,27 @@ describe("large bodies by port", () => {
       await pool.close()
     }
   })
+
+  it("CLASSIC-17: a head larger than the ring before a large body: its frames wake the main thread while they wait for room (the worker hung for good)", async () => {
+    const pool = new WorkerPool({ ...poolDefaults, workers: 1, outputBuffer: 1024, logger: quiet })
+    try {
+      const app = { module: FIXTURE, export: "app" }
+      expect(await pool.load(app)).toBeUndefined()
+      let link: WorkerLink | undefined
+      let length = 0
+      const done = runJob(pool, app, "/sizes", "list=20000&head=100000", (m) => {
+        if (isChunk(m)) {
+          length += m[2]?.length ?? 0
+          link!.ack()
+        }
+      }, { assigned: (l) => (link = l) })
+      const answered = await Promise.race([done.then(() => "answered"), new Promise((r) => setTimeout(() => r("hung"), 5000))])
+      expect(answered).toBe("answered")
+      expect(length).toBe(20_000)
+    } finally {
+      await pool.close()
+    }
+  })
 })
 
 describe("a request queued behind a slow one", () => {
