@@ -28,7 +28,8 @@
  * order. Through the ring, a large body
  * was copied twice more (into the shared memory with V8's relaxed atomic
  * copy, and out into a fresh buffer on the main thread): a classic app
- * streaming 64 KiB writes cost about 30 % more CPU than by message.
+ * streaming 64 KiB writes cost 15–30 % more CPU than by message (two A/B
+ * runs).
  */
 import { deserialize, serialize } from "node:v8"
 import { HEADER, Ring } from "./ring.ts"
