@@ -125,9 +125,7 @@ export class OutputWriter {
     const total = a.length + b.length
     const most = this.ring.size / 4
     if (total <= most) return this.frame(seq, flags, a, b, wake)
-    const whole = new Uint8Array(total)
-    whole.set(a)
-    whole.set(b, a.length)
+    const whole = Buffer.concat([a, b], total)
     for (let at = 0; at < total; at += most) {
       const end = Math.min(total, at + most)
       // Only the last frame leaves its wake to the caller's message: one that waits for room must have woken the main thread.

@@ -13,7 +13,7 @@ import { ClassicTimeoutError, WorkerCrashError } from "./errors.ts"
 import { ShimMetrics } from "./metrics.ts"
 import { OutputReader, outputRingSize, type PortBody } from "./output-ring.ts"
 import { HEADER, MORE, Ring, ringSize } from "./ring.ts"
-import { cancelRun, isChunk, MAX_PIPELINE, type ModuleRef, offerRun, type RequestData, revokeRun, type RunMessage, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
+import { cancelRun, isChunk, MAX_PIPELINE, type ModuleRef, offerRun, type RequestData, takeRun, type RunMessage, Slot, SLOTS, type ToWorker, type WorkerBoot, type WorkerMessage } from "./wire.ts"
 
 /** The worker's entry beside this module: `worker.ts` in the sources, `worker.js` in the built package. */
 const workerEntry = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url)
@@ -127,6 +127,13 @@ export interface PoolJob {
  */
 const STUCK_MS = 5
 
+/** A job a worker holds, with the claim slot and offer it was posted in (wire.ts `offerRun`). */
+interface Held {
+  readonly job: PoolJob
+  readonly claim: number
+  readonly offer: number
+}
+
 const isTerminal = (m: WorkerMessage): boolean => isChunk(m) ? m[1] : m.t === "fail" || m.t === "escape"
 
 class PoolWorker implements WorkerLink {
@@ -136,19 +143,16 @@ class PoolWorker implements WorkerLink {
   /** The ring's write counter (this thread is its only writer). */
   private writePos = 0
   readonly bornAt = Date.now()
-  /** Jobs posted to this worker, in order: the first runs, the others wait in its queue. */
-  readonly jobs: Array<PoolJob> = []
-  /** The claim slot and offer of each job in `jobs` (wire.ts `claimRun`), in the same order. */
-  private readonly claims: Array<number> = []
-  private readonly offers: Array<number> = []
+  /** Jobs posted to this worker, in order, with their claims: the first runs, the others wait in its queue. */
+  readonly held: Array<Held> = []
   /**
    * Claim slots no held job uses. A slot is offered again only once its
-   * job left `jobs`, so a run the pool waits for keeps its offer until the
+   * job left `held`, so a run the pool waits for keeps its offer until the
    * worker claims it; a revoked run still waiting in the worker's port
    * finds 0 or another offer there, and is skipped.
    */
   private readonly freeClaims = Array.from({ length: MAX_PIPELINE }, (_, i) => i)
-  /** When the job at the head of `jobs` became the head (ms): a head running long lets another worker take the jobs behind it. */
+  /** When the job at the head of `held` became the head (ms): a head running long lets another worker take the jobs behind it. */
   headSince = 0
   /** Why the pool terminated this worker, if it did. */
   killed: ClassicTimeoutError | undefined = undefined
@@ -241,9 +245,7 @@ class PoolWorker implements WorkerLink {
     // At most MAX_PIPELINE jobs are held: a slot is free.
     const claim = this.freeClaims.pop()!
     offerRun(this.control, claim, offer)
-    this.jobs.push(job)
-    this.claims.push(claim)
-    this.offers.push(offer)
+    this.held.push({ job, claim, offer })
     this.run([job.seq, job.app.module, job.app.export, job.request, claim, offer])
   }
 
@@ -252,34 +254,32 @@ class PoolWorker implements WorkerLink {
    * started (rule CLASSIC-18), if there is one: the worker will skip it.
    */
   revokeQueued(): PoolJob | undefined {
-    for (let i = 1; i < this.jobs.length; i++) {
-      if (!revokeRun(this.control, this.claims[i]!, this.offers[i]!)) continue // it started
-      this.freeClaims.push(this.claims.splice(i, 1)[0]!)
-      this.offers.splice(i, 1)
-      return this.jobs.splice(i, 1)[0]
+    for (let i = 1; i < this.held.length; i++) {
+      const { claim, offer } = this.held[i]!
+      if (!takeRun(this.control, claim, offer)) continue // it started
+      this.freeClaims.push(claim)
+      return this.held.splice(i, 1)[0]!.job
     }
     return undefined
   }
 
   /** The head job is over: drops it. */
   finishHead(): void {
-    this.jobs.shift()
-    this.offers.shift()
-    this.freeClaims.push(this.claims.shift()!)
+    this.freeClaims.push(this.held.shift()!.claim)
   }
 
   /** The worker is gone: drops every job and returns them, in order. */
   dropJobs(): Array<PoolJob> {
-    this.freeClaims.push(...this.claims.splice(0))
-    this.offers.length = 0
-    return this.jobs.splice(0)
+    const held = this.held.splice(0)
+    for (const h of held) this.freeClaims.push(h.claim)
+    return held.map((h) => h.job)
   }
 
   cancel(seq: number): void {
     // Only a run this worker holds: one over or taken elsewhere has nothing here to cancel.
-    const i = this.jobs.findIndex((job) => job.seq === seq)
-    if (i < 0) return
-    cancelRun(this.control, this.claims[i]!, this.offers[i]!)
+    const held = this.held.find((h) => h.job.seq === seq)
+    if (held === undefined) return
+    cancelRun(this.control, held.claim, held.offer)
     this.wake()
   }
 
@@ -388,7 +388,7 @@ export class WorkerPool {
       this.waiting.push(job)
       this.metrics.queued(1)
     } else {
-      if (worker.jobs.length === 0) this.metrics.busy(1)
+      if (worker.held.length === 0) this.metrics.busy(1)
       else this.metrics.queued(1)
       this.assign(worker, job)
     }
@@ -398,9 +398,9 @@ export class WorkerPool {
   private leastLoaded(): PoolWorker | undefined {
     let best: PoolWorker | undefined
     for (const w of this.workers) {
-      if (w.killed !== undefined || w.jobs.length >= this.options.pipeline) continue
-      if (best === undefined || w.jobs.length < best.jobs.length) best = w
-      if (w.jobs.length === 0) break
+      if (w.killed !== undefined || w.held.length >= this.options.pipeline) continue
+      if (best === undefined || w.held.length < best.held.length) best = w
+      if (w.held.length === 0) break
     }
     return best
   }
@@ -419,7 +419,7 @@ export class WorkerPool {
   }
 
   private assign(worker: PoolWorker, job: PoolJob): void {
-    if (worker.jobs.length === 0) {
+    if (worker.held.length === 0) {
       worker.progressSeen = Atomics.load(worker.control, Slot.progress)
       worker.progressSince = worker.headSince = Date.now()
     }
@@ -437,20 +437,22 @@ export class WorkerPool {
    */
   private fill(worker: PoolWorker): void {
     if (!this.workers.has(worker) || worker.killed !== undefined) return
-    while (worker.jobs.length < this.options.pipeline) {
-      const job = this.steal(worker) ?? this.waiting.shift()
+    // One clock reading for the whole fill: no head turns stuck while it runs.
+    const now = Date.now()
+    while (worker.held.length < this.options.pipeline) {
+      const job = this.steal(worker, now) ?? this.waiting.shift()
       if (job === undefined) break
       // Taken from a queue (the pool's or a worker's): still waiting, unless this worker was idle.
-      if (worker.jobs.length === 0) {
+      if (worker.held.length === 0) {
         this.metrics.queued(-1)
         this.metrics.busy(1)
       }
       this.assign(worker, job)
     }
     // Idle while jobs wait on another worker: look again once its head may count as stuck.
-    if (worker.jobs.length === 0 && this.stealCheck === undefined) {
+    if (worker.held.length === 0 && this.stealCheck === undefined) {
       for (const other of this.workers) {
-        if (other.jobs.length < 2) continue
+        if (other.held.length < 2) continue
         this.stealCheck = setTimeout(() => {
           this.stealCheck = undefined
           for (const w of this.workers) this.fill(w)
@@ -468,13 +470,13 @@ export class WorkerPool {
    * worker that is stuck itself takes none (stuck workers would hand jobs
    * back and forth).
    */
-  private steal(worker: PoolWorker): PoolJob | undefined {
-    let now = 0
+  private steal(worker: PoolWorker, now: number): PoolJob | undefined {
+    let thiefChecked = false
     for (const other of this.workers) {
-      if (other === worker || other.jobs.length < 2) continue
-      if (now === 0) {
-        now = Date.now()
-        if (worker.jobs.length > 0 && worker.stuck(now)) return undefined
+      if (other === worker || other.held.length < 2) continue
+      if (!thiefChecked) {
+        if (worker.held.length > 0 && worker.stuck(now)) return undefined
+        thiefChecked = true
       }
       if (!other.stuck(now)) continue
       const job = other.revokeQueued()
@@ -506,7 +508,7 @@ export class WorkerPool {
       this.loads.delete(worker)
       return
     }
-    const job = worker.jobs[0]
+    const job = worker.held[0]?.job
     if (job === undefined || job.seq !== (chunk ? m[0] : m.seq)) {
       // Output of a request that is already over: its chunks still count.
       if (chunk) worker.ack()
@@ -515,7 +517,7 @@ export class WorkerPool {
     if (isTerminal(m)) {
       worker.finishHead()
       // The worker goes idle, or starts the next job queued on it.
-      if (worker.jobs.length === 0) this.metrics.busy(-1)
+      if (worker.held.length === 0) this.metrics.busy(-1)
       else this.metrics.queued(-1)
       worker.progressSeen = Atomics.load(worker.control, Slot.progress)
       worker.progressSince = worker.headSince = Date.now()
@@ -562,7 +564,7 @@ export class WorkerPool {
   private sweep(): void {
     const now = Date.now()
     for (const worker of this.workers) {
-      if (worker.jobs.length === 0 || worker.killed !== undefined) continue
+      if (worker.held.length === 0 || worker.killed !== undefined) continue
       const progress = Atomics.load(worker.control, Slot.progress)
       if (progress !== worker.progressSeen || Atomics.load(worker.control, Slot.waiting) === 1) {
         worker.progressSeen = progress

@@ -65,12 +65,12 @@ export const offerRun = (control: Int32Array, claim: number, offer: number): voi
   Atomics.store(control, CLAIMS + claim, offer)
 }
 
-/** The worker's side: true when the run offered as `offer` is its to start (not revoked). */
-export const claimRun = (control: Int32Array, claim: number, offer: number): boolean =>
-  Atomics.compareExchange(control, CLAIMS + claim, offer, 0) === offer
-
-/** The main thread's side: true when the run offered as `offer` was taken back before the worker started it. */
-export const revokeRun = (control: Int32Array, claim: number, offer: number): boolean =>
+/**
+ * Takes the run offered as `offer` in slot `claim`, for either side: the
+ * worker claiming it to start it, or the main thread revoking it. True for
+ * the one that won.
+ */
+export const takeRun = (control: Int32Array, claim: number, offer: number): boolean =>
   Atomics.compareExchange(control, CLAIMS + claim, offer, 0) === offer
 
 /**

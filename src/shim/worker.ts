@@ -15,7 +15,7 @@ import { DISCONNECTED, HEADER, MORE, Ring } from "./ring.ts"
 import { environData } from "./environ.ts"
 import { importFunction } from "./load.ts"
 import { OutputWriter } from "./output-ring.ts"
-import { claimRun, type FromWorker, isCancelled, type ModuleRef, type RunMessage, Slot, type ToWorker, type WorkerBoot } from "./wire.ts"
+import { type FromWorker, isCancelled, type ModuleRef, type RunMessage, Slot, takeRun, type ToWorker, type WorkerBoot } from "./wire.ts"
 
 const boot = workerData as WorkerBoot
 const control = new Int32Array(boot.control)
@@ -266,7 +266,7 @@ const errors: ErrorStream = {
 const run = (app: ClassicApp, message: RunMessage): void => {
   const [seq, , , request, claim, offer] = message
   // Taken back by the main thread while it waited here: another worker runs it.
-  if (!claimRun(control, claim, offer)) return
+  if (!takeRun(control, claim, offer)) return
   Atomics.store(control, Slot.runStarted, (Date.now() - boot.epoch) | 0)
   Atomics.store(control, Slot.waiting, 0)
   if (isCancelled(control, claim, offer)) {
