@@ -10,8 +10,7 @@ import * as Data from "effect/Data"
  * (`Options`), the address could not be bound (`Listen`: EADDRINUSE,
  * EACCES…), the TLS material could not be loaded (`Tls`), or the app
  * answered `lifespan.startup.failed` (`StartupFailed`, spec.md §6.3, its
- * `message` as `detail`), or the installed `ws` lacks what WebSockets over
- * HTTP/2 need (`StartupFailed`, §8.8). `cause` is the underlying error when there is
+ * `message` as `detail`). `cause` is the underlying error when there is
  * one. The CLI prints its message as one `egi:` line and exits 1 (the
  * CLI checks its flags itself first: a bad flag exits 2 before any
  * server starts).

@@ -12,7 +12,7 @@ import { H1Exchange } from "./h1-exchange.ts"
 import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, requestTarget, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
-import { attachH1WebSockets, isWebSocketUpgrade } from "./websocket/h1-upgrade.ts"
+import type { UpgradeListener } from "./websocket/h1-upgrade.ts"
 import { rawErrorResponse } from "./raw-response.ts"
 import type { LogWhere } from "./log.ts"
 import { peerName } from "./client-errors.ts"
@@ -20,6 +20,9 @@ import { clearDeadline } from "./head-deadline.ts"
 
 /** The connection a socket belongs to, for a log line (none before it was tagged). */
 const whereSocket = (socket: net.Socket): LogWhere | undefined => whereConnection(connectionOf(socket))
+
+/** The request asks for a WebSocket (`Upgrade: websocket`, RFC 6455 §4.1). */
+const isWebSocketUpgrade = (req: http.IncomingMessage): boolean => (req.headers.upgrade ?? "").toLowerCase() === "websocket"
 
 /** Builds the HTTP/1.x server. */
 export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defaults: ScopeDefaults): http.Server => {
@@ -40,7 +43,14 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     // Only WebSocket upgrades leave the request path (h2c upgrades are answered over HTTP/1.1).
     shouldUpgradeCallback: isWebSocketUpgrade
   })
-  attachH1WebSockets(server, opts, supervisor, defaults)
+  // WebSocket upgrades, on the machinery loaded at the first one (websocket/load.ts); 500 when it cannot be (WS-22).
+  let upgrade: UpgradeListener | undefined
+  server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, rest: Buffer) =>
+    supervisor.withWebSockets(
+      (ws) => (upgrade ??= ws.h1.h1UpgradeListener(opts, supervisor, defaults))(req, socket, rest),
+      () => void (socket.destroyed || socket.end(rawErrorResponse(500))),
+      whereSocket(socket)
+    ))
 
   // The last request of each connection that has a body (Content-Length or
   // chunked), while node:http may still be reading that body.

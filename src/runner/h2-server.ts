@@ -14,7 +14,6 @@ import { H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
-import { admitExtendedConnect, isExtendedConnect } from "./websocket/h2-connect.ts"
 import { peerName } from "./client-errors.ts"
 
 const ignore = (): void => {}
@@ -97,6 +96,10 @@ const settingsDeadline = (
   session.once("close", () => clearTimeout(timer))
 }
 
+/** The stream is an extended CONNECT (RFC 8441 §4): it carries `:protocol`. */
+const isExtendedConnect = (headers: http2.IncomingHttpHeaders): boolean =>
+  headers[":method"] === "CONNECT" && headers[":protocol"] !== undefined
+
 /** Builds the HTTP/2 server; open sessions are kept in `sessions`. */
 export const makeH2Server = (
   opts: ResolvedOptions,
@@ -163,7 +166,17 @@ export const makeH2Server = (
     if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     // The header-list limit holds whatever the SETTINGS state (RUN-26): node:http2 enforces it only after the ACK.
     const tooLarge = checkHeaderList(raw, opts.maxHeaderListSize)
-    if (tooLarge === undefined && isExtendedConnect(headers)) return admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults)
+    if (tooLarge === undefined && isExtendedConnect(headers)) {
+      return supervisor.withWebSockets(
+        (ws) => ws.h2.admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults),
+        () => {
+          if (stream.destroyed) return
+          stream.respond({ ":status": 500, "content-type": "text/plain" })
+          stream.end("Internal Server Error\n")
+        },
+        { connectionId: conn.id, streamId: stream.id }
+      )
+    }
     const scope = makeHttpScope(
       {
         httpVersion: "2",

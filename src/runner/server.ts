@@ -29,7 +29,6 @@ import { defaults, type ResolvedOptions, type RunnerOptions } from "./options.ts
 import { Supervisor } from "./supervisor.ts"
 import { checkTls, clientCertificateOf, registerReload, reloadListeners, serverOptions, type TlsMaterial, type TlsOptions } from "./tls.ts"
 import { checkOptionRanges, optionRanges } from "./option-ranges.ts"
-import { missingWsInternals, wsVersion } from "./websocket/ws-over-stream.ts"
 
 /**
  * A running server (spec.md §8), as `start` gives it.
@@ -94,8 +93,7 @@ const closeGrace = 1000
  * enclosing Scope; closing the Scope runs `shutdown` (§8.4). Fails with
  * `ServeError`: `Options` (a value out of range), `Listen` (the address
  * cannot be bound), `Tls` (the certificate or key cannot be loaded),
- * `StartupFailed` (`lifespan.startup.failed`, or a `ws` without what
- * WebSockets over HTTP/2 need, §8.8).
+ * `StartupFailed` (`lifespan.startup.failed`).
  *
  * ```ts
  * Effect.scoped(Effect.gen(function*() {
@@ -127,7 +125,6 @@ const acquire = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>, announce
     // The runner's lines go where the server's context says (spec.md §8.5).
     const opts: ResolvedOptions = { ...settings, runnerLog: runnerLog(settings.log, context as Context.Context<unknown>) }
     yield* checkOptions(opts)
-    yield* checkWs
     const lifespan: Lifespan = opts.lifespan === "off" ? noLifespan : yield* startLifespan(app, opts.runnerLog, opts.lifespan)
     // A server that fails to come up still runs the app's lifespan shutdown.
     const server = yield* listen(app as App<unknown, unknown>, opts, lifespan, context as Context.Context<unknown>).pipe(
@@ -146,22 +143,6 @@ const acquire = <E, R>(app: App<E, R>, options: Partial<RunnerOptions>, announce
  * held at its initial size while the server started.
  */
 export const announceListening = (): void => void (process as NodeJS.EventEmitter).emit("egi:listening")
-
-/**
- * Fails with `ServeError` (`StartupFailed`) when the installed `ws` lacks
- * what WebSockets over HTTP/2 use below its public API (spec.md §8.8), so
- * that a `ws` release that removed it stops the server at start, with the
- * version named, and never mid-request.
- */
-const checkWs: Effect.Effect<void, ServeError> = Effect.suspend(() => {
-  const missing = missingWsInternals()
-  return missing === undefined ? Effect.void : Effect.fail(
-    new ServeError({
-      reason: "StartupFailed",
-      detail: `ws ${wsVersion()} lacks ${missing}, which EGI needs for WebSockets over HTTP/2 (RFC 8441); install a ws 8 release from 8.23 that has it`
-    })
-  )
-})
 
 /** Fails with `ServeError` (`Options`) for values node would reject later, on the first connection. */
 const checkOptions = (opts: RunnerOptions): Effect.Effect<void, ServeError> =>

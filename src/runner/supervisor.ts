@@ -19,6 +19,7 @@ import { streamEnded, streamStarted } from "./extensions.ts"
 import type { LogWhere } from "./log.ts"
 import type { ResolvedOptions } from "./options.ts"
 import type { WebSocketSession } from "./websocket/session.ts"
+import { loadWebSockets, type WebSocketMachinery, type WebSocketsUnavailableError } from "./websocket/load.ts"
 import { type EgiScope, targetOf } from "../protocol/scope.ts"
 import { traced } from "./tracing.ts"
 import { RunnerMetrics } from "./metrics.ts"
@@ -127,6 +128,8 @@ export class Supervisor {
   /** WebSockets whose app is still running (spec.md §11). */
   private readonly sockets = new Running<WebSocketSession>((session, exit) => this.finishWebSocket(session, exit))
   private idle: Deferred.Deferred<void> | undefined = undefined
+  /** The first WebSocket refused for want of the machinery was logged (WS-22). */
+  private toldWebSocketsUnavailable = false
 
   constructor(app: App<unknown, unknown>, opts: ResolvedOptions, context: Context.Context<unknown>) {
     this.app = app
@@ -265,6 +268,22 @@ export class Supervisor {
     const call = callApp(this.app, s, session.receive, session.send)
     // One server span per WebSocket (spec.md §8.10); none when tracing is off.
     this.fork(this.tracing ? traced(s, () => session.status, call) : call, this.sockets, session)
+  }
+
+  /**
+   * Runs `use` with the WebSocket machinery, loaded at the first handshake
+   * (spec.md §8.8); when it cannot be loaded (WS-22), runs `refuse` (the
+   * transport's 500) instead, with one error line for the server's first
+   * refusal.
+   */
+  withWebSockets(use: (machinery: WebSocketMachinery) => void, refuse: () => void, where: LogWhere | undefined): void {
+    loadWebSockets().then(use, (error: WebSocketsUnavailableError) => {
+      if (!this.toldWebSocketsUnavailable) {
+        this.toldWebSocketsUnavailable = true
+        this.opts.runnerLog.error(`WebSockets unavailable, every handshake gets 500: ${error.message}`, where)
+      }
+      refuse()
+    })
   }
 
   /** A WebSocket's app ended: the socket closes (WS-8), a failure is logged, the access-log line written. */

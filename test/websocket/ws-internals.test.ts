@@ -1,36 +1,105 @@
 /**
- * WebSockets over HTTP/2 use `ws` below its public API (spec.md §11.6):
- * this test fails on a `ws` release that removed what they use, and checks
- * that the server then refuses to start with one error naming the `ws`
- * version, instead of failing mid-request.
+ * WebSockets use `ws` below its public API (spec.md §8.8): this test fails
+ * on a `ws` release that removed what they use, and checks what the runner
+ * does then (WS-22): every WebSocket handshake gets 500, on both
+ * transports, with one error line naming the `ws` version; HTTP requests
+ * are served as before. And the machinery (`ws`, the runner's sessions) is
+ * loaded at the first handshake, not at start.
  */
-import { it } from "@effect/vitest"
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import * as http2 from "node:http2"
+import * as net from "node:net"
 import { createRequire } from "node:module"
-import { describe, expect } from "vitest"
-import { start } from "../../src/runner/server.ts"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { App } from "../../src/protocol/app.ts"
 import { missingWsInternals, wsVersion } from "../../src/runner/websocket/ws-over-stream.ts"
+import { listen, type TestServer } from "../support/server.ts"
 
 const ws = createRequire(import.meta.url)("ws") as { prototype: Record<string, unknown>; PerMessageDeflate: unknown }
 
-describe("the ws internals WebSockets over HTTP/2 use (spec.md §11.6)", () => {
+const ROOT = new URL("../..", import.meta.url).pathname
+
+/** The first line of the answer to `request` (HTTP/1.1, raw socket). */
+const firstLine = (port: number, request: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(request))
+    let text = ""
+    socket.on("data", (chunk) => {
+      text += chunk.toString("latin1")
+      if (text.includes("\r\n")) {
+        resolve(text.slice(0, text.indexOf("\r\n")))
+        socket.destroy()
+      }
+    })
+    socket.on("error", reject)
+  })
+
+const upgrade = "GET /chat HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
+
+/** The `:status` of an RFC 8441 extended CONNECT for a WebSocket (node:http2 client). */
+const extendedConnectStatus = (url: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const session = http2.connect(url)
+    session.on("error", reject)
+    session.on("remoteSettings", () => {
+      const stream = session.request(
+        { ":method": "CONNECT", ":protocol": "websocket", ":path": "/chat", ":scheme": "http", "sec-websocket-version": "13" },
+        { endStream: false }
+      )
+      stream.on("response", (headers) => {
+        resolve(Number(headers[":status"]))
+        session.destroy()
+      })
+      stream.on("error", reject)
+    })
+  })
+
+describe("the ws internals WebSockets use (spec.md §8.8)", () => {
   it("WS-9: the installed ws has every internal EGI uses (a ws release that drops one fails here)", () => {
     expect(wsVersion()).toMatch(/^8\.\d+\.\d+$/)
     expect(missingWsInternals()).toBeUndefined()
   })
 
-  it.live("WS-9: without them the server does not start: ServeError StartupFailed naming the ws version and what is missing", () =>
-    Effect.gen(function*() {
-      const setSocket = ws.prototype["setSocket"]
+  it("the machinery (ws, the sessions) is loaded at the first WebSocket handshake, not at start nor by an HTTP request", () => {
+    const out = execFileSync(process.execPath, ["test/fixtures/ws-lazy-probe.ts"], { cwd: ROOT, encoding: "utf8", timeout: 20_000 })
+    expect(JSON.parse(out)).toEqual({
+      atStart: false,
+      http: "HTTP/1.1 200 OK",
+      afterHttp: false,
+      ws: "HTTP/1.1 101 Switching Protocols",
+      afterHandshake: true
+    })
+  })
+
+  describe("a ws without them", () => {
+    const app: App = (scope, _receive, send) =>
+      scope.type === "websocket"
+        ? send({ type: "websocket.accept" })
+        : scope.type === "http"
+        ? Effect.andThen(send({ type: "http.response.start", status: 200, headers: [] }), send({ type: "http.response.body", body: new Uint8Array(0) }))
+        : Effect.void
+    let server: TestServer
+    let setSocket: unknown
+    beforeAll(async () => {
+      setSocket = ws.prototype["setSocket"]
       delete ws.prototype["setSocket"]
-      const missing = missingWsInternals()
-      const error = yield* Effect.flip(start(() => Effect.void, { port: 0, log: false })).pipe(
-        Effect.ensuring(Effect.sync(() => void (ws.prototype["setSocket"] = setSocket)))
-      )
-      expect(missing).toBe("WebSocket#setSocket")
-      expect(error.message).toBe(
-        `StartupFailed: ws ${wsVersion()} lacks WebSocket#setSocket, which EGI needs for WebSockets over HTTP/2 (RFC 8441); install a ws 8 release from 8.23 that has it`
-      )
-      expect(missingWsInternals()).toBeUndefined()
-    }))
+      server = await listen(app, { lifespan: "off" })
+    })
+    afterAll(async () => {
+      ws.prototype["setSocket"] = setSocket
+      await server.close()
+    })
+
+    it("WS-22: starts; every WebSocket handshake gets 500 on both transports; HTTP is served; one error line names the ws version and what is missing", async () => {
+      expect(missingWsInternals()).toBe("WebSocket#setSocket")
+      expect(await firstLine(server.port, upgrade)).toBe("HTTP/1.1 500 Internal Server Error")
+      expect(await extendedConnectStatus(server.url)).toBe(500)
+      expect(await firstLine(server.port, upgrade)).toBe("HTTP/1.1 500 Internal Server Error")
+      expect(await firstLine(server.port, "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")).toBe("HTTP/1.1 200 OK")
+      expect(server.lines.error).toEqual([
+        `conn=1 WebSockets unavailable, every handshake gets 500: ws ${wsVersion()} lacks WebSocket#setSocket, which EGI needs for WebSockets (RFC 6455, RFC 8441); install a ws 8 release from 8.23 that has it`
+      ])
+    })
+  })
 })

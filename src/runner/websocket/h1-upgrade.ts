@@ -4,7 +4,7 @@
  * handshake the app answers; framing, masking, fragmentation, UTF-8 checks
  * and permessage-deflate are the `ws` library's.
  */
-import type { IncomingMessage, Server } from "node:http"
+import type { IncomingMessage } from "node:http"
 import type * as net from "node:net"
 import { WebSocketServer } from "ws"
 import type { Headers } from "../../protocol/headers.ts"
@@ -28,17 +28,16 @@ const extensionsParse = (offer: string | undefined): boolean => {
   }
 }
 
-/** The request asks for a WebSocket (`Upgrade: websocket`, RFC 6455 §4.1). */
-export const isWebSocketUpgrade = (req: IncomingMessage): boolean =>
-  (req.headers.upgrade ?? "").toLowerCase() === "websocket"
-
+/** A listener for node:http's `upgrade` event: the request, its socket, and the bytes read past its head. */
+export type UpgradeListener = (req: IncomingMessage, socket: net.Socket, rest: Buffer) => void
 
 /**
- * Handles `upgrade` events of `server`: a valid WebSocket handshake (RFC
+ * The listener for one server's WebSocket upgrades: a valid handshake (RFC
  * 6455 §4.2.1: GET, `sec-websocket-key`, version 13) runs the app with a
- * `websocket` scope; anything else gets 400.
+ * `websocket` scope; anything else gets 400. A socket the client closed
+ * before the listener ran (while the machinery loaded, load.ts) is left.
  */
-export const attachH1WebSockets = (server: Server, opts: ResolvedOptions, supervisor: Supervisor, defaults: ScopeDefaults): void => {
+export const h1UpgradeListener = (opts: ResolvedOptions, supervisor: Supervisor, defaults: ScopeDefaults): UpgradeListener => {
   const wss = new WebSocketServer({
     noServer: true,
     ...socketLimits(opts),
@@ -52,7 +51,8 @@ export const attachH1WebSockets = (server: Server, opts: ResolvedOptions, superv
     for (const [n, v] of extra.get(req) ?? []) lines.push(`${n}: ${v}`)
   })
 
-  server.on("upgrade", (req: IncomingMessage, socket: net.Socket, rest: Buffer) => {
+  return (req, socket, rest) => {
+    if (socket.destroyed) return
     const conn = connectionOf(socket)
     const key = req.headers["sec-websocket-key"]
     const offer = req.headers["sec-websocket-extensions"]
@@ -101,5 +101,5 @@ export const attachH1WebSockets = (server: Server, opts: ResolvedOptions, superv
       onGone: (listener) => void socket.once("close", listener)
     }
     supervisor.admitWebSocket(new WebSocketSession(scope, handshake, sessionLimits(opts)))
-  })
+  }
 }

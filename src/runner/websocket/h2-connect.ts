@@ -14,10 +14,6 @@ import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { type Negotiated, negotiateExtensions, serverWebSocketOver, socketLimits } from "./ws-over-stream.ts"
 
-/** The stream is an extended CONNECT (RFC 8441 §4): it carries `:protocol`. */
-export const isExtendedConnect = (headers: http2.IncomingHttpHeaders): boolean =>
-  headers[":method"] === "CONNECT" && headers[":protocol"] !== undefined
-
 const fieldsOf = (headers: Headers): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const [n, v] of headers) out[n] = n in out ? `${out[n]}, ${v}` : v
@@ -27,7 +23,8 @@ const fieldsOf = (headers: Headers): Record<string, string> => {
 /**
  * Serves an extended CONNECT: `:protocol websocket` with
  * `sec-websocket-version: 13` runs the app with a `websocket` scope; another
- * protocol gets 501, a bad version 400 (rule WS-9).
+ * protocol gets 501, a bad version 400 (rule WS-9). A stream the client
+ * reset before this ran (while the machinery loaded, load.ts) is left.
  */
 export const admitExtendedConnect = (
   stream: http2.ServerHttp2Stream,
@@ -38,6 +35,7 @@ export const admitExtendedConnect = (
   supervisor: Supervisor,
   defaults: ScopeDefaults
 ): void => {
+  if (stream.destroyed) return
   const protocol = String(headers[":protocol"])
   if (protocol.toLowerCase() !== "websocket" || headers["sec-websocket-version"] !== "13") {
     const status = protocol.toLowerCase() === "websocket" ? 400 : 501
