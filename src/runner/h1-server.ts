@@ -13,7 +13,7 @@ import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, requestTarget, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
 import type { UpgradeListener } from "./websocket/h1-upgrade.ts"
-import { rawErrorResponse } from "./raw-response.ts"
+import { endRaw, lingerOf, rawErrorResponse } from "./raw-response.ts"
 import type { LogWhere } from "./log.ts"
 import { peerName } from "./client-errors.ts"
 import { clearDeadline } from "./head-deadline.ts"
@@ -46,11 +46,11 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
   // WebSocket upgrades, on the machinery loaded at the first one (websocket/load.ts); 500 when it cannot be (WS-22).
   let upgrade: UpgradeListener | undefined
   server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, rest: Buffer) =>
-    supervisor.withWebSockets(
-      (ws) => (upgrade ??= ws.h1.h1UpgradeListener(opts, supervisor, defaults))(req, socket, rest),
-      () => void (socket.destroyed || socket.end(rawErrorResponse(500))),
-      whereSocket(socket)
-    ))
+    supervisor.withWebSockets((ws) => (upgrade ??= ws.h1.h1UpgradeListener(opts, supervisor, defaults))(req, socket, rest), {
+      refuse: (status) => void (socket.destroyed || endRaw(socket, rawErrorResponse(status), lingerOf(opts))),
+      drop: () => void socket.destroy(),
+      where: whereSocket(socket)
+    }))
 
   // The last request of each connection that has a body (Content-Length or
   // chunked), while node:http may still be reading that body.
@@ -111,9 +111,7 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     socket.resume()
     afterResponses(socket, () => {
       if (!socket.writable) return void socket.destroy()
-      socket.end(rawErrorResponse(501))
-      // The client closes once it has the response; one that does not is cut off.
-      socket.setTimeout(opts.headerTimeout > 0 ? opts.headerTimeout : 30_000, () => socket.destroy())
+      endRaw(socket, rawErrorResponse(501), lingerOf(opts))
     })
   })
 

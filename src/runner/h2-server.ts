@@ -3,6 +3,7 @@
  * itself (the listener hands it sockets), turning each stream into an `http`
  * scope and an exchange (spec.md §4.1, RFC 9113 §8.3.1).
  */
+import { STATUS_CODES } from "node:http"
 import * as http2 from "node:http2"
 import type { Headers } from "../protocol/headers.ts"
 import { type ConnectionInfo, connectionOf, tagAlso, whereConnection } from "./connection.ts"
@@ -167,15 +168,15 @@ export const makeH2Server = (
     // The header-list limit holds whatever the SETTINGS state (RUN-26): node:http2 enforces it only after the ACK.
     const tooLarge = checkHeaderList(raw, opts.maxHeaderListSize)
     if (tooLarge === undefined && isExtendedConnect(headers)) {
-      return supervisor.withWebSockets(
-        (ws) => ws.h2.admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults),
-        () => {
-          if (stream.destroyed) return
-          stream.respond({ ":status": 500, "content-type": "text/plain" })
-          stream.end("Internal Server Error\n")
+      return supervisor.withWebSockets((ws) => ws.h2.admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults), {
+        refuse: (status) => {
+          if (stream.destroyed || stream.headersSent) return
+          stream.respond({ ":status": status, "content-type": "text/plain" })
+          stream.end(`${STATUS_CODES[status]}\n`)
         },
-        { connectionId: conn.id, streamId: stream.id }
-      )
+        drop: () => stream.close(ErrorCode.INTERNAL_ERROR),
+        where: { connectionId: conn.id, streamId: stream.id }
+      })
     }
     const scope = makeHttpScope(
       {

@@ -5,6 +5,7 @@
  * refused (RFC 9112 §4, §6.2). Always `connection: close`.
  */
 import { STATUS_CODES } from "node:http"
+import type { Socket } from "node:net"
 import type { Headers } from "../protocol/headers.ts"
 
 /**
@@ -30,3 +31,22 @@ export const rawErrorResponse = (status: number): string => {
   const body = `${STATUS_CODES[status] ?? "Error"}\n`
   return rawHead(status, [["content-type", "text/plain"]], Buffer.byteLength(body)) + body
 }
+
+const ignore = (): void => {}
+
+/**
+ * Writes `response` (a whole raw response, Latin-1 text or bytes) on a
+ * socket node:http let go of, and closes the connection: what the client
+ * sends meanwhile is read and dropped, so the close is a FIN and not a reset
+ * that could cost the client the response (RFC 9112 §9.6); a client that
+ * keeps its side open is cut off after `lingerMs` (ms).
+ */
+export const endRaw = (socket: Socket, response: string | Uint8Array, lingerMs: number): void => {
+  socket.on("error", ignore)
+  socket.resume()
+  socket.end(typeof response === "string" ? Buffer.from(response, "latin1") : response)
+  socket.setTimeout(lingerMs, () => socket.destroy())
+}
+
+/** How long (ms) a connection the runner closed after a raw response may stay open on the client's side: `headerTimeout`, else 30 s. */
+export const lingerOf = (opts: { readonly headerTimeout: number }): number => (opts.headerTimeout > 0 ? opts.headerTimeout : 30_000)

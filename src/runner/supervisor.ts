@@ -98,6 +98,17 @@ const requestLine = (ex: Exchange): string => {
 }
 
 /** The stream a line is about (annotated as connectionId and streamId). */
+/**
+ * A WebSocket handshake waiting for the machinery (spec.md §8.8), as its
+ * transport answers it without: `refuse` answers `status` (500, 503) and
+ * closes, `drop` closes without an answer; `where` names it in a log line.
+ */
+export interface PendingHandshake {
+  refuse(status: number): void
+  drop(): void
+  readonly where: LogWhere | undefined
+}
+
 const whereOf = (scope: EgiScope): LogWhere => ({ connectionId: scope.connectionId, streamId: scope.streamId })
 
 const onlyStreamClosed = (cause: Cause.Cause<unknown>): boolean =>
@@ -130,6 +141,10 @@ export class Supervisor {
   private idle: Deferred.Deferred<void> | undefined = undefined
   /** The first WebSocket refused for want of the machinery was logged (WS-22). */
   private toldWebSocketsUnavailable = false
+  /** WebSocket handshakes waiting for the machinery to load (in flight). */
+  private handshakesLoading = 0
+  /** Graceful shutdown began: WebSockets get close 1001, handshakes 503 (WS-14). */
+  private goneAway = false
 
   constructor(app: App<unknown, unknown>, opts: ResolvedOptions, context: Context.Context<unknown>) {
     this.app = app
@@ -160,7 +175,7 @@ export class Supervisor {
 
   /** Streams (and WebSockets) whose app is still running. */
   inflight(): number {
-    return this.running.size + this.sockets.size
+    return this.running.size + this.sockets.size + this.handshakesLoading
   }
 
   /** The connections that have a stream whose app is still running. */
@@ -272,18 +287,35 @@ export class Supervisor {
 
   /**
    * Runs `use` with the WebSocket machinery, loaded at the first handshake
-   * (spec.md §8.8); when it cannot be loaded (WS-22), runs `refuse` (the
-   * transport's 500) instead, with one error line for the server's first
-   * refusal.
+   * (spec.md §8.8). While it loads, the handshake counts as in flight;
+   * once it is loaded, a handshake that arrived before a graceful shutdown
+   * began gets 503 (WS-14), and one that finds no machinery 500 (WS-22,
+   * one error line for the server's first). A `use` that throws is logged
+   * and its transport dropped.
    */
-  withWebSockets(use: (machinery: WebSocketMachinery) => void, refuse: () => void, where: LogWhere | undefined): void {
-    loadWebSockets().then(use, (error: WebSocketsUnavailableError) => {
-      if (!this.toldWebSocketsUnavailable) {
-        this.toldWebSocketsUnavailable = true
-        this.opts.runnerLog.error(`WebSockets unavailable, every handshake gets 500: ${error.message}`, where)
-      }
-      refuse()
-    })
+  withWebSockets(use: (machinery: WebSocketMachinery) => void, pending: PendingHandshake): void {
+    this.handshakesLoading += 1
+    loadWebSockets()
+      .then(
+        (machinery) => {
+          this.handshakesLoading -= 1
+          if (this.goneAway) pending.refuse(503)
+          else use(machinery)
+        },
+        (error: WebSocketsUnavailableError) => {
+          this.handshakesLoading -= 1
+          if (!this.toldWebSocketsUnavailable) {
+            this.toldWebSocketsUnavailable = true
+            this.opts.runnerLog.error(`WebSockets unavailable, every handshake gets 500: ${error.message}`, pending.where)
+          }
+          pending.refuse(500)
+        }
+      )
+      .catch((cause: unknown) => {
+        this.opts.runnerLog.error("WebSocket handshake failed", pending.where, Cause.die(cause))
+        pending.drop()
+      })
+      .finally(() => this.settle())
   }
 
   /** A WebSocket's app ended: the socket closes (WS-8), a failure is logged, the access-log line written. */
@@ -316,6 +348,7 @@ export class Supervisor {
 
   /** Graceful shutdown: every open WebSocket gets close 1001, a handshake still unanswered 503 (rule WS-14). */
   goingAway(): void {
+    this.goneAway = true
     for (const session of this.sockets.list()) session.goingAway()
   }
 

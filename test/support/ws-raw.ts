@@ -227,3 +227,19 @@ export const rawH2 = async (port: number, path: string): Promise<RawPeer> => {
     destroy: () => conn.destroy()
   }
 }
+
+/**
+ * A client that keeps its side of the connection open after the answer
+ * (half-open): resolves with the answer's first line once the server has
+ * closed its side (FIN); `socket` stays open until the test destroys it.
+ */
+export const halfOpenClient = (port: number, request: string): { socket: net.Socket; answer: Promise<string> } => {
+  const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true }, () => socket.write(request))
+  let text = ""
+  const answer = new Promise<string>((resolve, reject) => {
+    socket.on("data", (chunk) => void (text += chunk.toString("latin1")))
+    socket.on("end", () => resolve(text.slice(0, text.indexOf("\r\n"))))
+    socket.on("error", reject)
+  })
+  return { socket, answer }
+}

@@ -16,7 +16,8 @@ import type { App } from "../../src/protocol/app.ts"
 import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
 import { until } from "../support/clients.ts"
 import { validate } from "../../src/testing/validate.ts"
-import { useServer } from "../support/server.ts"
+import { listen, useServer } from "../support/server.ts"
+import { halfOpenClient } from "../support/ws-raw.ts"
 
 /** 64 KiB messages the WS-6 client sends to /sleepy: more than loopback's socket buffers hold. */
 const SLEEPY_MESSAGES = 1000
@@ -167,6 +168,32 @@ describe("handshake (spec.md §11.3)", () => {
     expect(badExtensions.startsWith("HTTP/1.1 400 ")).toBe(true)
     await new Promise((r) => setTimeout(r, 100))
     expect(server().lines.access.slice(before).filter((l) => l.includes("WEBSOCKET"))).toEqual([])
+  })
+})
+
+describe("refused handshakes close (spec.md §8.8)", () => {
+  it("WS-15 WS-3: a client answered 400 or denied by the app that keeps its side open is cut off after headerTimeout (300 ms): with maxConnections 1, the next connection is served", async () => {
+    const single = await listen(validate(app), { headerTimeout: 300, maxConnections: 1 })
+    try {
+      const handshakes = [
+        ["GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n\r\n", "HTTP/1.1 400 Bad Request"],
+        ["GET /deny-framed HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", "HTTP/1.1 403 Forbidden"]
+      ] as const
+      for (const [request, status] of handshakes) {
+        const held = halfOpenClient(single.port, request)
+        try {
+          expect(await held.answer).toBe(status)
+          await new Promise((resolve) => setTimeout(resolve, 900))
+          const next = halfOpenClient(single.port, "GET /plain HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+          expect(await next.answer).not.toMatch(/^HTTP\/1\.1 503 /)
+          next.socket.destroy()
+        } finally {
+          held.socket.destroy()
+        }
+      }
+    } finally {
+      await single.close()
+    }
   })
 })
 

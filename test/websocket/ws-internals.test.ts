@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { missingWsInternals, wsVersion } from "../../src/runner/websocket/ws-over-stream.ts"
 import { listen, type TestServer } from "../support/server.ts"
+import { halfOpenClient } from "../support/ws-raw.ts"
 
 const ws = createRequire(import.meta.url)("ws") as { prototype: Record<string, unknown>; PerMessageDeflate: unknown }
 
@@ -37,23 +38,28 @@ const firstLine = (port: number, request: string): Promise<string> =>
 
 const upgrade = "GET /chat HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
 
-/** The `:status` of an RFC 8441 extended CONNECT for a WebSocket (node:http2 client). */
-const extendedConnectStatus = (url: string): Promise<number> =>
+/** The `:status` of a request on `session` (node:http2 client). */
+const statusOn = (session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, endStream: boolean): Promise<number> =>
   new Promise((resolve, reject) => {
-    const session = http2.connect(url)
-    session.on("error", reject)
-    session.on("remoteSettings", () => {
-      const stream = session.request(
-        { ":method": "CONNECT", ":protocol": "websocket", ":path": "/chat", ":scheme": "http", "sec-websocket-version": "13" },
-        { endStream: false }
-      )
-      stream.on("response", (headers) => {
-        resolve(Number(headers[":status"]))
-        session.destroy()
-      })
-      stream.on("error", reject)
-    })
+    const stream = session.request(headers, { endStream })
+    stream.on("response", (fields) => resolve(Number(fields[":status"])))
+    stream.on("error", reject)
   })
+
+/** The `:status` of an RFC 8441 extended CONNECT for a WebSocket, then of a GET on the same connection (node:http2 client). */
+const extendedConnectThenGet = async (url: string): Promise<[number, number]> => {
+  const session = http2.connect(url)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      session.once("remoteSettings", () => resolve())
+      session.once("error", reject)
+    })
+    const connect = await statusOn(session, { ":method": "CONNECT", ":protocol": "websocket", ":path": "/chat", ":scheme": "http", "sec-websocket-version": "13" }, false)
+    return [connect, await statusOn(session, { ":path": "/" }, true)]
+  } finally {
+    session.destroy()
+  }
+}
 
 describe("the ws internals WebSockets use (spec.md §8.8)", () => {
   it("WS-9: the installed ws has every internal EGI uses (a ws release that drops one fails here)", () => {
@@ -94,12 +100,26 @@ describe("the ws internals WebSockets use (spec.md §8.8)", () => {
     it("WS-22: starts; every WebSocket handshake gets 500 on both transports; HTTP is served; one error line names the ws version and what is missing", async () => {
       expect(missingWsInternals()).toBe("WebSocket#setSocket")
       expect(await firstLine(server.port, upgrade)).toBe("HTTP/1.1 500 Internal Server Error")
-      expect(await extendedConnectStatus(server.url)).toBe(500)
+      // HTTP/2: 500 on the CONNECT's stream, and the connection serves the next request.
+      expect(await extendedConnectThenGet(server.url)).toEqual([500, 200])
       expect(await firstLine(server.port, upgrade)).toBe("HTTP/1.1 500 Internal Server Error")
       expect(await firstLine(server.port, "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")).toBe("HTTP/1.1 200 OK")
       expect(server.lines.error).toEqual([
         `conn=1 WebSockets unavailable, every handshake gets 500: ws ${wsVersion()} lacks WebSocket#setSocket, which EGI needs for WebSockets (RFC 6455, RFC 8441); install a ws 8 release from 8.23 that has it`
       ])
+    })
+
+    it("WS-22: a refused HTTP/1.1 client that keeps its side open is cut off after headerTimeout (300 ms): with maxConnections 1, the next connection is served", async () => {
+      const single = await listen(app, { lifespan: "off", headerTimeout: 300, maxConnections: 1 })
+      const held = halfOpenClient(single.port, upgrade)
+      try {
+        expect(await held.answer).toBe("HTTP/1.1 500 Internal Server Error")
+        await new Promise((resolve) => setTimeout(resolve, 900))
+        expect(await firstLine(single.port, "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")).toBe("HTTP/1.1 200 OK")
+      } finally {
+        held.socket.destroy()
+        await single.close()
+      }
     })
   })
 })

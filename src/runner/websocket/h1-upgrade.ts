@@ -15,7 +15,7 @@ import type { Supervisor } from "../supervisor.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { negotiateExtensions, socketLimits } from "./ws-over-stream.ts"
-import { rawErrorResponse, rawHead } from "../raw-response.ts"
+import { endRaw, lingerOf, rawErrorResponse, rawHead } from "../raw-response.ts"
 import { peerName } from "../client-errors.ts"
 
 /** The `sec-websocket-extensions` value (if any) parses, so `ws` will complete the handshake. */
@@ -62,7 +62,7 @@ export const h1UpgradeListener = (opts: ResolvedOptions, supervisor: Supervisor,
     ) {
       const line = `malformed WebSocket handshake from ${peerName(conn?.client)}: 400`
       supervisor.clientErrors.malformed("WebSocket handshake", "400", line, whereConnection(conn))
-      return void socket.end(rawErrorResponse(400))
+      return endRaw(socket, rawErrorResponse(400), lingerOf(opts))
     }
     conn.requests += 1
     const scope = makeWebSocketScope(
@@ -95,7 +95,7 @@ export const h1UpgradeListener = (opts: ResolvedOptions, supervisor: Supervisor,
         denial.body.push(body)
         if (!last) return
         const bytes = Buffer.concat(denial.body)
-        if (!socket.destroyed) socket.end(Buffer.concat([Buffer.from(rawHead(denial.status, denial.headers, bytes.length), "latin1"), bytes]))
+        if (!socket.destroyed) endRaw(socket, Buffer.concat([Buffer.from(rawHead(denial.status, denial.headers, bytes.length), "latin1"), bytes]), lingerOf(opts))
         denial = undefined
       },
       onGone: (listener) => void socket.once("close", listener)
