@@ -20,7 +20,7 @@ const makeSupervisor = () => {
     flush: () => {},
     error: (message) => void errors.push(message)
   }
-  const supervisor = new Supervisor(() => Effect.void, { ...defaults, runnerLog: log }, Context.empty())
+  const supervisor = new Supervisor(() => Effect.void, { ...defaults, runnerLog: log }, Context.empty() as Context.Context<unknown>)
   return { supervisor, errors }
 }
 

@@ -9,32 +9,17 @@
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as http2 from "node:http2"
-import * as net from "node:net"
 import { createRequire } from "node:module"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { missingWsInternals, wsVersion } from "../../src/runner/websocket/ws-over-stream.ts"
+import { firstLine } from "../support/first-line.ts"
 import { listen, type TestServer } from "../support/server.ts"
 import { halfOpenClient } from "../support/ws-raw.ts"
 
 const ws = createRequire(import.meta.url)("ws") as { prototype: Record<string, unknown>; PerMessageDeflate: unknown }
 
 const ROOT = new URL("../..", import.meta.url).pathname
-
-/** The first line of the answer to `request` (HTTP/1.1, raw socket). */
-const firstLine = (port: number, request: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1", () => socket.write(request))
-    let text = ""
-    socket.on("data", (chunk) => {
-      text += chunk.toString("latin1")
-      if (text.includes("\r\n")) {
-        resolve(text.slice(0, text.indexOf("\r\n")))
-        socket.destroy()
-      }
-    })
-    socket.on("error", reject)
-  })
 
 const upgrade = "GET /chat HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
 
