@@ -9,8 +9,9 @@
  * - `egi`, `egi/effect-http`, `egi/fetch` and `egi/testing` import from an `.mjs` file;
  * - `egi --help` runs from `node_modules/.bin`;
  * - `egi serve app.ts` serves the consumer's own TypeScript app (Node strips
- *   its types; EGI itself runs from `dist/`), reached over h2c and
- *   HTTP/1.1, and drains on SIGTERM with exit 0;
+ *   its types; EGI itself runs from `dist/`), reached over h2c, HTTP/1.1
+ *   and a WebSocket (whose machinery loads from `dist/` at the handshake),
+ *   and drains on SIGTERM with exit 0;
  * - a classic app runs in the shim's worker threads from `dist/`;
  * - the consumer's property test runs with `egi/testing` and fast-check,
  *   and without fast-check `egi/testing` says what to install;
@@ -153,10 +154,11 @@ describe("the npm package", () => {
       }
     })
 
-    it("egi serve app.ts serves the consumer's own TypeScript app over h2c and HTTP/1.1, and drains on SIGTERM with exit 0", async () => {
+    it("egi serve app.ts serves the consumer's own TypeScript app over h2c, HTTP/1.1 and a WebSocket (its machinery loaded from dist/ at the handshake), and drains on SIGTERM with exit 0", async () => {
       await serving(nodeBin, ["app.ts"], async (port) => {
         expect(await h2post(port, "abc")).toBe("consumer 2 3")
         expect(await h1post(port, "abcdef")).toBe("consumer 1.1 6")
+        expect(await wsEcho(port, "hi")).toBe("consumer hi")
       })
     })
 
@@ -174,6 +176,20 @@ describe("the npm package", () => {
     })
   })
 })
+
+/** Sends `text` over a WebSocket (HTTP/1.1 Upgrade, Node's own WebSocket client) and resolves with the first message back. */
+const wsEcho = (port: number, text: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`)
+    const timer = setTimeout(() => reject(new Error("no WebSocket echo within 10 s")), 10_000)
+    ws.onopen = () => ws.send(text)
+    ws.onmessage = (event) => {
+      clearTimeout(timer)
+      resolve(String(event.data))
+      ws.close()
+    }
+    ws.onerror = () => reject(new Error("WebSocket error"))
+  })
 
 /** `egi serve …args --port 0 --no-access-log` on `nodeBin`: runs `check` with its port, then SIGTERM, which must end it with exit 0. */
 const serving = async (nodeBin: string, args: ReadonlyArray<string>, check: (port: number) => Promise<void>): Promise<void> => {

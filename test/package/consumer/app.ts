@@ -6,6 +6,15 @@ import { type EgiScope, type Receive, type Send, unsupportedScope } from "egi"
 const encoder = new TextEncoder()
 
 export default Effect.fnUntraced(function*(scope: EgiScope, receive: Receive, send: Send) {
+  if (scope.type === "websocket") {
+    // Echoes each text message prefixed (the WebSocket machinery loads from dist/ at this first handshake).
+    while (true) {
+      const event = yield* receive
+      if (event.type === "websocket.connect") yield* send({ type: "websocket.accept" })
+      else if (event.type === "websocket.receive") yield* send({ type: "websocket.send", text: `consumer ${event.text ?? ""}` })
+      else return
+    }
+  }
   if (scope.type !== "http") return yield* unsupportedScope(scope)
   let size = 0
   while (true) {
