@@ -37,15 +37,22 @@ const ignore = (): void => {}
 /**
  * Writes `response` (a whole raw response, Latin-1 text or bytes) on a
  * socket node:http let go of, and closes the connection: what the client
- * sends meanwhile is read and dropped, so the close is a FIN and not a reset
- * that could cost the client the response (RFC 9112 §9.6); a client that
- * keeps its side open is cut off after `lingerMs` (ms).
+ * sends meanwhile is read and dropped, so that the close is a FIN and not a
+ * reset that could cost a slow reader the end of the response (RFC 9112
+ * §9.6). Once the response is handed to the kernel, the client has
+ * `lingerMs` (ms) to close its side, however much it keeps sending; then
+ * the connection is closed (the kernel still delivers what it holds).
+ * Until then no timer runs: a response larger than the socket's buffers
+ * waits for a client that reads it, however slowly.
  */
 export const endRaw = (socket: Socket, response: string | Uint8Array, lingerMs: number): void => {
   socket.on("error", ignore)
   socket.resume()
-  socket.end(typeof response === "string" ? Buffer.from(response, "latin1") : response)
-  socket.setTimeout(lingerMs, () => socket.destroy())
+  socket.end(typeof response === "string" ? Buffer.from(response, "latin1") : response, () => {
+    const deadline = setTimeout(() => socket.destroy(), lingerMs)
+    deadline.unref()
+    socket.once("close", () => clearTimeout(deadline))
+  })
 }
 
 /** How long (ms) a connection the runner closed after a raw response may stay open on the client's side: `headerTimeout`, else 30 s. */

@@ -97,7 +97,6 @@ const requestLine = (ex: Exchange): string => {
   return `${s.method} ${targetOf(s)} HTTP/${s.httpVersion}`
 }
 
-/** The stream a line is about (annotated as connectionId and streamId). */
 /**
  * A WebSocket handshake waiting for the machinery (spec.md §8.8), as its
  * transport answers it without: `refuse` answers `status` (500, 503) and
@@ -109,6 +108,7 @@ export interface PendingHandshake {
   readonly where: LogWhere | undefined
 }
 
+/** The stream a line is about (annotated as connectionId and streamId). */
 const whereOf = (scope: EgiScope): LogWhere => ({ connectionId: scope.connectionId, streamId: scope.streamId })
 
 const onlyStreamClosed = (cause: Cause.Cause<unknown>): boolean =>
@@ -273,7 +273,8 @@ export class Supervisor {
     const s = session.scope
     session.startedAt = performance.now()
     // Past limitConcurrency: the handshake gets 503, and the app is not called (RUN-22).
-    if (this.admission.overloaded(this.inflight())) {
+    // The apps running, not the handshakes still waiting for the machinery (this one among them).
+    if (this.admission.overloaded(this.running.size + this.sockets.size)) {
       this.admission.rejected("concurrency")
       session.refuseOverloaded(RETRY_AFTER)
       if (this.opts.accessLog) this.accessLogWebSocket(session)
