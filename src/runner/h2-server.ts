@@ -97,6 +97,17 @@ const settingsDeadline = (
   session.once("close", () => clearTimeout(timer))
 }
 
+/**
+ * Answers `status` on a stream that has no response yet, with its reason
+ * phrase as a plain-text body (a refused extended CONNECT: 400, 500, 501,
+ * 503); nothing when the stream is gone or answered.
+ */
+export const answerStatus = (stream: http2.ServerHttp2Stream, status: number): void => {
+  if (stream.destroyed || stream.headersSent) return
+  stream.respond({ ":status": status, "content-type": "text/plain" })
+  stream.end(`${STATUS_CODES[status] ?? "Error"}\n`)
+}
+
 /** The stream is an extended CONNECT (RFC 8441 §4): it carries `:protocol`. */
 const isExtendedConnect = (headers: http2.IncomingHttpHeaders): boolean =>
   headers[":method"] === "CONNECT" && headers[":protocol"] !== undefined
@@ -169,11 +180,7 @@ export const makeH2Server = (
     const tooLarge = checkHeaderList(raw, opts.maxHeaderListSize)
     if (tooLarge === undefined && isExtendedConnect(headers)) {
       return supervisor.withWebSockets((ws) => ws.h2.admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults), {
-        refuse: (status) => {
-          if (stream.destroyed || stream.headersSent) return
-          stream.respond({ ":status": status, "content-type": "text/plain" })
-          stream.end(`${STATUS_CODES[status]}\n`)
-        },
+        refuse: (status) => answerStatus(stream, status),
         drop: () => stream.close(ErrorCode.INTERNAL_ERROR),
         where: { connectionId: conn.id, streamId: stream.id }
       })

@@ -227,34 +227,3 @@ export const rawH2 = async (port: number, path: string): Promise<RawPeer> => {
     destroy: () => conn.destroy()
   }
 }
-
-/**
- * A client that keeps its side of the connection open after the answer
- * (half-open): resolves with the answer's first line once the server has
- * closed its side (FIN); `socket` stays open until the test destroys it.
- * `errors` lists the socket's errors (a reset from the server shows as
- * ECONNRESET); `closed` settles when the server ended the connection for
- * good (with `trickleMs`, the client writes a byte that often, so only a
- * reset can end it).
- */
-export const halfOpenClient = (
-  port: number,
-  request: string | Uint8Array,
-  trickleMs?: number
-): { socket: net.Socket; answer: Promise<string>; errors: Array<string>; closed: Promise<void> } => {
-  const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true }, () => socket.write(request))
-  let text = ""
-  const errors: Array<string> = []
-  socket.on("error", (error: NodeJS.ErrnoException) => void errors.push(error.code ?? error.message))
-  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()))
-  const answer = new Promise<string>((resolve, reject) => {
-    socket.on("data", (chunk) => void (text += chunk.toString("latin1")))
-    socket.on("end", () => resolve(text.slice(0, text.indexOf("\r\n"))))
-    socket.on("close", () => reject(new Error(`closed before its answer ended: ${errors.join(", ")}`)))
-  })
-  if (trickleMs !== undefined) {
-    const timer = setInterval(() => void (socket.writable && socket.write("x")), trickleMs)
-    socket.on("close", () => clearInterval(timer))
-  }
-  return { socket, answer, errors, closed }
-}

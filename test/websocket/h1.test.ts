@@ -17,7 +17,7 @@ import type { InboundEvent, OutboundEvent } from "../../src/protocol/events.ts"
 import { until } from "../support/clients.ts"
 import { validate } from "../../src/testing/validate.ts"
 import { listen, useServer } from "../support/server.ts"
-import { halfOpenClient } from "../support/ws-raw.ts"
+import { halfOpenClient } from "../support/first-line.ts"
 
 /** 64 KiB messages the WS-6 client sends to /sleepy: more than loopback's socket buffers hold. */
 const SLEEPY_MESSAGES = 1000

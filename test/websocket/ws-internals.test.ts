@@ -13,9 +13,8 @@ import { createRequire } from "node:module"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import { missingWsInternals, wsVersion } from "../../src/runner/websocket/ws-over-stream.ts"
-import { firstLine } from "../support/first-line.ts"
+import { firstLine, halfOpenClient } from "../support/first-line.ts"
 import { listen, type TestServer } from "../support/server.ts"
-import { halfOpenClient } from "../support/ws-raw.ts"
 
 const ws = createRequire(import.meta.url)("ws") as { prototype: Record<string, unknown>; PerMessageDeflate: unknown }
 

@@ -10,6 +10,7 @@ import { type ConnectionInfo } from "../connection.ts"
 import type { ScopeDefaults } from "../http-scope.ts"
 import type { ResolvedOptions } from "../options.ts"
 import type { Supervisor } from "../supervisor.ts"
+import { answerStatus } from "../h2-server.ts"
 import { makeWebSocketScope } from "./scope.ts"
 import { type Handshake, sessionLimits, WebSocketSession } from "./session.ts"
 import { type Negotiated, negotiateExtensions, serverWebSocketOver, socketLimits } from "./ws-over-stream.ts"
@@ -40,8 +41,7 @@ export const admitExtendedConnect = (
   if (protocol.toLowerCase() !== "websocket" || headers["sec-websocket-version"] !== "13") {
     const status = protocol.toLowerCase() === "websocket" ? 400 : 501
     opts.runnerLog.error(`extended CONNECT for ${JSON.stringify(protocol)}: ${status}`, { connectionId: conn.id, streamId: stream.id })
-    stream.respond({ ":status": status, "content-type": "text/plain" })
-    return void stream.end(status === 501 ? "Not Implemented\n" : "Bad Request\n")
+    return answerStatus(stream, status)
   }
   const scope = makeWebSocketScope(
     { authority: headers[":authority"] ?? null, target: headers[":path"] ?? "/", rawHeaders: raw },
@@ -57,8 +57,7 @@ export const admitExtendedConnect = (
   } catch (cause) {
     // A sec-websocket-extensions value that does not parse: 400, as on HTTP/1.1 (rule WS-15).
     opts.runnerLog.error(`malformed sec-websocket-extensions (${String((cause as Error).message)}): 400`, { connectionId: conn.id, streamId: stream.id })
-    stream.respond({ ":status": 400, "content-type": "text/plain" })
-    return void stream.end("Bad Request\n")
+    return answerStatus(stream, 400)
   }
   const handshake: Handshake = {
     accept: (subprotocol, extra) =>
