@@ -17,8 +17,10 @@
  * Scenarios (`--scenarios hello,hello-h1,stream,files,shim,adapters-h1,adapters-h2c`,
  * default all): `hello`
  * (h2load -c 16 -m 16 GET /) against `egi --h2c`, the default
- * auto-detecting listener, hello under `validate` (egi/testing), and the
- * raw server; `hello-h1` (h2load --h1 -c 16, keep-alive) against the
+ * auto-detecting listener, hello under `validate` (egi/testing), the
+ * raw server, and the raw server with an effect fiber per stream
+ * (bench/effect-floor.ts: what running an Effect per request costs
+ * without EGI); `hello-h1` (h2load --h1 -c 16, keep-alive) against the
  * auto-detecting listener and a raw node:http server; `stream` (1 MiB responses in
  * 64 KiB chunks, -c 4 -m 4) against `egi --h2c` and raw; `files`: a 1 MiB
  * and a 16 KiB file by pathsend (examples/files.ts) against node's own
@@ -123,6 +125,8 @@ await scenario(
   "hello",
   [
     { name: "raw node:http2", args: ["bench/raw-h2.ts", "9100"], port: 9100, path: "/" },
+    // Raw node:http2 with an effect fiber per stream, no EGI: Effect's share of the gap (bench/effect-floor.ts).
+    { name: "raw + effect fiber", args: ["bench/effect-floor.ts", "hello", "9107"], port: 9107, path: "/" },
     { name: "egi --h2c", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9101", "--h2c", "--no-access-log"], port: 9101, path: "/" },
     { name: "egi (auto: h2c + http/1.1)", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
     { name: "egi --h2c, access log on", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" },

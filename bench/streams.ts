@@ -8,7 +8,10 @@
  * heap in use after a full GC plus external memory (bench/heap-probe.ts),
  * and its RSS (VmRSS, /proc; GC timing moves it by megabytes). The servers
  * run in turn, `--rounds` times alternating; the medians are printed in KiB
- * per stream, with EGI's excess over raw.
+ * per stream, with the excess over raw. A third server, raw node:http2 with
+ * an effect fiber per stream that waits for the stream's close
+ * (bench/effect-floor.ts `hold`), shows how much of EGI's excess a parked
+ * Effect takes by itself.
  *
  *     node bench/streams.ts [--connections 100] [--streams 100] [--rounds 3]
  */
@@ -81,6 +84,8 @@ const heapKiB = (child: ChildProcess): Promise<number> =>
 const probe = ["--expose-gc", "--import", "./bench/heap-probe.ts"]
 const targets = [
   { name: "raw node:http2", args: [...probe, "bench/raw-hold.ts", "9180"], port: 9180, heap: [] as Array<number>, rss: [] as Array<number> },
+  // Raw with an effect fiber per stream waiting for its close, no EGI (bench/effect-floor.ts): Effect's share of EGI's excess.
+  { name: "raw + effect fiber", args: [...probe, "bench/effect-floor.ts", "hold", "9182"], port: 9182, heap: [] as Array<number>, rss: [] as Array<number> },
   { name: "egi --h2c", args: [...probe, "bin/egi.mjs", "serve", "bench/hold-app.ts", "--port", "9181", "--h2c", "--no-access-log"], port: 9181, heap: [] as Array<number>, rss: [] as Array<number> }
 ]
 const children = await Promise.all(targets.map((t) => startServer(t.args)))
@@ -114,5 +119,5 @@ for (const t of targets) {
   const heap = median(t.heap)
   const rss = median(t.rss)
   const over = t === raw ? "" : ` (+${(heap - median(raw!.heap)).toFixed(2)} heap, +${(rss - median(raw!.rss)).toFixed(2)} RSS over raw)`
-  process.stdout.write(`${t.name.padEnd(16)} heap ${heap.toFixed(2).padStart(6)} KiB, RSS ${rss.toFixed(2).padStart(6)} KiB per stream${over}\n`)
+  process.stdout.write(`${t.name.padEnd(18)} heap ${heap.toFixed(2).padStart(6)} KiB, RSS ${rss.toFixed(2).padStart(6)} KiB per stream${over}\n`)
 }

@@ -17,7 +17,10 @@
  *
  * `--no-deflate` turns permessage-deflate off on both servers (it is on by
  * default in both, and each compressed message takes a trip through zlib on
- * libuv's thread pool, which dominates small-message latency).
+ * libuv's thread pool, which dominates small-message latency). Without
+ * it, a third HTTP/1.1 server runs too: plain `ws` with an effect fiber per
+ * connection that waits for each message and sends it back, and no EGI
+ * (bench/effect-floor.ts `ws`): how much of EGI's gap is Effect's own.
  *
  * Each row also gives the server's CPU time (user + system, from /proc) per
  * round trip, the steadier figure on a shared machine. `--pin` runs the
@@ -111,14 +114,17 @@ const egi = await startServer([
   ...(deflate ? ["--ws-deflate"] : ["--no-ws-deflate"])
 ], serverCore)
 const raw = await startServer(["bench/raw-ws.ts", "9200", ...(deflate ? [] : ["--no-deflate"])], serverCore)
+// Without deflate, plain ws with an effect fiber per connection and no EGI (bench/effect-floor.ts): Effect's share of the gap.
+const floor = deflate ? undefined : await startServer(["bench/effect-floor.ts", "ws", "9203"], serverCore)
 const dispatchers: Array<Agent> = []
 try {
-  // Each with the server process whose CPU time it reads (one target at a time is busy).
-  const targets: ReadonlyArray<readonly [string, () => Promise<Client>, number]> = [
-    ["plain ws, HTTP/1.1", () => wsClient("ws://127.0.0.1:9200/"), raw.pid!],
-    ["egi, HTTP/1.1 Upgrade", () => wsClient("ws://127.0.0.1:9202/"), egi.pid!],
-    ["plain ws, HTTP/2", () => h2Client("ws://127.0.0.1:9201/", dispatchers), raw.pid!],
-    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9202/", dispatchers), egi.pid!]
+  // Each with the server process whose CPU time it reads (one target at a time is busy) and the row its ratios are to (the plain server of its protocol).
+  const targets: ReadonlyArray<readonly [string, () => Promise<Client>, number, number]> = [
+    ["plain ws, HTTP/1.1", () => wsClient("ws://127.0.0.1:9200/"), raw.pid!, 0],
+    ...(floor === undefined ? [] : [["plain ws + effect fiber", () => wsClient("ws://127.0.0.1:9203/"), floor.pid!, 0] as const]),
+    ["egi, HTTP/1.1 Upgrade", () => wsClient("ws://127.0.0.1:9202/"), egi.pid!, 0],
+    ["plain ws, HTTP/2", () => h2Client("ws://127.0.0.1:9201/", dispatchers), raw.pid!, floor === undefined ? 2 : 3],
+    ["egi, HTTP/2 (RFC 8441)", () => h2Client("ws://127.0.0.1:9202/", dispatchers), egi.pid!, floor === undefined ? 2 : 3]
   ]
   // Per target, `connections` clients, opened one after another (a burst of handshakes is not what is measured).
   const clients: Array<Array<Client>> = []
@@ -149,20 +155,20 @@ try {
     }
   }
   const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  // Each EGI row against the plain server of its protocol (the row above it).
+  // Each row against the plain server of its protocol.
   process.stdout.write(
     `\nWebSocket echo, ${connections > 1 ? `${connections} connections × ` : ""}${messages} round trips of ${payload.length} B, permessage-deflate ${deflate ? "on" : "off"}, median of ${rounds} rounds${serverCore === undefined ? "" : ", pinned"}\n`
   )
-  for (const [i, [name]] of targets.entries()) {
+  for (const [i, [name, , , ref]] of targets.entries()) {
     const med = median(results[i]!)
-    const base = median(results[i - (i % 2)]!)
+    const base = median(results[ref]!)
     process.stdout.write(
       `  ${name.padEnd(28)} ${med.toFixed(0).padStart(7)} round trips/s  ratio ${(med / base).toFixed(3)}  ${(median(times[i]!) / 1000).toFixed(2)} s a round  ` +
-        `CPU ${median(cpu[i]!).toFixed(1)} µs/round trip (${(median(cpu[i]!) / median(cpu[i - (i % 2)]!)).toFixed(3)}×)  [${results[i]!.map((x) => x.toFixed(0)).join(", ")}]\n`
+        `CPU ${median(cpu[i]!).toFixed(1)} µs/round trip (${(median(cpu[i]!) / median(cpu[ref]!)).toFixed(3)}×)  [${results[i]!.map((x) => x.toFixed(0)).join(", ")}]\n`
     )
   }
   for (const group of clients) for (const client of group) client.close()
 } finally {
   await Promise.all(dispatchers.map((d) => d.close()))
-  await stopServers([egi, raw])
+  await stopServers(floor === undefined ? [egi, raw] : [egi, raw, floor])
 }

@@ -1,0 +1,89 @@
+/**
+ * Effect's floor (issue 19): the raw servers of the benchmarks with one
+ * effect 4 fiber per stream or per WebSocket, and nothing of EGI. The gap
+ * between a raw server and this one is what running the app as an Effect
+ * costs (a fiber, its suspensions and resumptions); the gap between this one
+ * and EGI is EGI's own (the scope, the exchange, the checks of every event,
+ * the metrics). Three modes, each answering as its raw counterpart does:
+ *
+ * - `hello`: bench/raw-h2.ts's `/` (h2c); the fiber makes the two calls
+ *   examples/hello.ts's two events make (`respond`, `end`), each an
+ *   `Effect.sync`, in a generator as the example's is.
+ * - `hold`: bench/raw-hold.ts (h2c, bench/streams.ts); after the head and
+ *   a first chunk the fiber waits (`Effect.callback`) for the stream to
+ *   close, as bench/hold-app.ts waits in `receive`.
+ * - `ws`: bench/raw-ws.ts's HTTP/1.1 echo (`ws`, permessage-deflate off,
+ *   bench/ws.ts); the fiber waits for each message (`Effect.callback`) and
+ *   sends it back (`Effect.sync`), as examples/ws-echo.ts does.
+ *
+ *     node bench/effect-floor.ts hello|hold|ws <port>
+ */
+import * as Effect from "effect/Effect"
+import * as http2 from "node:http2"
+import { type WebSocket, WebSocketServer } from "ws"
+import { helpIfAsked } from "./usage.ts"
+
+const usage = `node bench/effect-floor.ts hello|hold|ws <port>
+
+A raw server with one effect fiber per stream (hello, hold: node:http2, h2c) or per WebSocket
+(ws: ws on HTTP/1.1, permessage-deflate off), and nothing of EGI: Effect's floor, which
+bench/run.ts (hello), bench/streams.ts (hold) and bench/ws.ts --no-deflate (ws) run beside raw and EGI.`
+helpIfAsked(usage)
+
+const [mode, portArg] = process.argv.slice(2)
+const port = Number(portArg ?? 9000)
+const listening = () => process.stderr.write(`listening (effect floor, ${mode}) on 127.0.0.1:${port}\n`)
+
+const hello = Buffer.from("Hello, world!")
+const helloApp = Effect.fnUntraced(function*(stream: http2.ServerHttp2Stream) {
+  yield* Effect.sync(() => stream.respond({ ":status": 200, "content-type": "text/plain", "content-length": hello.length }))
+  yield* Effect.sync(() => stream.end(hello))
+})
+
+const first = Buffer.from("held\n")
+const holdApp = Effect.fnUntraced(function*(stream: http2.ServerHttp2Stream) {
+  yield* Effect.sync(() => stream.respond({ ":status": 200, "content-type": "text/plain" }))
+  yield* Effect.sync(() => stream.write(first))
+  yield* Effect.callback<void>((resume) => void stream.once("close", () => resume(Effect.void)))
+})
+
+/** One connection's echo: each message waited for, then sent back; `undefined` is the close. */
+const echo = Effect.fnUntraced(function*(ws: WebSocket) {
+  const queued: Array<Buffer | undefined> = []
+  let waiter: ((next: Effect.Effect<Buffer | undefined>) => void) | undefined
+  const arrive = (message: Buffer | undefined): void => {
+    const resume = waiter
+    waiter = undefined
+    if (resume === undefined) queued.push(message)
+    else resume(Effect.succeed(message))
+  }
+  ws.on("message", (data: Buffer) => arrive(data))
+  ws.on("close", () => arrive(undefined))
+  const next = Effect.callback<Buffer | undefined>((resume) => {
+    if (queued.length > 0) resume(Effect.succeed(queued.shift()))
+    else waiter = resume
+  })
+  while (true) {
+    const message = yield* next
+    if (message === undefined) return
+    yield* Effect.sync(() => ws.send(message, { binary: false }))
+  }
+})
+
+if (mode === "hello" || mode === "hold") {
+  const app = mode === "hello" ? helloApp : holdApp
+  const server = http2.createServer(mode === "hold" ? { settings: { maxConcurrentStreams: 128 } } : {})
+  server.on("stream", (stream) => {
+    stream.on("error", () => {})
+    Effect.runFork(app(stream))
+  })
+  server.listen(port, "127.0.0.1", listening)
+} else if (mode === "ws") {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port, perMessageDeflate: false })
+  wss.on("connection", (ws) => void Effect.runFork(echo(ws)))
+  wss.on("listening", listening)
+} else {
+  process.stderr.write(`${usage}\n`)
+  process.exit(2)
+}
+process.on("SIGTERM", () => process.exit(0))
