@@ -16,14 +16,22 @@
  *   bench/ws.ts); the fiber waits for each message (`Effect.callback`) and
  *   sends it back (`Effect.sync`), as examples/ws-echo.ts does.
  *
- *     node bench/effect-floor.ts hello|hold|ws <port>
+ * Run it as the benchmarks do, with V8's allocation-site pretenuring off
+ * as `egi` turns it off (bin/egi.mjs): with it on, whether V8 pretenures
+ * effect's fibers and primitives depends on the run, and the same loop of
+ * Effect operations costs 350–450 or 1,300–1,600 ns a message from one
+ * start to the next (an in-process loop of 1,000 fibers, each waiting for
+ * and sending a message, after importing @effect/platform-node's
+ * NodeServices; four starts of each, Node 24).
+ *
+ *     node --no-allocation-site-pretenuring bench/effect-floor.ts hello|hold|ws <port>
  */
 import * as Effect from "effect/Effect"
 import * as http2 from "node:http2"
 import { type WebSocket, WebSocketServer } from "ws"
 import { helpIfAsked } from "./usage.ts"
 
-const usage = `node bench/effect-floor.ts hello|hold|ws <port>
+const usage = `node --no-allocation-site-pretenuring bench/effect-floor.ts hello|hold|ws <port>
 
 A raw server with one effect fiber per stream (hello, hold: node:http2, h2c) or per WebSocket
 (ws: ws on HTTP/1.1, permessage-deflate off), and nothing of EGI: Effect's floor, which

@@ -126,7 +126,7 @@ await scenario(
   [
     { name: "raw node:http2", args: ["bench/raw-h2.ts", "9100"], port: 9100, path: "/" },
     // Raw node:http2 with an effect fiber per stream, no EGI: Effect's share of the gap (bench/effect-floor.ts).
-    { name: "raw + effect fiber", args: ["bench/effect-floor.ts", "hello", "9107"], port: 9107, path: "/" },
+    { name: "raw + effect fiber", args: ["--no-allocation-site-pretenuring", "bench/effect-floor.ts", "hello", "9107"], port: 9107, path: "/" },
     { name: "egi --h2c", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9101", "--h2c", "--no-access-log"], port: 9101, path: "/" },
     { name: "egi (auto: h2c + http/1.1)", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
     { name: "egi --h2c, access log on", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" },

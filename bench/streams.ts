@@ -85,7 +85,7 @@ const probe = ["--expose-gc", "--import", "./bench/heap-probe.ts"]
 const targets = [
   { name: "raw node:http2", args: [...probe, "bench/raw-hold.ts", "9180"], port: 9180, heap: [] as Array<number>, rss: [] as Array<number> },
   // Raw with an effect fiber per stream waiting for its close, no EGI (bench/effect-floor.ts): Effect's share of EGI's excess.
-  { name: "raw + effect fiber", args: [...probe, "bench/effect-floor.ts", "hold", "9182"], port: 9182, heap: [] as Array<number>, rss: [] as Array<number> },
+  { name: "raw + effect fiber", args: [...probe, "--no-allocation-site-pretenuring", "bench/effect-floor.ts", "hold", "9182"], port: 9182, heap: [] as Array<number>, rss: [] as Array<number> },
   { name: "egi --h2c", args: [...probe, "bin/egi.mjs", "serve", "bench/hold-app.ts", "--port", "9181", "--h2c", "--no-access-log"], port: 9181, heap: [] as Array<number>, rss: [] as Array<number> }
 ]
 const children = await Promise.all(targets.map((t) => startServer(t.args)))

@@ -115,7 +115,7 @@ const egi = await startServer([
 ], serverCore)
 const raw = await startServer(["bench/raw-ws.ts", "9200", ...(deflate ? [] : ["--no-deflate"])], serverCore)
 // Without deflate, plain ws with an effect fiber per connection and no EGI (bench/effect-floor.ts): Effect's share of the gap.
-const floor = deflate ? undefined : await startServer(["bench/effect-floor.ts", "ws", "9203"], serverCore)
+const floor = deflate ? undefined : await startServer(["--no-allocation-site-pretenuring", "bench/effect-floor.ts", "ws", "9203"], serverCore)
 const dispatchers: Array<Agent> = []
 try {
   // Each with the server process whose CPU time it reads (one target at a time is busy) and the row its ratios are to (the plain server of its protocol).
