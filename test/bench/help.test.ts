@@ -16,7 +16,7 @@ const help = (script: string): Promise<{ code: number; stdout: string }> =>
   })
 
 describe("bench scripts: --help", () => {
-  for (const script of ["run.ts", "peers.ts", "streams.ts", "ws.ts", "workers.ts", "upload-rss.ts", "effect-floor.ts"]) {
+  for (const script of ["run.ts", "peers.ts", "streams.ts", "ws.ts", "workers.ts", "upload-rss.ts", "effect-floor.ts", "in-process.ts"]) {
     it(`${script} --help prints its usage and exits 0`, async () => {
       const { code, stdout } = await help(script)
       expect(code).toBe(0)
