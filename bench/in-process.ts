@@ -2,9 +2,10 @@
  * EGI's own cost per request and per WebSocket message, in one process and
  * without sockets: a steadier figure than the socket benchmarks give on a
  * shared machine (the rounds of a run agree within a few per cent, runs
- * within 5–10 %, where whole servers swing by tens of per cent), for
- * telling whether a change to the runner's hot path helps: compare
- * alternating runs of the two versions.
+ * mostly within 5–10 %, now and then one off by a third, where whole
+ * servers swing by tens of per cent), for telling whether a change to the
+ * runner's hot path helps: compare several alternating runs of the two
+ * versions.
  *
  * - `h2`: the hello (examples/hello.ts) through the HTTP/2 server's own
  *   `stream` listener (makeH2Server) on stand-in node:http2 streams whose
