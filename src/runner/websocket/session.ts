@@ -16,7 +16,7 @@ import { checkCorrelator, type WebSocketScope } from "../../protocol/scope.ts"
 import type { WebSocketState } from "../../protocol/state.ts"
 import { WebSocketSide } from "../../protocol/websocket.ts"
 import type { RunnerOptions } from "../options.ts"
-import { Inbox } from "../inbox.ts"
+import { Inbox, type InboxSource } from "../inbox.ts"
 import { corkForTurn } from "../turn-cork.ts"
 
 /**
@@ -99,8 +99,8 @@ export const sentCloseCode = (error: unknown): number | undefined => {
   return typeof name === "string" ? closeCodeOfWsError[name] : undefined
 }
 
-/** One WebSocket's events and state. */
-export class WebSocketSession {
+/** One WebSocket's events and state; the source of its own inbox (`poll`), as an exchange is. */
+export class WebSocketSession implements InboxSource<InboundEvent> {
   /** Its place among the running apps (running.ts), −1 while its app does not run. */
   runningSlot = -1
   readonly scope: WebSocketScope
@@ -138,7 +138,7 @@ export class WebSocketSession {
     handshake.onGone(() => {
       if (this.state === "connecting" || this.state === "denying") this.closed(1006, "")
     })
-    this.waiting = new Inbox({ poll: () => this.take() })
+    this.waiting = new Inbox(this)
     this.receive = this.waiting.take
     this.send = this.deferSend.bind(this)
   }
@@ -148,8 +148,8 @@ export class WebSocketSession {
     return Effect.suspend(() => this.onSend(event))
   }
 
-  /** The next event: queued messages first, then the sticky disconnect (rule WS-5). */
-  private take(): InboundEvent | undefined {
+  /** The next event (the inbox's `poll`): queued messages first, then the sticky disconnect (rule WS-5). */
+  poll(): InboundEvent | undefined {
     const next = this.inbox.shift()
     this.queuedBytes -= this.inboxBytes.shift() ?? 0
     if (this.paused && this.inbox.length < this.limits.receiveQueue / 2 && this.queuedBytes <= this.limits.receiveQueueBytes / 2) {
