@@ -92,3 +92,15 @@ export const treeRss = (pid: number): Rss => {
 
 /** The median of a non-empty list (the upper middle one for an even count). */
 export const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/**
+ * The order in which round `round` (from 0) measures `items`, with their
+ * indices: as listed in even rounds, reversed in odd ones. The machines
+ * these benchmarks run on drift within a run (a round's raw figure can
+ * double from the first round to the last); alternating the order keeps
+ * any one server from always running first after a pause, or always last.
+ */
+export const roundOrder = <T>(items: ReadonlyArray<T>, round: number): Array<readonly [number, T]> => {
+  const entries = items.map((item, i) => [i, item] as const)
+  return round % 2 === 0 ? entries : entries.reverse()
+}

@@ -3,7 +3,8 @@
  * by raw node:http2 / node:http, and by the servers a user would pick
  * instead — Fastify 5, @effect/platform-node's NodeHttpServer, Hono on
  * @hono/node-server, Hypercorn and uvicorn — measured by h2load in the same
- * run, alternating rounds, medians. Per server: requests/s, the ratio to the
+ * run, alternating rounds (each in the opposite order of the one before),
+ * medians. Per server: requests/s, the ratio to the
  * raw Node server of its protocol, server CPU per request (µs, from /proc)
  * and RSS (idle after start, peak after the run). Writes the figures
  * (docs/bench-peers.json) and a chart drawn from them (docs/bench-peers.svg).
@@ -19,7 +20,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { availableParallelism, cpus, release, type } from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs } from "node:util"
-import { h2load, h2loadVersion, median, treeCpuMicros, treeRss } from "./measure.ts"
+import { h2load, h2loadVersion, median, roundOrder, treeCpuMicros, treeRss } from "./measure.ts"
 import { renderChart } from "./peers/chart.ts"
 import { startCommand, stopAll, stopOnSignals } from "./peers/process.ts"
 import type { Report, Row } from "./peers/report.ts"
@@ -130,7 +131,7 @@ try {
     await measure(r, warmup)
   }
   for (let round = 1; round <= rounds; round++) {
-    for (const r of running) {
+    for (const [, r] of roundOrder(running, round - 1)) {
       const { rps, cpu } = await measure(r, requests)
       r.rps.push(rps)
       r.cpu.push(cpu)

@@ -1,6 +1,7 @@
 /**
  * The benchmark (a script, not a test): h2load against EGI served by the CLI
- * and against a raw node:http2 server, in the same run, alternating rounds,
+ * and against a raw node:http2 server, in the same run, alternating rounds
+ * (each in the opposite order of the one before, bench/measure.ts roundOrder),
  * printing requests/s for each and the ratio.
  *
  *     node bench/run.ts [--rounds 3] [--requests 200000] [--baseline DIR]
@@ -39,7 +40,7 @@ import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { helpIfAsked } from "./usage.ts"
-import { cpuMicros, h2load, median } from "./measure.ts"
+import { cpuMicros, h2load, median, roundOrder } from "./measure.ts"
 import { startServer, stopServers } from "./servers.ts"
 
 helpIfAsked(`node bench/run.ts [--pin] [--rounds 3] [--requests 200000] [--scenarios LIST] [--baseline DIR]
@@ -94,7 +95,7 @@ const scenario = async (
     const cpu = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
     for (const t of targets) await h2load(`http://127.0.0.1:${t.port}${t.path}`, Math.min(n, 20000), c, m, upload?.file, h1, pinned?.load) // warm-up
     for (let r = 0; r < rounds; r++) {
-      for (const [i, t] of targets.entries()) {
+      for (const [i, t] of roundOrder(targets, r)) {
         const before = cpuMicros(servers[i]!.pid!)
         const res = await h2load(`http://127.0.0.1:${t.port}${t.path}`, n, c, m, upload?.file, h1, pinned?.load)
         cpu.get(t.name)!.push((cpuMicros(servers[i]!.pid!) - before) / n)

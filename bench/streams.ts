@@ -7,7 +7,8 @@
  * before, after a warm-up round of the same size that was closed: its JS
  * heap in use after a full GC plus external memory (bench/heap-probe.ts),
  * and its RSS (VmRSS, /proc; GC timing moves it by megabytes). The servers
- * run in turn, `--rounds` times alternating; the medians are printed in KiB
+ * run in turn, `--rounds` times alternating (each round in the opposite
+ * order of the one before); the medians are printed in KiB
  * per stream, with the excess over raw. A third server, raw node:http2 with
  * an effect fiber per stream that waits for the stream's close
  * (bench/effect-floor.ts `hold`), shows how much of EGI's excess a parked
@@ -19,6 +20,7 @@ import type { ChildProcess } from "node:child_process"
 import * as http2 from "node:http2"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
+import { roundOrder } from "./measure.ts"
 import { startServer, stopServers } from "./servers.ts"
 
 const { values } = parseArgs({
@@ -94,7 +96,7 @@ try {
   for (const t of targets) await (await openHeld(t.port))()
   await sleep(1000)
   for (let r = 0; r < rounds; r++) {
-    for (const [i, t] of targets.entries()) {
+    for (const [i, t] of roundOrder(targets, r)) {
       const child = children[i]!
       const n = connections * streams
       const heapBefore = await heapKiB(child)

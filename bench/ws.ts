@@ -4,7 +4,8 @@
  * against examples/ws-echo.ts served by the CLI, over HTTP/1.1 (the `ws`
  * client) and over HTTP/2 (undici over h2c, RFC 8441), beside plain echo
  * servers without EGI (bench/raw-ws.ts: `ws` on HTTP/1.1, node:http2 +
- * `ws` on HTTP/2) in the same run, alternating rounds. Ratios are to the
+ * `ws` on HTTP/2) in the same run, alternating rounds (each in the opposite
+ * order of the one before). Ratios are to the
  * plain server of the same protocol.
  *
  *     node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--no-deflate]
@@ -32,7 +33,7 @@ import { parseArgs } from "node:util"
 import { helpIfAsked } from "./usage.ts"
 import { Agent, WebSocket as H2WebSocket } from "undici"
 import WebSocket from "ws"
-import { cpuMicros } from "./measure.ts"
+import { cpuMicros, roundOrder } from "./measure.ts"
 import { startServer, stopServers } from "./servers.ts"
 
 helpIfAsked(`node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--connections 1] [--no-deflate] [--pin]
@@ -145,7 +146,7 @@ try {
   const times = targets.map((): Array<number> => [])
   const cpu = targets.map((): Array<number> => [])
   for (let r = 0; r < rounds; r++) {
-    for (const [i, group] of clients.entries()) {
+    for (const [i, group] of roundOrder(clients, r)) {
       const pid = targets[i]![2]
       const cpuBefore = cpuMicros(pid)
       const [rate, ms] = await measureAll(group, messages)
