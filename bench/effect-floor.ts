@@ -22,7 +22,9 @@
  * Effect operations costs 350–450 or 1,300–1,600 ns a message from one
  * start to the next (an in-process loop of 1,000 fibers, each waiting for
  * and sending a message, after importing @effect/platform-node's
- * NodeServices; four starts of each, Node 24).
+ * NodeServices; four starts of each, Node 24). Unlike `egi`, it leaves
+ * V8's young generation to grow as V8 likes (the launcher holds it at
+ * 32 MiB, which moves RSS more than CPU).
  *
  *     node --no-allocation-site-pretenuring bench/effect-floor.ts hello|hold|ws <port>
  */

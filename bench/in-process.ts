@@ -18,7 +18,10 @@
  *   (WebSocketSession and examples/ws-echo.ts), round robin, on stand-in
  *   `ws` sockets whose `send` does nothing; beside an effect fiber per
  *   stand-in that waits for each message and sends it back
- *   (bench/effect-floor.ts's `ws`). Nothing of `ws`'s framing or the socket.
+ *   (bench/effect-floor.ts's `ws`). Nothing of `ws`'s framing or the socket,
+ *   nor the HTTP/1.1 turn cork (turn-cork.ts) that corks a real
+ *   connection's socket before each message: the stand-in handshake has
+ *   no transport.
  *
  * Prints the median of `--rounds` rounds in ns per request or message. The
  * socket benchmarks (bench/run.ts, bench/ws.ts) put these costs in the

@@ -95,12 +95,16 @@ export const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b)
 
 /**
  * The order in which round `round` (from 0) measures `items`, with their
- * indices: as listed in even rounds, reversed in odd ones. The machines
- * these benchmarks run on drift within a run (a round's raw figure can
- * double from the first round to the last); alternating the order keeps
- * any one server from always running first after a pause, or always last.
+ * indices: round r starts at item r (mod the count) and wraps around, so
+ * that over the rounds every server runs in every position and none runs
+ * twice in a row across a round's end (as reversing every round would
+ * make the first and the last do). The machines these benchmarks run on
+ * drift within a run (a round's raw figure can double from the first round
+ * to the last), and a fixed order put one server always first after a
+ * pause and another always last.
  */
 export const roundOrder = <T>(items: ReadonlyArray<T>, round: number): Array<readonly [number, T]> => {
   const entries = items.map((item, i) => [i, item] as const)
-  return round % 2 === 0 ? entries : entries.reverse()
+  const start = items.length === 0 ? 0 : round % items.length
+  return [...entries.slice(start), ...entries.slice(0, start)]
 }

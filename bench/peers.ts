@@ -3,7 +3,8 @@
  * by raw node:http2 / node:http, and by the servers a user would pick
  * instead — Fastify 5, @effect/platform-node's NodeHttpServer, Hono on
  * @hono/node-server, Hypercorn and uvicorn — measured by h2load in the same
- * run, alternating rounds (each in the opposite order of the one before),
+ * run, alternating rounds (each starting one server later than the one
+ * before),
  * medians. Per server: requests/s, the ratio to the
  * raw Node server of its protocol, server CPU per request (µs, from /proc)
  * and RSS (idle after start, peak after the run). Writes the figures

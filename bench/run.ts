@@ -1,7 +1,8 @@
 /**
  * The benchmark (a script, not a test): h2load against EGI served by the CLI
  * and against a raw node:http2 server, in the same run, alternating rounds
- * (each in the opposite order of the one before, bench/measure.ts roundOrder),
+ * (each starting one server later than the one before, bench/measure.ts
+ * roundOrder),
  * printing requests/s for each and the ratio.
  *
  *     node bench/run.ts [--rounds 3] [--requests 200000] [--baseline DIR]
@@ -89,7 +90,13 @@ const scenario = async (
   upload?: { readonly file: string; readonly bytes: number },
   h1 = false
 ) => {
-  const servers = await Promise.all(targets.map((t) => startServer(t.args, pinned?.server)))
+  const started = await Promise.allSettled(targets.map((t) => startServer(t.args, pinned?.server)))
+  const failed = started.find((s) => s.status === "rejected")
+  if (failed !== undefined) {
+    await stopServers(started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : [])))
+    throw failed.reason
+  }
+  const servers = started.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof startServer>>>).value)
   try {
     const results = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
     const cpu = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
@@ -127,7 +134,7 @@ await scenario(
   [
     { name: "raw node:http2", args: ["bench/raw-h2.ts", "9100"], port: 9100, path: "/" },
     // Raw node:http2 with an effect fiber per stream, no EGI: Effect's share of the gap (bench/effect-floor.ts).
-    { name: "raw + effect fiber", args: ["--no-allocation-site-pretenuring", "bench/effect-floor.ts", "hello", "9107"], port: 9107, path: "/" },
+    { name: "raw + effect fiber", args: ["--no-allocation-site-pretenuring", "bench/effect-floor.ts", "hello", "9108"], port: 9108, path: "/" },
     { name: "egi --h2c", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9101", "--h2c", "--no-access-log"], port: 9101, path: "/" },
     { name: "egi (auto: h2c + http/1.1)", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9102", "--no-access-log"], port: 9102, path: "/" },
     { name: "egi --h2c, access log on", args: ["bin/egi.mjs", "serve", "examples/hello.ts", "--port", "9103", "--h2c"], port: 9103, path: "/" },

@@ -7,8 +7,8 @@
  * before, after a warm-up round of the same size that was closed: its JS
  * heap in use after a full GC plus external memory (bench/heap-probe.ts),
  * and its RSS (VmRSS, /proc; GC timing moves it by megabytes). The servers
- * run in turn, `--rounds` times alternating (each round in the opposite
- * order of the one before); the medians are printed in KiB
+ * run in turn, `--rounds` times alternating (each round starting one
+ * server later than the one before); the medians are printed in KiB
  * per stream, with the excess over raw. A third server, raw node:http2 with
  * an effect fiber per stream that waits for the stream's close
  * (bench/effect-floor.ts `hold`), shows how much of EGI's excess a parked

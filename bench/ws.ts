@@ -4,8 +4,8 @@
  * against examples/ws-echo.ts served by the CLI, over HTTP/1.1 (the `ws`
  * client) and over HTTP/2 (undici over h2c, RFC 8441), beside plain echo
  * servers without EGI (bench/raw-ws.ts: `ws` on HTTP/1.1, node:http2 +
- * `ws` on HTTP/2) in the same run, alternating rounds (each in the opposite
- * order of the one before). Ratios are to the
+ * `ws` on HTTP/2) in the same run, alternating rounds (each starting one
+ * server later than the one before). Ratios are to the
  * plain server of the same protocol.
  *
  *     node bench/ws.ts [--rounds 5] [--messages 10000] [--size 32] [--no-deflate]
@@ -16,12 +16,13 @@
  * round trips, and the figure is the round's wall time and its round trips
  * per second.
  *
- * `--no-deflate` turns permessage-deflate off on both servers (it is on by
- * default in both, and each compressed message takes a trip through zlib on
- * libuv's thread pool, which dominates small-message latency). Without
- * it, a third HTTP/1.1 server runs too: plain `ws` with an effect fiber per
- * connection that waits for each message and sends it back, and no EGI
- * (bench/effect-floor.ts `ws`): how much of EGI's gap is Effect's own.
+ * `--no-deflate` turns permessage-deflate off on EGI and the plain servers
+ * (it is on by default in both, and each compressed message takes a trip
+ * through zlib on libuv's thread pool, which dominates small-message
+ * latency). With `--no-deflate` a third HTTP/1.1 server runs too: plain
+ * `ws` with an effect fiber per connection that waits for each message and
+ * sends it back, and no EGI (bench/effect-floor.ts `ws`): how much of
+ * EGI's gap is Effect's own.
  *
  * Each row also gives the server's CPU time (user + system, from /proc) per
  * round trip, the steadier figure on a shared machine. `--pin` runs the
