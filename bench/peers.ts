@@ -4,9 +4,8 @@
  * instead — Fastify 5, @effect/platform-node's NodeHttpServer, Hono on
  * @hono/node-server, Hypercorn and uvicorn — measured by h2load in the same
  * run, alternating rounds (each starting one server later than the one
- * before),
- * medians. Per server: requests/s, the ratio to the
- * raw Node server of its protocol, server CPU per request (µs, from /proc)
+ * before), medians. Per server: requests/s, the ratio to the raw Node
+ * server of its protocol, server CPU per request (µs, from /proc)
  * and RSS (idle after start, peak after the run). Writes the figures
  * (docs/bench-peers.json) and a chart drawn from them (docs/bench-peers.svg).
  *

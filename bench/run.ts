@@ -90,13 +90,14 @@ const scenario = async (
   upload?: { readonly file: string; readonly bytes: number },
   h1 = false
 ) => {
+  // A server that fails to start fails the scenario, after the others are stopped; else servers[i] is targets[i]'s.
   const started = await Promise.allSettled(targets.map((t) => startServer(t.args, pinned?.server)))
-  const failed = started.find((s) => s.status === "rejected")
+  const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []))
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected")
   if (failed !== undefined) {
-    await stopServers(started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : [])))
+    await stopServers(servers)
     throw failed.reason
   }
-  const servers = started.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof startServer>>>).value)
   try {
     const results = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
     const cpu = new Map<string, Array<number>>(targets.map((t) => [t.name, []]))
