@@ -30,7 +30,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as http2 from "node:http2"
-import { type WebSocket, WebSocketServer } from "ws"
+import { WebSocketServer } from "ws"
+import { echoFiber, helloFiber, holdFiber } from "./floor-apps.ts"
 import { helpIfAsked } from "./usage.ts"
 
 const usage = `node --no-allocation-site-pretenuring bench/effect-floor.ts hello|hold|ws <port>
@@ -44,44 +45,8 @@ const [mode, portArg] = process.argv.slice(2)
 const port = Number(portArg ?? 9000)
 const listening = () => process.stderr.write(`listening (effect floor, ${mode}) on 127.0.0.1:${port}\n`)
 
-const hello = Buffer.from("Hello, world!")
-const helloApp = Effect.fnUntraced(function*(stream: http2.ServerHttp2Stream) {
-  yield* Effect.sync(() => stream.respond({ ":status": 200, "content-type": "text/plain", "content-length": hello.length }))
-  yield* Effect.sync(() => stream.end(hello))
-})
-
-const first = Buffer.from("held\n")
-const holdApp = Effect.fnUntraced(function*(stream: http2.ServerHttp2Stream) {
-  yield* Effect.sync(() => stream.respond({ ":status": 200, "content-type": "text/plain" }))
-  yield* Effect.sync(() => stream.write(first))
-  yield* Effect.callback<void>((resume) => void stream.once("close", () => resume(Effect.void)))
-})
-
-/** One connection's echo: each message waited for, then sent back; `undefined` is the close. */
-const echo = Effect.fnUntraced(function*(ws: WebSocket) {
-  const queued: Array<Buffer | undefined> = []
-  let waiter: ((next: Effect.Effect<Buffer | undefined>) => void) | undefined
-  const arrive = (message: Buffer | undefined): void => {
-    const resume = waiter
-    waiter = undefined
-    if (resume === undefined) queued.push(message)
-    else resume(Effect.succeed(message))
-  }
-  ws.on("message", (data: Buffer) => arrive(data))
-  ws.on("close", () => arrive(undefined))
-  const next = Effect.callback<Buffer | undefined>((resume) => {
-    if (queued.length > 0) resume(Effect.succeed(queued.shift()))
-    else waiter = resume
-  })
-  while (true) {
-    const message = yield* next
-    if (message === undefined) return
-    yield* Effect.sync(() => ws.send(message, { binary: false }))
-  }
-})
-
 if (mode === "hello" || mode === "hold") {
-  const app = mode === "hello" ? helloApp : holdApp
+  const app = mode === "hello" ? helloFiber : holdFiber
   const server = http2.createServer(mode === "hold" ? { settings: { maxConcurrentStreams: 128 } } : {})
   server.on("stream", (stream) => {
     stream.on("error", () => {})
@@ -90,7 +55,7 @@ if (mode === "hello" || mode === "hold") {
   server.listen(port, "127.0.0.1", listening)
 } else if (mode === "ws") {
   const wss = new WebSocketServer({ host: "127.0.0.1", port, perMessageDeflate: false })
-  wss.on("connection", (ws) => void Effect.runFork(echo(ws)))
+  wss.on("connection", (ws) => void Effect.runFork(echoFiber(ws)))
   wss.on("listening", listening)
 } else {
   process.stderr.write(`${usage}\n`)

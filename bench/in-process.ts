@@ -40,6 +40,7 @@ import { spawnSync } from "node:child_process"
 import { EventEmitter } from "node:events"
 import type * as http2 from "node:http2"
 import { parseArgs } from "node:util"
+import { echoFiber, hello, helloFiber, helloHead } from "./floor-apps.ts"
 import { helpIfAsked } from "./usage.ts"
 
 helpIfAsked(`node bench/in-process.ts [--only h2|ws] [--requests 200000] [--messages 200000] [--sessions 1000] [--rounds 7]
@@ -82,7 +83,7 @@ const { runnerLog } = await import("../src/runner/log.ts")
 const { connectionTagger } = await import("../src/runner/connection.ts")
 const { WebSocketSession } = await import("../src/runner/websocket/session.ts")
 const { makeWebSocketScope } = await import("../src/runner/websocket/scope.ts")
-const hello = (await import("../examples/hello.ts")).default
+const helloApp = (await import("../examples/hello.ts")).default
 const wsEcho = (await import("../examples/ws-echo.ts")).default
 
 /** Runs `one(i)` `n` times per round; the median of `rounds` rounds in ns per call, after a warm-up round. */
@@ -135,19 +136,13 @@ if (values.only !== "ws") {
     close(): void {}
     additionalHeaders(): void {}
   }
-  const supervisor = new Supervisor(hello as never, opts, context)
+  const supervisor = new Supervisor(helloApp as never, opts, context)
   const server = makeH2Server(opts, supervisor, scopeDefaults, new Set())
   server.emit("session", session)
   const headers = { ":method": "GET", ":path": "/", ":scheme": "http", ":authority": "127.0.0.1:8000", "user-agent": "h2load nghttp2/1.52.0" }
   const raw = [":method", "GET", ":path", "/", ":scheme", "http", ":authority", "127.0.0.1:8000", "user-agent", "h2load nghttp2/1.52.0"]
   const flags = 0x5 // END_STREAM | END_HEADERS: a GET without a body
-  const body = Buffer.from("Hello, world!")
-  const head = { ":status": 200, "content-type": "text/plain", "content-length": body.length }
   const ignore = (): void => {}
-  const floorApp = Effect.fnUntraced(function*(stream: StandInStream) {
-    yield* Effect.sync(() => stream.respond(head))
-    yield* Effect.sync(() => stream.end(body))
-  })
   /** One stream: `answer` it, then close it as node does after the response. */
   const request = (answer: (stream: StandInStream) => void) => (i: number): void => {
     const stream = new StandInStream()
@@ -159,13 +154,13 @@ if (values.only !== "ws") {
   process.stdout.write(`\nhello over HTTP/2, ${requests} requests a round, median of ${rounds} rounds, ns per request\n`)
   const standIn = await measure(requests, request((s) => {
     s.on("error", ignore)
-    s.respond(head)
-    s.end(body)
+    s.respond(helloHead)
+    s.end(hello)
   }))
   line("stand-in stream, plain calls", standIn)
   const fiber = await measure(requests, request((s) => {
     s.on("error", ignore)
-    Effect.runFork(floorApp(s))
+    Effect.runFork(helloFiber(s))
   }))
   line("stand-in stream, an effect fiber", fiber, `  (+${(fiber - standIn).toFixed(0)})`)
   const egi = await measure(requests, request((s) => void server.emit("stream", s as unknown as http2.ServerHttp2Stream, headers, flags, raw)))
@@ -196,25 +191,6 @@ if (values.only !== "h2") {
     await new Promise((resolve) => setTimeout(resolve, 10))
     return sockets
   }
-  /** bench/effect-floor.ts's `ws` echo on a stand-in socket. */
-  const echoFiber = Effect.fnUntraced(function*(ws: ReturnType<typeof standInSocket>) {
-    const queued: Array<Buffer> = []
-    let waiter: ((next: Effect.Effect<Buffer>) => void) | undefined
-    ws.on("message", (message: Buffer) => {
-      const resume = waiter
-      waiter = undefined
-      if (resume === undefined) queued.push(message)
-      else resume(Effect.succeed(message))
-    })
-    const next = Effect.callback<Buffer>((resume) => {
-      if (queued.length > 0) resume(Effect.succeed(queued.shift()!))
-      else waiter = resume
-    })
-    while (true) {
-      const message = yield* next
-      yield* Effect.sync(() => ws.send(message, { binary: false }))
-    }
-  })
   process.stdout.write(`\nWebSocket text messages of 32 B over ${sessionCount} sessions, round robin, ${messages} a round, median of ${rounds} rounds, ns per message\n`)
   const floorSockets = await open(false)
   const fiber = await measure(messages, (i) => void floorSockets[i % sessionCount]!.emit("message", data, false))
