@@ -5,8 +5,9 @@
 #   bash scripts/setup.sh --test-tools  ...and the tools the tests use: curl, nghttp,
 #                                       h2load, /usr/bin/python3 with h2, Node 22 in .tools/node22,
 #                                       Debian's chromium (browser tests; skipped without it)
-#   bash scripts/setup.sh --bench-tools ...and the tools bench/peers.ts uses: h2load, and Debian's
-#                                       Hypercorn, uvicorn, uvloop, httptools for /usr/bin/python3
+#   bash scripts/setup.sh --bench-tools ...and the tools bench/ uses: h2load; Debian's Hypercorn,
+#                                       uvicorn, uvloop, httptools for /usr/bin/python3 (peers.ts);
+#                                       valgrind (in-process.ts --instructions)
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*"; }
@@ -155,19 +156,21 @@ fi
 
 # --- 4. benchmark tools (optional) ----------------------------------------------
 # h2load drives every benchmark; bench/peers.ts also serves the same hello from
-# Hypercorn (h2c) and uvicorn (HTTP/1.1), Debian's, run by /usr/bin/python3.
+# Hypercorn (h2c) and uvicorn (HTTP/1.1), Debian's, run by /usr/bin/python3;
+# bench/in-process.ts --instructions counts instructions with valgrind's callgrind.
 if (( want_bench_tools )); then
   missing_bench_tools() {
     local m=()
     command -v h2load >/dev/null 2>&1 || m+=(h2load)
+    command -v valgrind >/dev/null 2>&1 || m+=(valgrind)
     local mod
     for mod in hypercorn uvicorn uvloop httptools; do
       /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || m+=("/usr/bin/python3:$mod")
     done
     echo "${m[*]}"
   }
-  install_missing "bench tools" missing_bench_tools "nghttp2-client python3-hypercorn uvicorn python3-uvloop python3-httptools"
-  log "bench tools ok (h2load, /usr/bin/python3 hypercorn, uvicorn, uvloop, httptools)"
+  install_missing "bench tools" missing_bench_tools "nghttp2-client valgrind python3-hypercorn uvicorn python3-uvloop python3-httptools"
+  log "bench tools ok (h2load, valgrind, /usr/bin/python3 hypercorn, uvicorn, uvloop, httptools)"
 fi
 
 log "node $(node --version) at $(command -v node)"
