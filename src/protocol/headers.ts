@@ -117,23 +117,26 @@ export const singleValue: ReadonlySet<string> = new Set([
 
 /**
  * Builds the header list from Node's flat raw form `[name, value, name, value…]`
- * (node:http `rawHeaders`, node:http2 `rawHeaders`): names lower-cased,
- * pseudo-header fields (`:method`…) left out, order and duplicates kept, and
- * — when `joinCookies` — every `cookie` field joined into the first one with
- * `"; "` (RFC 9113 §8.2.3), which is where the first crumb stood.
+ * (node:http `rawHeaders`, node:http2 `rawHeaders`): names lower-case,
+ * pseudo-header fields (`:method`…) left out, order and duplicates kept.
+ * With `http2`, every `cookie` field is joined into the first one with
+ * `"; "` (RFC 9113 §8.2.3), which is where the first crumb stood, and names
+ * are taken as they arrive: RFC 9113 §8.2.1 makes a field name with an
+ * upper-case letter malformed, and nghttp2 resets such a stream before
+ * node:http2 reports it. HTTP/1.x names are lower-cased here.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromRaw = (raw: ReadonlyArray<string>, joinCookies: boolean): Headers => {
+export const fromRaw = (raw: ReadonlyArray<string>, http2: boolean): Headers => {
   const out: Array<Header> = []
   let cookieAt = -1
   for (let i = 0; i < raw.length; i += 2) {
     const rawName = raw[i]!
     if (rawName.charCodeAt(0) === 58 /* ':' */) continue
-    const name = rawName.toLowerCase()
+    const name = http2 ? rawName : rawName.toLowerCase()
     const value = raw[i + 1]!
-    if (joinCookies && name === "cookie") {
+    if (http2 && name === "cookie") {
       if (cookieAt >= 0) {
         out[cookieAt] = ["cookie", out[cookieAt]![1] + "; " + value]
         continue

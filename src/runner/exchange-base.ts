@@ -19,6 +19,7 @@ import { ResponseSide } from "../protocol/http-response.ts"
 import type { HttpScope } from "../protocol/scope.ts"
 import type { RequestState, ResponseState } from "../protocol/state.ts"
 import { Inbox, type InboxSource } from "./inbox.ts"
+import { performance } from "node:perf_hooks"
 
 const EMPTY = new Uint8Array(0)
 

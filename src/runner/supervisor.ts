@@ -26,6 +26,7 @@ import { RunnerMetrics } from "./metrics.ts"
 import { Admission, RETRY_AFTER } from "./admission.ts"
 import { ClientErrors } from "./client-errors.ts"
 import { Running, type RunningItem } from "./running.ts"
+import { performance } from "node:perf_hooks"
 
 /**
  * The app's call returned something other than an Effect (rule RUN-11): a

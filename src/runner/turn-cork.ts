@@ -40,6 +40,7 @@
  * @since 0.9.0
  */
 import type { Writable } from "node:stream"
+import { performance } from "node:perf_hooks"
 
 const corked = new Set<Writable>()
 /**

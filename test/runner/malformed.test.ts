@@ -168,6 +168,29 @@ describe("HTTP-7 forbidden request fields on h2 (RFC 9113 §8.2.2)", () => {
   }
 })
 
+describe("HTTP-12 field names on h2 arrive lower-case (RFC 9113 §8.2.1)", () => {
+  const rec = recorder()
+  const server = useServer(rec.app)
+
+  // The runner takes HTTP/2 names as node:http2 reports them, without lower-casing them again (fromRaw):
+  // nghttp2 must reset a stream whose trailers carry an upper-case name, as it does for its head (HTTP-7 above).
+  it("HTTP-12: trailers with an upper-case field name are a stream error (RST_STREAM PROTOCOL_ERROR); the app never gets them; the connection keeps serving", async () => {
+    const r = await h2probe({
+      port: server().port,
+      timeout: 3,
+      requests: [
+        { method: "POST", path: "/upper-trailer", headers: [["te", "trailers"]], data: "hi", trailers: [["X-Upper", "1"]] },
+        { method: "GET", path: "/fine" }
+      ]
+    })
+    expect(r.resetCode(1), r.summary).toBe(1)
+    expect(r.goaway, r.summary).toBeUndefined()
+    expect(r.status(3), r.summary).toBe(200)
+    const call = rec.find("/upper-trailer")
+    expect(call?.events.some((e) => e.type === "http.request.trailers") ?? false).toBe(false)
+  })
+})
+
 describe("HTTP/1.1 malformed heads", () => {
   const rec = recorder()
   const server = useServer(rec.app)
