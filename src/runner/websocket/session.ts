@@ -16,6 +16,7 @@ import { checkCorrelator, type WebSocketScope } from "../../protocol/scope.ts"
 import type { WebSocketState } from "../../protocol/state.ts"
 import { WebSocketSide } from "../../protocol/websocket.ts"
 import type { RunnerOptions } from "../options.ts"
+import { Fifo } from "../fifo.ts"
 import { Inbox, type InboxSource } from "../inbox.ts"
 import { corkForTurn } from "../turn-cork.ts"
 
@@ -115,9 +116,9 @@ export class WebSocketSession implements InboxSource<InboundEvent> {
   private readonly handshake: Handshake
   private readonly limits: SessionLimits
   private socket: WebSocket | undefined = undefined
-  private readonly inbox: Array<InboundEvent>
+  private readonly inbox = new Fifo<InboundEvent>()
   /** The payload bytes of each event in `inbox` (a text message's UTF-8 length as it arrived; 0 for `websocket.connect`). */
-  private readonly inboxBytes: Array<number> = [0]
+  private readonly inboxBytes = new Fifo<number>()
   /** Their sum, counted against `receiveQueueBytes` (rule WS-20). */
   private queuedBytes = 0
   /** Receivers waiting for the next event (queued messages, then the sticky disconnect). */
@@ -134,7 +135,8 @@ export class WebSocketSession implements InboxSource<InboundEvent> {
     this.side = new WebSocketSide(scope)
     this.handshake = handshake
     this.limits = limits
-    this.inbox = [{ type: "websocket.connect", connectionId: scope.connectionId, streamId: scope.streamId }]
+    this.inbox.push({ type: "websocket.connect", connectionId: scope.connectionId, streamId: scope.streamId })
+    this.inboxBytes.push(0)
     handshake.onGone(() => {
       if (this.state === "connecting" || this.state === "denying") this.closed(1006, "")
     })
@@ -152,7 +154,7 @@ export class WebSocketSession implements InboxSource<InboundEvent> {
   poll(): InboundEvent | undefined {
     const next = this.inbox.shift()
     this.queuedBytes -= this.inboxBytes.shift() ?? 0
-    if (this.paused && this.inbox.length < this.limits.receiveQueue / 2 && this.queuedBytes <= this.limits.receiveQueueBytes / 2) {
+    if (this.paused && this.inbox.size < this.limits.receiveQueue / 2 && this.queuedBytes <= this.limits.receiveQueueBytes / 2) {
       this.paused = false
       this.socket?.resume()
     }
@@ -164,7 +166,7 @@ export class WebSocketSession implements InboxSource<InboundEvent> {
     this.inboxBytes.push(bytes)
     this.queuedBytes += bytes
     this.waiting.wake()
-    if (!this.paused && (this.inbox.length >= this.limits.receiveQueue || this.queuedBytes > this.limits.receiveQueueBytes)) {
+    if (!this.paused && (this.inbox.size >= this.limits.receiveQueue || this.queuedBytes > this.limits.receiveQueueBytes)) {
       // A slow app stops the reading of the socket (TCP, or the HTTP/2 stream window, pushes back; WS-20); nothing is dropped.
       this.paused = true
       this.socket?.pause()
