@@ -35,6 +35,30 @@ const LOWER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 /**
+ * `pattern.test`, remembering the strings it accepted: an app sends the
+ * same few field names and values (`content-type`, `text/plain`) in every
+ * response, and a Set lookup costs a fraction of a `RegExp#test` call
+ * (bench/in-process.ts --instructions, hello: ~750 instructions fewer per
+ * request). Bounded whatever an app sends: strings of at most 64
+ * characters, at most 1,024 of them, forgotten all at once when full, so
+ * that the common ones come back.
+ */
+const remembering = (pattern: RegExp): ((s: string) => boolean) => {
+  const accepted = new Set<string>()
+  return (s) => {
+    if (accepted.has(s)) return true
+    if (!pattern.test(s)) return false
+    if (s.length <= 64) {
+      if (accepted.size >= 1024) accepted.clear()
+      accepted.add(s)
+    }
+    return true
+  }
+}
+const lowerToken = remembering(LOWER_TOKEN)
+const fieldValue = remembering(FIELD_VALUE)
+
+/**
  * True when `s` is a string whose every code unit is an octet (0x00–0xFF):
  * a WebIDL ByteString (spec.md §3.4).
  *
@@ -49,7 +73,7 @@ export const isByteString = (s: unknown): s is string => typeof s === "string" &
  * @since 0.1.0
  * @category predicates
  */
-export const isFieldName = (name: unknown): name is string => typeof name === "string" && LOWER_TOKEN.test(name)
+export const isFieldName = (name: unknown): name is string => typeof name === "string" && lowerToken(name)
 
 /**
  * True when `value` is a valid RFC 9110 §5.5 field value: visible octets,
@@ -58,7 +82,7 @@ export const isFieldName = (name: unknown): name is string => typeof name === "s
  * @since 0.1.0
  * @category predicates
  */
-export const isFieldValue = (value: unknown): value is string => typeof value === "string" && FIELD_VALUE.test(value)
+export const isFieldValue = (value: unknown): value is string => typeof value === "string" && fieldValue(value)
 
 /**
  * Connection-specific fields that HTTP/2 forbids (RFC 9113 §8.2.2). A runner

@@ -42,6 +42,28 @@ describe("headers (spec.md §3.4)", () => {
     expect(isFieldValue("a\r\nb")).toBe(false)
     expect(isFieldValue("a\x00b")).toBe(false)
   })
+
+  it("HTTP-5 HTTP-6: the predicates answer as RFC 9110's grammar whatever they were asked before (they remember what they accepted, bounded)", () => {
+    const token = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
+    const value = /^[\t\x20-\x7e\x80-\xff]*$/
+    // Short strings over a small alphabet of good and bad characters, so that both answers come often and repeat.
+    const text = fc.string({ unit: fc.constantFrom("a", "z", "0", "-", "A", " ", "\t", "\r", "\n", "\x00", "\x7f", "\xe9", "\u2603", ":"), maxLength: 6 })
+    fc.assert(
+      fc.property(fc.array(text, { maxLength: 40 }), (strings) => {
+        // Each string twice: once perhaps new, once perhaps remembered.
+        for (const s of [...strings, ...strings]) {
+          expect(isFieldName(s)).toBe(token.test(s))
+          expect(isFieldValue(s)).toBe(value.test(s))
+        }
+      }),
+      { numRuns: 300 }
+    )
+    // Past the bound (1,024 remembered strings) the answers stay the same, for old and new strings alike.
+    for (let i = 0; i < 3000; i++) expect(isFieldName(`x-${i}`)).toBe(true)
+    expect(isFieldName("x-1")).toBe(true)
+    expect(isFieldName("X-1")).toBe(false)
+    expect(isFieldValue("a\r\nb")).toBe(false)
+  })
 })
 
 describe("paths (spec.md §3.4)", () => {
