@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import { remembering } from "./remembering.ts"
 
 /**
  * One header field: `[name, value]`, both ByteStrings, name lower-case.
@@ -34,27 +35,7 @@ const LOWER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
 // VCHAR / obs-text. No control characters (CR, LF, NUL among them).
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
-/**
- * `pattern.test`, remembering the strings it accepted: an app sends the
- * same few field names and values (`content-type`, `text/plain`) in every
- * response, and a Set lookup costs a fraction of a `RegExp#test` call
- * (bench/in-process.ts --instructions, hello: ~750 instructions fewer per
- * request). Bounded whatever an app sends: strings of at most 64
- * characters, at most 1,024 of them, forgotten all at once when full, so
- * that the common ones come back.
- */
-const remembering = (pattern: RegExp): ((s: string) => boolean) => {
-  const accepted = new Set<string>()
-  return (s) => {
-    if (accepted.has(s)) return true
-    if (!pattern.test(s)) return false
-    if (s.length <= 64) {
-      if (accepted.size >= 1024) accepted.clear()
-      accepted.add(s)
-    }
-    return true
-  }
-}
+// Tested at every response: remembered (remembering.ts).
 const lowerToken = remembering(LOWER_TOKEN)
 const fieldValue = remembering(FIELD_VALUE)
 
