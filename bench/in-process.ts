@@ -43,7 +43,7 @@
  * (bin/egi.mjs); started without `--no-allocation-site-pretenuring` it
  * runs itself again with it.
  *
- *     node bench/in-process.ts [--only h2|ws] [--instructions] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
+ *     node bench/in-process.ts [--only h2|h1|ws] [--instructions] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -54,7 +54,7 @@ import { parseArgs } from "node:util"
 import { echoFiber, hello, helloFiber, helloHead } from "./floor-apps.ts"
 import { helpIfAsked } from "./usage.ts"
 
-helpIfAsked(`node bench/in-process.ts [--only h2|ws] [--instructions] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
+helpIfAsked(`node bench/in-process.ts [--only h2|h1|ws] [--instructions] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
 
 EGI's own cost in one process, without sockets: per hello request through the HTTP/2 server's stream
 listener on stand-in streams (h2), per text message through WebSocket sessions on stand-in sockets (ws);
@@ -92,8 +92,8 @@ if (![rounds, requests, messages, sessionCount].every((n) => Number.isInteger(n)
   process.stderr.write("--rounds, --requests, --messages and --sessions take positive integers\n")
   process.exit(2)
 }
-if (values.only !== undefined && values.only !== "h2" && values.only !== "ws") {
-  process.stderr.write(`--only takes h2 or ws, not ${values.only}\n`)
+if (values.only !== undefined && values.only !== "h2" && values.only !== "h1" && values.only !== "ws") {
+  process.stderr.write(`--only takes h2, h1 or ws, not ${values.only}\n`)
   process.exit(2)
 }
 
@@ -102,6 +102,8 @@ const { Supervisor } = await import("../src/runner/supervisor.ts")
 const { defaults } = await import("../src/runner/options.ts")
 const { runnerLog } = await import("../src/runner/log.ts")
 const { connectionTagger } = await import("../src/runner/connection.ts")
+const { Http1Connection } = await import("../src/runner/http1/connection.ts")
+const { HttpDate } = await import("../src/runner/http1/response-head.ts")
 const { WebSocketSession } = await import("../src/runner/websocket/session.ts")
 const { makeWebSocketScope } = await import("../src/runner/websocket/scope.ts")
 const helloApp = (await import("../examples/hello.ts")).default
@@ -117,7 +119,7 @@ const conn = connectionTagger()(socket as never, "http")
 interface Case {
   readonly name: string
   readonly label: string
-  readonly group: "h2" | "ws"
+  readonly group: "h2" | "h1" | "ws"
   readonly prepare: () => Promise<(i: number) => void>
 }
 
@@ -159,6 +161,29 @@ const request = (answer: (stream: StandInStream) => void) => (i: number): void =
   stream.closed = true
   stream.emit("close")
 }
+
+/** A TCP socket as far as the HTTP/1.1 codec uses it; its writes go nowhere. */
+const standInTcp = () =>
+  Object.assign(new EventEmitter(), {
+    remoteAddress: "127.0.0.1",
+    remotePort: 50001,
+    localAddress: "127.0.0.1",
+    localPort: 8000,
+    destroyed: false,
+    writableLength: 0,
+    allowHalfOpen: true,
+    write(_chunk: unknown, _cb?: unknown) {
+      return true
+    },
+    cork() {},
+    uncork() {},
+    pause() {},
+    resume() {},
+    end() {},
+    destroy() {},
+    setTimeout() {}
+  })
+const h1Request = Buffer.from("GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: h2load nghttp2/1.52.0\r\n\r\n")
 
 /** A `ws` WebSocket as far as the session uses it; its sends go nowhere. */
 const standInSocket = () => Object.assign(new EventEmitter(), { bufferedAmount: 0, readyState: 1, send(_data: unknown, _options?: unknown) {}, close() {}, pause() {}, resume() {}, ping() {}, terminate() {} })
@@ -218,10 +243,34 @@ const cases: ReadonlyArray<Case> = [
       return request((s) => void server.emit("stream", s as unknown as http2.ServerHttp2Stream, headers, flags, raw))
     }
   },
+  {
+    name: "h1-egi",
+    label: "EGI: its HTTP/1.1 codec, examples/hello.ts",
+    group: "h1",
+    prepare: async () => {
+      const supervisor = new Supervisor(helloApp as never, opts, context)
+      const tcp = standInTcp()
+      connectionTagger()(tcp as never, "http")
+      const host = {
+        opts,
+        supervisor,
+        defaults: scopeDefaults,
+        date: new HttpDate(),
+        headExpired() {},
+        handOff() {
+          throw new Error("the hello request is one the codec serves itself")
+        },
+        forget() {}
+      }
+      new Http1Connection(tcp as never, host)
+      // One keep-alive connection, a request at a time: each is answered before the next arrives.
+      return () => void tcp.emit("data", h1Request)
+    }
+  },
   { name: "ws-fiber", label: "stand-in socket, an effect fiber echo", group: "ws", prepare: openSockets(false) },
   { name: "ws-egi", label: "EGI: the session, examples/ws-echo.ts", group: "ws", prepare: openSockets(true) }
 ]
-const countOf = (c: Case): number => (c.group === "h2" ? requests : messages)
+const countOf = (c: Case): number => (c.group === "ws" ? messages : requests)
 const WARM_UP = 20_000
 
 /** A callgrind child: the warm-up, then `count` items, yielding to the event loop every 1,000 so that what they scheduled runs. */
@@ -278,6 +327,8 @@ const line = (name: string, value: number, unit: string, note = ""): void =>
 const heading = (c: Case, measure: string): string =>
   c.group === "h2"
     ? `\nhello over HTTP/2, ${measure} per request\n`
+    : c.group === "h1"
+    ? `\nhello over HTTP/1.1 (one keep-alive connection; no floor: a stand-in socket has no parser), ${measure} per request\n`
     : `\nWebSocket text messages of 32 B over ${sessionCount} sessions, round robin, ${measure} per message\n`
 
 if (values.case !== undefined) {

@@ -95,7 +95,22 @@ FIELD[HTAB] = 1
 const TARGET = new Uint8Array(256)
 for (let c = 0x21; c <= 0xff; c++) if (c !== 0x7f) TARGET[c] = 1
 
-const latin1 = (bytes: Uint8Array, from: number, to: number): string => Buffer.prototype.latin1Slice.call(bytes, from, to)
+/**
+ * `bytes[from, to)` as a latin1 string. A head is decoded once, as one
+ * string, and its short parts are taken from it with `slice`: a call into
+ * node's Buffer binding costs ~600 instructions (argument checks, the
+ * string's creation), a `slice` a few dozen (bench/in-process.ts
+ * --instructions). A part of 13 characters or more is decoded on its own
+ * instead: V8 makes such a `slice` a view that keeps the whole head alive
+ * as long as the part lives, and an app may keep a header value for long.
+ */
+const latin1Slice: (this: Uint8Array, from: number, to: number) => string = Buffer.prototype.latin1Slice
+/** V8's shortest sliced string (SlicedString::kMinLength): a shorter `slice` is a copy. */
+const SHORT = 13
+const latin1 = (bytes: Uint8Array, from: number, to: number): string => latin1Slice.call(bytes, from, to)
+/** `bytes[from, to)` from `text`, the same bytes decoded from `base` on; a copy either way (see `latin1Slice`). */
+const part = (bytes: Uint8Array, text: string, base: number, from: number, to: number): string =>
+  to - from < SHORT ? text.slice(from - base, to - base) : latin1(bytes, from, to)
 
 /**
  * Where the head in `bytes` ends: the index just past its empty line
@@ -177,11 +192,13 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
   let i = from
   while (i < lineStop && TCHAR[bytes[i]!] === 1) i++
   if (i === from || bytes[i] !== SP) return bad("RFC 9112 §3.1", "the method is no token followed by one space")
-  const method = latin1(bytes, from, i)
+  // The whole head as one string; its short parts are taken from it (`part`).
+  const text = latin1(bytes, from, end)
+  const method = part(bytes, text, from, from, i)
   const targetFrom = ++i
   while (i < lineStop && TARGET[bytes[i]!] === 1) i++
   if (i === targetFrom || bytes[i] !== SP) return bad("RFC 9112 §3.2", "the request-target is empty, has a control octet, or is not followed by one space")
-  const target = latin1(bytes, targetFrom, i)
+  const target = part(bytes, text, from, targetFrom, i)
   i++
   // HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3)
   if (
@@ -193,7 +210,7 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
   const httpVersion = bytes[i + 7] === 48 ? "1.0" : "1.1"
 
   const rawHeaders: Array<string> = []
-  const fieldError = parseFieldLines(bytes, lineStop + 2, end, rawHeaders)
+  const fieldError = parseFieldLines(bytes, lineStop + 2, end, rawHeaders, text, from)
   if (fieldError !== undefined) return fieldError
   // The fields that decide framing and the connection's fate (RFC 9112 §6, §9).
   let host: string | null = null
@@ -280,11 +297,19 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
  * its surrounding whitespace, a line ends in CRLF and is never folded
  * (RFC 9112 §5). A request head's fields and a chunked body's trailer
  * section (§7.1.2) alike; the `HeadError` (400) of the first bad line, or
- * undefined.
+ * undefined. `text`: the same bytes as a latin1 string from `base` on, when
+ * the caller has it; the names and values are sliced from it.
  *
  * @since 0.7.0
  */
-export const parseFieldLines = (bytes: Uint8Array, at: number, end: number, out: Array<string>): HeadError | undefined => {
+export const parseFieldLines = (
+  bytes: Uint8Array,
+  at: number,
+  end: number,
+  out: Array<string>,
+  text: string = latin1(bytes, at, end),
+  base: number = at
+): HeadError | undefined => {
   while (at < end - 2) {
     const stop = lineEnd(bytes, at, end)
     if (stop < 0) return bad("RFC 9112 §2.2", "a line of the head does not end in CRLF")
@@ -301,7 +326,7 @@ export const parseFieldLines = (bytes: Uint8Array, at: number, end: number, out:
     while (e > v && (bytes[e - 1] === SP || bytes[e - 1] === HTAB)) e--
     for (let k = v; k < e; k++) if (FIELD[bytes[k]!] !== 1) return bad("RFC 9110 §5.5", "a field value has a control octet")
     if (out.length >= 2 * MAX_FIELDS) return new HeadError({ status: 431, rule: "RFC 6585 §5", detail: `more than ${MAX_FIELDS} field lines` })
-    out.push(latin1(bytes, at, n), latin1(bytes, v, e))
+    out.push(part(bytes, text, base, at, n), part(bytes, text, base, v, e))
     at = stop + 2
   }
   return undefined
