@@ -5,7 +5,7 @@
  * writes back as the status, fields, body and trailers that went in.
  */
 import fc from "fast-check"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import type { Headers } from "../../src/protocol/headers.ts"
 import { asksToClose, chunkHeader, CRLF, HttpDate, lastChunk, responseFraming, responseHead } from "../../src/runner/http1/response-head.ts"
 import { useCannedResponse } from "../support/canned-response.ts"
@@ -49,11 +49,20 @@ describe("the response head", () => {
     )
   })
 
-  it("makes the date once per second", () => {
-    const d = new HttpDate()
-    expect(d.at(Date.UTC(2026, 11, 1, 6, 0, 0, 10))).toBe(DATE)
-    expect(d.at(Date.UTC(2026, 11, 1, 6, 0, 0, 990))).toBe(DATE)
-    expect(d.at(Date.UTC(2026, 11, 1, 6, 0, 1, 0))).toBe("Tue, 01 Dec 2026 06:00:01 GMT")
+  it("makes the date once per second, and the next second's at the next second", () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 11, 1, 6, 0, 0, 10) })
+    try {
+      const d = new HttpDate()
+      expect(d.now()).toBe(DATE)
+      vi.advanceTimersByTime(979)
+      expect(d.now()).toBe(DATE)
+      vi.advanceTimersByTime(11)
+      expect(d.now()).toBe("Tue, 01 Dec 2026 06:00:01 GMT")
+      vi.advanceTimersByTime(2500)
+      expect(d.now()).toBe("Tue, 01 Dec 2026 06:00:03 GMT")
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

@@ -86,7 +86,7 @@ export class Http1Connection implements ExchangeOwner {
   }
 
   date(): string {
-    return this.host.date.at(Date.now())
+    return this.host.date.now()
   }
 
   /** No request in progress: nothing is lost by closing the connection now. */

@@ -20,7 +20,9 @@ const NONE: Headers = []
 /** Bodies up to this many bytes go out in one write with their head. */
 const SMALL = 1024
 
-const latin1 = (bytes: Uint8Array): string => Buffer.prototype.latin1Slice.call(bytes, 0, bytes.length)
+/** Read once: `Buffer` is a global, looked up at every use. */
+const latin1Slice: (this: Uint8Array, from: number, to: number) => string = Buffer.prototype.latin1Slice
+const latin1 = (bytes: Uint8Array): string => latin1Slice.call(bytes, 0, bytes.length)
 const noPromise = Effect.succeed(undefined)
 
 /** The body of a request that has none: ended, never readable (shared: its listeners are not kept). */

@@ -137,21 +137,27 @@ export const lastChunk = (trailers: Headers): string => {
 
 /**
  * The `date` field's value (IMF-fixdate, RFC 9110 §5.6.7), made at most
- * once per second of the clock.
+ * once per second of the clock: kept until a timer forgets it at the next
+ * second, so that a response does not read the clock (`Date.now()` is a
+ * call into V8's runtime, ~200 instructions). The timer runs only while
+ * responses are made, and never keeps the process alive.
  *
  * @since 0.7.0
  * @category codec
  */
 export class HttpDate {
-  private second = -1
-  private value = ""
+  private value: string | undefined = undefined
+  private readonly forget = (): void => {
+    this.value = undefined
+  }
 
-  /** The date for `now` (ms since the epoch). */
-  at(now: number): string {
-    const second = Math.floor(now / 1000)
-    if (second !== this.second) {
-      this.second = second
-      this.value = new Date(second * 1000).toUTCString()
+  /** The date now. */
+  now(): string {
+    if (this.value === undefined) {
+      const ms = Date.now()
+      const intoSecond = ms % 1000
+      this.value = new Date(ms - intoSecond).toUTCString()
+      setTimeout(this.forget, 1000 - intoSecond).unref()
     }
     return this.value
   }
