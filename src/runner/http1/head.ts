@@ -310,21 +310,30 @@ export const parseFieldLines = (
   text: string = latin1(bytes, at, end),
   base: number = at
 ): HeadError | undefined => {
+  // One pass over each line: the name's octets up to its colon, the value's up to the first octet that is not a
+  // field octet, which must be the CR of the line's CRLF (CR, LF and every other control octet are not field octets).
   while (at < end - 2) {
-    const stop = lineEnd(bytes, at, end)
-    if (stop < 0) return bad("RFC 9112 §2.2", "a line of the head does not end in CRLF")
     const first = bytes[at]!
     if (first === SP || first === HTAB) return bad("RFC 9112 §5.2", "a field line is folded (obs-fold)")
     let n = at
-    while (n < stop && TCHAR[bytes[n]!] === 1) n++
+    while (n < end && TCHAR[bytes[n]!] === 1) n++
     if (n === at || bytes[n] !== COLON) {
+      const c = bytes[n]
+      if (c === CR || c === LF) return bad("RFC 9112 §5.1", "a field line has no colon")
       return bad("RFC 9112 §5.1", n === at ? "a field line has no name" : "a field name is no token, or whitespace precedes its colon")
     }
     let v = n + 1
-    while (v < stop && (bytes[v] === SP || bytes[v] === HTAB)) v++
+    while (v < end && (bytes[v] === SP || bytes[v] === HTAB)) v++
+    let stop = v
+    while (stop < end && FIELD[bytes[stop]!] === 1) stop++
+    if (bytes[stop] !== CR || bytes[stop + 1] !== LF || stop + 1 >= end) {
+      const c = bytes[stop]
+      return c === CR || c === LF || stop >= end
+        ? bad("RFC 9112 §2.2", "a line of the head does not end in CRLF")
+        : bad("RFC 9110 §5.5", "a field value has a control octet")
+    }
     let e = stop
     while (e > v && (bytes[e - 1] === SP || bytes[e - 1] === HTAB)) e--
-    for (let k = v; k < e; k++) if (FIELD[bytes[k]!] !== 1) return bad("RFC 9110 §5.5", "a field value has a control octet")
     if (out.length >= 2 * MAX_FIELDS) return new HeadError({ status: 431, rule: "RFC 6585 §5", detail: `more than ${MAX_FIELDS} field lines` })
     out.push(part(bytes, text, base, at, n), part(bytes, text, base, v, e))
     at = stop + 2
