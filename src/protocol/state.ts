@@ -60,11 +60,14 @@ export const step = <S extends string, I extends string>(table: Table<S, I>, sta
   return typeof cell === "string" ? cell : new LocalProtocolError({ rule: cell.rule, detail: cell.detail })
 }
 
-/** `table` with its cells kept for `step` under `CELLS`. */
-const withCells = <S extends string, I extends string>(table: Table<S, I>): Table<S, I> =>
+/** `table` with its cells kept for `step` under `CELLS`, frozen (rows too): the cells are a copy, and a table never changes. */
+const withCells = <S extends string, I extends string>(table: Table<S, I>): Table<S, I> => {
   Object.defineProperty(table, CELLS, {
     value: new Map(Object.entries<Table<S, I>[S]>(table).map(([state, row]) => [state, new Map(Object.entries(row))])) satisfies Cells
   })
+  for (const row of Object.values(table)) Object.freeze(row)
+  return Object.freeze(table)
+}
 
 /** Builds a total table from the allowed transitions and a function naming the violation of every other pair. */
 const total = <S extends string, I extends string>(
