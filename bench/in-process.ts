@@ -10,6 +10,10 @@
  *   plain calls (the stand-ins' own cost) and by an effect fiber making
  *   those calls (bench/effect-floor.ts's `hello`). Nothing of node:http2,
  *   nghttp2 or the socket is measured.
+ * - `h1`: the hello through the runner's own HTTP/1.1 codec
+ *   (http1/connection.ts) on one keep-alive connection whose stand-in
+ *   socket's writes go nowhere, a request at a time. No floor beside it: a
+ *   stand-in socket has no parser to compare with.
  * - `ws`: text messages through `--sessions` WebSocket sessions
  *   (WebSocketSession and examples/ws-echo.ts), round robin, on stand-in
  *   `ws` sockets whose `send` does nothing; beside an effect fiber per
@@ -57,8 +61,9 @@ import { helpIfAsked } from "./usage.ts"
 helpIfAsked(`node bench/in-process.ts [--only h2|h1|ws] [--instructions] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
 
 EGI's own cost in one process, without sockets: per hello request through the HTTP/2 server's stream
-listener on stand-in streams (h2), per text message through WebSocket sessions on stand-in sockets (ws);
-beside the stand-ins' own cost and an effect fiber doing the same calls.
+listener on stand-in streams (h2) and through the runner's HTTP/1.1 codec on a stand-in socket (h1), per
+text message through WebSocket sessions on stand-in sockets (ws); beside the stand-ins' own cost and an
+effect fiber doing the same calls (h2, ws).
 
   (default)        time: median of --rounds rounds in ns; --requests/--messages a round (200000)
   --instructions   machine instructions per item, counted by valgrind's callgrind (bench tools:
