@@ -298,7 +298,7 @@ export const parseHead = (bytes: Uint8Array, from: number, end: number): Request
  * (RFC 9112 §5). A request head's fields and a chunked body's trailer
  * section (§7.1.2) alike; the `HeadError` (400) of the first bad line, or
  * undefined. `text`: the same bytes as a latin1 string from `base` on, when
- * the caller has it; the names and values are sliced from it.
+ * the caller has it; short names and values are taken from it (`part`).
  *
  * @since 0.7.0
  */
