@@ -215,28 +215,24 @@ const openSockets = (egi: boolean) => async (): Promise<(i: number) => void> => 
   return (i) => void sockets[i % sessionCount]!.emit("message", data, false)
 }
 
+/** A floor case of `h2`: each stand-in stream gets an `error` listener (as node's servers need) and `answer`. */
+const standInCase = (name: string, label: string, answer: (s: StandInStream) => void): Case => ({
+  name,
+  label,
+  group: "h2",
+  prepare: async () =>
+    request((s) => {
+      s.on("error", ignore)
+      answer(s)
+    })
+})
+
 const cases: ReadonlyArray<Case> = [
-  {
-    name: "h2-plain",
-    label: "stand-in stream, plain calls",
-    group: "h2",
-    prepare: async () =>
-      request((s) => {
-        s.on("error", ignore)
-        s.respond(helloHead)
-        s.end(hello)
-      })
-  },
-  {
-    name: "h2-fiber",
-    label: "stand-in stream, an effect fiber",
-    group: "h2",
-    prepare: async () =>
-      request((s) => {
-        s.on("error", ignore)
-        Effect.runFork(helloFiber(s))
-      })
-  },
+  standInCase("h2-plain", "stand-in stream, plain calls", (s) => {
+    s.respond(helloHead)
+    s.end(hello)
+  }),
+  standInCase("h2-fiber", "stand-in stream, an effect fiber", (s) => void Effect.runFork(helloFiber(s))),
   {
     name: "h2-egi",
     label: "EGI: the stream listener, examples/hello.ts",
