@@ -37,7 +37,9 @@
  *   same within ~0.1 % whatever else the machine does, where time swings
  *   by tens of per cent. It counts work (the garbage collector's
  *   included), not cache misses or what a loaded server's scattered memory
- *   costs; ~50× slower than running natively (a few minutes).
+ *   costs; ~50× slower than running natively (a few minutes). With
+ *   `--by-function`, each function's own instructions per item too
+ *   (callgrind-functions.ts): where to look next.
  *
  * The socket benchmarks (bench/run.ts, bench/ws.ts) put these costs in the
  * context of a whole server; in a loaded server the same code costs more
@@ -47,18 +49,23 @@
  * (bin/egi.mjs); started without `--no-allocation-site-pretenuring` it
  * runs itself again with it.
  *
- *     node bench/in-process.ts [--only h2|h1|ws] [--instructions] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
+ *     node bench/in-process.ts [--only h2|h1|ws] [--instructions [--by-function]] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { spawn, spawnSync } from "node:child_process"
+import { rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { EventEmitter } from "node:events"
 import type * as http2 from "node:http2"
 import { parseArgs } from "node:util"
+import { functionCounts, perItem } from "./callgrind-functions.ts"
 import { echoFiber, hello, helloFiber, helloHead } from "./floor-apps.ts"
 import { helpIfAsked } from "./usage.ts"
 
-helpIfAsked(`node bench/in-process.ts [--only h2|h1|ws] [--instructions] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
+helpIfAsked(`node bench/in-process.ts [--only h2|h1|ws] [--instructions [--by-function]] [--requests N] [--messages N] [--sessions 1000] [--rounds 7]
 
 EGI's own cost in one process, without sockets: per hello request through the HTTP/2 server's stream
 listener on stand-in streams (h2) and through the runner's HTTP/1.1 codec on a stand-in socket (h1), per
@@ -68,7 +75,9 @@ effect fiber doing the same calls (h2, ws).
   (default)        time: median of --rounds rounds in ns; --requests/--messages a round (200000)
   --instructions   machine instructions per item, counted by valgrind's callgrind (bench tools:
                    bash scripts/setup.sh --bench-tools): each case in its own process at N and 3N
-                   items (--requests/--messages, default 20000); repeatable within ~0.1 %`)
+                   items (--requests/--messages, default 20000); repeatable within ~0.1 %
+  --by-function    with --instructions: also each function's own instructions per item, top 40 per
+                   case (compiled JavaScript named from node's --perf-basic-prof map)`)
 
 if (!process.execArgv.includes("--no-allocation-site-pretenuring")) {
   const again = spawnSync(process.execPath, ["--no-allocation-site-pretenuring", ...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit" })
@@ -79,6 +88,7 @@ const { values } = parseArgs({
   options: {
     only: { type: "string" },
     instructions: { type: "boolean", default: false },
+    "by-function": { type: "boolean", default: false },
     requests: { type: "string" },
     messages: { type: "string" },
     sessions: { type: "string", default: "1000" },
@@ -305,12 +315,18 @@ const measure = async (n: number, one: (i: number) => void): Promise<number> => 
   return ns.sort((a, b) => a - b)[Math.floor(ns.length / 2)]!
 }
 
-/** The instructions callgrind counted in one child running `c` over `count` items after the warm-up. */
-const instructionsOf = (c: Case, count: number): Promise<number> =>
+/**
+ * The instructions callgrind counted in one child running `c` over `count`
+ * items after the warm-up; with `byFunction`, also each function's own
+ * (callgrind-functions.ts), from a full callgrind output and node's
+ * `--perf-basic-prof` symbol map, both removed after reading.
+ */
+const instructionsOf = (c: Case, count: number, byFunction: boolean): Promise<{ total: number; functions: Map<string, number> | undefined }> =>
   new Promise((resolve, reject) => {
+    const out = join(tmpdir(), `egi-callgrind-${process.pid}-${c.name}-${count}.out`)
     const child = spawn("setarch", [
-      "-R", "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-      process.execPath, "--no-allocation-site-pretenuring", "--predictable", "--random-seed=1", "--hash-seed=1",
+      "-R", "valgrind", "--tool=callgrind", ...(byFunction ? ["--dump-instr=yes", "--compress-pos=no", "--compress-strings=no", `--callgrind-out-file=${out}`] : ["--callgrind-out-file=/dev/null"]),
+      process.execPath, "--no-allocation-site-pretenuring", "--predictable", "--random-seed=1", "--hash-seed=1", ...(byFunction ? ["--perf-basic-prof"] : []),
       process.argv[1]!, "--case", c.name, "--count", String(count), "--sessions", String(sessionCount)
     ], { stdio: ["ignore", "ignore", "pipe"] })
     let err = ""
@@ -318,8 +334,17 @@ const instructionsOf = (c: Case, count: number): Promise<number> =>
     child.on("error", reject)
     child.on("close", (code) => {
       const refs = /I\s+refs:\s+([\d,]+)/.exec(err)
-      if (code === 0 && refs !== null) resolve(Number(refs[1]!.replaceAll(",", "")))
-      else reject(new Error(`${c.name} under callgrind exited ${code}:\n${err.split("\n").slice(-15).join("\n")}`))
+      if (code !== 0 || refs === null) return reject(new Error(`${c.name} under callgrind exited ${code}:\n${err.split("\n").slice(-15).join("\n")}`))
+      const total = Number(refs[1]!.replaceAll(",", ""))
+      if (!byFunction) return resolve({ total, functions: undefined })
+      // setarch and valgrind exec in turn: node runs as the child's pid, and names its map after it.
+      const symbols = `/tmp/perf-${child.pid}.map`
+      try {
+        resolve({ total, functions: functionCounts(out, symbols, fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "")) })
+      } finally {
+        rmSync(out, { force: true })
+        rmSync(symbols, { force: true })
+      }
     })
   })
 
@@ -347,6 +372,13 @@ if (values.instructions) {
     process.exit(2)
   }
 }
+const byFunction = values["by-function"]
+if (byFunction && !values.instructions) {
+  process.stderr.write("--by-function goes with --instructions\n")
+  process.exit(2)
+}
+/** Per case with --by-function: each function's own instructions per item, largest first. */
+const byFunctionOf = new Map<string, ReadonlyArray<readonly [string, number]>>()
 const results = new Map<string, number>()
 let group: Case["group"] | undefined
 for (const c of selected) {
@@ -360,8 +392,9 @@ for (const c of selected) {
   let value: number
   if (values.instructions) {
     // Both counts at once: one process a core.
-    const [few, many] = await Promise.all([instructionsOf(c, n), instructionsOf(c, 3 * n)])
-    value = (many - few) / (2 * n)
+    const [few, many] = await Promise.all([instructionsOf(c, n, byFunction), instructionsOf(c, 3 * n, byFunction)])
+    value = (many.total - few.total) / (2 * n)
+    if (few.functions !== undefined && many.functions !== undefined) byFunctionOf.set(c.name, perItem(few.functions, many.functions, 2 * n))
   } else {
     value = await measure(n, await c.prepare())
   }
@@ -371,5 +404,9 @@ for (const c of selected) {
   const over = (base: number | undefined, what: string) => (base === undefined || c.name.endsWith(what) ? "" : `${what === "plain" ? "+" : "over the fiber +"}${(value - base).toFixed(0)}`)
   const notes = [over(plain, "plain"), c.name.endsWith("-egi") ? over(fiber, "fiber") : ""].filter((x) => x !== "")
   line(c.label, value, values.instructions ? "instr" : "ns", notes.length > 0 ? `  (${notes.join("; ")})` : "")
+}
+for (const [name, functions] of byFunctionOf) {
+  process.stdout.write(`\n${name}: the functions with the most instructions of their own per item (callgrind, --perf-basic-prof names)\n`)
+  for (const [fn, n] of functions.slice(0, 40)) process.stdout.write(`  ${n.toFixed(0).padStart(7)}  ${fn}\n`)
 }
 process.exit(0)
