@@ -10,7 +10,6 @@
 import { LocalProtocolError } from "./errors.ts"
 import type { HttpExtensions } from "./extensions.ts"
 import type { Headers } from "./headers.ts"
-import { remembering } from "./remembering.ts"
 
 /**
  * `scope.egi.version`: the version of the interface's shape — the app
@@ -237,8 +236,6 @@ export const targetOf = (scope: { readonly rawPath: string; readonly queryString
   scope.queryString === "" ? scope.rawPath : `${scope.rawPath}?${scope.queryString}`
 
 const NEEDS_DECODING = /[%\x80-\xff]/
-/** A path to take as it is (no `%`, no octet over 0x7F), remembered: most requests ask for a few paths (remembering.ts). */
-const plainPath = remembering(NEEDS_DECODING, true)
 const HEX = /^[0-9a-fA-F]{2}$/
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -252,7 +249,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true })
  * @category constructors
  */
 export const decodePath = (rawPath: string): string => {
-  if (plainPath(rawPath)) return rawPath
+  if (!NEEDS_DECODING.test(rawPath)) return rawPath
   const bytes = new Uint8Array(rawPath.length)
   let n = 0
   for (let i = 0; i < rawPath.length; i++) {

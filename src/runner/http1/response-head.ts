@@ -140,7 +140,9 @@ export const lastChunk = (trailers: Headers): string => {
  * once per second of the clock: kept until a timer forgets it at the next
  * second, so that a response does not read the clock (`Date.now()` is a
  * call into V8's runtime, ~200 instructions). The timer runs only while
- * responses are made, and never keeps the process alive.
+ * responses are made, and never keeps the process alive. As node:http's
+ * own cache of it, the value can lag the clock by as long as the event
+ * loop is held past the second's end.
  *
  * @since 0.7.0
  * @category codec
