@@ -58,18 +58,9 @@ export class ResponseSide {
       : undefined
   }
 
-  /** The state `check` found next for `checkedInput` from `checkedFrom`: `accept` takes it without a second lookup. */
-  private checkedFrom: ResponseState | undefined = undefined
-  private checkedInput: ResponseInput | undefined = undefined
-  private checkedNext: ResponseState = "start"
-
   private next(input: ResponseInput): LocalProtocolError | undefined {
     const next = nextResponseState(this.state, input, this.announced)
-    if (typeof next !== "string") return next
-    this.checkedFrom = this.state
-    this.checkedInput = input
-    this.checkedNext = next
-    return undefined
+    return typeof next === "string" ? undefined : next
   }
 
   /**
@@ -165,10 +156,6 @@ export class ResponseSide {
   }
 
   private move(input: ResponseInput): void {
-    if (this.checkedFrom === this.state && this.checkedInput === input) {
-      this.state = this.checkedNext
-      return
-    }
     const next = nextResponseState(this.state, input, this.announced)
     if (typeof next === "string") this.state = next
   }

@@ -34,18 +34,37 @@ export interface Violation {
  */
 export type Table<S extends string, I extends string> = { readonly [K in S]: { readonly [J in I]: S | Violation } }
 
-/** A table's cells as nested Maps: state, then input. */
-type Cells = ReadonlyMap<string, ReadonlyMap<string, string | Violation>>
+/**
+ * A table's cells as nested Maps (state, then input), and the pair looked
+ * up last with its cell: a stream's `check` and `accept` step the same pair
+ * one after the other, and most streams step the same few pairs.
+ */
+interface Cells {
+  readonly byState: ReadonlyMap<string, ReadonlyMap<string, string | Violation>>
+  lastState: string | undefined
+  lastInput: string | undefined
+  lastCell: string | Violation
+}
 
 /**
- * Where a table built here keeps its cells as nested Maps, under a symbol
- * that is not enumerable (the table reads, spreads and compares as before).
- * `step` looks each pair up there: `table[state][input]`, both keys varying,
- * is a megamorphic keyed load in V8 at every event (~110 instructions each,
- * two per step), a Map lookup of a state or input name ~45
- * (bench/in-process.ts --instructions).
+ * Where a table built here keeps its Cells, under a symbol that is not
+ * enumerable (the table reads, spreads and compares as before). `step`
+ * looks each pair up there: `table[state][input]`, both keys varying, is a
+ * megamorphic keyed load in V8 at every event (~110 instructions each, two
+ * per step), a Map lookup of a state or input name ~45, the last pair again
+ * a few (bench/in-process.ts --instructions).
  */
 const CELLS: unique symbol = Symbol("egi.state.cells")
+
+/** The cell of `(state, input)` in `cells`. */
+const cellOf = (cells: Cells, state: string, input: string): string | Violation => {
+  if (state === cells.lastState && input === cells.lastInput) return cells.lastCell
+  const cell = cells.byState.get(state)!.get(input)!
+  cells.lastState = state
+  cells.lastInput = input
+  cells.lastCell = cell
+  return cell
+}
 
 /**
  * One step of `table`: the next state, or the `LocalProtocolError` naming
@@ -56,15 +75,19 @@ const CELLS: unique symbol = Symbol("egi.state.cells")
  */
 export const step = <S extends string, I extends string>(table: Table<S, I>, state: S, input: I): S | LocalProtocolError => {
   const cells = (table as { readonly [CELLS]?: Cells })[CELLS]
-  const cell = (cells === undefined ? table[state][input] : cells.get(state)!.get(input)!) as S | Violation
+  const cell = (cells === undefined ? table[state][input] : cellOf(cells, state, input)) as S | Violation
   return typeof cell === "string" ? cell : new LocalProtocolError({ rule: cell.rule, detail: cell.detail })
 }
 
 /** `table` with its cells kept for `step` under `CELLS`, frozen (rows too): the cells are a copy, and a table never changes. */
 const withCells = <S extends string, I extends string>(table: Table<S, I>): Table<S, I> => {
-  Object.defineProperty(table, CELLS, {
-    value: new Map(Object.entries<Table<S, I>[S]>(table).map(([state, row]) => [state, new Map(Object.entries(row))])) satisfies Cells
-  })
+  const cells: Cells = {
+    byState: new Map(Object.entries<Table<S, I>[S]>(table).map(([state, row]) => [state, new Map(Object.entries(row))])),
+    lastState: undefined,
+    lastInput: undefined,
+    lastCell: ""
+  }
+  Object.defineProperty(table, CELLS, { value: cells })
   for (const row of Object.values(table)) Object.freeze(row)
   return Object.freeze(table)
 }

@@ -64,10 +64,6 @@ export class WebSocketSide {
   /** Table 4's state (spec.md §11.5). */
   state: WebSocketState = "connecting"
   private readonly scope: WebSocketScope
-  /** The state `check` found next for `checkedInput` from `checkedFrom`: `accept` takes it without a second lookup. */
-  private checkedFrom: WebSocketState | undefined = undefined
-  private checkedInput: WebSocketInput | undefined = undefined
-  private checkedNext: WebSocketState = "connecting"
 
   constructor(scope: WebSocketScope) {
     this.scope = scope
@@ -117,21 +113,13 @@ export class WebSocketSide {
         break
     }
     const next = nextWebSocketState(this.state, input)
-    if (typeof next !== "string") return next
-    this.checkedFrom = this.state
-    this.checkedInput = input
-    this.checkedNext = next
-    return undefined
+    return typeof next === "string" ? undefined : next
   }
 
   /** Moves the state for `event`, which `check` accepted. */
   accept(event: OutboundEvent): void {
     const input = websocketInputOf(event)
     if (input === undefined) return
-    if (this.checkedFrom === this.state && this.checkedInput === input) {
-      this.state = this.checkedNext
-      return
-    }
     const next = nextWebSocketState(this.state, input)
     if (typeof next === "string") this.state = next
   }
