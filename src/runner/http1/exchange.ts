@@ -13,6 +13,7 @@ import type { HttpScope } from "../../protocol/scope.ts"
 import type { BodySource, ResponseSink } from "../exchange-base.ts"
 import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "../exchange.ts"
 import { corkForTurn, destroyFlushed } from "../turn-cork.ts"
+import { latin1 } from "./head.ts"
 import { FramingError, ResponseWriter, type WireParts } from "./response-writer.ts"
 
 const NONE: Headers = []
@@ -20,9 +21,6 @@ const NONE: Headers = []
 /** Bodies up to this many bytes go out in one write with their head. */
 const SMALL = 1024
 
-/** Read once: `Buffer` is a global, looked up at every use. */
-const latin1Slice: (this: Uint8Array, from: number, to: number) => string = Buffer.prototype.latin1Slice
-const latin1 = (bytes: Uint8Array): string => latin1Slice.call(bytes, 0, bytes.length)
 const noPromise = Effect.succeed(undefined)
 
 /** The body of a request that has none: ended, never readable (shared: its listeners are not kept). */
@@ -140,7 +138,7 @@ export class SocketExchange extends Exchange implements ResponseSink {
     if (n === 2 && head !== undefined && typeof parts[0] !== "string" && parts[0]!.length <= SMALL) {
       // A small body rides in the head's string (latin1 maps each byte to one char and back): one
       // write instead of a corked writev of two. Pinned A/B, HTTP/1.1 hello: see the commit.
-      ok = socket.write(head + latin1(parts[0]!), "latin1", onFlushed)
+      ok = socket.write(head + latin1(parts[0]!, 0, parts[0]!.length), "latin1", onFlushed)
     } else if (n === 1) {
       const only = head ?? parts[0]!
       ok = typeof only === "string" ? socket.write(only, "latin1", onFlushed) : socket.write(only, onFlushed)

@@ -107,7 +107,8 @@ for (let c = 0x21; c <= 0xff; c++) if (c !== 0x7f) TARGET[c] = 1
 const latin1Slice: (this: Uint8Array, from: number, to: number) => string = Buffer.prototype.latin1Slice
 /** V8's shortest sliced string (SlicedString::kMinLength): a shorter `slice` is a copy. */
 const SHORT = 13
-const latin1 = (bytes: Uint8Array, from: number, to: number): string => latin1Slice.call(bytes, from, to)
+/** `bytes[from, to)` as a latin1 string (one octet, one character): the codec's one way to decode bytes. */
+export const latin1 = (bytes: Uint8Array, from: number, to: number): string => latin1Slice.call(bytes, from, to)
 /** `bytes[from, to)` from `text`, the same bytes decoded from `base` on; a copy either way (see `latin1Slice`). */
 const part = (bytes: Uint8Array, text: string, base: number, from: number, to: number): string =>
   to - from < SHORT ? text.slice(from - base, to - base) : latin1(bytes, from, to)
