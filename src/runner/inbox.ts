@@ -11,6 +11,7 @@
  * @since 0.4.0
  */
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 
 type Resume<A> = (effect: Effect.Effect<A>) => void
 
@@ -30,21 +31,49 @@ export interface InboxSource<A> {
   onWait?(): void
 }
 
+/** A receiver waiting behind the first: its resume, and the fiber that waits (to tell when it is gone). */
+interface Waiter<A> {
+  readonly resume: Resume<A>
+  readonly fiber: Fiber.Fiber<unknown, unknown> | undefined
+}
+
+/** A waiting receiver whose fiber has ended (interrupted: a lost race, a timeout) will never take an item. */
+const gone = (fiber: Fiber.Fiber<unknown, unknown> | undefined): boolean => fiber !== undefined && fiber.pollUnsafe() !== undefined
+
+/** Past this many receivers waiting behind the first, those whose fibers ended are dropped before another joins. */
+const REST_SWEEP = 16
+
 /**
  * Receivers waiting for items that `poll` produces.
+ *
+ * A wait has no canceler. Effect gives a cancelable wait a finalizer of its
+ * own each time (a closure and a primitive pushed on the fiber's stack and
+ * popped at resumption: ~730 instructions per WebSocket message, a tenth
+ * of it; bench/in-process.ts --instructions). Instead, a receiver that was
+ * interrupted is known to be gone when its fiber has ended, or when the
+ * same fiber waits again (a fiber waits in one place at a time), and it is
+ * passed over then; and an item is handed over by resuming the receiver
+ * with an Effect that takes it when the receiver's fiber runs it — Effect
+ * runs a resumed fiber there and then, so the item is taken before
+ * `resume` returns, or, when the receiver was gone, stays `held` for the
+ * next one. Either way nothing is lost.
  *
  * @since 0.4.0
  * @category models
  */
 export class Inbox<A> {
   /**
-   * The receiver waiting longest, if any; the others wait in `rest`, oldest
-   * first. One waiter is the rule (an app awaiting `receive`), and a field
-   * holds it for nothing where an array grown by `push` holds 17 slots: a
-   * held stream's memory is mostly what it keeps (issue 19).
+   * The receiver waiting longest, if any, and its fiber; the others wait in
+   * `rest`, oldest first. One waiter is the rule (an app awaiting
+   * `receive`), and fields hold it for nothing where an array grown by
+   * `push` holds 17 slots: a held stream's memory is mostly what it keeps
+   * (issue 19).
    */
   private first: Resume<A> | undefined = undefined
-  private rest: Array<Resume<A>> | undefined = undefined
+  private firstFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  private rest: Array<Waiter<A>> | undefined = undefined
+  /** An item taken from the source for a receiver that turned out to be gone: the next receiver's. */
+  private held: A | undefined = undefined
   private readonly source: InboxSource<A>
 
   constructor(source: InboxSource<A>) {
@@ -53,61 +82,80 @@ export class Inbox<A> {
 
   /**
    * The next item: at once when one is ready and nobody waits before us,
-   * else when `wake()` finds one. Its register function and each wait's
-   * leave are methods bound to the inbox, not closures: a bound function
-   * is 48 bytes where a closure with its context is 96, and a held stream
-   * keeps both (issue 19).
+   * else when `wake()` finds one. Its register function is a method bound
+   * to the inbox, not a closure: a bound function is 48 bytes where a
+   * closure with its context is 96, and a held stream keeps it (issue 19).
    */
   readonly take: Effect.Effect<A> = Effect.callback<A>(this.register.bind(this))
 
-  private register(resume: Resume<A>): Effect.Effect<void> | void {
+  /**
+   * What a resumed receiver runs: the held item, or — should the fiber run
+   * it later than its resumption, after another receiver took the item —
+   * a new wait. Made at the first hand-over, kept for the next ones.
+   */
+  private handOver: Effect.Effect<A> | undefined = undefined
+
+  private register(resume: Resume<A>): void {
+    // Effect calls a register function with the waiting fiber as the current one.
+    const fiber = Fiber.getCurrent()
+    this.passGone(fiber)
     if (this.first === undefined) {
-      const item = this.source.poll()
+      const item = this.next()
       if (item !== undefined) return resume(Effect.succeed(item))
       this.first = resume
-      this.source.onWait?.()
-      return (this.leaveFirst ??= Effect.sync(this.leaveAsFirst.bind(this)))
+      this.firstFiber = fiber
+    } else {
+      const rest = (this.rest ??= [])
+      if (rest.length >= REST_SWEEP) this.rest = rest.filter((w) => w.fiber !== fiber && !gone(w.fiber))
+      this.rest.push({ resume, fiber })
     }
-    ;(this.rest ??= []).push(resume)
     this.source.onWait?.()
-    return Effect.sync(this.leave.bind(this, resume))
   }
 
-  /**
-   * The canceler of a receiver that started waiting as `first`, one per
-   * inbox, not one per wait: a receiver leaves `first` only when served,
-   * and a served receiver is no longer suspended, so its canceler can only
-   * run while it is still `first` (an interrupted fiber runs its canceler
-   * before anything else). A WebSocket waits once per message (issue 19).
-   */
-  private leaveFirst: Effect.Effect<void> | undefined = undefined
-
-  private leaveAsFirst(): void {
-    this.first = this.rest?.shift()
+  /** The held item, else the source's next. */
+  private next(): A | undefined {
+    const held = this.held
+    if (held === undefined) return this.source.poll()
+    this.held = undefined
+    return held
   }
 
-  /** An interrupted receiver leaves its place (its item, if one was ready, stays for the next). */
-  private leave(resume: Resume<A>): void {
-    if (this.first === resume) this.first = this.rest?.shift()
-    else if (this.rest !== undefined) {
-      const i = this.rest.indexOf(resume)
-      if (i >= 0) this.rest.splice(i, 1)
-    }
+  /** Passes over first receivers that are gone (`waiting` is the fiber waiting now: its earlier wait, if any, is gone). */
+  private passGone(waiting: Fiber.Fiber<unknown, unknown> | undefined): void {
+    while (this.first !== undefined && ((waiting !== undefined && this.firstFiber === waiting) || gone(this.firstFiber))) this.shiftFirst()
+  }
+
+  private shiftFirst(): void {
+    const next = this.rest?.shift()
+    this.first = next?.resume
+    this.firstFiber = next?.fiber
+  }
+
+  private takeHeld(): Effect.Effect<A> {
+    const item = this.held
+    if (item === undefined) return this.take
+    this.held = undefined
+    return Effect.succeed(item)
   }
 
   /** Hands ready items to waiting receivers, oldest first, while the source's `poll` has any. */
   wake(): void {
-    while (this.first !== undefined) {
-      const item = this.source.poll()
-      if (item === undefined) return
+    for (;;) {
+      this.passGone(undefined)
       const resume = this.first
-      this.first = this.rest?.shift()
-      resume(Effect.succeed(item))
+      if (resume === undefined) return
+      const item = this.next()
+      if (item === undefined) return
+      this.shiftFirst()
+      this.held = item
+      // Taken while `resume` runs; a receiver gone since leaves it held, and the loop offers it to the next.
+      resume(this.handOver ??= Effect.suspend(this.takeHeld.bind(this)))
     }
   }
 
   /** A receiver is waiting. */
   get waiting(): boolean {
+    this.passGone(undefined)
     return this.first !== undefined
   }
 }

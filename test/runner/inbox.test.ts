@@ -4,7 +4,7 @@
  * one each; an interrupted receiver leaves its place and takes nothing, so
  * no item is lost; an item ready when nobody waits is taken at once.
  */
-import { Effect, Exit, type Fiber } from "effect"
+import { Deferred, Effect, Exit, type Fiber } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Inbox } from "../../src/runner/inbox.ts"
@@ -63,5 +63,36 @@ describe("Inbox", () => {
         expect(waits).toBe(modelWaits)
       }
     }), { numRuns: 500 })
+  })
+
+  it("an item offered to a receiver interrupted but not yet ended (its finalizer still runs) is kept for the next receiver", () => {
+    const queue: Array<number> = []
+    const inbox = new Inbox<number>({ poll: () => queue.shift() })
+    const release = Deferred.makeUnsafe<void>()
+    // A's wait is interrupted, and A then waits in its finalizer: its fiber has not ended, and its resume is spent.
+    const a = Effect.runFork(inbox.take.pipe(Effect.onInterrupt(() => Deferred.await(release))))
+    a.interruptUnsafe()
+    expect(a.pollUnsafe()).toBeUndefined()
+    queue.push(1)
+    inbox.wake()
+    expect(inbox.waiting).toBe(false)
+    const b = Effect.runFork(inbox.take)
+    expect(b.pollUnsafe()).toEqual(Exit.succeed(1))
+    Deferred.doneUnsafe(release, Exit.void)
+    expect(Exit.hasInterrupts(a.pollUnsafe()!)).toBe(true)
+  })
+
+  it("receivers that lose a race to a timeout leave nothing waiting, and the next receiver gets the next item", async () => {
+    const queue: Array<number> = []
+    const inbox = new Inbox<number>({ poll: () => queue.shift() })
+    for (let i = 0; i < 100; i++) {
+      const lost = await Effect.runPromise(Effect.timeoutOption(inbox.take, 0))
+      expect(lost._tag).toBe("None")
+      expect(inbox.waiting).toBe(false)
+    }
+    const next = Effect.runFork(inbox.take)
+    queue.push(7)
+    inbox.wake()
+    expect(next.pollUnsafe()).toEqual(Exit.succeed(7))
   })
 })
