@@ -31,16 +31,40 @@ export interface InboxSource<A> {
   onWait?(): void
 }
 
-/** A receiver waiting behind the first: its resume, and the fiber that waits (to tell when it is gone). */
+/**
+ * A receiver waiting behind the first: its resume; the fiber that waits,
+ * when its interrupts can be seen (below), to tell when it is gone; and
+ * whether the wait was interruptible.
+ */
 interface Waiter<A> {
   readonly resume: Resume<A>
-  readonly fiber: Fiber.Fiber<unknown, unknown> | undefined
+  readonly fiber: FiberState | undefined
+  readonly interruptible: boolean
 }
 
-/** A waiting receiver whose fiber has ended (interrupted: a lost race, a timeout) will never take an item. */
-const gone = (fiber: Fiber.Fiber<unknown, unknown> | undefined): boolean => fiber !== undefined && fiber.pollUnsafe() !== undefined
+/**
+ * What the inbox reads of a waiting fiber beyond effect's public API:
+ * effect 4's fiber (FiberImpl) keeps an interrupt that has not ended it yet
+ * in `_interruptedCause` and whether it can be interrupted now in
+ * `interruptible`. A fiber without them (another effect) waits with a
+ * canceler instead, as every fiber did before (the same guarantees, ~420
+ * instructions more per wait).
+ */
+type FiberState = Fiber.Fiber<unknown, unknown> & { readonly _interruptedCause: unknown; readonly interruptible: boolean }
 
-/** Past this many receivers waiting behind the first, those whose fibers ended are dropped before another joins. */
+const visible = (fiber: Fiber.Fiber<unknown, unknown> | undefined): fiber is FiberState =>
+  fiber !== undefined && "_interruptedCause" in fiber && typeof (fiber as { interruptible?: unknown }).interruptible === "boolean"
+
+/**
+ * A waiting receiver that will never take an item: its fiber has ended, or
+ * an interrupt is pending on it and its wait was interruptible — a fiber
+ * interrupted while it waits leaves the wait, though it may go on running
+ * its finalizers (a lost race, a timeout, an app's cleanup).
+ */
+const gone = (fiber: FiberState | undefined, interruptible: boolean): boolean =>
+  fiber !== undefined && (fiber.pollUnsafe() !== undefined || (interruptible && fiber._interruptedCause !== undefined))
+
+/** Past this many receivers waiting behind the first, those that are gone are dropped before another joins. */
 const REST_SWEEP = 16
 
 /**
@@ -50,13 +74,13 @@ const REST_SWEEP = 16
  * own each time (a closure and a primitive pushed on the fiber's stack and
  * popped at resumption: ~730 instructions per WebSocket message, a tenth
  * of it; bench/in-process.ts --instructions). Instead, a receiver that was
- * interrupted is known to be gone when its fiber has ended, or when the
- * same fiber waits again (a fiber waits in one place at a time), and it is
- * passed over then; and an item is handed over by resuming the receiver
- * with an Effect that takes it when the receiver's fiber runs it — Effect
- * runs a resumed fiber there and then, so the item is taken before
- * `resume` returns, or, when the receiver was gone, stays `held` for the
- * next one. Either way nothing is lost.
+ * interrupted is known to be gone (see `gone`), or when the same fiber
+ * waits again (a fiber waits in one place at a time), and it is passed
+ * over then; and an item is handed over by resuming the receiver with an
+ * Effect that takes it when the receiver's fiber runs it — Effect runs a
+ * resumed fiber there and then, so the item is taken before `resume`
+ * returns, or, when the receiver was gone all the same, stays `held` for
+ * the next one. Either way nothing is lost.
  *
  * @since 0.4.0
  * @category models
@@ -70,7 +94,8 @@ export class Inbox<A> {
    * (issue 19).
    */
   private first: Resume<A> | undefined = undefined
-  private firstFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  private firstFiber: FiberState | undefined = undefined
+  private firstInterruptible = false
   private rest: Array<Waiter<A>> | undefined = undefined
   /** An item taken from the source for a receiver that turned out to be gone: the next receiver's. */
   private held: A | undefined = undefined
@@ -95,21 +120,42 @@ export class Inbox<A> {
    */
   private handOver: Effect.Effect<A> | undefined = undefined
 
-  private register(resume: Resume<A>): void {
+  private register(resume: Resume<A>): Effect.Effect<void> | void {
     // Effect calls a register function with the waiting fiber as the current one.
-    const fiber = Fiber.getCurrent()
+    const current = Fiber.getCurrent()
+    const fiber = visible(current) ? current : undefined
+    const interruptible = fiber !== undefined && fiber.interruptible
     this.passGone(fiber)
     if (this.first === undefined) {
       const item = this.next()
       if (item !== undefined) return resume(Effect.succeed(item))
       this.first = resume
       this.firstFiber = fiber
+      this.firstInterruptible = interruptible
     } else {
       const rest = (this.rest ??= [])
-      if (rest.length >= REST_SWEEP) this.rest = rest.filter((w) => w.fiber !== fiber && !gone(w.fiber))
-      this.rest.push({ resume, fiber })
+      // A receiver that lost a race to a timeout is the last: a loop of timeouts beside a waiting receiver keeps none.
+      for (let last = rest.at(-1); last !== undefined && this.isGone(last, fiber); last = rest.at(-1)) rest.pop()
+      if (rest.length >= REST_SWEEP) this.rest = rest.filter((w) => !this.isGone(w, fiber))
+      this.rest.push({ resume, fiber, interruptible })
     }
     this.source.onWait?.()
+    // A fiber whose interrupts cannot be seen leaves its place when interrupted.
+    if (fiber === undefined) return Effect.sync(() => this.leave(resume))
+  }
+
+  /** An interrupted receiver (whose interrupts cannot be seen) leaves its place; its item, if one was ready, stays for the next. */
+  private leave(resume: Resume<A>): void {
+    if (this.first === resume) this.shiftFirst()
+    else if (this.rest !== undefined) {
+      const i = this.rest.findIndex((w) => w.resume === resume)
+      if (i >= 0) this.rest.splice(i, 1)
+    }
+  }
+
+  /** `w` is gone, or its fiber is `waiting` now (and so waits no more where it waited before). */
+  private isGone(w: Waiter<A>, waiting: FiberState | undefined): boolean {
+    return (waiting !== undefined && w.fiber === waiting) || gone(w.fiber, w.interruptible)
   }
 
   /** The held item, else the source's next. */
@@ -121,14 +167,17 @@ export class Inbox<A> {
   }
 
   /** Passes over first receivers that are gone (`waiting` is the fiber waiting now: its earlier wait, if any, is gone). */
-  private passGone(waiting: Fiber.Fiber<unknown, unknown> | undefined): void {
-    while (this.first !== undefined && ((waiting !== undefined && this.firstFiber === waiting) || gone(this.firstFiber))) this.shiftFirst()
+  private passGone(waiting: FiberState | undefined): void {
+    while (this.first !== undefined && ((waiting !== undefined && this.firstFiber === waiting) || gone(this.firstFiber, this.firstInterruptible))) {
+      this.shiftFirst()
+    }
   }
 
   private shiftFirst(): void {
     const next = this.rest?.shift()
     this.first = next?.resume
     this.firstFiber = next?.fiber
+    this.firstInterruptible = next?.interruptible ?? false
   }
 
   private takeHeld(): Effect.Effect<A> {

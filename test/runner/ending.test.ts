@@ -6,7 +6,7 @@
  *
  * Every wait is bounded: a runner that hangs makes a test fail, not stall.
  */
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as http2 from "node:http2"
 import { describe, expect, it } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
@@ -219,6 +219,42 @@ describe("stalled request bodies (spec.md §8.3)", () => {
     expect(statusOf(r.text)).toBe(408)
     expect(r.closed).toBe(true)
     expect(seen).toContain("stall:http.disconnect")
+  })
+})
+
+describe("a receiver that was interrupted (spec.md §8.3)", () => {
+  it("HTTP-8: an app that interrupted its reader, whose cleanup still runs, and answers without reading is not timed out as waiting for a stalled body", async () => {
+    const log: Array<string> = []
+    const readerApp: App = (scope, receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        // A reader fiber whose interruption takes a while to finish (its cleanup waits 1 s), interrupted without waiting for it.
+        const reader = yield* Effect.forkChild(Effect.forever(receive).pipe(Effect.onInterrupt(() => Effect.sleep("1 second"))), { startImmediately: true })
+        yield* Effect.sleep("20 millis")
+        yield* Fiber.interrupt(reader).pipe(Effect.forkDetach({ startImmediately: true }))
+        // The app works on for longer than the idle timeout, reading nothing, then answers.
+        yield* Effect.sleep("600 millis")
+        yield* send({ type: "http.response.start", status: 200 })
+        yield* send({ type: "http.response.body", body: text("ok") })
+        log.push("answered")
+      })
+    }
+    await withServer(readerApp, { idleTimeout: 200 }, async (s) => {
+      const client = http2.connect(s.url)
+      try {
+        const req = client.request({ ":path": "/", ":method": "POST" })
+        req.on("error", () => {})
+        req.write("partial")
+        const status = await new Promise<string>((resolve) => {
+          req.once("response", (h) => resolve(String(h[":status"])))
+          req.once("close", () => resolve(`closed ${req.rstCode}`))
+        })
+        expect(status).toBe("200")
+        expect(log).toEqual(["answered"])
+      } finally {
+        client.destroy()
+      }
+    })
   })
 })
 
