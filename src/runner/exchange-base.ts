@@ -423,6 +423,28 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
     }
   }
 
+  /**
+   * The peer ended its side before the body was whole (an HTTP/1.1 FIN in
+   * the middle of it): a receiver waiting now finds it out as it reads on;
+   * an app running and not reading is told now, as one whose peer reset
+   * the stream would be (HTTP-7, HTTP-15) — `http.disconnect` with `end:
+   * "malformed"` for its next receive, 400 or a closed connection for the
+   * client, and its fiber interrupted. Else it would run on unobserved
+   * while the connection waits for its response.
+   */
+  protected bodyCutShort(): void {
+    const fiber = this.peerWatcher
+    if (fiber === undefined || this.request !== "receiving" || this.waiting()) return
+    this.malformed(
+      this.contentLength >= 0 ? "ContentLengthMismatch" : "IncompleteBody",
+      this.contentLength >= 0
+        ? `the client ended its side before the body was whole (content-length ${this.contentLength})`
+        : "the client ended its side before the body's last chunk"
+    )
+    this.peerWatcher = undefined
+    fiber.interruptUnsafe()
+  }
+
   private malformed(reason: "ContentLengthMismatch" | "IncompleteBody", detail: string): HttpDisconnect {
     return this.remote(
       new RemoteProtocolError({ reason, status: 400, code: ErrorCode.PROTOCOL_ERROR, detail }),

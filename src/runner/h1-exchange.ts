@@ -85,6 +85,19 @@ export class H1Exchange extends Exchange {
     this.wireGoaway()
   }
 
+  /**
+   * The client closed its sending side (FIN) in the middle of the body
+   * (h1-server.ts): the body ends here, short, and the request is
+   * malformed (HTTP-7). False when no body was being read.
+   */
+  endShortBody(): boolean {
+    const req = this.req
+    if (req.complete || req.readableEnded || req.destroyed) return false
+    req.push(null)
+    this.bodyCutShort()
+    return true
+  }
+
   protected override bodyComplete(): boolean {
     return this.req.complete
   }

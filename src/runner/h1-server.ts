@@ -54,7 +54,7 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
 
   // The last request of each connection that has a body (Content-Length or
   // chunked), while node:http may still be reading that body.
-  const framed = new WeakMap<net.Socket, http.IncomingMessage>()
+  const framed = new WeakMap<net.Socket, H1Exchange>()
 
   // The first request head is complete: the connection's deadline is done (RUN-31).
   server.on("upgrade", (req: http.IncomingMessage) => clearDeadline(req.socket))
@@ -95,8 +95,9 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     )
     const contentLength = parseContentLength(req.headers["content-length"])
     const noBody = req.headers["transfer-encoding"] === undefined && contentLength <= 0
-    if (!noBody) framed.set(req.socket, req)
-    supervisor.admit(new H1Exchange(scope, supervisor.host, req, res, contentLength, noBody))
+    const exchange = new H1Exchange(scope, supervisor.host, req, res, contentLength, noBody)
+    if (!noBody) framed.set(req.socket, exchange)
+    supervisor.admit(exchange)
   })
 
   // A CONNECT (authority-form, RFC 9110 §9.3.6): the runner makes no
@@ -139,17 +140,18 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
    * §8), so the request's body stream ends here, short: the exchange's
    * Content-Length check, or for a chunked body its incomplete framing,
    * makes it malformed (rule HTTP-7: the app sees http.disconnect, the
-   * client gets 400, one log line). The connection closes after that
+   * client gets 400, one log line) — at once when the app is not reading
+   * (`endShortBody` of the exchange). The connection closes after that
    * response. False when no body is being read (a head cut short: the
    * connection is just closed).
    */
   const endShortBody = (socket: net.Socket): boolean => {
-    const req = framed.get(socket)
-    if (req === undefined || req.complete || req.readableEnded || req.destroyed) return false
+    const exchange = framed.get(socket)
+    if (exchange === undefined) return false
     framed.delete(socket)
     // node:http stopped listening for socket errors when it reported this one.
     socket.on("error", () => {})
-    req.push(null)
+    if (!exchange.endShortBody()) return false
     if (!closeAfterResponse(socket)) socket.end()
     return true
   }

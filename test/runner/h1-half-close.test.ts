@@ -2,7 +2,8 @@
  * HTTP/1.1 request bodies that stop short and are followed by the client
  * half-closing its side (RFC 9112 §8; spec.md §4.3, rule HTTP-7): the client
  * can still read, so it gets 400, the app sees `http.disconnect` (never
- * `moreBody: false`), and the runner logs one line.
+ * `moreBody: false`) or, when it is not reading then, is interrupted
+ * (HTTP-15), and the runner logs one line.
  */
 import { Effect } from "effect"
 import * as net from "node:net"
@@ -46,14 +47,23 @@ const halfClose = (port: number, bytes: string, endAfterMs = 30): Promise<Sent> 
 
 const events: Array<Array<string>> = []
 
-/** Reads the body (at once, or after `?wait=ms`), then answers 200 with the byte count. */
+/**
+ * Reads the body (at once, or after `?wait=ms`), then answers 200 with the
+ * byte count; with `?stream`, first starts a response and sends a chunk of
+ * it. An interrupted app notes `interrupted`.
+ */
 const app: App = (scope, receive, send) =>
   Effect.gen(function*() {
     if (scope.type !== "http") return yield* Effect.fail(new Error("http only"))
     const seen: Array<string> = []
     events.push(seen)
-    const wait = Number(new URLSearchParams(scope.queryString).get("wait") ?? 0)
-    if (wait > 0) yield* Effect.sleep(wait)
+    const query = new URLSearchParams(scope.queryString)
+    if (query.has("stream")) {
+      yield* send({ type: "http.response.start", status: 200 })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode("first"), moreBody: true })
+    }
+    const wait = Number(query.get("wait") ?? 0)
+    if (wait > 0) yield* Effect.sleep(wait).pipe(Effect.onInterrupt(() => Effect.sync(() => void seen.push("interrupted"))))
     let bytes = 0
     for (;;) {
       const event: InboundEvent = yield* receive
@@ -94,12 +104,30 @@ describe("HTTP-7: a short HTTP/1.1 body, then the client half-closes", () => {
     expect(server().lines.access[0]).toMatch(/"POST \/upload HTTP\/1\.1" 400 .* end=malformed$/)
   })
 
-  it("HTTP-7: the FIN arrives before the app reads anything → 400 once it reads", async () => {
-    const res = await halfClose(server().port, "POST /upload?wait=150 HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd", 10)
+  it("HTTP-7 HTTP-15: the FIN arrives while the app is not reading → 400 at once, and the app is interrupted", async () => {
+    const started = Date.now()
+    const res = await halfClose(server().port, "POST /upload?wait=2000 HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd", 10)
     expect(res.closed).toBe(true)
     expect(statusOf(res.text)).toBe(400)
-    expect(events).toEqual([["request 4 true", "http.disconnect"]])
+    expect(Date.now() - started).toBeLessThan(1500)
+    await until(() => events[0]?.includes("interrupted") === true, "the app's interruption")
+    expect(events).toEqual([["interrupted"]])
+    await until(() => server().lines.access.length === 1, "the access-log line")
     expect(server().lines.error).toHaveLength(1)
+    expect(server().lines.error[0]).toMatch(/ContentLengthMismatch: the client ended its side before the body was whole \(content-length 10\)/)
+    expect(server().lines.access[0]).toMatch(/ 400 .* end=malformed$/)
+    expect(server().inflight()).toBe(0)
+  })
+
+  it("HTTP-7 HTTP-15: the FIN arrives while the app streams its response without reading → the connection closes and the app is interrupted", async () => {
+    const res = await halfClose(server().port, "POST /upload?stream&wait=60000 HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd", 50)
+    expect(res.closed).toBe(true)
+    expect(statusOf(res.text)).toBe(200)
+    expect(res.text).toContain("first")
+    await until(() => events[0]?.includes("interrupted") === true, "the app's interruption")
+    await until(() => server().inflight() === 0, "no app running")
+    expect(server().lines.error).toHaveLength(1)
+    expect(server().lines.error[0]).toMatch(/ContentLengthMismatch/)
   })
 
   it("HTTP-7: no body byte at all before the FIN → 400", async () => {
