@@ -31,10 +31,12 @@ const accepts = (port: number): Promise<boolean> =>
 
 /**
  * Spawns `command` and resolves once 127.0.0.1:port accepts a TCP
- * connection; rejects if the process exits first or `timeoutMs` (default
- * 20 000 ms) passes (the process is then stopped).
+ * connection; rejects if the port is taken already (another process would
+ * be measured in its place), if the process exits first or `timeoutMs`
+ * (default 20 000 ms) passes (the process is then stopped).
  */
 export const startCommand = async (cmd: Command, timeoutMs = 20_000): Promise<ChildProcess> => {
+  if (await accepts(cmd.port)) throw new Error(`port ${cmd.port} is in use by another process: stop it, then run again`)
   const child = spawn(cmd.command, cmd.args, { cwd: cmd.cwd ?? root, stdio: ["ignore", "ignore", "pipe"] })
   running.add(child)
   child.once("exit", () => running.delete(child))
