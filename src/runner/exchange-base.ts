@@ -107,6 +107,8 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   private listener: (() => void) | undefined = undefined
   /** The sink's `close` is listened to (by a waiting receiver or `watchPeer`). */
   private closeWatched = false
+  /** The peer ended its side in the middle of the body (`bodyCutShort`): the body ends where the source's buffer does. */
+  private bodyCut = false
   /** The app's fiber, interrupted when the peer goes away while it is not waiting in `receive` (HTTP-15). */
   private peerWatcher: { interruptUnsafe(): unknown } | undefined = undefined
   /** Receivers waiting for the next event; `poll` says what is ready (the read credit, HTTP-11). */
@@ -224,7 +226,7 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
 
   /** The request body has not ended yet: the app has not read to its end, and it has not all arrived. */
   protected bodyStillArriving(): boolean {
-    return this.request === "receiving" && !this.noBody && !this.readable.readableEnded
+    return this.request === "receiving" && !this.noBody && !this.readable.readableEnded && !this.bodyCut
   }
 
   /**
@@ -400,7 +402,7 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
           return this.event(chunk, true)
         }
         // 'end' may have fired before any receiver armed the listeners.
-        if (this.readable.readableEnded) {
+        if (this.readable.readableEnded || this.bodyCut) {
           // 'end' can precede the close of a reset stream: only a stream that
           // is not reset and whose length matches has a complete body.
           if (this.peerEnd() !== undefined) return this.disconnect("peer")
@@ -425,16 +427,20 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
 
   /**
    * The peer ended its side before the body was whole (an HTTP/1.1 FIN in
-   * the middle of it): a receiver waiting now finds it out as it reads on;
-   * an app running and not reading is told now, as one whose peer reset
-   * the stream would be (HTTP-7, HTTP-15) — `http.disconnect` with `end:
+   * the middle of it): the body ends where what arrived ends. A receiver
+   * waiting now reads on to that end and finds the request malformed; an
+   * app running and not reading is told now, as one whose peer reset the
+   * stream would be (HTTP-7, HTTP-15) — `http.disconnect` with `end:
    * "malformed"` for its next receive, 400 or a closed connection for the
    * client, and its fiber interrupted. Else it would run on unobserved
-   * while the connection waits for its response.
+   * while the connection waits for its response. An app whose response is
+   * complete is left to finish (the response stands, HTTP-35).
    */
   protected bodyCutShort(): void {
+    this.bodyCut = true
     const fiber = this.peerWatcher
-    if (fiber === undefined || this.request !== "receiving" || this.waiting()) return
+    if (fiber === undefined || this.request !== "receiving" || this.responseComplete()) return
+    if (this.waiting()) return this.wake()
     this.malformed(
       this.contentLength >= 0 ? "ContentLengthMismatch" : "IncompleteBody",
       this.contentLength >= 0

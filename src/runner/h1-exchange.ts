@@ -87,15 +87,30 @@ export class H1Exchange extends Exchange {
 
   /**
    * The client closed its sending side (FIN) in the middle of the body
-   * (h1-server.ts): the body ends here, short, and the request is
-   * malformed (HTTP-7). False when no body was being read.
+   * (h1-server.ts): the body ends with what arrived, and the request is
+   * malformed (HTTP-7). The request stream itself is not ended: node:http
+   * destroys the socket when an incomplete request's stream ends, which
+   * would take responses still queued before this one with it. False when
+   * no body was being read.
    */
   endShortBody(): boolean {
     const req = this.req
     if (req.complete || req.readableEnded || req.destroyed) return false
-    req.push(null)
     this.bodyCutShort()
     return true
+  }
+
+  /**
+   * The connection closes after this exchange's response, the last on it
+   * (its request was cut short): the head says so if it is still to go,
+   * and the socket ends once the response is flushed — after the
+   * responses queued before it, which node:http writes first.
+   */
+  closeAfterResponse(socket: { end(): unknown }): void {
+    const res = this.res
+    if (!res.headersSent) res.shouldKeepAlive = false
+    if (res.writableFinished || res.destroyed) socket.end()
+    else res.once("finish", () => socket.end())
   }
 
   protected override bodyComplete(): boolean {

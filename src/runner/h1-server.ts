@@ -142,8 +142,9 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
    * makes it malformed (rule HTTP-7: the app sees http.disconnect, the
    * client gets 400, one log line) — at once when the app is not reading
    * (`endShortBody` of the exchange). The connection closes after that
-   * response. False when no body is being read (a head cut short: the
-   * connection is just closed).
+   * response, the last on it (after any pipelined before it). False when
+   * no body is being read (a head cut short: the connection is just
+   * closed).
    */
   const endShortBody = (socket: net.Socket): boolean => {
     const exchange = framed.get(socket)
@@ -152,7 +153,7 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     // node:http stopped listening for socket errors when it reported this one.
     socket.on("error", () => {})
     if (!exchange.endShortBody()) return false
-    if (!closeAfterResponse(socket)) socket.end()
+    exchange.closeAfterResponse(socket)
     return true
   }
   return server

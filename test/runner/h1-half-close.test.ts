@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import * as net from "node:net"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest"
 import type { App } from "../../src/protocol/app.ts"
 import type { InboundEvent } from "../../src/protocol/events.ts"
 import { statusOf, until } from "../support/clients.ts"
@@ -58,6 +58,20 @@ const app: App = (scope, receive, send) =>
     const seen: Array<string> = []
     events.push(seen)
     const query = new URLSearchParams(scope.queryString)
+    if (scope.method === "GET") {
+      // A response that takes a while, for a short request pipelined behind it.
+      yield* Effect.sleep(200)
+      yield* send({ type: "http.response.start", status: 200 })
+      return yield* send({ type: "http.response.body", body: new TextEncoder().encode("slow") })
+    }
+    if (query.has("answered")) {
+      // The whole response at once, the body unread; then work that goes on after it.
+      yield* send({ type: "http.response.start", status: 200 })
+      yield* send({ type: "http.response.body", body: new TextEncoder().encode("answered") })
+      yield* Effect.sleep(300)
+      seen.push("went on")
+      return
+    }
     if (query.has("stream")) {
       yield* send({ type: "http.response.start", status: 200 })
       yield* send({ type: "http.response.body", body: new TextEncoder().encode("first"), moreBody: true })
@@ -128,6 +142,29 @@ describe("HTTP-7: a short HTTP/1.1 body, then the client half-closes", () => {
     await until(() => server().inflight() === 0, "no app running")
     expect(server().lines.error).toHaveLength(1)
     expect(server().lines.error[0]).toMatch(/ContentLengthMismatch/)
+  })
+
+  it("HTTP-7 HTTP-35: the FIN arrives after the app answered, its body unread, while it works on → the response stands and the app goes on", async () => {
+    const res = await halfClose(server().port, "POST /upload?answered HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd", 50)
+    expect(res.closed).toBe(true)
+    expect(statusOf(res.text)).toBe(200)
+    expect(res.text.endsWith("\r\n\r\nanswered")).toBe(true)
+    await until(() => events[0]?.includes("went on") === true, "the app's work after its response")
+    expect(server().lines.error).toEqual([])
+  })
+
+  it("HTTP-7 RUN-5: a short request pipelined behind a response still in progress gets its 400 after that response, whether its app reads at once or not (node:http's codec)", async () => {
+    // The runner's own codec serves the GET, and a FIN behind a request in progress is the client leaving (HTTP-15): node:http's codec reads on.
+    const nodeCodec = await listen(app, { http1Codec: "node" })
+    onTestFinished(() => nodeCodec.close())
+    for (const target of ["/upload", "/upload?wait=1000"]) {
+      events.length = 0
+      const res = await halfClose(nodeCodec.port, `GET /slow HTTP/1.1\r\nhost: x\r\n\r\nPOST ${target} HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd`, 50)
+      expect(res.closed).toBe(true)
+      const responses = res.text.split(/(?=HTTP\/1\.1 )/)
+      expect(responses.map(statusOf)).toEqual([200, 400])
+      expect(responses[0]!.endsWith("\r\n\r\nslow")).toBe(true)
+    }
   })
 
   it("HTTP-7: no body byte at all before the FIN → 400", async () => {
