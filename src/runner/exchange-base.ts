@@ -438,9 +438,10 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
    */
   protected bodyCutShort(): void {
     this.bodyCut = true
+    // A receiver waiting now reads to the cut, whatever else holds (its response may be complete, its app's main fiber ended).
+    if (this.waiting()) return this.wake()
     const fiber = this.peerWatcher
     if (fiber === undefined || this.request !== "receiving" || this.responseComplete()) return
-    if (this.waiting()) return this.wake()
     this.malformed(
       this.contentLength >= 0 ? "ContentLengthMismatch" : "IncompleteBody",
       this.contentLength >= 0

@@ -68,6 +68,14 @@ const app: App = (scope, receive, send) =>
       // The whole response at once, the body unread; then work that goes on after it.
       yield* send({ type: "http.response.start", status: 200 })
       yield* send({ type: "http.response.body", body: new TextEncoder().encode("answered") })
+      if (query.has("read")) {
+        // Reads what is left of the body after its response.
+        for (;;) {
+          const event: InboundEvent = yield* receive
+          seen.push(event.type === "http.request" ? `request ${event.body.length} ${event.moreBody}` : event.type)
+          if (event.type !== "http.request" || !event.moreBody) return
+        }
+      }
       yield* Effect.sleep(300)
       seen.push("went on")
       return
@@ -151,6 +159,14 @@ describe("HTTP-7: a short HTTP/1.1 body, then the client half-closes", () => {
     expect(res.text.endsWith("\r\n\r\nanswered")).toBe(true)
     await until(() => events[0]?.includes("went on") === true, "the app's work after its response")
     expect(server().lines.error).toEqual([])
+  })
+
+  it("HTTP-7 HTTP-35: the FIN arrives while an app that answered reads on → its receive gets http.disconnect, nothing stays running", async () => {
+    const res = await halfClose(server().port, "POST /upload?answered&read HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabcd", 50)
+    expect(statusOf(res.text)).toBe(200)
+    await until(() => events[0]?.includes("http.disconnect") === true, "the app's disconnect")
+    expect(events[0]).toEqual(["request 4 true", "http.disconnect"])
+    await until(() => server().inflight() === 0, "no app running")
   })
 
   it("HTTP-7 RUN-5: a short request pipelined behind a response still in progress gets its 400 after that response, whether its app reads at once or not (node:http's codec)", async () => {
