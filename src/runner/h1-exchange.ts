@@ -106,7 +106,7 @@ export class H1Exchange extends Exchange {
    * and the socket ends once the response is flushed — after the
    * responses queued before it, which node:http writes first.
    */
-  closeAfterResponse(socket: { end(): unknown }): void {
+  closeConnectionAfter(socket: { end(): unknown }): void {
     const res = this.res
     if (!res.headersSent) res.shouldKeepAlive = false
     if (res.writableFinished || res.destroyed) socket.end()

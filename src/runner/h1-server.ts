@@ -137,7 +137,7 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
   /**
    * The client closed its sending side (FIN) in the middle of a request body
    * (node:http reports HPE_INVALID_EOF_STATE). It can still read (RFC 9112
-   * §8), so the request's body stream ends here, short: the exchange's
+   * §8), so the request's body ends here, short: the exchange's
    * Content-Length check, or for a chunked body its incomplete framing,
    * makes it malformed (rule HTTP-7: the app sees http.disconnect, the
    * client gets 400, one log line) — at once when the app is not reading
@@ -150,10 +150,10 @@ export const makeH1Server = (opts: ResolvedOptions, supervisor: Supervisor, defa
     const exchange = framed.get(socket)
     if (exchange === undefined) return false
     framed.delete(socket)
+    if (!exchange.endShortBody()) return false
     // node:http stopped listening for socket errors when it reported this one.
     socket.on("error", () => {})
-    if (!exchange.endShortBody()) return false
-    exchange.closeAfterResponse(socket)
+    exchange.closeConnectionAfter(socket)
     return true
   }
   return server
