@@ -320,7 +320,7 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
       this.armed = false
     }
     if (this.closeWatched) {
-      this.sink.off("close", listener)
+      this.stopHearingClose(listener)
       this.closeWatched = false
     }
     this.peerWatcher = undefined
@@ -329,7 +329,20 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   private watchClose(): void {
     if (this.closeWatched) return
     this.closeWatched = true
-    this.sink.on("close", this.listenerOf())
+    this.hearClose(this.listenerOf())
+  }
+
+  /**
+   * Calls `listener` when the sink closes: a `close` listener on the sink,
+   * unless the protocol hears its streams close another way (HTTP/2).
+   */
+  protected hearClose(listener: () => void): void {
+    this.sink.on("close", listener)
+  }
+
+  /** Stops calling `listener` (the one `hearClose` was given) when the sink closes. */
+  protected stopHearingClose(listener: () => void): void {
+    this.sink.off("close", listener)
   }
 
   /**

@@ -178,20 +178,23 @@ class H2FlowControl implements FlowControlExtension {
 }
 
 /**
- * Extensions of an HTTP/2 stream. `pushedBy`: the stream that promised this
- * one, or null; a pushed stream cannot push (RFC 9113 §8.4), nor can a
- * client that sent SETTINGS_ENABLE_PUSH 0. `neverIndexedIn`: the names of
- * the request fields that arrived never indexed (node:http2's
+ * Extensions of an HTTP/2 stream. `promise`: a PUSH_PROMISE is possible on
+ * it — false for a pushed stream (RFC 9113 §8.4), a client that sent
+ * SETTINGS_ENABLE_PUSH 0, or a closing connection. `pushedBy`: the stream
+ * that promised this one, or null. `neverIndexedIn`: the names of the
+ * request fields that arrived never indexed (node:http2's
  * `headers[http2.sensitiveHeaders]`; none for a pushed stream).
  */
 export const h2Extensions = (
   stream: ServerHttp2Stream,
+  streamId: number,
   connectionId: number,
   headers: Headers,
+  promise: boolean,
   pushedBy: number | null,
   neverIndexedIn?: ReadonlyArray<string>
 ): HttpExtensions => ({
-  "http.response.push": pushedBy === null && stream.pushAllowed ? pushPromise : pushLink,
+  "http.response.push": promise ? pushPromise : pushLink,
   "http.response.early_hint": plain,
   "http.request.trailers": plain,
   "http.response.trailers": plain,
@@ -202,7 +205,7 @@ export const h2Extensions = (
   "http.response.header_indexing": headerIndexingOf(neverIndexedIn),
   "http.flow_control": new H2FlowControl(stream),
   "http.priority": priorityOf(headers),
-  "http.connection": new ConnectionView(connectionId, stream.id ?? 0, "2", pushedBy)
+  "http.connection": new ConnectionView(connectionId, streamId, "2", pushedBy)
 })
 
 /**

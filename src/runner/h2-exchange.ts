@@ -8,7 +8,7 @@ import { addAbortSignal } from "node:stream"
 import { defaultNeverIndexed } from "../protocol/extensions.ts"
 import { connectionSpecific, fromRaw, type Headers } from "../protocol/headers.ts"
 import type { HttpScope } from "../protocol/scope.ts"
-import { type ConnectionInfo, connectionOf } from "./connection.ts"
+import type { ConnectionInfo } from "./connection.ts"
 import { ErrorCode } from "../protocol/fields.ts"
 import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
 import { ConnectionView, recordPush } from "./extensions.ts"
@@ -25,11 +25,11 @@ const fieldHandling: ReadonlyMap<string, number> = new Map([
 ])
 
 /**
- * Node's header object for `respond()`: duplicates become arrays,
- * connection-specific fields are dropped (RUN-6), and the fields never to be
- * indexed (spec.md §7.8) are listed under `http2.sensitiveHeaders`.
+ * Node's header object (`sendTrailers`, `pushStream`): duplicates become
+ * arrays, connection-specific fields are dropped (RUN-6), and the fields
+ * never to be indexed (spec.md §7.8) are listed under `http2.sensitiveHeaders`.
  */
-const toNodeHeaders = (
+export const toNodeHeaders = (
   status: number | undefined,
   headers: Headers,
   contentLength: number,
@@ -53,6 +53,45 @@ const toNodeHeaders = (
   return out
 }
 
+type NodeHeaderList = Array<string> & { [http2.sensitiveHeaders]?: Array<string> }
+
+/**
+ * A response head as node:http2's flat list `[name, value, …]`, with
+ * `toNodeHeaders`'s rules: `:status` first, connection-specific fields
+ * dropped (RUN-6), a repeated field repeated, each name never to be indexed
+ * (spec.md §7.8) listed once under `http2.sensitiveHeaders`.
+ */
+export const toNodeHeaderList = (
+  status: number,
+  headers: Headers,
+  contentLength: number,
+  neverIndex: ReadonlyArray<string> | undefined
+): NodeHeaderList => {
+  const out: NodeHeaderList = [":status", String(status)] as NodeHeaderList
+  if (contentLength >= 0) out.push("content-length", String(contentLength))
+  let sensitive: Array<string> | undefined
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!
+    const handling = fieldHandling.get(name)
+    if (handling === DROP) continue
+    out.push(name, value)
+    if (handling === NEVER_INDEXED || (neverIndex !== undefined && neverIndex.includes(name))) {
+      if (sensitive === undefined) sensitive = [name]
+      else if (!sensitive.includes(name)) sensitive.push(name)
+    }
+  }
+  if (sensitive !== undefined) out[http2.sensitiveHeaders] = sensitive
+  return out
+}
+
+const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
+/**
+ * `respond()` takes a flat list from Node 24.7 and 22.20 on
+ * (nodejs/node#59455) and hands it on as it is; a header object it first
+ * copies into a dictionary-mode object of its own, whose keys it then lists.
+ */
+export const respondTakesList = nodeMajor > 24 || (nodeMajor === 24 && nodeMinor >= 7) || (nodeMajor === 22 && nodeMinor >= 20)
+
 const endStreamOptions = { endStream: true } as const
 const openOptions = { endStream: false } as const
 const trailersOptions = { endStream: false, waitForTrailers: true } as const
@@ -64,30 +103,52 @@ const NONE: Headers = []
  */
 export type Pusher = (parent: H2Exchange, stream: ServerHttp2Stream, path: string, fields: Headers) => void
 
+/** The exchange's `close` listener on its stream (`hearClose`), called by the runner's one close listener per stream. */
+const kCloseListener = Symbol("egi.closeListener")
+type Heard = ServerHttp2Stream & { [kCloseListener]?: (() => void) | undefined }
+
+/**
+ * `stream` closed: its exchange hears of it, if it listens. Called by the
+ * runner's one `close` listener on each stream (h2-server.ts's
+ * `streamClosed`), which an exchange joins with a property write where a
+ * listener of its own would cost an `on` and an `off` (~1,100 instructions
+ * each on a node:http2 stream).
+ */
+export const closeHeard = (stream: ServerHttp2Stream): void => {
+  const listener = (stream as Heard)[kCloseListener]
+  if (listener !== undefined) listener()
+}
+
 /**
  * An exchange over a node:http2 server stream.
  */
 export class H2Exchange extends Exchange {
   readonly stream: ServerHttp2Stream
   /** The stream's session, kept: node detaches it from a closed stream. */
-  private readonly session: ServerHttp2Session | undefined
-  private readonly connection: ConnectionInfo | undefined
+  private readonly session: ServerHttp2Session
+  private readonly connection: ConnectionInfo
   private resetByRunner = false
   private readonly pusher: Pusher
   private trailers: Headers = NONE
 
+  /**
+   * `session` and `connection`: the stream's, as the runner found them when
+   * the stream arrived (read once there: node's `session` is a getter).
+   */
   constructor(
     scope: HttpScope,
     host: ExchangeHost,
     stream: ServerHttp2Stream,
+    session: ServerHttp2Session,
+    connection: ConnectionInfo,
     contentLength: number,
     endStream: boolean,
     pusher: Pusher
   ) {
     super(scope, host, stream, contentLength, endStream)
     this.stream = stream
-    this.session = stream.session as ServerHttp2Session | undefined
-    this.connection = connectionOf(stream.session)
+    this.session = session
+    this.connection = connection
     this.pusher = pusher
     // Trailers arrive before the body's end: keep them for receive (spec.md §7.3),
     // unless they are over the header-list limit, which node:http2 holds only after the SETTINGS ACK (RUN-26).
@@ -102,7 +163,7 @@ export class H2Exchange extends Exchange {
 
   protected wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void {
     this.stream.respond(
-      toNodeHeaders(status, headers, contentLength, this.neverIndex),
+      respondTakesList ? toNodeHeaderList(status, headers, contentLength, this.neverIndex) : toNodeHeaders(status, headers, contentLength, this.neverIndex),
       endStream ? endStreamOptions : this.trailersOnWire ? trailersOptions : openOptions
     )
   }
@@ -225,8 +286,8 @@ export class H2Exchange extends Exchange {
     // A destroyed session copies its own codes onto its streams (CANCEL for
     // a lost socket, INTERNAL_ERROR for an nghttp2 connection error, the
     // GOAWAY's code for the peer's GOAWAY): only the last is the peer's.
-    if (this.session === undefined || this.session.destroyed) {
-      const code = this.connection?.peerGoawayCode
+    if (this.session.destroyed) {
+      const code = this.connection.peerGoawayCode
       return code !== undefined && code !== ErrorCode.NO_ERROR ? { end: "goaway", errorCode: code } : CONNECTION_LOST
     }
     // A normal close leaves rstCode 0: only a reset has a code to report.
@@ -235,5 +296,13 @@ export class H2Exchange extends Exchange {
 
   protected get sink(): NodeJS.EventEmitter {
     return this.stream
+  }
+
+  protected override hearClose(listener: () => void): void {
+    ;(this.stream as Heard)[kCloseListener] = listener
+  }
+
+  protected override stopHearingClose(_listener: () => void): void {
+    ;(this.stream as Heard)[kCloseListener] = undefined
   }
 }

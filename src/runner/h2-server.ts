@@ -12,7 +12,7 @@ import { ErrorCode } from "../protocol/fields.ts"
 import { h2Extensions } from "./extensions.ts"
 import { checkHeaderList } from "./header-list.ts"
 import { h2ServerOptions } from "./h2-limits.ts"
-import { H2Exchange, type Pusher } from "./h2-exchange.ts"
+import { closeHeard, H2Exchange, type Pusher } from "./h2-exchange.ts"
 import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
@@ -36,44 +36,63 @@ const authorityOf = (headers: http2.IncomingHttpHeaders): string | null => {
 }
 
 /**
- * Per session: its open streams (of both ends), and since when it has had
- * none (RUN-33; `performance.now()`, ms: `Date.now()` is a call into V8's
- * runtime, ~200 instructions on a stream's close).
+ * What the runner keeps per session: its open streams (of both ends), since
+ * when it has had none (RUN-33; `performance.now()`, ms: `Date.now()` is a
+ * call into V8's runtime, ~200 instructions on a stream's close), and
+ * whether the client lets the server push.
  */
-interface StreamCount {
+interface SessionRecord {
   open: number
   quietSince: number
   /** The client's streams so far (RUN-34). */
   started: number
   /** Requests refused for their header list (RUN-26): past `h2MaxRejectedStreams`, the connection goes. */
   refused: number
+  /**
+   * The client's SETTINGS_ENABLE_PUSH (RFC 9113 §6.5.2) from its last
+   * SETTINGS, true until it says 0. Kept from node's `remoteSettings` event:
+   * a stream's `pushAllowed` reads it through seven getters (the stream's
+   * and the session's state, the settings), ~700 instructions a request.
+   */
+  pushEnabled: boolean
 }
-/** A session's StreamCount, kept on the session: a property read where a WeakMap lookup costs ~80 instructions a stream. */
-const kSessionCount = Symbol("egi.sessionCount")
-type CountedSession = http2.Http2Session & { [kSessionCount]?: StreamCount }
-const countOf = (session: http2.Http2Session | undefined): StreamCount | undefined =>
-  session === undefined ? undefined : (session as CountedSession)[kSessionCount]
+/** A session's record, kept on the session: a property read where a WeakMap lookup costs ~80 instructions a stream. */
+const kSessionRecord = Symbol("egi.sessionRecord")
+type RecordedSession = http2.Http2Session & { [kSessionRecord]?: SessionRecord }
+const recordOf = (session: http2.Http2Session | undefined): SessionRecord | undefined =>
+  session === undefined ? undefined : (session as RecordedSession)[kSessionRecord]
+
+/** Whether a stream of `session` may push (its `http.response.push` extension's `promise`, spec.md §7.1): what node's `pushAllowed` says for a new stream. */
+const pushAllowed = (session: http2.ServerHttp2Session, record: SessionRecord | undefined): boolean =>
+  (record?.pushEnabled ?? true) && !session.closed && !session.destroyed
 
 const kCount = Symbol("egi.streamCount")
-type Counted = http2.ServerHttp2Stream & { [kCount]?: StreamCount | undefined }
+type Counted = http2.ServerHttp2Stream & { [kCount]?: SessionRecord | undefined }
 
-/** A counted stream closed (`this`: the stream). One function for all streams: a held stream keeps no closure for its count. */
-function uncount(this: Counted): void {
+/**
+ * A stream closed (`this`: the stream): its session counts one open stream
+ * less, and its exchange hears of it (`closeHeard`). The runner's one `close`
+ * listener on a stream, whatever needs to know: each listener added to a
+ * node:http2 stream costs ~1,100 instructions (node's `newListener` event and
+ * its handler, megamorphic loads), and one removed about as much. One
+ * function for all streams: a held stream keeps no closure for it.
+ */
+function streamClosed(this: Counted): void {
   const count = this[kCount]
-  if (count === undefined) return
-  this[kCount] = undefined
-  // Quiet only once no stream is open: the idle sweep reads it only then.
-  if (--count.open === 0) count.quietSince = performance.now()
+  if (count !== undefined) {
+    this[kCount] = undefined
+    // Quiet only once no stream is open: the idle sweep reads it only then.
+    if (--count.open === 0) count.quietSince = performance.now()
+  }
+  closeHeard(this)
 }
 
-/** Counts `stream` on its session until it closes; its session's counts (undefined for a session not seen). */
-const countStream = (stream: Counted): StreamCount | undefined => {
-  const count = countOf(stream.session)
-  if (count === undefined) return undefined
-  count.open += 1
-  stream[kCount] = count
-  stream.on("close", uncount)
-  return count
+/** Counts `stream` on its session's `record` until it closes, and listens for its close (`streamClosed`). */
+const countStream = (stream: Counted, record: SessionRecord | undefined): void => {
+  stream.on("close", streamClosed)
+  if (record === undefined) return
+  record.open += 1
+  stream[kCount] = record
 }
 
 /**
@@ -136,7 +155,11 @@ export const makeH2Server = (
     const info = connectionOf(session.socket)
     if (info !== undefined) tagAlso(session, info)
     sessions.add(session)
-    ;(session as CountedSession)[kSessionCount] = { open: 0, quietSince: performance.now(), started: 0, refused: 0 }
+    const record: SessionRecord = { open: 0, quietSince: performance.now(), started: 0, refused: 0, pushEnabled: true }
+    ;(session as RecordedSession)[kSessionRecord] = record
+    session.on("remoteSettings", (settings: http2.Settings) => {
+      record.pushEnabled = settings.enablePush !== false
+    })
     session.on("close", () => sessions.delete(session))
     settingsDeadline(session, opts, supervisor, info)
     // The peer's GOAWAY code tells its streams why they ended (spec.md §4.4).
@@ -154,11 +177,13 @@ export const makeH2Server = (
    */
   const admitPushed: Pusher = (parent, stream, path, fields) => {
     stream.on("error", ignore)
-    countStream(stream)
-    const conn: ConnectionInfo | undefined = connectionOf(stream.session)
-    if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
+    const session = stream.session as http2.ServerHttp2Session | undefined
+    countStream(stream, recordOf(session))
+    const conn: ConnectionInfo | undefined = connectionOf(session)
+    if (conn === undefined || session === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     const raw: Array<string> = []
     for (const [name, value] of fields) raw.push(name, value)
+    const streamId = stream.id ?? 0
     const scope = makeHttpScope(
       {
         httpVersion: "2",
@@ -167,31 +192,35 @@ export const makeH2Server = (
         authority: parent.scope.authority,
         target: path,
         rawHeaders: raw,
-        streamId: stream.id ?? 0
+        streamId
       },
       conn,
       defaults,
-      (headers: Headers) => h2Extensions(stream, conn.id, headers, parent.scope.streamId)
+      // A pushed stream cannot push (RFC 9113 §8.4).
+      (headers: Headers) => h2Extensions(stream, streamId, conn.id, headers, false, parent.scope.streamId)
     )
-    const pushed = new H2Exchange(scope, supervisor.host, stream, -1, true, admitPushed)
+    const pushed = new H2Exchange(scope, supervisor.host, stream, session, conn, -1, true, admitPushed)
     pushed.promisedBy = parent
     supervisor.admit(pushed)
   }
 
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {
     stream.on("error", ignore)
-    const count = countStream(stream)
+    const session = stream.session as http2.ServerHttp2Session | undefined
+    const record = recordOf(session)
+    countStream(stream, record)
     // RUN-34: GOAWAY after the stream that reaches the limit; those in flight complete.
-    if (opts.maxRequestsPerConnection > 0 && count !== undefined && ++count.started >= opts.maxRequestsPerConnection) stream.session?.close()
-    const conn = connectionOf(stream.session)
-    if (conn === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
+    if (opts.maxRequestsPerConnection > 0 && record !== undefined && ++record.started >= opts.maxRequestsPerConnection) session?.close()
+    const conn = connectionOf(session)
+    if (conn === undefined || session === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
+    const streamId = stream.id ?? 0
     // The header-list limit holds whatever the SETTINGS state (RUN-26): node:http2 enforces it only after the ACK.
     const tooLarge = checkHeaderList(raw, opts.maxHeaderListSize)
     if (tooLarge === undefined && isExtendedConnect(headers)) {
       return supervisor.withWebSockets((ws) => ws.h2.admitExtendedConnect(stream, headers, raw, conn, opts, supervisor, defaults), {
         refuse: (status) => answerStatus(stream, status),
         drop: () => stream.close(ErrorCode.INTERNAL_ERROR),
-        where: { connectionId: conn.id, streamId: stream.id }
+        where: { connectionId: conn.id, streamId }
       })
     }
     const scope = makeHttpScope(
@@ -202,23 +231,25 @@ export const makeH2Server = (
         authority: authorityOf(headers),
         target: headers[":path"] ?? "",
         rawHeaders: raw,
-        streamId: stream.id ?? 0
+        streamId
       },
       conn,
       defaults,
-      (fields: Headers) => h2Extensions(stream, conn.id, fields, null, sensitiveOf(headers))
+      (fields: Headers) => h2Extensions(stream, streamId, conn.id, fields, pushAllowed(session, record), null, sensitiveOf(headers))
     )
     const contentLength = parseContentLength(headers["content-length"])
-    const exchange = new H2Exchange(scope, supervisor.host, stream, contentLength, (flags & END_STREAM) !== 0, admitPushed)
+    const exchange = new H2Exchange(scope, supervisor.host, stream, session, conn, contentLength, (flags & END_STREAM) !== 0, admitPushed)
     // 431 (then RST_STREAM NO_ERROR for a body still to come), a log line and an access-log line; the app is not called.
     if (tooLarge !== undefined) {
       supervisor.host.onRemoteError(exchange, tooLarge)
       // The runner answers these itself, so node's count of refused streams never sees them: a client that keeps
       // sending header lists over the limit (HPACK makes them cheap to send) loses its connection past the same bound (RUN-26).
-      if (count !== undefined && ++count.refused > opts.h2MaxRejectedStreams) {
+      if (record !== undefined && ++record.refused > opts.h2MaxRejectedStreams) {
         supervisor.clientErrors.malformed("HTTP/2", "HeaderListTooLarge", `HTTP/2 client ${peerName(conn.client)} sent more than ${opts.h2MaxRejectedStreams} header lists over ${opts.maxHeaderListSize} bytes: GOAWAY ENHANCE_YOUR_CALM`, { connectionId: conn.id })
-        stream.session?.goaway(ErrorCode.ENHANCE_YOUR_CALM)
-        stream.session?.destroy()
+        if (!session.destroyed) {
+          session.goaway(ErrorCode.ENHANCE_YOUR_CALM)
+          session.destroy()
+        }
       }
       return
     }
@@ -250,7 +281,7 @@ export const sweepIdle = (
     for (const session of sessions) {
       if (session.closed || session.destroyed) continue
       const info = connectionOf(session)
-      const count = countOf(session)
+      const count = recordOf(session)
       if (count !== undefined && count.open === 0) {
         if (now - count.quietSince >= opts.idleTimeout) {
           opts.runnerLog.info(`no request for ${opts.idleTimeout} ms: GOAWAY`, whereConnection(info))

@@ -125,7 +125,7 @@ export const testScope = (req: TestRequest = {}): HttpScope => {
   const httpVersion = req.httpVersion ?? "2"
   const headers = req.headers ?? []
   const extensions = req.extensions ??
-    (httpVersion === "2" ? h2Extensions(memoryStream(1), 1, headers, null) : h1Extensions(httpVersion, 1, 1, headers))
+    (httpVersion === "2" ? h2Extensions(memoryStream(1), 1, 1, headers, true, null) : h1Extensions(httpVersion, 1, 1, headers))
   return {
     type: "http",
     egi: { version: EGI_VERSION, specVersion: SPEC_VERSIONS.http },

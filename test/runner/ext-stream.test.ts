@@ -221,6 +221,31 @@ describe("server push (spec.md §7.1)", () => {
       await s.close()
     }
   })
+  it("HTTP-20: promise follows the client's SETTINGS_ENABLE_PUSH, from the connection's first stream and as the client changes it", async () => {
+    const app: App = (scope, _receive, send) =>
+      Effect.gen(function*() {
+        if (scope.type !== "http") return
+        const promise = scope.extensions["http.response.push"]!.promise
+        yield* send({ type: "http.response.start", status: 200, headers: [["x-promise", String(promise)]] })
+        yield* send({ type: "http.response.body", body: text(scope.path) })
+      })
+    const s = await listen(app)
+    try {
+      const refusing = await connect(`http://127.0.0.1:${s.port}`, { settings: { enablePush: false } })
+      expect((await h2get(refusing, { ":path": "/" })).headers["x-promise"]).toBe("false")
+      await closeSession(refusing)
+      const session = await connect(`http://127.0.0.1:${s.port}`)
+      expect((await h2get(session, { ":path": "/" })).headers["x-promise"]).toBe("true")
+      // SETTINGS_ENABLE_PUSH 0 mid-connection: the next stream cannot push, and 1 again lets it.
+      await new Promise<void>((resolve) => session.settings({ enablePush: false }, () => resolve()))
+      expect((await h2get(session, { ":path": "/" })).headers["x-promise"]).toBe("false")
+      await new Promise<void>((resolve) => session.settings({ enablePush: true }, () => resolve()))
+      expect((await h2get(session, { ":path": "/" })).headers["x-promise"]).toBe("true")
+      await closeSession(session)
+    } finally {
+      await s.close()
+    }
+  })
 })
 
 describe("early hints (spec.md §7.2)", () => {
