@@ -138,7 +138,7 @@ interface Case {
   readonly prepare: () => Promise<(i: number) => void>
 }
 
-const session = Object.assign(new EventEmitter(), { socket, closed: false, destroyed: false, close() {}, goaway() {}, destroy() {} })
+const session = Object.assign(new EventEmitter(), { socket, closed: false, destroyed: false, remoteSettings: { enablePush: true }, close() {}, goaway() {}, destroy() {} })
 /** A node:http2 server stream as far as the runner uses it; its writes go nowhere. */
 class StandInStream extends EventEmitter {
   readonly session = session

@@ -25,9 +25,11 @@ const fieldHandling: ReadonlyMap<string, number> = new Map([
 ])
 
 /**
- * Node's header object (`sendTrailers`, `pushStream`): duplicates become
- * arrays, connection-specific fields are dropped (RUN-6), and the fields
- * never to be indexed (spec.md §7.8) are listed under `http2.sensitiveHeaders`.
+ * Node's header object (`sendTrailers`, `pushStream`, `respond` before Node
+ * 24.7 and 22.20): duplicates become arrays, connection-specific fields are
+ * dropped (RUN-6), and the fields never to be indexed (spec.md §7.8) are
+ * listed under `http2.sensitiveHeaders`. Without a prototype: a field named
+ * `constructor` or `__proto__` is a field like any other.
  */
 export const toNodeHeaders = (
   status: number | undefined,
@@ -35,7 +37,8 @@ export const toNodeHeaders = (
   contentLength: number,
   neverIndex: ReadonlyArray<string> | undefined
 ): NodeHeaders => {
-  const out: NodeHeaders = status === undefined ? {} : { ":status": status }
+  const out = Object.create(null) as NodeHeaders
+  if (status !== undefined) out[":status"] = status
   if (contentLength >= 0) out["content-length"] = contentLength
   let sensitive: Array<string> | undefined
   for (let i = 0; i < headers.length; i++) {
@@ -184,12 +187,10 @@ export class H2Exchange extends Exchange {
   protected wirePush(path: string, headers: Headers): Effect.Effect<number | undefined> {
     const s = this.stream
     if (!s.pushAllowed || s.destroyed || s.session === undefined || s.session.closed) return Effect.succeed(undefined)
-    const request: NodeHeaders = {
-      ...toNodeHeaders(undefined, headers, -1, undefined),
-      ":method": "GET",
-      ":path": path,
-      ":scheme": this.scope.scheme
-    }
+    const request = toNodeHeaders(undefined, headers, -1, undefined)
+    request[":method"] = "GET"
+    request[":path"] = path
+    request[":scheme"] = this.scope.scheme
     if (this.scope.authority !== null) request[":authority"] = this.scope.authority
     return Effect.callback<number | undefined>((resume) => {
       try {

@@ -36,10 +36,9 @@ const authorityOf = (headers: http2.IncomingHttpHeaders): string | null => {
 }
 
 /**
- * What the runner keeps per session: its open streams (of both ends), since
- * when it has had none (RUN-33; `performance.now()`, ms: `Date.now()` is a
- * call into V8's runtime, ~200 instructions on a stream's close), and
- * whether the client lets the server push.
+ * What the runner keeps per session: its open streams (of both ends), and
+ * since when it has had none (RUN-33; `performance.now()`, ms: `Date.now()`
+ * is a call into V8's runtime, ~200 instructions on a stream's close).
  */
 interface SessionRecord {
   open: number
@@ -48,13 +47,6 @@ interface SessionRecord {
   started: number
   /** Requests refused for their header list (RUN-26): past `h2MaxRejectedStreams`, the connection goes. */
   refused: number
-  /**
-   * The client's SETTINGS_ENABLE_PUSH (RFC 9113 §6.5.2) from its last
-   * SETTINGS, true until it says 0. Kept from node's `remoteSettings` event:
-   * a stream's `pushAllowed` reads it through seven getters (the stream's
-   * and the session's state, the settings), ~700 instructions a request.
-   */
-  pushEnabled: boolean
 }
 /** A session's record, kept on the session: a property read where a WeakMap lookup costs ~80 instructions a stream. */
 const kSessionRecord = Symbol("egi.sessionRecord")
@@ -62,9 +54,17 @@ type RecordedSession = http2.Http2Session & { [kSessionRecord]?: SessionRecord }
 const recordOf = (session: http2.Http2Session | undefined): SessionRecord | undefined =>
   session === undefined ? undefined : (session as RecordedSession)[kSessionRecord]
 
-/** Whether a stream of `session` may push (its `http.response.push` extension's `promise`, spec.md §7.1): what node's `pushAllowed` says for a new stream. */
-const pushAllowed = (session: http2.ServerHttp2Session, record: SessionRecord | undefined): boolean =>
-  (record?.pushEnabled ?? true) && !session.closed && !session.destroyed
+/**
+ * Whether `stream` may push (its `http.response.push` extension's `promise`,
+ * spec.md §7.1): node's `pushAllowed` with the session the runner already
+ * holds — the stream open (a client's RST_STREAM may have arrived with its
+ * HEADERS), the session neither closing nor destroyed, and the client's last
+ * SETTINGS_ENABLE_PUSH 1 (RFC 9113 §6.5.2; node keeps the settings until
+ * new ones arrive, without calling into JavaScript for each: a
+ * `remoteSettings` listener would, on every SETTINGS frame a client sends).
+ */
+const pushAllowed = (stream: http2.ServerHttp2Stream, session: http2.ServerHttp2Session): boolean =>
+  !stream.destroyed && !stream.closed && !session.closed && !session.destroyed && session.remoteSettings.enablePush === true
 
 const kCount = Symbol("egi.streamCount")
 type Counted = http2.ServerHttp2Stream & { [kCount]?: SessionRecord | undefined }
@@ -155,11 +155,7 @@ export const makeH2Server = (
     const info = connectionOf(session.socket)
     if (info !== undefined) tagAlso(session, info)
     sessions.add(session)
-    const record: SessionRecord = { open: 0, quietSince: performance.now(), started: 0, refused: 0, pushEnabled: true }
-    ;(session as RecordedSession)[kSessionRecord] = record
-    session.on("remoteSettings", (settings: http2.Settings) => {
-      record.pushEnabled = settings.enablePush !== false
-    })
+    ;(session as RecordedSession)[kSessionRecord] = { open: 0, quietSince: performance.now(), started: 0, refused: 0 }
     session.on("close", () => sessions.delete(session))
     settingsDeadline(session, opts, supervisor, info)
     // The peer's GOAWAY code tells its streams why they ended (spec.md §4.4).
@@ -235,7 +231,7 @@ export const makeH2Server = (
       },
       conn,
       defaults,
-      (fields: Headers) => h2Extensions(stream, streamId, conn.id, fields, pushAllowed(session, record), null, sensitiveOf(headers))
+      (fields: Headers) => h2Extensions(stream, streamId, conn.id, fields, pushAllowed(stream, session), null, sensitiveOf(headers))
     )
     const contentLength = parseContentLength(headers["content-length"])
     const exchange = new H2Exchange(scope, supervisor.host, stream, session, conn, contentLength, (flags & END_STREAM) !== 0, admitPushed)

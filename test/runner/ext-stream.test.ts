@@ -19,7 +19,7 @@ import type { HttpScope } from "../../src/protocol/scope.ts"
 import { run } from "../support/async.ts"
 import { rawHttp } from "../support/clients.ts"
 import { closeSession, collect, connect, type H2Result, request } from "../support/h2client.ts"
-import { ended, Flag, FrameType, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
+import { ended, Flag, frame, FrameType, rawH2, requestHeaders, rstCode } from "../support/h2raw.ts"
 import { listen, type TestServer } from "../support/server.ts"
 
 const PUSH_PROMISE = 5
@@ -221,6 +221,32 @@ describe("server push (spec.md §7.1)", () => {
       await s.close()
     }
   })
+  it("HTTP-20: promise is false on a stream the client reset in the same write as its HEADERS (no PUSH_PROMISE can follow)", async () => {
+    const seen: Array<boolean> = []
+    const app: App = (scope, _receive, send) =>
+      Effect.gen(function*() {
+        if (scope.type !== "http") return
+        seen.push(scope.extensions["http.response.push"]!.promise)
+        yield* send({ type: "http.response.start", status: 200 })
+        yield* send({ type: "http.response.body", body: text("x") })
+      }).pipe(Effect.ignore)
+    const s = await listen(app)
+    try {
+      const rst = Buffer.alloc(4)
+      rst.writeUInt32BE(0) // NO_ERROR: node keeps the closed stream, and the app is called on it.
+      const c = await rawH2(s.port, [requestHeaders(1, s.port, "/", [], false), frame(FrameType.RST_STREAM, 0, 1, rst), requestHeaders(3, s.port, "/")])
+      try {
+        expect(await c.until((f) => ended(f, 3), 3000)).toBe(true)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        expect(seen.sort()).toEqual([false, true])
+      } finally {
+        c.destroy()
+      }
+    } finally {
+      await s.close()
+    }
+  })
+
   it("HTTP-20: promise follows the client's SETTINGS_ENABLE_PUSH, from the connection's first stream and as the client changes it", async () => {
     const app: App = (scope, _receive, send) =>
       Effect.gen(function*() {
@@ -318,6 +344,27 @@ describe("trailers (spec.md §7.3)", () => {
       expect(r.trailers?.["x-checksum"]).toBe(createHash("sha256").update(r.body).digest("hex"))
     } finally {
       await closeSession(session)
+    }
+  })
+
+  it("HTTP-18: trailer fields named constructor and __proto__ arrive as sent (node's header object has no prototype)", async () => {
+    const app: App = (scope, _receive, send) =>
+      Effect.gen(function*() {
+        if (scope.type !== "http") return
+        yield* send({ type: "http.response.start", status: 200, trailers: true })
+        yield* send({ type: "http.response.body", body: text("body") })
+        yield* send({ type: "http.response.trailers", headers: [["constructor", "c1"], ["__proto__", "p1"], ["x-after", "a1"]] })
+      })
+    const s = await listen(app)
+    const session = await connect(`http://127.0.0.1:${s.port}`)
+    try {
+      const stream = session.request({ ":path": "/", te: "trailers" }, { endStream: true })
+      const raw = new Promise<Array<string>>((resolve) => stream.once("trailers", (_h, _f, rawTrailers: Array<string>) => resolve(rawTrailers)))
+      await collect(stream)
+      expect(await raw).toEqual(["constructor", "c1", "__proto__", "p1", "x-after", "a1"])
+    } finally {
+      await closeSession(session)
+      await s.close()
     }
   })
 

@@ -64,7 +64,7 @@ const fetchHead = (head: Head, form: "object" | "list"): Promise<Seen> => {
     const req = client.request({ ":path": path }, { endStream: true })
     req.on("error", reject)
     req.on("response", (headers, _flags, raw: Array<string>) => {
-      const fields: Record<string, Array<string>> = {}
+      const fields = Object.create(null) as Record<string, Array<string>>
       for (let i = 0; i < raw.length; i += 2) {
         const name = raw[i]!
         if (name.startsWith(":") || name === "date") continue
@@ -77,8 +77,9 @@ const fetchHead = (head: Head, form: "object" | "list"): Promise<Seen> => {
   })
 }
 
-// Names that may repeat, one node refuses twice (authorization, a single-value field), connection-specific ones, never-indexed ones.
-const names = ["x-a", "x-b", "vary", "link", "set-cookie", "authorization", "cookie", "connection", "keep-alive", "te", "x-secret"]
+// Names that may repeat, one node refuses twice (authorization, a single-value field), connection-specific ones, never-indexed
+// ones, and names an object with a prototype would take for its own (`constructor`, `__proto__`).
+const names = ["x-a", "x-b", "vary", "link", "set-cookie", "authorization", "cookie", "connection", "keep-alive", "te", "x-secret", "constructor", "__proto__"]
 const head: fc.Arbitrary<Head> = fc.record({
   status: fc.constantFrom(200, 201, 204, 301, 404, 500, 503),
   headers: fc.array(fc.tuple(fc.constantFrom(...names), fc.stringMatching(/^[a-z0-9=;, ]{0,12}$/).map((v) => v.trim())), { maxLength: 12 }),
