@@ -36,11 +36,11 @@ const authorityOf = (headers: http2.IncomingHttpHeaders): string | null => {
 }
 
 /**
- * What the runner keeps per session: its open streams (of both ends), and
- * since when it has had none (RUN-33; `performance.now()`, ms: `Date.now()`
- * is a call into V8's runtime, ~200 instructions on a stream's close).
+ * Per session: its open streams (of both ends), and since when it has had
+ * none (RUN-33; `performance.now()`, ms: `Date.now()` is a call into V8's
+ * runtime, ~200 instructions on a stream's close).
  */
-interface SessionRecord {
+interface StreamCount {
   open: number
   quietSince: number
   /** The client's streams so far (RUN-34). */
@@ -48,11 +48,11 @@ interface SessionRecord {
   /** Requests refused for their header list (RUN-26): past `h2MaxRejectedStreams`, the connection goes. */
   refused: number
 }
-/** A session's record, kept on the session: a property read where a WeakMap lookup costs ~80 instructions a stream. */
-const kSessionRecord = Symbol("egi.sessionRecord")
-type RecordedSession = http2.Http2Session & { [kSessionRecord]?: SessionRecord }
-const recordOf = (session: http2.Http2Session | undefined): SessionRecord | undefined =>
-  session === undefined ? undefined : (session as RecordedSession)[kSessionRecord]
+/** A session's StreamCount, kept on the session: a property read where a WeakMap lookup costs ~80 instructions a stream. */
+const kSessionCount = Symbol("egi.sessionCount")
+type CountedSession = http2.Http2Session & { [kSessionCount]?: StreamCount }
+const countOf = (session: http2.Http2Session | undefined): StreamCount | undefined =>
+  session === undefined ? undefined : (session as CountedSession)[kSessionCount]
 
 /**
  * Whether `stream` may push (its `http.response.push` extension's `promise`,
@@ -67,7 +67,7 @@ const pushAllowed = (stream: http2.ServerHttp2Stream, session: http2.ServerHttp2
   !stream.destroyed && !stream.closed && !session.closed && !session.destroyed && session.remoteSettings.enablePush === true
 
 const kCount = Symbol("egi.streamCount")
-type Counted = http2.ServerHttp2Stream & { [kCount]?: SessionRecord | undefined }
+type Counted = http2.ServerHttp2Stream & { [kCount]?: StreamCount | undefined }
 
 /**
  * A stream closed (`this`: the stream): its session counts one open stream
@@ -87,12 +87,12 @@ function streamClosed(this: Counted): void {
   closeHeard(this)
 }
 
-/** Counts `stream` on its session's `record` until it closes, and listens for its close (`streamClosed`). */
-const countStream = (stream: Counted, record: SessionRecord | undefined): void => {
+/** Counts `stream` on its session's `count` until it closes, and listens for its close (`streamClosed`). */
+const countStream = (stream: Counted, count: StreamCount | undefined): void => {
   stream.on("close", streamClosed)
-  if (record === undefined) return
-  record.open += 1
-  stream[kCount] = record
+  if (count === undefined) return
+  count.open += 1
+  stream[kCount] = count
 }
 
 /**
@@ -155,7 +155,7 @@ export const makeH2Server = (
     const info = connectionOf(session.socket)
     if (info !== undefined) tagAlso(session, info)
     sessions.add(session)
-    ;(session as RecordedSession)[kSessionRecord] = { open: 0, quietSince: performance.now(), started: 0, refused: 0 }
+    ;(session as CountedSession)[kSessionCount] = { open: 0, quietSince: performance.now(), started: 0, refused: 0 }
     session.on("close", () => sessions.delete(session))
     settingsDeadline(session, opts, supervisor, info)
     // The peer's GOAWAY code tells its streams why they ended (spec.md §4.4).
@@ -174,7 +174,7 @@ export const makeH2Server = (
   const admitPushed: Pusher = (parent, stream, path, fields) => {
     stream.on("error", ignore)
     const session = stream.session as http2.ServerHttp2Session | undefined
-    countStream(stream, recordOf(session))
+    countStream(stream, countOf(session))
     const conn: ConnectionInfo | undefined = connectionOf(session)
     if (conn === undefined || session === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     const raw: Array<string> = []
@@ -203,10 +203,10 @@ export const makeH2Server = (
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: Array<string>) => {
     stream.on("error", ignore)
     const session = stream.session as http2.ServerHttp2Session | undefined
-    const record = recordOf(session)
-    countStream(stream, record)
+    const count = countOf(session)
+    countStream(stream, count)
     // RUN-34: GOAWAY after the stream that reaches the limit; those in flight complete.
-    if (opts.maxRequestsPerConnection > 0 && record !== undefined && ++record.started >= opts.maxRequestsPerConnection) session?.close()
+    if (opts.maxRequestsPerConnection > 0 && count !== undefined && ++count.started >= opts.maxRequestsPerConnection) session?.close()
     const conn = connectionOf(session)
     if (conn === undefined || session === undefined) return stream.close(ErrorCode.INTERNAL_ERROR)
     const streamId = stream.id ?? 0
@@ -240,7 +240,7 @@ export const makeH2Server = (
       supervisor.host.onRemoteError(exchange, tooLarge)
       // The runner answers these itself, so node's count of refused streams never sees them: a client that keeps
       // sending header lists over the limit (HPACK makes them cheap to send) loses its connection past the same bound (RUN-26).
-      if (record !== undefined && ++record.refused > opts.h2MaxRejectedStreams) {
+      if (count !== undefined && ++count.refused > opts.h2MaxRejectedStreams) {
         supervisor.clientErrors.malformed("HTTP/2", "HeaderListTooLarge", `HTTP/2 client ${peerName(conn.client)} sent more than ${opts.h2MaxRejectedStreams} header lists over ${opts.maxHeaderListSize} bytes: GOAWAY ENHANCE_YOUR_CALM`, { connectionId: conn.id })
         if (!session.destroyed) {
           session.goaway(ErrorCode.ENHANCE_YOUR_CALM)
@@ -277,7 +277,7 @@ export const sweepIdle = (
     for (const session of sessions) {
       if (session.closed || session.destroyed) continue
       const info = connectionOf(session)
-      const count = recordOf(session)
+      const count = countOf(session)
       if (count !== undefined && count.open === 0) {
         if (now - count.quietSince >= opts.idleTimeout) {
           opts.runnerLog.info(`no request for ${opts.idleTimeout} ms: GOAWAY`, whereConnection(info))
