@@ -16,7 +16,7 @@ import { checkHeaderList } from "./header-list.ts"
 
 type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }
 
-/** What `toNodeHeaders` does with a field name besides passing it on: one Map lookup for both questions. */
+/** What `toNodeHeaderList` does with a field name besides passing it on: one Map lookup for both questions. */
 const DROP = 1
 const NEVER_INDEXED = 2
 const fieldHandling: ReadonlyMap<string, number> = new Map([
@@ -24,53 +24,22 @@ const fieldHandling: ReadonlyMap<string, number> = new Map([
   ...defaultNeverIndexed.map((name) => [name, NEVER_INDEXED] as const)
 ])
 
+type NodeHeaderList = Array<string> & { [http2.sensitiveHeaders]?: Array<string> }
+
 /**
- * Node's header object (`sendTrailers`, `pushStream`, `respond` before Node
- * 24.7 and 22.20): duplicates become arrays, connection-specific fields are
- * dropped (RUN-6), and the fields never to be indexed (spec.md §7.8) are
- * listed under `http2.sensitiveHeaders`. Without a prototype: a field named
- * `constructor` or `__proto__` is a field like any other.
+ * A head or trailer section as node:http2's flat list `[name, value, …]`:
+ * `:status` first (when given), connection-specific fields dropped (RUN-6),
+ * a repeated field repeated, each name never to be indexed (spec.md §7.8)
+ * listed once under `http2.sensitiveHeaders`. The runner's one reading of
+ * those rules; `toNodeHeaders` makes node's header object from it.
  */
-export const toNodeHeaders = (
+export const toNodeHeaderList = (
   status: number | undefined,
   headers: Headers,
   contentLength: number,
   neverIndex: ReadonlyArray<string> | undefined
-): NodeHeaders => {
-  const out = Object.create(null) as NodeHeaders
-  if (status !== undefined) out[":status"] = status
-  if (contentLength >= 0) out["content-length"] = contentLength
-  let sensitive: Array<string> | undefined
-  for (let i = 0; i < headers.length; i++) {
-    const [name, value] = headers[i]!
-    const handling = fieldHandling.get(name)
-    if (handling === DROP) continue
-    const prev = out[name]
-    if (prev === undefined) {
-      out[name] = value
-      if (handling === NEVER_INDEXED || (neverIndex !== undefined && neverIndex.includes(name))) (sensitive ??= []).push(name)
-    } else if (Array.isArray(prev)) prev.push(value)
-    else out[name] = [prev as string, value]
-  }
-  if (sensitive !== undefined) out[http2.sensitiveHeaders] = sensitive
-  return out
-}
-
-type NodeHeaderList = Array<string> & { [http2.sensitiveHeaders]?: Array<string> }
-
-/**
- * A response head as node:http2's flat list `[name, value, …]`, with
- * `toNodeHeaders`'s rules: `:status` first, connection-specific fields
- * dropped (RUN-6), a repeated field repeated, each name never to be indexed
- * (spec.md §7.8) listed once under `http2.sensitiveHeaders`.
- */
-export const toNodeHeaderList = (
-  status: number,
-  headers: Headers,
-  contentLength: number,
-  neverIndex: ReadonlyArray<string> | undefined
 ): NodeHeaderList => {
-  const out: NodeHeaderList = [":status", String(status)] as NodeHeaderList
+  const out: NodeHeaderList = (status === undefined ? [] : [":status", String(status)]) as NodeHeaderList
   if (contentLength >= 0) out.push("content-length", String(contentLength))
   let sensitive: Array<string> | undefined
   for (let i = 0; i < headers.length; i++) {
@@ -87,6 +56,33 @@ export const toNodeHeaderList = (
   return out
 }
 
+/**
+ * Node's header object (`sendTrailers`, `pushStream`, `respond` before Node
+ * 24.7 and 22.20): `toNodeHeaderList`'s fields, a repeated one as an array.
+ * Without a prototype: a field named `constructor` or `__proto__` is a field
+ * like any other.
+ */
+export const toNodeHeaders = (
+  status: number | undefined,
+  headers: Headers,
+  contentLength: number,
+  neverIndex: ReadonlyArray<string> | undefined
+): NodeHeaders => {
+  const list = toNodeHeaderList(status, headers, contentLength, neverIndex)
+  const out = Object.create(null) as NodeHeaders
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!
+    const value = list[i + 1]!
+    const prev = out[name]
+    if (prev === undefined) out[name] = value
+    else if (Array.isArray(prev)) prev.push(value)
+    else out[name] = [prev as string, value]
+  }
+  const sensitive = list[http2.sensitiveHeaders]
+  if (sensitive !== undefined) out[http2.sensitiveHeaders] = sensitive
+  return out
+}
+
 const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Number)
 /**
  * `respond()` takes a flat list from Node 24.7 and 22.20 on
@@ -94,6 +90,20 @@ const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Numb
  * copies into a dictionary-mode object of its own, whose keys it then lists.
  */
 export const respondTakesList = nodeMajor > 24 || (nodeMajor === 24 && nodeMinor >= 7) || (nodeMajor === 22 && nodeMinor >= 20)
+
+/**
+ * Whether `stream` may push now (its `http.response.push` extension's
+ * `promise` at the start, and each push, spec.md §7.1): node's `pushAllowed`
+ * with the session the runner already holds, where node reads it through
+ * the stream's getter twice — the stream open (a client's RST_STREAM may
+ * have arrived with its HEADERS), the session neither closing nor
+ * destroyed, and the client's last SETTINGS_ENABLE_PUSH 1 (RFC 9113
+ * §6.5.2; node keeps the settings until new ones arrive, without calling
+ * into JavaScript for each: a `remoteSettings` listener would, on every
+ * SETTINGS frame a client sends).
+ */
+export const pushAllowed = (stream: http2.ServerHttp2Stream, session: http2.ServerHttp2Session): boolean =>
+  !stream.destroyed && !stream.closed && !session.closed && !session.destroyed && session.remoteSettings.enablePush === true
 
 const endStreamOptions = { endStream: true } as const
 const openOptions = { endStream: false } as const
@@ -186,7 +196,7 @@ export class H2Exchange extends Exchange {
 
   protected wirePush(path: string, headers: Headers): Effect.Effect<number | undefined> {
     const s = this.stream
-    if (!s.pushAllowed || s.destroyed || s.session === undefined || s.session.closed) return Effect.succeed(undefined)
+    if (!pushAllowed(s, this.session)) return Effect.succeed(undefined)
     const request = toNodeHeaders(undefined, headers, -1, undefined)
     request[":method"] = "GET"
     request[":path"] = path

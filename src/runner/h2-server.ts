@@ -12,7 +12,7 @@ import { ErrorCode } from "../protocol/fields.ts"
 import { h2Extensions } from "./extensions.ts"
 import { checkHeaderList } from "./header-list.ts"
 import { h2ServerOptions } from "./h2-limits.ts"
-import { closeHeard, H2Exchange, type Pusher } from "./h2-exchange.ts"
+import { closeHeard, H2Exchange, pushAllowed, type Pusher } from "./h2-exchange.ts"
 import type { ResolvedOptions } from "./options.ts"
 import { makeHttpScope, parseContentLength, type ScopeDefaults } from "./http-scope.ts"
 import type { Supervisor } from "./supervisor.ts"
@@ -53,18 +53,6 @@ const kSessionCount = Symbol("egi.sessionCount")
 type CountedSession = http2.Http2Session & { [kSessionCount]?: StreamCount }
 const countOf = (session: http2.Http2Session | undefined): StreamCount | undefined =>
   session === undefined ? undefined : (session as CountedSession)[kSessionCount]
-
-/**
- * Whether `stream` may push (its `http.response.push` extension's `promise`,
- * spec.md §7.1): node's `pushAllowed` with the session the runner already
- * holds — the stream open (a client's RST_STREAM may have arrived with its
- * HEADERS), the session neither closing nor destroyed, and the client's last
- * SETTINGS_ENABLE_PUSH 1 (RFC 9113 §6.5.2; node keeps the settings until
- * new ones arrive, without calling into JavaScript for each: a
- * `remoteSettings` listener would, on every SETTINGS frame a client sends).
- */
-const pushAllowed = (stream: http2.ServerHttp2Stream, session: http2.ServerHttp2Session): boolean =>
-  !stream.destroyed && !stream.closed && !session.closed && !session.destroyed && session.remoteSettings.enablePush === true
 
 const kCount = Symbol("egi.streamCount")
 type Counted = http2.ServerHttp2Stream & { [kCount]?: StreamCount | undefined }
