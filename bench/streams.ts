@@ -14,7 +14,10 @@
  * (bench/effect-floor.ts `hold`), shows how much of EGI's excess a parked
  * Effect takes by itself.
  *
- *     node bench/streams.ts [--connections 100] [--streams 100] [--rounds 3]
+ * `--baseline DIR` holds the same streams on another checkout of EGI too
+ * (a git worktree with node_modules linked), in the same rounds.
+ *
+ *     node bench/streams.ts [--connections 100] [--streams 100] [--rounds 3] [--baseline DIR]
  */
 import type { ChildProcess } from "node:child_process"
 import * as http2 from "node:http2"
@@ -28,16 +31,18 @@ const { values } = parseArgs({
     connections: { type: "string", default: "100" },
     streams: { type: "string", default: "100" },
     rounds: { type: "string", default: "3" },
+    baseline: { type: "string" },
     help: { type: "boolean", default: false }
   }
 })
 if (values.help) {
-  process.stdout.write("node bench/streams.ts [--connections 100] [--streams 100 (≤ 128)] [--rounds 3]\n")
+  process.stdout.write("node bench/streams.ts [--connections 100] [--streams 100 (≤ 128)] [--rounds 3] [--baseline DIR (another checkout of EGI)]\n")
   process.exit(0)
 }
 const connections = Number(values.connections)
 const streams = Number(values.streams)
 const rounds = Number(values.rounds)
+const baseline = values.baseline === undefined ? undefined : new URL(`${values.baseline.replace(/\/$/, "")}/`, `file://${process.cwd()}/`).pathname
 
 /** VmRSS of a process, in KiB. */
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1])
@@ -88,7 +93,14 @@ const targets = [
   { name: "raw node:http2", args: [...probe, "bench/raw-hold.ts", "9180"], port: 9180, heap: [] as Array<number>, rss: [] as Array<number> },
   // Raw with an effect fiber per stream waiting for its close, no EGI (bench/effect-floor.ts): Effect's share of EGI's excess.
   { name: "raw + effect fiber", args: [...probe, "--no-allocation-site-pretenuring", "bench/effect-floor.ts", "hold", "9182"], port: 9182, heap: [] as Array<number>, rss: [] as Array<number> },
-  { name: "egi --h2c", args: [...probe, "bin/egi.mjs", "serve", "bench/hold-app.ts", "--port", "9181", "--h2c", "--no-access-log"], port: 9181, heap: [] as Array<number>, rss: [] as Array<number> }
+  { name: "egi --h2c", args: [...probe, "bin/egi.mjs", "serve", "bench/hold-app.ts", "--port", "9181", "--h2c", "--no-access-log"], port: 9181, heap: [] as Array<number>, rss: [] as Array<number> },
+  ...(baseline === undefined ? [] : [{
+    name: "egi --h2c (baseline)",
+    args: [...probe, `${baseline}bin/egi.mjs`, "serve", `${baseline}bench/hold-app.ts`, "--port", "9183", "--h2c", "--no-access-log"],
+    port: 9183,
+    heap: [] as Array<number>,
+    rss: [] as Array<number>
+  }])
 ]
 const children = await Promise.all(targets.map((t) => startServer(t.args)))
 try {

@@ -134,7 +134,12 @@ export const singleValue: ReadonlySet<string> = new Set([
  * @category constructors
  */
 export const fromRaw = (raw: ReadonlyArray<string>, http2: boolean): Headers => {
-  const out: Array<Header> = []
+  // Sized once: a request's list lives as long as its scope, and one grown
+  // by `push` has 17 or more slots (curl's three fields: 152 bytes of slots
+  // where 40 do). Setting the length back keeps the slots (V8 trims a list
+  // only when it fills less than half of them).
+  const out = new Array<Header>(raw.length >> 1)
+  let n = 0
   let cookieAt = -1
   for (let i = 0; i < raw.length; i += 2) {
     const rawName = raw[i]!
@@ -146,10 +151,11 @@ export const fromRaw = (raw: ReadonlyArray<string>, http2: boolean): Headers => 
         out[cookieAt] = ["cookie", out[cookieAt]![1] + "; " + value]
         continue
       }
-      cookieAt = out.length
+      cookieAt = n
     }
-    out.push([name, value])
+    out[n++] = [name, value]
   }
+  out.length = n
   return out
 }
 

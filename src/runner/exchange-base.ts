@@ -281,11 +281,16 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
    * exchange starts listening to its request body and to its stream's close.
    */
   onWait(): void {
-    if (this.armed) return
-    this.armed = true
-    const listener = this.listenerOf()
-    this.readable.on("readable", listener)
-    this.readable.on("end", listener)
+    // Only a body still arriving has events to wait for; a receiver that
+    // waits after it (for the disconnect: a long poll, an event stream)
+    // waits for the close alone — two listeners fewer to add and remove,
+    // each ~1,100 instructions on a node:http2 stream.
+    if (!this.armed && !this.noBody && this.request === "receiving") {
+      this.armed = true
+      const listener = this.listenerOf()
+      this.readable.on("readable", listener)
+      this.readable.on("end", listener)
+    }
     this.watchClose()
   }
 
@@ -312,15 +317,14 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
    * node:http2 itself promotes.
    */
   unwatch(): void {
-    const listener = this.listener
-    if (listener === undefined) return
     if (this.armed) {
+      const listener = this.listener!
       this.readable.off("readable", listener)
       this.readable.off("end", listener)
       this.armed = false
     }
     if (this.closeWatched) {
-      this.stopHearingClose(listener)
+      this.stopHearingClose()
       this.closeWatched = false
     }
     this.peerWatcher = undefined
@@ -329,20 +333,25 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
   private watchClose(): void {
     if (this.closeWatched) return
     this.closeWatched = true
-    this.hearClose(this.listenerOf())
+    this.hearClose()
   }
 
   /**
-   * Calls `listener` when the sink closes: a `close` listener on the sink,
-   * unless the protocol hears its streams close another way (HTTP/2).
+   * Has `sinkClosed` called when the sink closes: a `close` listener on the
+   * sink, unless the protocol hears its streams close another way (HTTP/2).
    */
-  protected hearClose(listener: () => void): void {
-    this.sink.on("close", listener)
+  protected hearClose(): void {
+    this.sink.on("close", this.listenerOf())
   }
 
-  /** Stops calling `listener` (the one `hearClose` was given) when the sink closes. */
-  protected stopHearingClose(listener: () => void): void {
-    this.sink.off("close", listener)
+  /** Stops what `hearClose` started. */
+  protected stopHearingClose(): void {
+    this.sink.off("close", this.listenerOf())
+  }
+
+  /** The sink closed (the stream is over, or its connection gone): what `hearClose` has called. */
+  sinkClosed(): void {
+    this.onSourceEvent()
   }
 
   /**

@@ -39,19 +39,35 @@ export const toNodeHeaderList = (
   contentLength: number,
   neverIndex: ReadonlyArray<string> | undefined
 ): NodeHeaderList => {
-  const out: NodeHeaderList = (status === undefined ? [] : [":status", String(status)]) as NodeHeaderList
-  if (contentLength >= 0) out.push("content-length", String(contentLength))
+  // Sized once, with room for the `date` node's `respond` appends: node
+  // keeps a response's list for the stream's `sentHeaders` as long as the
+  // stream lives, and a list grown by `push` has 17 or more slots (a held
+  // stream's hello head: 192 bytes of slots where 6 fit in 64, issue 19).
+  // Setting the length back keeps the slots (V8 trims a list only when
+  // it fills less than half of them): a list as any other, room beyond it.
+  const out = new Array<string>(4 + 2 * headers.length + 2) as NodeHeaderList
+  let n = 0
+  if (status !== undefined) {
+    out[n++] = ":status"
+    out[n++] = String(status)
+  }
+  if (contentLength >= 0) {
+    out[n++] = "content-length"
+    out[n++] = String(contentLength)
+  }
   let sensitive: Array<string> | undefined
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!
     const handling = fieldHandling.get(name)
     if (handling === DROP) continue
-    out.push(name, value)
+    out[n++] = name
+    out[n++] = value
     if (handling === NEVER_INDEXED || (neverIndex !== undefined && neverIndex.includes(name))) {
       if (sensitive === undefined) sensitive = [name]
       else if (!sensitive.includes(name)) sensitive.push(name)
     }
   }
+  out.length = n
   if (sensitive !== undefined) out[http2.sensitiveHeaders] = sensitive
   return out
 }
@@ -116,9 +132,9 @@ const NONE: Headers = []
  */
 export type Pusher = (parent: H2Exchange, stream: ServerHttp2Stream, path: string, fields: Headers) => void
 
-/** The exchange's `close` listener on its stream (`hearClose`), called by the runner's one close listener per stream. */
-const kCloseListener = Symbol("egi.closeListener")
-type Heard = ServerHttp2Stream & { [kCloseListener]?: (() => void) | undefined }
+/** The exchange that hears its stream close (`hearClose`), told by the runner's one close listener per stream. */
+const kHearing = Symbol("egi.hearing")
+type Heard = ServerHttp2Stream & { [kHearing]?: H2Exchange | undefined }
 
 /**
  * `stream` closed: its exchange hears of it, if it listens. Called by the
@@ -128,8 +144,7 @@ type Heard = ServerHttp2Stream & { [kCloseListener]?: (() => void) | undefined }
  * each on a node:http2 stream).
  */
 export const closeHeard = (stream: ServerHttp2Stream): void => {
-  const listener = (stream as Heard)[kCloseListener]
-  if (listener !== undefined) listener()
+  ;(stream as Heard)[kHearing]?.sinkClosed()
 }
 
 /**
@@ -309,11 +324,12 @@ export class H2Exchange extends Exchange {
     return this.stream
   }
 
-  protected override hearClose(listener: () => void): void {
-    ;(this.stream as Heard)[kCloseListener] = listener
+  /** The stream itself points to its exchange: no listener, no bound function (48 bytes a held stream would keep). */
+  protected override hearClose(): void {
+    ;(this.stream as Heard)[kHearing] = this
   }
 
-  protected override stopHearingClose(_listener: () => void): void {
-    ;(this.stream as Heard)[kCloseListener] = undefined
+  protected override stopHearingClose(): void {
+    ;(this.stream as Heard)[kHearing] = undefined
   }
 }
