@@ -285,7 +285,7 @@ export abstract class ExchangeBase implements InboxSource<InboundEvent> {
    * node:http2 stream.
    */
   onWait(): void {
-    if (!this.armed && !this.noBody && this.request === "receiving") {
+    if (!this.armed && this.bodyStillArriving()) {
       this.armed = true
       const listener = this.listenerOf()
       this.readable.on("readable", listener)
