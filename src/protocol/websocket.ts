@@ -10,7 +10,7 @@
  * @since 0.4.0
  */
 import { LocalProtocolError } from "./errors.ts"
-import type { OutboundEvent } from "./events.ts"
+import type { OutboundEvent, WebsocketSend } from "./events.ts"
 import { checkFields } from "./fields.ts"
 import { checkCorrelator, type WebSocketScope } from "./scope.ts"
 import { nextWebSocketState, type WebSocketInput, type WebSocketState } from "./state.ts"
@@ -73,6 +73,8 @@ export class WebSocketSide {
   check(event: OutboundEvent): LocalProtocolError | undefined {
     const foreign = checkCorrelator(event, this.scope)
     if (foreign !== undefined) return foreign
+    // A message while open, the event of nearly every call: table 4 keeps the state, so only WS-4 is left to check.
+    if (event.type === "websocket.send" && this.state === "open") return this.checkMessage(event)
     const input = websocketInputOf(event)
     if (input === undefined) {
       return new LocalProtocolError({ rule: "CORE-6", detail: `event type ${String((event as { type: unknown }).type)} is not valid in a websocket scope` })
@@ -87,11 +89,11 @@ export class WebSocketSide {
         if (bad !== undefined) return bad
         break
       }
-      case "websocket.send":
-        if ((event.bytes === undefined) === (event.text === undefined)) {
-          return new LocalProtocolError({ rule: "WS-4", detail: "websocket.send needs exactly one of bytes and text" })
-        }
+      case "websocket.send": {
+        const bad = this.checkMessage(event)
+        if (bad !== undefined) return bad
         break
+      }
       case "websocket.close": {
         const code = event.code ?? 1000
         const reason = event.reason ?? ""
@@ -116,8 +118,16 @@ export class WebSocketSide {
     return typeof next === "string" ? undefined : next
   }
 
-  /** Moves the state for `event`, which `check` accepted. */
+  /** A message carries exactly one of bytes and text (WS-4). */
+  private checkMessage(event: WebsocketSend): LocalProtocolError | undefined {
+    return (event.bytes === undefined) === (event.text === undefined)
+      ? new LocalProtocolError({ rule: "WS-4", detail: "websocket.send needs exactly one of bytes and text" })
+      : undefined
+  }
+
+  /** Moves the state for `event`, which `check` accepted. A message moves nothing: table 4 allows one only while open, and keeps it open. */
   accept(event: OutboundEvent): void {
+    if (event.type === "websocket.send") return
     const input = websocketInputOf(event)
     if (input === undefined) return
     const next = nextWebSocketState(this.state, input)

@@ -9,12 +9,16 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Inbox } from "../../src/runner/inbox.ts"
 
-type Op = { readonly op: "wait" } | { readonly op: "put"; readonly n: number } | { readonly op: "interrupt"; readonly k: number }
+/** `put` queues n items and wakes the inbox; with `offer` each item is offered first while the queue is empty (as a WebSocket session does). */
+type Op =
+  | { readonly op: "wait" }
+  | { readonly op: "put"; readonly n: number; readonly offer: boolean }
+  | { readonly op: "interrupt"; readonly k: number }
 
 const ops = fc.array(
   fc.oneof(
     fc.constant<Op>({ op: "wait" }),
-    fc.integer({ min: 1, max: 3 }).map((n): Op => ({ op: "put", n })),
+    fc.tuple(fc.integer({ min: 1, max: 3 }), fc.boolean()).map(([n, offer]): Op => ({ op: "put", n, offer })),
     fc.nat(5).map((k): Op => ({ op: "interrupt", k }))
   ),
   { maxLength: 60 }
@@ -61,8 +65,9 @@ describe.each([
           }
         } else if (step.op === "put") {
           for (let i = 0; i < step.n; i++) {
-            queue.push(nextItem)
-            modelQueue.push(nextItem++)
+            modelQueue.push(nextItem)
+            if (!(step.offer && queue.length === 0 && inbox.offer(nextItem))) queue.push(nextItem)
+            nextItem++
           }
           inbox.wake()
           while (modelWaiting.length > 0 && modelQueue.length > 0) modelGot.set(modelWaiting.shift()!, modelQueue.shift()!)

@@ -162,6 +162,8 @@ export class WebSocketSession implements InboxSource<InboundEvent> {
   }
 
   private push(event: InboundEvent, bytes: number): void {
+    // The app waits and nothing is queued before it: straight to the app, not through the queue (issue 19).
+    if (this.inbox.size === 0 && this.waiting.offer(event)) return
     this.inbox.push(event)
     this.inboxBytes.push(bytes)
     this.queuedBytes += bytes
