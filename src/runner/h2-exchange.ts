@@ -13,16 +13,22 @@ import { ErrorCode } from "../protocol/fields.ts"
 import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
 import { ConnectionView, recordPush } from "./extensions.ts"
 import { checkHeaderList } from "./header-list.ts"
+import { HttpDate } from "./http-date.ts"
 
 type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }
 
-/** What `toNodeHeaderList` does with a field name besides passing it on: one Map lookup for both questions. */
+/** What `toNodeHeaderList` does with a field name besides passing it on: one Map lookup for every question. */
 const DROP = 1
 const NEVER_INDEXED = 2
+const DATE = 3
 const fieldHandling: ReadonlyMap<string, number> = new Map([
   ...[...connectionSpecific].map((name) => [name, DROP] as const),
-  ...defaultNeverIndexed.map((name) => [name, NEVER_INDEXED] as const)
+  ...defaultNeverIndexed.map((name) => [name, NEVER_INDEXED] as const),
+  ["date", DATE] as const
 ])
+
+/** The `date` of the response heads the exchanges put on the wire (one clock read a second for all). */
+const responseDate = new HttpDate()
 
 type NodeHeaderList = Array<string> & { [http2.sensitiveHeaders]?: Array<string> }
 
@@ -30,22 +36,28 @@ type NodeHeaderList = Array<string> & { [http2.sensitiveHeaders]?: Array<string>
  * A head or trailer section as node:http2's flat list `[name, value, …]`:
  * `:status` first (when given), connection-specific fields dropped (RUN-6),
  * a repeated field repeated, each name never to be indexed (spec.md §7.8)
- * listed once under `http2.sensitiveHeaders`. The runner's one reading of
- * those rules; `toNodeHeaders` makes node's header object from it.
+ * listed once under `http2.sensitiveHeaders`, and `date` last when one is
+ * given and the fields have none (a response head, spec.md §8.2). The
+ * runner's one reading of those rules; `toNodeHeaders` makes node's header
+ * object from it.
  */
 export const toNodeHeaderList = (
   status: number | undefined,
   headers: Headers,
   contentLength: number,
-  neverIndex: ReadonlyArray<string> | undefined
+  neverIndex: ReadonlyArray<string> | undefined,
+  date?: string
 ): NodeHeaderList => {
-  // Sized once, with room for the `date` node's `respond` appends: node
-  // keeps a response's list for the stream's `sentHeaders` as long as the
-  // stream lives, and a list grown by `push` has 17 or more slots (a held
-  // stream's hello head: 192 bytes of slots where 6 fit in 64, issue 19).
-  // Setting the length back keeps the slots (V8 trims a list only when
-  // it fills less than half of them): a list as any other, room beyond it.
-  const out = new Array<string>(4 + 2 * headers.length + 2) as NodeHeaderList
+  // Sized once, for every field (issue 19): node keeps a response's list
+  // for the stream's `sentHeaders` as long as the stream lives, and a list
+  // grown by `push` has 17 or more slots (a held stream's hello head: 192
+  // bytes where 6 fit in 64). So the `date` is the runner's, not node's:
+  // node pushes its own onto a list without one. Setting a list's length
+  // is a call into V8's runtime (~1,200 instructions a response, measured:
+  // bench/in-process.ts --only h2 --instructions), left to the rare list
+  // that shrinks: a field dropped, or the app's own `date`.
+  const size = (status === undefined ? 0 : 2) + (contentLength >= 0 ? 2 : 0) + 2 * headers.length + (date === undefined ? 0 : 2)
+  const out = new Array<string>(size) as NodeHeaderList
   let n = 0
   if (status !== undefined) {
     out[n++] = ":status"
@@ -56,18 +68,24 @@ export const toNodeHeaderList = (
     out[n++] = String(contentLength)
   }
   let sensitive: Array<string> | undefined
+  let dated = false
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!
     const handling = fieldHandling.get(name)
     if (handling === DROP) continue
     out[n++] = name
     out[n++] = value
-    if (handling === NEVER_INDEXED || (neverIndex !== undefined && neverIndex.includes(name))) {
+    if (handling === DATE) dated = true
+    else if (handling === NEVER_INDEXED || (neverIndex !== undefined && neverIndex.includes(name))) {
       if (sensitive === undefined) sensitive = [name]
       else if (!sensitive.includes(name)) sensitive.push(name)
     }
   }
-  out.length = n
+  if (date !== undefined && !dated) {
+    out[n++] = "date"
+    out[n++] = date
+  }
+  if (n !== size) out.length = n
   if (sensitive !== undefined) out[http2.sensitiveHeaders] = sensitive
   return out
 }
@@ -82,9 +100,10 @@ export const toNodeHeaders = (
   status: number | undefined,
   headers: Headers,
   contentLength: number,
-  neverIndex: ReadonlyArray<string> | undefined
+  neverIndex: ReadonlyArray<string> | undefined,
+  date?: string
 ): NodeHeaders => {
-  const list = toNodeHeaderList(status, headers, contentLength, neverIndex)
+  const list = toNodeHeaderList(status, headers, contentLength, neverIndex, date)
   const out = Object.create(null) as NodeHeaders
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!
@@ -191,7 +210,9 @@ export class H2Exchange extends Exchange {
 
   protected wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void {
     this.stream.respond(
-      respondTakesList ? toNodeHeaderList(status, headers, contentLength, this.neverIndex) : toNodeHeaders(status, headers, contentLength, this.neverIndex),
+      respondTakesList
+        ? toNodeHeaderList(status, headers, contentLength, this.neverIndex, responseDate.now())
+        : toNodeHeaders(status, headers, contentLength, this.neverIndex, responseDate.now()),
       endStream ? endStreamOptions : this.trailersOnWire ? trailersOptions : openOptions
     )
   }

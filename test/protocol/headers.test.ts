@@ -32,6 +32,20 @@ describe("headers (spec.md §3.4)", () => {
     )
   })
 
+  it("HTTP-12: for any raw list, pseudo-header fields first or not, the list is every regular field in order, without a hole", () => {
+    const name = fc.constantFrom(":method", ":path", "cookie", "x-a", "accept")
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, fc.string({ unit: "binary-ascii", maxLength: 4 })), { maxLength: 10 }), fc.boolean(), (pairs, http2) => {
+        const list = fromRaw(pairs.flat(), http2)
+        // A hole would read as undefined here (a list sized for more fields than it got).
+        expect(Array.from(list, (field) => typeof field)).toEqual(new Array<string>(list.length).fill("object"))
+        const regular = pairs.filter(([n]) => !n.startsWith(":"))
+        if (http2) expect(list.filter(([n]) => n !== "cookie")).toEqual(regular.filter(([n]) => n !== "cookie"))
+        else expect(list).toEqual(regular)
+      })
+    )
+  })
+
   it("HTTP-5 HTTP-6: field-name and field-value predicates", () => {
     expect(isFieldName("content-type")).toBe(true)
     expect(isFieldName("Content-Type")).toBe(false)

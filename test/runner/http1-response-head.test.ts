@@ -7,7 +7,8 @@
 import fc from "fast-check"
 import { describe, expect, it, vi } from "vitest"
 import type { Headers } from "../../src/protocol/headers.ts"
-import { asksToClose, chunkHeader, CRLF, HttpDate, lastChunk, responseFraming, responseHead } from "../../src/runner/http1/response-head.ts"
+import { HttpDate } from "../../src/runner/http-date.ts"
+import { asksToClose, chunkHeader, CRLF, lastChunk, responseFraming, responseHead } from "../../src/runner/http1/response-head.ts"
 import { useCannedResponse } from "../support/canned-response.ts"
 
 const DATE = "Tue, 01 Dec 2026 06:00:00 GMT"

@@ -3,7 +3,8 @@
  * HTTP/1.1 alike (spec.md §3.4, §4.5): a single-value field twice (HTTP-16)
  * and a control character in a value (HTTP-6) fail the start with
  * `LocalProtocolError`; connection-specific fields are dropped from an
- * HTTP/2 response, which is still sent (RUN-6).
+ * HTTP/2 response, which is still sent (RUN-6); the runner adds one `date`
+ * to a head without one, never beside the app's (spec.md §8.2).
  */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
@@ -107,6 +108,40 @@ describe("response fields checked on send", () => {
         expect(names.filter((n) => n === "te" || n === "http2-settings")).toEqual([])
       } finally {
         await h2close(session)
+      }
+    })
+  })
+  it("§8.2: one date on every response, the runner's (IMF-fixdate, now) when the app sent none, else the app's alone; on h2 and HTTP/1.1", async () => {
+    const APP_DATE = "Sun, 06 Nov 1994 08:49:37 GMT"
+    const app: App = (scope, _receive, send) => {
+      if (scope.type !== "http") return unsupportedScope(scope)
+      return Effect.gen(function*() {
+        yield* send({ type: "http.response.start", status: 200, headers: scope.path === "/own" ? [["date", APP_DATE]] : [] })
+        yield* send({ type: "http.response.body", body: text("dated") })
+      })
+    }
+    await withServer(app, {}, async (server) => {
+      const session = await connect(server.url)
+      const h2Dates: Record<string, Array<string>> = {}
+      try {
+        for (const path of ["/", "/own"]) {
+          const r = await collect(session.request({ ":path": path }))
+          h2Dates[path] = r.rawHeaders.flatMap((n, i) => (i % 2 === 0 && n.toLowerCase() === "date" ? [r.rawHeaders[i + 1]!] : []))
+        }
+      } finally {
+        await h2close(session)
+      }
+      const h1Dates: Record<string, Array<string>> = {}
+      for (const path of ["/", "/own"]) {
+        const h1 = await rawHttp(server.port, [`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`], { done: completeResponse, timeoutMs: 2000 })
+        h1Dates[path] = [...h1.text.split("\r\n\r\n")[0]!.matchAll(/^date: (.*)$/gim)].map((m) => m[1]!)
+      }
+      for (const dates of [h2Dates, h1Dates]) {
+        expect(dates["/own"]).toEqual([APP_DATE])
+        expect(dates["/"]).toHaveLength(1)
+        const [date] = dates["/"]!
+        expect(date).toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/)
+        expect(Math.abs(Date.parse(date!) - Date.now())).toBeLessThan(5_000)
       }
     })
   })

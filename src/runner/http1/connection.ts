@@ -26,7 +26,7 @@ import type { Supervisor } from "../supervisor.ts"
 import { type ExchangeOwner, SocketExchange } from "./exchange.ts"
 import type { RequestHead } from "./head.ts"
 import { type RequestEvent, RequestReader } from "./request-reader.ts"
-import { HttpDate } from "./response-head.ts"
+import type { HttpDate } from "../http-date.ts"
 import { ResponseWriter } from "./response-writer.ts"
 
 /** Pipelined bytes held behind the current exchange before the connection stops reading (bytes). */

@@ -134,33 +134,3 @@ export const lastChunk = (trailers: Headers): string => {
   for (let i = 0; i < trailers.length; i++) out += `${trailers[i]![0]}: ${trailers[i]![1]}\r\n`
   return out + "\r\n"
 }
-
-/**
- * The `date` field's value (IMF-fixdate, RFC 9110 §5.6.7), made at most
- * once per second of the clock: kept until a timer forgets it at the next
- * second, so that a response does not read the clock (`Date.now()` is a
- * call into V8's runtime, ~200 instructions). The timer runs only while
- * responses are made, and never keeps the process alive. As node:http's
- * own cache of it, the value can lag the clock by as long as the event
- * loop is held past the second's end.
- *
- * @since 0.7.0
- * @category codec
- */
-export class HttpDate {
-  private value: string | undefined = undefined
-  private readonly forget = (): void => {
-    this.value = undefined
-  }
-
-  /** The date now. */
-  now(): string {
-    if (this.value === undefined) {
-      const ms = Date.now()
-      const intoSecond = ms % 1000
-      this.value = new Date(ms - intoSecond).toUTCString()
-      setTimeout(this.forget, 1000 - intoSecond).unref()
-    }
-    return this.value
-  }
-}
