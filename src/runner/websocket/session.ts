@@ -284,7 +284,7 @@ export class WebSocketSession implements InboxSource<InboundEvent> {
       const { connectionId, streamId } = this.scope
       const event: InboundEvent = isBinary
         ? { type: "websocket.receive", connectionId, streamId, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
-        : { type: "websocket.receive", connectionId, streamId, text: data.toString("utf8") }
+        : { type: "websocket.receive", connectionId, streamId, text: data.toString() }
       this.push(event, data.byteLength)
     })
     socket.on("close", (code: number, reason: Buffer) => {
