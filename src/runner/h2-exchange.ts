@@ -53,7 +53,7 @@ export const toNodeHeaderList = (
   // grown by `push` has 17 or more slots (a held stream's hello head: 192
   // bytes where 6 fit in 64). So the `date` is the runner's, not node's:
   // node pushes its own onto a list without one. Setting a list's length
-  // is a call into V8's runtime (~1,200 instructions a response, measured:
+  // is a call into V8's runtime (~600 instructions, measured:
   // bench/in-process.ts --only h2 --instructions), left to the rare list
   // that shrinks: a field dropped, or the app's own `date`.
   const size = (status === undefined ? 0 : 2) + (contentLength >= 0 ? 2 : 0) + 2 * headers.length + (date === undefined ? 0 : 2)

@@ -202,11 +202,12 @@ export class Inbox<A> {
   /**
    * Hands `item` to the receiver waiting longest, as `wake` would once
    * `poll` returned it, without the source queuing it first: for a source
-   * with nothing queued before `item` (a WebSocket's next message while the
-   * app waits for it), which saves the queue's writes and `poll`'s reads
-   * (measured: bench/in-process.ts --only ws). `false` when no receiver waits or an item is
-   * held already: `item` is not taken, and the source queues it as usual.
-   * A receiver that turned out to be gone leaves it held for the next.
+   * with nothing queued before `item` (a WebSocket's next message while
+   * the app waits for it), which saves the queue's writes and `poll`'s
+   * reads (measured: bench/in-process.ts --only ws). `false` when no
+   * receiver waits or an item is held already: `item` is not taken, and
+   * the source queues it as usual. A receiver that turned out to be gone
+   * leaves it held for the next.
    */
   offer(item: A): boolean {
     if (this.held !== undefined || !this.waiting) return false
