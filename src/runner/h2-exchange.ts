@@ -76,7 +76,7 @@ export const toNodeHeaderList = (
     out[n++] = name
     out[n++] = value
     if (handling === DATE) dated = true
-    else if (handling === NEVER_INDEXED || (neverIndex !== undefined && neverIndex.includes(name))) {
+    if (handling === NEVER_INDEXED || (neverIndex !== undefined && neverIndex.includes(name))) {
       if (sensitive === undefined) sensitive = [name]
       else if (!sensitive.includes(name)) sensitive.push(name)
     }

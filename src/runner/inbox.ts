@@ -205,12 +205,13 @@ export class Inbox<A> {
    * with nothing queued before `item` (a WebSocket's next message while
    * the app waits for it), which saves the queue's writes and `poll`'s
    * reads (measured: bench/in-process.ts --only ws). `false` when no
-   * receiver waits or an item is held already: `item` is not taken, and
-   * the source queues it as usual. A receiver that turned out to be gone
-   * leaves it held for the next.
+   * receiver waits: `item` is not taken, and the source queues it as
+   * usual. (An item held already is never passed: a receiver that
+   * registers takes it at once, so one is held only while none waits.)
+   * A receiver that turned out to be gone leaves `item` held for the next.
    */
   offer(item: A): boolean {
-    if (this.held !== undefined || !this.waiting) return false
+    if (!this.waiting) return false
     this.held = item
     this.wake()
     return true

@@ -9,7 +9,11 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Inbox } from "../../src/runner/inbox.ts"
 
-/** `put` queues n items and wakes the inbox; with `offer` each item is offered first while the queue is empty (as a WebSocket session does). */
+/**
+ * `put` queues n items, waking the inbox after each; with `offer` each item
+ * is offered first while the queue is empty, and only an item not taken is
+ * queued and woken for (as a WebSocket session does).
+ */
 type Op =
   | { readonly op: "wait" }
   | { readonly op: "put"; readonly n: number; readonly offer: boolean }
@@ -66,10 +70,12 @@ describe.each([
         } else if (step.op === "put") {
           for (let i = 0; i < step.n; i++) {
             modelQueue.push(nextItem)
-            if (!(step.offer && queue.length === 0 && inbox.offer(nextItem))) queue.push(nextItem)
+            if (!(step.offer && queue.length === 0 && inbox.offer(nextItem))) {
+              queue.push(nextItem)
+              inbox.wake()
+            }
             nextItem++
           }
-          inbox.wake()
           while (modelWaiting.length > 0 && modelQueue.length > 0) modelGot.set(modelWaiting.shift()!, modelQueue.shift()!)
         } else if (modelWaiting.length > 0) {
           const id = modelWaiting.splice(step.k % modelWaiting.length, 1)[0]!
@@ -106,6 +112,40 @@ describe("Inbox", () => {
     expect(b.pollUnsafe()).toEqual(Exit.succeed(1))
     Deferred.doneUnsafe(release, Exit.void)
     expect(Exit.hasInterrupts(a.pollUnsafe()!)).toBe(true)
+  })
+
+  it("offer passes over a receiver interrupted but not yet ended: to the next receiver if one waits, else not taken (the source queues it)", () => {
+    const queue: Array<number> = []
+    const inbox = new Inbox<number>({ poll: () => queue.shift() })
+    const release = Deferred.makeUnsafe<void>()
+    const a = Effect.runFork(inbox.take.pipe(Effect.onInterrupt(() => Deferred.await(release))))
+    const b = Effect.runFork(inbox.take)
+    a.interruptUnsafe()
+    expect(a.pollUnsafe()).toBeUndefined()
+    expect(inbox.offer(1)).toBe(true)
+    expect(b.pollUnsafe()).toEqual(Exit.succeed(1))
+    // Nobody waits now but A, which is gone: the item is not taken, and nothing is held for a later receiver.
+    expect(inbox.offer(2)).toBe(false)
+    queue.push(2)
+    const c = Effect.runFork(inbox.take)
+    expect(c.pollUnsafe()).toEqual(Exit.succeed(2))
+    Deferred.doneUnsafe(release, Exit.void)
+    expect(Exit.hasInterrupts(a.pollUnsafe()!)).toBe(true)
+  })
+
+  it("an item offered before its receiver has run (from the source's onWait, while the receiver registers) is held for it, and taken when it runs", () => {
+    let offered: Array<boolean> = []
+    const inbox: Inbox<number> = new Inbox<number>({
+      poll: () => undefined,
+      onWait: () => {
+        if (offered.length === 0) offered = [inbox.offer(1), inbox.offer(2)]
+      }
+    })
+    const a = Effect.runFork(inbox.take)
+    // The first is A's; the second finds the first still held (A has not run yet) and is not taken.
+    expect(offered).toEqual([true, false])
+    expect(a.pollUnsafe()).toEqual(Exit.succeed(1))
+    expect(inbox.waiting).toBe(false)
   })
 
   it("receivers that lose a race to a timeout leave nothing waiting, and the next receiver gets the next item", async () => {
