@@ -91,46 +91,57 @@ describe.each([
   })
 })
 
+/**
+ * A receiver whose wait is interrupted (by the test) and which then waits in
+ * its finalizer: its fiber has not ended, and its resume is spent. `end`
+ * lets it end, and checks that it ended interrupted.
+ */
+const slowToEnd = <A>(inbox: Inbox<A>) => {
+  const release = Deferred.makeUnsafe<void>()
+  const fiber = Effect.runFork(inbox.take.pipe(Effect.onInterrupt(() => Deferred.await(release))))
+  const end = (): void => {
+    Deferred.doneUnsafe(release, Exit.void)
+    expect(Exit.hasInterrupts(fiber.pollUnsafe()!)).toBe(true)
+  }
+  return { fiber, end }
+}
+
+/** A new receiver gets `item` at once. */
+const takenAtOnce = <A>(inbox: Inbox<A>, item: A): void => expect(Effect.runFork(inbox.take).pollUnsafe()).toEqual(Exit.succeed(item))
+
 describe("Inbox", () => {
 
   it("a receiver interrupted but not yet ended (its finalizer still runs) waits no more: nothing is taken from the source for it, and the next receiver gets the item", () => {
     const queue: Array<number> = []
     let polls = 0
     const inbox = new Inbox<number>({ poll: () => (polls++, queue.shift()) })
-    const release = Deferred.makeUnsafe<void>()
-    // A's wait is interrupted, and A then waits in its finalizer: its fiber has not ended, and its resume is spent.
-    const a = Effect.runFork(inbox.take.pipe(Effect.onInterrupt(() => Deferred.await(release))))
-    a.interruptUnsafe()
-    expect(a.pollUnsafe()).toBeUndefined()
+    const a = slowToEnd(inbox)
+    a.fiber.interruptUnsafe()
+    expect(a.fiber.pollUnsafe()).toBeUndefined()
     expect(inbox.waiting).toBe(false)
     queue.push(1)
     const before = polls
     inbox.wake()
     expect(polls).toBe(before)
     expect(queue).toEqual([1])
-    const b = Effect.runFork(inbox.take)
-    expect(b.pollUnsafe()).toEqual(Exit.succeed(1))
-    Deferred.doneUnsafe(release, Exit.void)
-    expect(Exit.hasInterrupts(a.pollUnsafe()!)).toBe(true)
+    takenAtOnce(inbox, 1)
+    a.end()
   })
 
   it("offer passes over a receiver interrupted but not yet ended: to the next receiver if one waits, else not taken (the source queues it)", () => {
     const queue: Array<number> = []
     const inbox = new Inbox<number>({ poll: () => queue.shift() })
-    const release = Deferred.makeUnsafe<void>()
-    const a = Effect.runFork(inbox.take.pipe(Effect.onInterrupt(() => Deferred.await(release))))
+    const a = slowToEnd(inbox)
     const b = Effect.runFork(inbox.take)
-    a.interruptUnsafe()
-    expect(a.pollUnsafe()).toBeUndefined()
+    a.fiber.interruptUnsafe()
+    expect(a.fiber.pollUnsafe()).toBeUndefined()
     expect(inbox.offer(1)).toBe(true)
     expect(b.pollUnsafe()).toEqual(Exit.succeed(1))
     // Nobody waits now but A, which is gone: the item is not taken, and nothing is held for a later receiver.
     expect(inbox.offer(2)).toBe(false)
     queue.push(2)
-    const c = Effect.runFork(inbox.take)
-    expect(c.pollUnsafe()).toEqual(Exit.succeed(2))
-    Deferred.doneUnsafe(release, Exit.void)
-    expect(Exit.hasInterrupts(a.pollUnsafe()!)).toBe(true)
+    takenAtOnce(inbox, 2)
+    a.end()
   })
 
   it("an item offered before its receiver has run (from the source's onWait, while the receiver registers) is held for it, and taken when it runs", () => {
