@@ -42,7 +42,7 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { helpIfAsked } from "./usage.ts"
 import { cpuMicros, h2load, median, roundOrder } from "./measure.ts"
-import { startServer, stopServers } from "./servers.ts"
+import { checkoutPrefix, startServer, stopServers } from "./servers.ts"
 
 helpIfAsked(`node bench/run.ts [--pin] [--rounds 3] [--requests 200000] [--scenarios LIST] [--baseline DIR]
 
@@ -64,7 +64,7 @@ const { values } = parseArgs({
 /** `--pin`: the cores of the servers and of h2load. */
 const pinned = values.pin ? { server: 0, load: availableParallelism() - 1 } : undefined
 const scenarios = new Set(values.scenarios.split(","))
-const baseline = values.baseline === undefined ? undefined : new URL(`${values.baseline.replace(/\/$/, "")}/`, `file://${process.cwd()}/`).pathname
+const baseline = checkoutPrefix(values.baseline)
 const rounds = Number(values.rounds)
 const requests = Number(values.requests)
 

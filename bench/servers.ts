@@ -40,3 +40,11 @@ export const stopServers = async (servers: ReadonlyArray<ChildProcess>): Promise
     if (s.exitCode === null) await once(s, "exit")
   }
 }
+
+/**
+ * `--baseline DIR` as a path prefix: another checkout of EGI (a git worktree
+ * with node_modules linked), relative to the working directory, ending in
+ * `/`; undefined without the option.
+ */
+export const checkoutPrefix = (dir: string | undefined): string | undefined =>
+  dir === undefined ? undefined : new URL(`${dir.replace(/\/$/, "")}/`, `file://${process.cwd()}/`).pathname

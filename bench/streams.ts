@@ -24,7 +24,7 @@ import * as http2 from "node:http2"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { roundOrder } from "./measure.ts"
-import { startServer, stopServers } from "./servers.ts"
+import { checkoutPrefix, startServer, stopServers } from "./servers.ts"
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ if (values.help) {
 const connections = Number(values.connections)
 const streams = Number(values.streams)
 const rounds = Number(values.rounds)
-const baseline = values.baseline === undefined ? undefined : new URL(`${values.baseline.replace(/\/$/, "")}/`, `file://${process.cwd()}/`).pathname
+const baseline = checkoutPrefix(values.baseline)
 
 /** VmRSS of a process, in KiB. */
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1])
