@@ -13,7 +13,7 @@ import { ErrorCode } from "../protocol/fields.ts"
 import { CONNECTION_LOST, Exchange, type ExchangeHost, type PeerEnd } from "./exchange.ts"
 import { ConnectionView, recordPush } from "./extensions.ts"
 import { checkHeaderList } from "./header-list.ts"
-import { HttpDate } from "./http-date.ts"
+import { responseDate } from "./http-date.ts"
 
 type NodeHeaders = Record<string, string | Array<string> | number> & { [http2.sensitiveHeaders]?: Array<string> }
 
@@ -26,9 +26,6 @@ const fieldHandling: ReadonlyMap<string, number> = new Map([
   ...defaultNeverIndexed.map((name) => [name, NEVER_INDEXED] as const),
   ["date", DATE] as const
 ])
-
-/** The `date` of the response heads the exchanges put on the wire (one clock read a second for all). */
-const responseDate = new HttpDate()
 
 type NodeHeaderList = Array<string> & { [http2.sensitiveHeaders]?: Array<string> }
 
@@ -126,6 +123,9 @@ const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split(".").map(Numb
  */
 export const respondTakesList = nodeMajor > 24 || (nodeMajor === 24 && nodeMinor >= 7) || (nodeMajor === 22 && nodeMinor >= 20)
 
+/** The form of a response head the running Node's `respond()` takes best, chosen once. */
+const responseFields = respondTakesList ? toNodeHeaderList : toNodeHeaders
+
 /**
  * Whether `stream` may push now (its `http.response.push` extension's
  * `promise` at the start, and each push, spec.md §7.1): node's `pushAllowed`
@@ -210,9 +210,7 @@ export class H2Exchange extends Exchange {
 
   protected wireStart(status: number, headers: Headers, endStream: boolean, contentLength: number): void {
     this.stream.respond(
-      respondTakesList
-        ? toNodeHeaderList(status, headers, contentLength, this.neverIndex, responseDate.now())
-        : toNodeHeaders(status, headers, contentLength, this.neverIndex, responseDate.now()),
+      responseFields(status, headers, contentLength, this.neverIndex, responseDate.now()),
       endStream ? endStreamOptions : this.trailersOnWire ? trailersOptions : openOptions
     )
   }

@@ -32,3 +32,12 @@ export class HttpDate {
     return this.value
   }
 }
+
+/**
+ * The runner's one `date` clock: every response head either protocol puts
+ * on the wire reads it (one clock read a second for the process).
+ *
+ * @since 0.9.0
+ * @category fields
+ */
+export const responseDate: HttpDate = new HttpDate()

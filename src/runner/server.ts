@@ -17,7 +17,7 @@ import { classify } from "./detect.ts"
 import { ServeError } from "./errors.ts"
 import { firstHeadExpired, makeH1Server } from "./h1-server.ts"
 import { Http1Connection, type Http1Host } from "./http1/connection.ts"
-import { HttpDate } from "./http-date.ts"
+import { responseDate } from "./http-date.ts"
 import { armDeadline, clearDeadline, moveDeadline } from "./head-deadline.ts"
 import { makeH2Server, sweepIdle } from "./h2-server.ts"
 import { type Lifespan, noLifespan, startLifespan } from "./lifespan.ts"
@@ -241,7 +241,7 @@ const listen = (app: App<unknown, unknown>, opts: ResolvedOptions, lifespan: Lif
       opts,
       supervisor,
       defaults: scopeDefaults,
-      date: new HttpDate(),
+      date: responseDate,
       headExpired: expired,
       handOff: toNodeHttp,
       forget: (connection) => void h1own.delete(connection)
